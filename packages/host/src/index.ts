@@ -1,0 +1,34 @@
+export { HostError, type HostErrorCode, type HostErrorDetails } from './errors.js';
+export {
+  ExecRunner,
+  netnsPath,
+  resolveArgv,
+  type NetnsTarget,
+  type RunRequest,
+  type RunResult,
+  type Runner,
+} from './runner.js';
+export {
+  Host,
+  failingLineNumber,
+  renderBatch,
+  type BatchLine,
+  type HostCallOptions,
+  type HostTool,
+} from './host.js';
+export {
+  assertBatchToken,
+  assertCidr,
+  assertIfName,
+  assertInt,
+  assertIp,
+  assertMac,
+  assertNetnsName,
+  assertNetnsPath,
+  assertNftName,
+  isCidr,
+  isIfName,
+  isIp,
+  isMac,
+  isNftName,
+} from './validate.js';
