@@ -22,7 +22,11 @@ export function isIfName(name: unknown): name is string {
 /** Throws `INVALID_ARGUMENT` unless `name` is a valid interface name; returns it. */
 export function assertIfName(name: unknown): string {
   if (!isIfName(name)) {
-    invalid('interface name', name, 'want 1-15 characters of [A-Za-z0-9_.@-], not starting with - or .');
+    invalid(
+      'interface name',
+      name,
+      'want 1-15 characters of [A-Za-z0-9_.@-], not starting with - or .',
+    );
   }
   return name;
 }
@@ -79,7 +83,11 @@ export function isNftName(name: unknown): name is string {
 /** Throws `INVALID_ARGUMENT` unless `name` can name an nftables table, chain, set or map. */
 export function assertNftName(name: unknown): string {
   if (!isNftName(name)) {
-    invalid('nftables name', name, 'want 1-64 characters of [A-Za-z0-9_.-] starting with a letter or _');
+    invalid(
+      'nftables name',
+      name,
+      'want 1-64 characters of [A-Za-z0-9_.-] starting with a letter or _',
+    );
   }
   return name;
 }
@@ -87,7 +95,11 @@ export function assertNftName(name: unknown): string {
 /** Throws `INVALID_ARGUMENT` unless `name` is a valid network namespace name. */
 export function assertNetnsName(name: unknown): string {
   if (typeof name !== 'string' || !NETNS_NAME.test(name)) {
-    invalid('network namespace name', name, 'want 1-64 characters of [A-Za-z0-9_.-], not starting with - or .');
+    invalid(
+      'network namespace name',
+      name,
+      'want 1-64 characters of [A-Za-z0-9_.-], not starting with - or .',
+    );
   }
   return name;
 }
@@ -95,7 +107,11 @@ export function assertNetnsName(name: unknown): string {
 /** Throws `INVALID_ARGUMENT` unless `path` is an absolute path without `..` or odd characters. */
 export function assertNetnsPath(path: unknown): string {
   if (typeof path !== 'string' || !NETNS_PATH.test(path) || path.split('/').includes('..')) {
-    invalid('network namespace path', path, 'want an absolute path without .. or special characters');
+    invalid(
+      'network namespace path',
+      path,
+      'want an absolute path without .. or special characters',
+    );
   }
   return path;
 }
@@ -114,7 +130,11 @@ export function assertInt(value: unknown, min: number, max: number, what = 'inte
  */
 export function assertBatchToken(token: unknown): string {
   if (typeof token !== 'string' || !SAFE_TOKEN.test(token)) {
-    invalid('batch token', token, 'a batch word must be non-empty with no whitespace, quotes, \\ # ; ` or $');
+    invalid(
+      'batch token',
+      token,
+      'a batch word must be non-empty with no whitespace, quotes, \\ # ; ` or $',
+    );
   }
   return token;
 }

@@ -34,7 +34,9 @@ describe('Host against the recording runner', () => {
       await expect(host.ipBatch([['link', 'set', evil, 'up']])).rejects.toMatchObject({
         code: 'INVALID_ARGUMENT',
       });
-      await expect(host.ip(['link', 'show', evil])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+      await expect(host.ip(['link', 'show', evil])).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+      });
     }
     expect(runner.requests).toHaveLength(0);
   });

@@ -45,7 +45,14 @@ describe('validation', () => {
   it('checks CIDRs per family', () => {
     expect(assertCidr('10.244.0.0/16')).toBe('10.244.0.0/16');
     expect(assertCidr('fd00::/64')).toBe('fd00::/64');
-    for (const c of ['10.0.0.0/33', 'fd00::/129', '10.0.0/8', '10.0.0.0', '-1.0.0.0/8', '10.0.0.0/8 ']) {
+    for (const c of [
+      '10.0.0.0/33',
+      'fd00::/129',
+      '10.0.0/8',
+      '10.0.0.0',
+      '-1.0.0.0/8',
+      '10.0.0.0/8 ',
+    ]) {
       expect(bad(() => assertCidr(c))).toMatch(/invalid CIDR/);
     }
   });

@@ -172,11 +172,15 @@ export class TestNet {
     const runner = opts.env ? new ExecRunner({ env: opts.env }) : this.runner;
     const result = await runner.run({ argv: full, stdin: opts.input, timeoutMs: opts.timeoutMs });
     if (result.code !== 0 && !opts.allowFail) {
-      throw new HostError('COMMAND_FAILED', `${argv.join(' ')} in ${ns} exited ${result.code}: ${result.stderr.trim()}`, {
-        command: full,
-        stderr: result.stderr,
-        exitCode: result.code,
-      });
+      throw new HostError(
+        'COMMAND_FAILED',
+        `${argv.join(' ')} in ${ns} exited ${result.code}: ${result.stderr.trim()}`,
+        {
+          command: full,
+          stderr: result.stderr,
+          exitCode: result.code,
+        },
+      );
     }
     return result;
   }
@@ -204,7 +208,10 @@ export class TestNet {
 
   /** Waits until `ip` answers ping from `ns`. */
   async waitForPing(ns: string, ip: string, timeoutMs = 10_000): Promise<void> {
-    await waitFor(() => this.ping(ns, ip, { timeoutS: 1 }), { timeoutMs, what: `${ip} to answer ping from ${ns}` });
+    await waitFor(() => this.ping(ns, ip, { timeoutS: 1 }), {
+      timeoutMs,
+      what: `${ip} to answer ping from ${ns}`,
+    });
   }
 
   /** Waits until a TCP connect from `ns` to `ip:port` succeeds (uses bash's /dev/tcp). */
@@ -236,11 +243,15 @@ export class TestNet {
   private async run(argv: string[]): Promise<void> {
     const r = await this.runner.run({ argv });
     if (r.code !== 0) {
-      throw new HostError('COMMAND_FAILED', `${argv.join(' ')} exited ${r.code}: ${r.stderr.trim()}`, {
-        command: argv,
-        stderr: r.stderr,
-        exitCode: r.code,
-      });
+      throw new HostError(
+        'COMMAND_FAILED',
+        `${argv.join(' ')} exited ${r.code}: ${r.stderr.trim()}`,
+        {
+          command: argv,
+          stderr: r.stderr,
+          exitCode: r.code,
+        },
+      );
     }
   }
 }
@@ -259,7 +270,11 @@ export function createTestNet(): TestNet {
 }
 
 /** Resolves when a TCP connection to `host:port` on this host's own stack (e.g. loopback) opens. */
-export async function waitForLocalTcp(host: string, port: number, timeoutMs = 10_000): Promise<void> {
+export async function waitForLocalTcp(
+  host: string,
+  port: number,
+  timeoutMs = 10_000,
+): Promise<void> {
   await waitFor(
     () =>
       new Promise<boolean>((resolve) => {

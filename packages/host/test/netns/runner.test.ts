@@ -43,7 +43,9 @@ describe('Host on a real kernel', () => {
       'dev',
       'br0',
     ]);
-    expect(addrs[0]?.addr_info).toContainEqual(expect.objectContaining({ local: '10.99.0.1', prefixlen: 24 }));
+    expect(addrs[0]?.addr_info).toContainEqual(
+      expect.objectContaining({ local: '10.99.0.1', prefixlen: 24 }),
+    );
     const fdb = await host.bridgeJson<unknown[]>(['fdb', 'show', 'br', 'br0']);
     expect(Array.isArray(fdb)).toBe(true);
   });
@@ -58,7 +60,11 @@ describe('Host on a real kernel', () => {
       ])
       .catch((e: unknown) => e);
     expect(HostError.isInstance(err)).toBe(true);
-    expect(err).toMatchObject({ code: 'COMMAND_FAILED', lineNumber: 2, line: 'link set nosuchdev up' });
+    expect(err).toMatchObject({
+      code: 'COMMAND_FAILED',
+      lineNumber: 2,
+      line: 'link set nosuchdev up',
+    });
     const names = (await host.ipJson<IpLink[]>(['link', 'show'])).map((l) => l.ifname);
     expect(names).toContain('okdev');
     expect(names).not.toContain('never');
@@ -79,7 +85,9 @@ describe('Host on a real kernel', () => {
     const set = out.nftables.find((o) => 'set' in o)?.set as { elem: string[] };
     expect(set.elem.sort()).toEqual(['10.0.0.1', '10.0.0.2']);
     const err = await host
-      .nftApply('add element inet pnt_test s { 10.0.0.3 }\nadd element inet pnt_test nosuch { 1.2.3.4 }\n')
+      .nftApply(
+        'add element inet pnt_test s { 10.0.0.3 }\nadd element inet pnt_test nosuch { 1.2.3.4 }\n',
+      )
       .catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'COMMAND_FAILED', lineNumber: 2 });
     const after = await host.nft(['list', 'set', 'inet', 'pnt_test', 's']);
