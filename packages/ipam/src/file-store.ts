@@ -1,0 +1,191 @@
+import { randomBytes } from 'node:crypto';
+import {
+  linkSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { canonicalIp } from './addr.js';
+import { DEFAULT_DATA_DIR } from './config.js';
+import { IpamError } from './errors.js';
+import { type FlockOptions, flockExclusive } from './flock.js';
+import { type Allocation, Mutex, type Store, type StoreTransaction } from './store.js';
+
+const LAST_PREFIX = 'last_reserved_ip.';
+const TMP_PREFIX = '.podnet-tmp-';
+const LINE_BREAK = '\r\n';
+
+/** Options for a {@link FileStore}. */
+export interface FileStoreOptions extends FlockOptions {
+  /** The network's directory, e.g. `/var/lib/cni/networks/mynet`. */
+  dir: string;
+}
+
+function storeError(message: string, cause: unknown): IpamError {
+  return new IpamError('STORE_FAILED', message, { cause });
+}
+
+function isCode(error: unknown, code: string): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === code;
+}
+
+/**
+ * A {@link Store} in host-local's on-disk layout, so a directory written by host-local is read
+ * correctly and the reverse: one file per address named by the address and holding
+ * `<containerID>\r\n<ifname>`, `last_reserved_ip.<range set index>`, and a `lock` file that is
+ * `flock`ed around every transaction (shared with host-local, see {@link flockExclusive}).
+ * Address files are created atomically (written aside, then hard-linked into place), so a
+ * process killed mid-write never leaves a truncated record.
+ */
+export class FileStore implements Store {
+  readonly dir: string;
+  readonly #options: FlockOptions;
+  readonly #mutex = new Mutex();
+  #made = false;
+
+  constructor(options: FileStoreOptions) {
+    this.dir = options.dir;
+    this.#options = { timeoutMs: options.timeoutMs, flockPath: options.flockPath };
+  }
+
+  /** The store of network `name` under `dataDir` (host-local's default `/var/lib/cni/networks`). */
+  static forNetwork(
+    name: string,
+    dataDir: string = DEFAULT_DATA_DIR,
+    options: FlockOptions = {},
+  ): FileStore {
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) {
+      throw new IpamError('INVALID_CONFIG', `name: invalid network name ${JSON.stringify(name)}`, {
+        field: 'name',
+        value: name,
+      });
+    }
+    return new FileStore({ ...options, dir: join(dataDir, name) });
+  }
+
+  withLock<T>(fn: (tx: StoreTransaction) => T | Promise<T>): Promise<T> {
+    return this.#mutex.run(async () => {
+      if (!this.#made) {
+        try {
+          mkdirSync(this.dir, { recursive: true, mode: 0o755 });
+        } catch (cause) {
+          throw storeError(`cannot create ${this.dir}`, cause);
+        }
+        this.#made = true;
+      }
+      const unlock = await flockExclusive(join(this.dir, 'lock'), this.#options);
+      try {
+        return await fn(new FileTransaction(this.dir));
+      } finally {
+        unlock();
+      }
+    });
+  }
+}
+
+class FileTransaction implements StoreTransaction {
+  readonly #dir: string;
+  #entries: Map<string, Allocation> | undefined;
+
+  constructor(dir: string) {
+    this.#dir = dir;
+  }
+
+  #load(): Map<string, Allocation> {
+    if (this.#entries) return this.#entries;
+    const entries = new Map<string, Allocation>();
+    let names: string[];
+    try {
+      names = readdirSync(this.#dir);
+    } catch (cause) {
+      throw storeError(`cannot read ${this.#dir}`, cause);
+    }
+    for (const name of names) {
+      if (name.startsWith(TMP_PREFIX)) {
+        this.#unlink(name);
+        continue;
+      }
+      const ip = canonicalIp(name);
+      if (ip === undefined) continue;
+      let text: string;
+      try {
+        text = readFileSync(join(this.#dir, name), 'utf8');
+      } catch {
+        continue;
+      }
+      const trimmed = text.trim();
+      const cut = trimmed.indexOf(LINE_BREAK);
+      const containerId = cut < 0 ? trimmed : trimmed.slice(0, cut).trim();
+      const ifName = cut < 0 ? '' : trimmed.slice(cut + LINE_BREAK.length).trim();
+      entries.set(ip, { ip, containerId, ifName });
+    }
+    this.#entries = entries;
+    return entries;
+  }
+
+  #unlink(name: string): void {
+    try {
+      unlinkSync(join(this.#dir, name));
+    } catch (cause) {
+      if (!isCode(cause, 'ENOENT'))
+        throw storeError(`cannot remove ${join(this.#dir, name)}`, cause);
+    }
+  }
+
+  #writeAside(content: string): string {
+    const tmp = join(this.#dir, `${TMP_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}`);
+    try {
+      writeFileSync(tmp, content, { mode: 0o644 });
+    } catch (cause) {
+      throw storeError(`cannot write ${tmp}`, cause);
+    }
+    return tmp;
+  }
+
+  list(): Allocation[] {
+    return [...this.#load().values()].map((a) => ({ ...a }));
+  }
+
+  has(ip: string): boolean {
+    return this.#load().has(ip);
+  }
+
+  reserve(ip: string, containerId: string, ifName: string, rangeSetIndex: number): boolean {
+    const entries = this.#load();
+    if (entries.has(ip)) return false;
+    const tmp = this.#writeAside(containerId.trim() + LINE_BREAK + ifName);
+    try {
+      linkSync(tmp, join(this.#dir, ip));
+    } catch (cause) {
+      if (isCode(cause, 'EEXIST')) return false;
+      throw storeError(`cannot create ${join(this.#dir, ip)}`, cause);
+    } finally {
+      this.#unlink(tmp.slice(this.#dir.length + 1));
+    }
+    entries.set(ip, { ip, containerId: containerId.trim(), ifName });
+    const lastTmp = this.#writeAside(ip);
+    try {
+      renameSync(lastTmp, join(this.#dir, LAST_PREFIX + rangeSetIndex));
+    } catch (cause) {
+      throw storeError(`cannot write ${LAST_PREFIX}${rangeSetIndex}`, cause);
+    }
+    return true;
+  }
+
+  lastReserved(rangeSetIndex: number): string | undefined {
+    try {
+      return canonicalIp(readFileSync(join(this.#dir, LAST_PREFIX + rangeSetIndex), 'utf8').trim());
+    } catch {
+      return undefined;
+    }
+  }
+
+  release(ip: string): void {
+    this.#unlink(ip);
+    this.#entries?.delete(ip);
+  }
+}

@@ -1,0 +1,65 @@
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { IpamError } from './errors.js';
+
+/** Options for {@link flockExclusive}. */
+export interface FlockOptions {
+  /** Give up after this many milliseconds (default 30 000). */
+  timeoutMs?: number;
+  /** The util-linux `flock` binary (default `flock`, found on PATH). */
+  flockPath?: string;
+}
+
+/**
+ * Takes an exclusive `flock(2)` lock on `path` (created if missing) and resolves to a function
+ * that releases it. Node has no flock API, so the lock is taken by a short-lived util-linux
+ * `flock` child that inherits our open file description as fd 3: flock locks belong to the open
+ * file description, so the lock stays held after the child exits and is released when we close
+ * the descriptor, or by the kernel when this process dies (SIGKILL included). This is the same
+ * lock host-local takes on `<dataDir>/<network>/lock`, so podnet and host-local exclude each other.
+ */
+export function flockExclusive(path: string, options: FlockOptions = {}): Promise<() => void> {
+  let fd: number;
+  try {
+    fd = openSync(path, 'a', 0o600);
+  } catch (cause) {
+    return Promise.reject(
+      new IpamError('STORE_FAILED', `cannot open lock file ${path}`, { cause }),
+    );
+  }
+  const timeoutS = Math.max(0, (options.timeoutMs ?? 30_000) / 1000);
+  const release = () => {
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
+  };
+  return new Promise((resolve, reject) => {
+    const child = spawn(options.flockPath ?? 'flock', ['-x', '-w', String(timeoutS), '3'], {
+      stdio: ['ignore', 'ignore', 'pipe', fd],
+    });
+    let stderr = '';
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
+    child.on('error', (cause) => {
+      release();
+      reject(
+        new IpamError('LOCK_FAILED', `cannot run flock to lock ${path}: ${cause.message}`, {
+          cause,
+        }),
+      );
+    });
+    child.on('close', (code) => {
+      if (code === 0) return resolve(release);
+      release();
+      reject(
+        new IpamError(
+          'LOCK_FAILED',
+          `could not lock ${path} within ${timeoutS}s${stderr ? `: ${stderr.trim()}` : ''}`,
+        ),
+      );
+    });
+  });
+}
