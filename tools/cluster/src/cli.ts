@@ -1,0 +1,127 @@
+import { spawnSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { Cluster, DEFAULT_RUN_ROOT, readUserObjects } from './cluster.js';
+import { ClusterError } from './errors.js';
+import type { NetworkMode } from './plan.js';
+
+const USAGE = `usage: podnet <command> [options]
+
+  up [--nodes 3] [--manifests DIR] [--name NAME] [--network podnet|reference]
+  apply FILE|DIR [--name NAME]        start pods, add services and policies
+  delete-pod POD [--name NAME]
+  probe FROM TO:PORT[/tcp|udp|http]   exit 0 connected, 1 blocked
+  exec POD -- CMD...
+  status
+  down [--name NAME]
+
+FROM/POD: a pod (name or namespace/name), a node (node1) or "external".
+TO: a pod, an IP or a DNS name (resolved inside FROM with its resolv.conf).`;
+
+/** Parses `TO:PORT[/PROTO]`. */
+export function parseTarget(text: string): {
+  to: string;
+  port: number;
+  proto: 'tcp' | 'udp' | 'http';
+} {
+  const m = /^(.+):(\d+)(?:\/(tcp|udp|http))?$/i.exec(text);
+  if (!m)
+    throw new ClusterError(
+      'INVALID_ARGUMENT',
+      `target: want TO:PORT[/tcp|udp|http], got ${JSON.stringify(text)}`,
+    );
+  return {
+    to: m[1]!,
+    port: Number(m[2]),
+    proto: (m[3]?.toLowerCase() ?? 'tcp') as 'tcp' | 'udp' | 'http',
+  };
+}
+
+function progress(start: number) {
+  return (msg: string) =>
+    process.stderr.write(`[${((Date.now() - start) / 1000).toFixed(1).padStart(5)}s] ${msg}\n`);
+}
+
+/** Runs the `podnet` command line; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const dash = argv.indexOf('--');
+  const rest = dash >= 0 ? argv.slice(dash + 1) : [];
+  const { values, positionals } = parseArgs({
+    args: dash >= 0 ? argv.slice(0, dash) : argv,
+    allowPositionals: true,
+    options: {
+      name: { type: 'string', default: 'default' },
+      nodes: { type: 'string', default: '3' },
+      manifests: { type: 'string' },
+      network: { type: 'string' },
+      'run-root': { type: 'string', default: DEFAULT_RUN_ROOT },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [cmd, ...args] = positionals;
+  const log = progress(Date.now());
+  const name = values.name!;
+  const runRoot = values['run-root']!;
+  try {
+    switch (cmd) {
+      case 'up': {
+        const objects = values.manifests ? await readUserObjects(values.manifests) : undefined;
+        const cluster = await Cluster.up({
+          name,
+          nodes: Number(values.nodes),
+          network: values.network as NetworkMode | undefined,
+          runRoot,
+          progress: log,
+        });
+        if (objects) await cluster.apply(objects, log);
+        process.stdout.write(`${cluster.status()}\n`);
+        return 0;
+      }
+      case 'apply': {
+        if (!args[0]) break;
+        const cluster = await Cluster.load(name, runRoot);
+        await cluster.apply(await readUserObjects(args[0]), log);
+        return 0;
+      }
+      case 'delete-pod': {
+        if (!args[0]) break;
+        await (await Cluster.load(name, runRoot)).deletePod(args[0]);
+        return 0;
+      }
+      case 'probe': {
+        if (!args[0] || !args[1]) break;
+        const t = parseTarget(args[1]);
+        const r = await (await Cluster.load(name, runRoot)).probe(args[0], t.to, t.port, t.proto);
+        process.stdout.write(
+          r.ok
+            ? `connected: ${r.address} answered "${r.reply}"\n`
+            : `blocked: ${r.error ?? 'no answer'}${r.address ? ` (${r.address})` : ''}\n`,
+        );
+        return r.ok ? 0 : 1;
+      }
+      case 'exec': {
+        if (!args[0] || rest.length === 0) break;
+        const cluster = await Cluster.load(name, runRoot);
+        const argvFull = cluster.execArgv(args[0], rest);
+        const r = spawnSync(argvFull[0]!, argvFull.slice(1), { stdio: 'inherit' });
+        return r.status ?? 1;
+      }
+      case 'status': {
+        process.stdout.write(`${(await Cluster.load(name, runRoot)).status()}\n`);
+        return 0;
+      }
+      case 'down': {
+        const cluster = await Cluster.load(name, runRoot);
+        const errors = await cluster.down(log);
+        for (const e of errors) process.stderr.write(`warning: ${e}\n`);
+        return 0;
+      }
+    }
+    process.stderr.write(`${USAGE}\n`);
+    return values.help ? 0 : 2;
+  } catch (e) {
+    process.stderr.write(
+      `podnet ${cmd}: ${ClusterError.isInstance(e) ? `${e.code}: ` : ''}${(e as Error).message}\n`,
+    );
+    return 2;
+  }
+}

@@ -1,0 +1,793 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ExecRunner, Host } from '@podnet/host';
+import { parseAllDocuments, stringify } from 'yaml';
+import { CniExec, type CniResult, loadFirstConflist } from './cni-exec.js';
+import { ClusterError } from './errors.js';
+import {
+  allocateClusterIp,
+  allocateNodePort,
+  type ControlPlaneState,
+  type PodRecord,
+  parseUserObjects,
+  planEndpointSlice,
+  renderManifests,
+  schedule,
+  type UserObjects,
+} from './model.js';
+import {
+  type ClusterOptions,
+  type ClusterPlan,
+  type NetworkMode,
+  type NodePlan,
+  planCluster,
+  planReferenceMasquerade,
+  planReferenceRoutes,
+  planUnderlayBatches,
+  referenceConflist,
+} from './plan.js';
+import { POD_SERVER_JS, PROBE_JS } from './scripts.js';
+
+/** Where clusters keep their state (`<root>/<name>/state.json`). */
+export const DEFAULT_RUN_ROOT = '/run/podnet-cluster';
+
+/** Receives progress lines of long steps. */
+export type ProgressFn = (message: string) => void;
+
+/** Everything persisted about a running cluster. */
+export interface ClusterState extends ControlPlaneState {
+  plan: ClusterPlan;
+  runDir: string;
+  agents: Record<string, number>;
+  externalServerPid?: number;
+}
+
+/** The answer of {@link Cluster.probe}. */
+export interface ProbeResult {
+  ok: boolean;
+  /** The address the target resolved to. */
+  address?: string;
+  /** What the server answered: `<pod name> <client address as seen by the server>`. */
+  reply?: string;
+  error?: string;
+}
+
+const NODE_ENV = (() => {
+  const env: NodeJS.ProcessEnv = { ...process.env, LC_ALL: 'C' };
+  delete env.NODE_EXTRA_CA_CERTS;
+  delete env.NODE_OPTIONS;
+  return env;
+})();
+
+function findRepoFile(rel: string): string | undefined {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const p = join(dir, rel);
+    if (existsSync(p)) return p;
+    dir = dirname(dir);
+  }
+  return undefined;
+}
+
+/** The built node agent and CNI shim, when present (override: PODNET_AGENT_JS, PODNET_CNI_PLUGIN_JS). */
+export function podnetBinaries(): { agent?: string; plugin?: string } {
+  return {
+    agent:
+      process.env.PODNET_AGENT_JS ?? findRepoFile('examples/node-agent/dist/bin/podnet-agent.js'),
+    plugin:
+      process.env.PODNET_CNI_PLUGIN_JS ?? findRepoFile('examples/cni-plugin/dist/bin/podnet.js'),
+  };
+}
+
+function pidAlive(pid: number | undefined): boolean {
+  return pid !== undefined && pid > 0 && existsSync(`/proc/${pid}`);
+}
+
+async function writeAtomic(file: string, text: string): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.${randomBytes(3).toString('hex')}.tmp`;
+  await writeFile(tmp, text);
+  await rename(tmp, file);
+}
+
+function spawnDetached(argv: string[], logFile: string): number {
+  const fd = openSync(logFile, 'a');
+  const child: ChildProcess = spawn(argv[0]!, argv.slice(1), {
+    detached: true,
+    stdio: ['ignore', fd, fd],
+    env: NODE_ENV,
+  });
+  closeSync(fd);
+  child.unref();
+  if (child.pid === undefined)
+    throw new ClusterError('COMMAND_FAILED', `cannot start ${argv.join(' ')}`);
+  return child.pid;
+}
+
+async function waitUntil(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline)
+      throw new ClusterError('TIMEOUT', `timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Kills every process in a namespace and deletes it (best effort, synchronous-free). */
+async function deleteNetns(runner: ExecRunner, name: string): Promise<void> {
+  const pids = await runner.run({ argv: ['ip', 'netns', 'pids', name] });
+  for (const pid of pids.stdout.split(/\s+/).filter(Boolean)) {
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {}
+  }
+  await runner.run({ argv: ['ip', 'netns', 'del', name] });
+}
+
+/** A namespace cluster on this machine: underlay, nodes, agents, pods, and the control plane. */
+export class Cluster {
+  private readonly runner = new ExecRunner();
+  private constructor(public state: ClusterState) {}
+
+  get plan(): ClusterPlan {
+    return this.state.plan;
+  }
+
+  /** Builds the underlay and the nodes and starts an agent per node (podnet mode). */
+  static async up(
+    options: Partial<ClusterOptions> & { runRoot?: string; progress?: ProgressFn } = {},
+  ): Promise<Cluster> {
+    const name = options.name ?? 'default';
+    const bins = podnetBinaries();
+    const network: NetworkMode =
+      options.network ?? (bins.agent && bins.plugin ? 'podnet' : 'reference');
+    const plan = planCluster({
+      name,
+      prefix: options.prefix ?? `pnc-${name}-`,
+      nodes: options.nodes ?? 3,
+      network,
+    });
+    const runDir = join(options.runRoot ?? DEFAULT_RUN_ROOT, name);
+    if (existsSync(join(runDir, 'state.json'))) {
+      throw new ClusterError(
+        'ALREADY_EXISTS',
+        `cluster ${name} exists (${runDir}); run podnet down --name ${name} first`,
+      );
+    }
+    if (network === 'podnet' && !(bins.agent && bins.plugin)) {
+      throw new ClusterError(
+        'NOT_FOUND',
+        'network podnet needs the built node agent and CNI plugin (npm run build)',
+      );
+    }
+    const cluster = new Cluster({
+      plan,
+      runDir,
+      agents: {},
+      namespaces: [],
+      pods: [],
+      services: [],
+      networkPolicies: [],
+    });
+    const progress = options.progress ?? (() => {});
+    try {
+      await mkdir(runDir, { recursive: true });
+      await cluster.save();
+      progress(
+        `underlay: switch, ${plan.nodes.length} nodes on ${plan.segments.length} segment(s), external host`,
+      );
+      await cluster.buildUnderlay();
+      await writeFile(join(runDir, 'pod-server.js'), POD_SERVER_JS);
+      await cluster.writeManifests();
+      cluster.state.externalServerPid = await cluster.startServer(
+        plan.externalNetns,
+        'external',
+        [
+          { containerPort: 8080, protocol: 'TCP' },
+          { containerPort: 8080, protocol: 'UDP' },
+        ],
+        join(runDir, 'external'),
+      );
+      if (network === 'podnet') await cluster.startAgents(bins.agent!, bins.plugin!, progress);
+      else await cluster.setupReference(progress);
+      await cluster.save();
+      return cluster;
+    } catch (e) {
+      progress(`up failed, cleaning up: ${(e as Error).message}`);
+      await cluster.down().catch(() => {});
+      throw e;
+    }
+  }
+
+  /** Loads a running cluster by name. */
+  static async load(name = 'default', runRoot = DEFAULT_RUN_ROOT): Promise<Cluster> {
+    const file = join(runRoot, name, 'state.json');
+    if (!existsSync(file))
+      throw new ClusterError('NOT_FOUND', `no cluster ${name} (${file} is missing): run podnet up`);
+    try {
+      return new Cluster(JSON.parse(await readFile(file, 'utf8')) as ClusterState);
+    } catch (cause) {
+      throw new ClusterError('STATE_CORRUPT', `${file}: cannot read`, { cause });
+    }
+  }
+
+  private async save(): Promise<void> {
+    await writeAtomic(join(this.state.runDir, 'state.json'), JSON.stringify(this.state, null, 2));
+  }
+
+  private host(netns: string): Host {
+    return new Host({ runner: this.runner, netns: { name: netns } });
+  }
+
+  private nodeDir(node: string): string {
+    return join(this.state.runDir, 'nodes', node);
+  }
+
+  private async addNetns(name: string): Promise<void> {
+    const r = await this.runner.run({ argv: ['ip', 'netns', 'add', name] });
+    if (r.code !== 0)
+      throw new ClusterError('COMMAND_FAILED', `ip netns add ${name}: ${r.stderr.trim()}`);
+  }
+
+  private async buildUnderlay(): Promise<void> {
+    const plan = this.plan;
+    for (const ns of [plan.switchNetns, plan.externalNetns, ...plan.nodes.map((n) => n.netns)])
+      await this.addNetns(ns);
+    const sw = this.host(plan.switchNetns);
+    const links = [
+      ...plan.nodes.map((n) => ({ port: n.switchPort, ns: n.netns })),
+      { port: 'sw-ext', ns: plan.externalNetns },
+    ];
+    await sw.ipBatch(
+      links.map((l) => [
+        'link',
+        'add',
+        l.port,
+        'type',
+        'veth',
+        'peer',
+        'name',
+        'eth0',
+        'netns',
+        l.ns,
+      ]),
+    );
+    const b = planUnderlayBatches(plan);
+    await sw.ipBatch(b.switchLines);
+    await this.sysctl(plan.switchNetns, 'net.ipv4.ip_forward=1');
+    for (const n of plan.nodes) {
+      await this.host(n.netns).ipBatch(b.nodeLines[n.name]!);
+      await this.sysctl(n.netns, 'net.ipv4.ip_forward=1');
+      await mkdir(join(this.nodeDir(n.name), 'cni', 'net.d'), { recursive: true });
+    }
+    await this.host(plan.externalNetns).ipBatch(b.externalLines);
+  }
+
+  private async sysctl(netns: string, kv: string): Promise<void> {
+    const r = await this.runner.run({ argv: ['ip', 'netns', 'exec', netns, 'sysctl', '-qw', kv] });
+    if (r.code !== 0)
+      throw new ClusterError('COMMAND_FAILED', `sysctl ${kv} in ${netns}: ${r.stderr.trim()}`);
+  }
+
+  private async setupReference(progress: ProgressFn): Promise<void> {
+    const plan = this.plan;
+    progress('network: reference (Debian bridge + host-local + portmap, routed underlay)');
+    const routes = planReferenceRoutes(plan);
+    await this.host(plan.switchNetns).ipBatch(routes.switchLines);
+    for (const n of plan.nodes) {
+      await this.host(n.netns).ipBatch(routes.nodeLines[n.name]!);
+      await this.host(n.netns).nftApply(planReferenceMasquerade(plan, n));
+      await writeAtomic(
+        join(this.nodeDir(n.name), 'cni', 'net.d', '10-reference.conflist'),
+        JSON.stringify(referenceConflist(plan, n, join(this.nodeDir(n.name), 'ipam')), null, 2),
+      );
+    }
+  }
+
+  /** The CNI plugin directory of this cluster (podnet's shim first, then Debian's plugins). */
+  cniBinDirs(): string[] {
+    return this.plan.network === 'podnet'
+      ? [join(this.state.runDir, 'cni-bin'), '/usr/lib/cni']
+      : ['/usr/lib/cni'];
+  }
+
+  /** The CNI configuration directory of a node. */
+  cniConfDir(node: string): string {
+    return join(this.nodeDir(node), 'cni', 'net.d');
+  }
+
+  /** The network namespace path of a node. */
+  nodeNetnsPath(node: string): string {
+    return `/run/netns/${this.node(node).netns}`;
+  }
+
+  private async startAgents(
+    agentJs: string,
+    pluginJs: string,
+    progress: ProgressFn,
+  ): Promise<void> {
+    const plan = this.plan;
+    const binDir = join(this.state.runDir, 'cni-bin');
+    await mkdir(binDir, { recursive: true });
+    await writeFile(
+      join(binDir, 'podnet'),
+      `#!/bin/sh\nunset NODE_EXTRA_CA_CERTS NODE_OPTIONS\nexec ${process.execPath} ${resolve(pluginJs)} "$@"\n`,
+      { mode: 0o755 },
+    );
+    for (const n of plan.nodes) {
+      const dir = this.nodeDir(n.name);
+      const config = {
+        nodeName: n.name,
+        stateDir: join(dir, 'agent-state'),
+        socketPath: join(dir, 'agent.sock'),
+        cniConfDir: this.cniConfDir(n.name),
+        source: { kind: 'manifests', dir: join(this.state.runDir, 'manifests') },
+        clusterCidrs: [plan.clusterCidr],
+        serviceCidrs: [plan.serviceCidr],
+        uplink: 'eth0',
+        nodeIps: [n.ip],
+        podCidrs: [n.podCidr],
+        dns: { ip: plan.dnsIp, clusterDomain: plan.clusterDomain },
+        http: { address: n.ip, port: 10256 },
+      };
+      await mkdir(config.stateDir, { recursive: true });
+      await writeAtomic(join(dir, 'agent.json'), JSON.stringify(config, null, 2));
+      const pid = spawnDetached(
+        [
+          'nsenter',
+          `--net=/run/netns/${n.netns}`,
+          '--',
+          process.execPath,
+          resolve(agentJs),
+          '--config',
+          join(dir, 'agent.json'),
+        ],
+        join(dir, 'agent.log'),
+      );
+      this.state.agents[n.name] = pid;
+      await writeFile(join(dir, 'agent.pid'), String(pid));
+    }
+    await this.save();
+    for (const n of plan.nodes) {
+      progress(`agent on ${n.name}: waiting for its CNI conflist`);
+      await waitUntil(
+        async () => {
+          if (!pidAlive(this.state.agents[n.name])) {
+            const log = readFileSync(join(this.nodeDir(n.name), 'agent.log'), 'utf8').slice(-2000);
+            throw new ClusterError('COMMAND_FAILED', `agent on ${n.name} exited:\n${log}`);
+          }
+          return (await loadFirstConflist(this.cniConfDir(n.name))) !== undefined;
+        },
+        60_000,
+        `the agent on ${n.name} to write its conflist`,
+      );
+    }
+  }
+
+  /** A node of the plan by name. */
+  node(name: string): NodePlan {
+    const n = this.plan.nodes.find((x) => x.name === name);
+    if (!n)
+      throw new ClusterError(
+        'NOT_FOUND',
+        `no node ${name} (nodes: ${this.plan.nodes.map((x) => x.name).join(', ')})`,
+      );
+    return n;
+  }
+
+  /** Writes all manifests for the agents (atomically) and removes stale ones. */
+  async writeManifests(): Promise<void> {
+    const dir = join(this.state.runDir, 'manifests');
+    await mkdir(dir, { recursive: true });
+    const files = renderManifests(this.plan, this.state);
+    for (const [file, obj] of Object.entries(files)) {
+      const text = stringify(obj);
+      const p = join(dir, file);
+      if (existsSync(p) && readFileSync(p, 'utf8') === text) continue;
+      await writeAtomic(p, text);
+    }
+    for (const f of await readdir(dir))
+      if (f.endsWith('.yaml') && !(f in files)) await rm(join(dir, f), { force: true });
+  }
+
+  private podNetnsName(namespace: string, name: string): string {
+    const plain = `${this.plan.prefix}${namespace}.${name}`;
+    if (plain.length <= 64) return plain;
+    return `${this.plan.prefix}pod-${createHash('sha256').update(`${namespace}/${name}`).digest('hex').slice(0, 16)}`;
+  }
+
+  /** Finds a pod by `name` (unique across namespaces) or `namespace/name`. */
+  pod(ref: string): PodRecord | undefined {
+    const [a, b] = ref.split('/');
+    if (b !== undefined) return this.state.pods.find((p) => p.namespace === a && p.name === b);
+    const m = this.state.pods.filter((p) => p.name === a);
+    if (m.length > 1)
+      throw new ClusterError('INVALID_ARGUMENT', `pod ${ref} is ambiguous: write namespace/name`);
+    return m[0];
+  }
+
+  /**
+   * Applies user objects: namespaces and policies are recorded, services get ClusterIPs (and
+   * NodePorts), pods are scheduled and started through the mini runtime (CNI ADD, resolv.conf,
+   * built-in server). The manifests are rewritten after each step, so endpoint slices follow.
+   */
+  async apply(objects: UserObjects, progress: ProgressFn = () => {}): Promise<void> {
+    const s = this.state;
+    for (const ns of objects.namespaces) {
+      s.namespaces = [...s.namespaces.filter((n) => n.name !== ns.name), ns];
+    }
+    for (const np of objects.networkPolicies) {
+      const m = np.metadata as { name: string; namespace: string };
+      s.networkPolicies = [
+        ...s.networkPolicies.filter((x) => {
+          const xm = x.metadata as { name: string; namespace: string };
+          return !(xm.name === m.name && xm.namespace === m.namespace);
+        }),
+        np,
+      ];
+    }
+    for (const svc of objects.services) {
+      const old = s.services.find((x) => x.namespace === svc.namespace && x.name === svc.name);
+      const usedIps = s.services.filter((x) => x !== old).map((x) => x.clusterIP!);
+      svc.clusterIP = svc.clusterIP ?? old?.clusterIP ?? allocateClusterIp(this.plan, usedIps);
+      if (svc.type === 'NodePort') {
+        const used = s.services.flatMap((x) => x.ports.map((p) => p.nodePort ?? 0));
+        for (const p of svc.ports) {
+          p.nodePort =
+            p.nodePort ??
+            old?.ports.find((o) => o.port === p.port)?.nodePort ??
+            allocateNodePort(this.plan, used);
+          used.push(p.nodePort);
+        }
+      }
+      s.services = [...s.services.filter((x) => x !== old), svc];
+    }
+    await this.writeManifests();
+    await this.save();
+    const newPods = objects.pods.filter((p) => !this.pod(`${p.namespace}/${p.name}`));
+    for (const p of newPods)
+      p.nodeName = schedule(this.plan, [...s.pods, ...newPods.filter((x) => x.nodeName)], p);
+    let done = 0;
+    await Promise.all(
+      newPods.map(async (p) => {
+        await this.runPod(p);
+        done++;
+        progress(
+          `pod ${p.namespace}/${p.name} on ${p.nodeName}: ${p.ip} (${done}/${newPods.length})`,
+        );
+      }),
+    );
+    await this.writeManifests();
+    await this.save();
+  }
+
+  private async runPod(pod: PodRecord): Promise<void> {
+    const s = this.state;
+    pod.netns = this.podNetnsName(pod.namespace, pod.name);
+    pod.containerId = randomBytes(32).toString('hex');
+    s.pods.push(pod);
+    await this.save();
+    await this.addNetns(pod.netns);
+    await this.host(pod.netns).ip(['link', 'set', 'lo', 'up']);
+    const result = await this.cniAdd(pod);
+    const ip = result.ips?.find((x) => !x.address.includes(':'))?.address.split('/')[0];
+    if (!ip)
+      throw new ClusterError('CNI_FAILED', `pod ${pod.name}: the CNI result has no IPv4 address`);
+    pod.ip = ip;
+    await this.writeResolvConf(pod.netns, result);
+    pod.serverPid = await this.startServer(
+      pod.netns,
+      pod.name,
+      pod.ports,
+      join(s.runDir, 'pods', `${pod.namespace}.${pod.name}`),
+    );
+  }
+
+  private cniExec(node: string): CniExec {
+    return new CniExec({
+      binDirs: this.cniBinDirs(),
+      cacheDir: join(this.nodeDir(node), 'cni', 'cache'),
+      netnsPath: this.nodeNetnsPath(node),
+    });
+  }
+
+  private async conflist(node: string) {
+    const conf = await loadFirstConflist(this.cniConfDir(node));
+    if (!conf)
+      throw new ClusterError(
+        'CNI_FAILED',
+        `node ${node} has no CNI conflist in ${this.cniConfDir(node)}`,
+      );
+    return conf;
+  }
+
+  private cniAttachment(pod: PodRecord) {
+    const portMappings = pod.ports
+      .filter((p) => p.hostPort)
+      .map((p) => ({
+        hostPort: p.hostPort,
+        containerPort: p.containerPort,
+        protocol: p.protocol.toLowerCase(),
+      }));
+    return {
+      containerId: pod.containerId!,
+      netns: `/run/netns/${pod.netns}`,
+      ifName: 'eth0',
+      args: {
+        K8S_POD_NAMESPACE: pod.namespace,
+        K8S_POD_NAME: pod.name,
+        K8S_POD_INFRA_CONTAINER_ID: pod.containerId!,
+      },
+      capabilityArgs: portMappings.length > 0 ? { portMappings } : {},
+    };
+  }
+
+  private async cniAdd(pod: PodRecord): Promise<CniResult> {
+    return this.cniExec(pod.nodeName).add(
+      await this.conflist(pod.nodeName),
+      this.cniAttachment(pod),
+    );
+  }
+
+  private async writeResolvConf(netns: string, result: CniResult): Promise<void> {
+    const d = result.dns ?? {};
+    const lines = [
+      ...(d.search?.length
+        ? [`search ${d.search.join(' ')}`]
+        : d.domain
+          ? [`search ${d.domain}`]
+          : []),
+      ...(d.nameservers ?? []).map((n) => `nameserver ${n}`),
+      ...(d.options?.length ? [`options ${d.options.join(' ')}`] : []),
+    ];
+    await writeAtomic(`/etc/netns/${netns}/resolv.conf`, `${lines.join('\n')}\n`);
+  }
+
+  private async startServer(
+    netns: string,
+    name: string,
+    ports: { containerPort: number; protocol: 'TCP' | 'UDP' }[],
+    dir: string,
+  ): Promise<number> {
+    await mkdir(dir, { recursive: true });
+    const ready = join(dir, 'ready');
+    await rm(ready, { force: true });
+    const list = ports.map((p) => ({ port: p.containerPort, protocol: p.protocol }));
+    const pid = spawnDetached(
+      [
+        'ip',
+        'netns',
+        'exec',
+        netns,
+        process.execPath,
+        join(this.state.runDir, 'pod-server.js'),
+        name,
+        JSON.stringify(list),
+        ready,
+      ],
+      join(dir, 'server.log'),
+    );
+    await waitUntil(() => existsSync(ready) || !pidAlive(pid), 30_000, `the server of ${name}`);
+    if (!existsSync(ready)) {
+      throw new ClusterError(
+        'COMMAND_FAILED',
+        `server of ${name} exited: ${readFileSync(join(dir, 'server.log'), 'utf8')}`,
+      );
+    }
+    return pid;
+  }
+
+  /** Stops a pod: server, CNI DEL through the chain with the cached result, namespace. */
+  async deletePod(ref: string): Promise<void> {
+    const pod = this.pod(ref);
+    if (!pod) throw new ClusterError('NOT_FOUND', `no pod ${ref}`);
+    await this.teardownPod(pod);
+    this.state.pods = this.state.pods.filter((p) => p !== pod);
+    await this.writeManifests();
+    await this.save();
+  }
+
+  private async teardownPod(pod: PodRecord): Promise<string[]> {
+    const errors: string[] = [];
+    if (pidAlive(pod.serverPid)) {
+      try {
+        process.kill(pod.serverPid!, 'SIGKILL');
+      } catch {}
+    }
+    if (pod.containerId) {
+      try {
+        const conf = await loadFirstConflist(this.cniConfDir(pod.nodeName));
+        if (conf) await this.cniExec(pod.nodeName).del(conf, this.cniAttachment(pod));
+      } catch (e) {
+        errors.push(`${pod.name}: ${(e as Error).message}`);
+      }
+    }
+    if (pod.netns) {
+      await deleteNetns(this.runner, pod.netns);
+      await rm(`/etc/netns/${pod.netns}`, { recursive: true, force: true });
+    }
+    return errors;
+  }
+
+  /** The namespace of a probe/exec endpoint: a pod, a node name, or `external`. */
+  endpointNetns(ref: string): string {
+    if (ref === 'external') return this.plan.externalNetns;
+    const node = this.plan.nodes.find((n) => n.name === ref);
+    if (node) return node.netns;
+    const pod = this.pod(ref);
+    if (!pod?.netns) throw new ClusterError('NOT_FOUND', `no pod, node or "external" named ${ref}`);
+    return pod.netns;
+  }
+
+  /** The address of a target: a pod's IP, a node's IP, `external`, or the string as given. */
+  targetHost(ref: string): string {
+    if (ref === 'external') return this.plan.externalIp;
+    const node = this.plan.nodes.find((n) => n.name === ref);
+    if (node) return node.ip;
+    if (/^[0-9.]+$/.test(ref)) return ref;
+    const pod = ref.includes('.') && !ref.includes('/') ? undefined : this.pod(ref);
+    return pod?.ip ?? ref;
+  }
+
+  /**
+   * Sends one request from FROM (pod, node or `external`) to TO:PORT over tcp, udp or http; a
+   * DNS name is resolved with the pod's own resolv.conf.
+   */
+  async probe(
+    from: string,
+    to: string,
+    port: number,
+    proto: 'tcp' | 'udp' | 'http' = 'tcp',
+    timeoutMs = 3000,
+  ): Promise<ProbeResult> {
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+      throw new ClusterError('INVALID_ARGUMENT', `port: want 1-65535, got ${port}`);
+    if (!['tcp', 'udp', 'http'].includes(proto))
+      throw new ClusterError('INVALID_ARGUMENT', `protocol: want tcp, udp or http, got ${proto}`);
+    const netns = this.endpointNetns(from);
+    const host = this.targetHost(to);
+    const r = await this.runner.run({
+      argv: [
+        'ip',
+        'netns',
+        'exec',
+        netns,
+        process.execPath,
+        '-e',
+        PROBE_JS,
+        host,
+        String(port),
+        proto,
+        String(timeoutMs),
+      ],
+      timeoutMs: timeoutMs + 15_000,
+    });
+    try {
+      return JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as ProbeResult;
+    } catch {
+      return { ok: false, error: r.stderr.trim() || `probe exited ${r.code}` };
+    }
+  }
+
+  /** argv that runs CMD inside a pod/node/external namespace with its resolv.conf. */
+  execArgv(ref: string, cmd: string[]): string[] {
+    return ['ip', 'netns', 'exec', this.endpointNetns(ref), ...cmd];
+  }
+
+  /** Runs CMD inside an endpoint's namespace and returns its output. */
+  async exec(
+    ref: string,
+    cmd: string[],
+    timeoutMs = 30_000,
+  ): Promise<{ code: number; stdout: string; stderr: string }> {
+    return this.runner.run({ argv: this.execArgv(ref, cmd), timeoutMs });
+  }
+
+  /** A readable status: nodes, agents, pods, services. */
+  status(): string {
+    const s = this.state;
+    const lines = [
+      `cluster ${s.plan.name} (network ${s.plan.network}, run dir ${s.runDir})`,
+      '',
+      'NODE     IP            POD CIDR        AGENT',
+    ];
+    for (const n of s.plan.nodes) {
+      const agent =
+        s.plan.network === 'podnet'
+          ? pidAlive(s.agents[n.name])
+            ? `running (pid ${s.agents[n.name]})`
+            : 'not running'
+          : '-';
+      lines.push(`${n.name.padEnd(8)} ${n.ip.padEnd(13)} ${n.podCidr.padEnd(15)} ${agent}`);
+    }
+    lines.push('', 'POD                      NODE     IP            PORTS');
+    for (const p of s.pods) {
+      const ports = p.ports.map((x) => `${x.containerPort}/${x.protocol}`).join(',');
+      lines.push(
+        `${`${p.namespace}/${p.name}`.padEnd(24)} ${p.nodeName.padEnd(8)} ${(p.ip ?? '-').padEnd(13)} ${ports}`,
+      );
+    }
+    if (s.services.length > 0) {
+      lines.push('', 'SERVICE                  CLUSTER-IP    PORTS                ENDPOINTS');
+      for (const svc of s.services) {
+        const slice = planEndpointSlice(svc, s.pods) as { endpoints: { addresses: string[] }[] };
+        const ports = svc.ports
+          .map((p) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ''}/${p.protocol}`)
+          .join(',');
+        lines.push(
+          `${`${svc.namespace}/${svc.name}`.padEnd(24)} ${(svc.clusterIP ?? '-').padEnd(13)} ${ports.padEnd(20)} ${slice.endpoints.map((e) => e.addresses[0]).join(',')}`,
+        );
+      }
+    }
+    lines.push('', `external host ${s.plan.externalIp} (server on 8080/TCP+UDP)`);
+    return lines.join('\n');
+  }
+
+  /** Removes everything the cluster made: pods (CNI DEL), agents, namespaces, files. */
+  async down(progress: ProgressFn = () => {}): Promise<string[]> {
+    const s = this.state;
+    const errors: string[] = [];
+    progress(`removing ${s.pods.length} pod(s)`);
+    const results = await Promise.all(s.pods.map((p) => this.teardownPod(p)));
+    errors.push(...results.flat());
+    s.pods = [];
+    for (const [node, pid] of Object.entries(s.agents)) {
+      if (pidAlive(pid)) {
+        try {
+          process.kill(pid, 'SIGTERM');
+        } catch {}
+        await waitUntil(() => !pidAlive(pid), 5000, `agent on ${node} to stop`).catch(() => {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {}
+        });
+      }
+    }
+    if (pidAlive(s.externalServerPid)) process.kill(s.externalServerPid!, 'SIGKILL');
+    progress('removing namespaces');
+    const prefix = s.plan.prefix;
+    const all = existsSync('/run/netns')
+      ? readdirSync('/run/netns').filter((n) => n.startsWith(prefix))
+      : [];
+    await Promise.all(all.map((n) => deleteNetns(this.runner, n)));
+    if (existsSync('/etc/netns')) {
+      for (const d of readdirSync('/etc/netns'))
+        if (d.startsWith(prefix)) await rm(`/etc/netns/${d}`, { recursive: true, force: true });
+    }
+    await rm(s.runDir, { recursive: true, force: true });
+    return errors;
+  }
+}
+
+/** Reads YAML files (a file or every *.yaml/*.yml of a directory) into user objects. */
+export async function readUserObjects(path: string): Promise<UserObjects> {
+  const files = statSync(path).isDirectory()
+    ? (await readdir(path))
+        .filter((f) => /\.ya?ml$/.test(f))
+        .sort()
+        .map((f) => join(path, f))
+    : [path];
+  const merged: UserObjects = { namespaces: [], pods: [], services: [], networkPolicies: [] };
+  for (const f of files) {
+    const docs = parseAllDocuments(await readFile(f, 'utf8')).map((d) => {
+      if (d.errors.length > 0)
+        throw new ClusterError('INVALID_ARGUMENT', `${f}: ${d.errors[0]!.message}`);
+      return d.toJS();
+    });
+    const o = parseUserObjects(docs, f);
+    merged.namespaces.push(...o.namespaces);
+    merged.pods.push(...o.pods);
+    merged.services.push(...o.services);
+    merged.networkPolicies.push(...o.networkPolicies);
+  }
+  return merged;
+}

@@ -1,0 +1,47 @@
+export { ClusterError, type ClusterErrorCode } from './errors.js';
+export {
+  assertClusterName,
+  planCluster,
+  planReferenceMasquerade,
+  planReferenceRoutes,
+  planUnderlayBatches,
+  referenceConflist,
+  type ClusterOptions,
+  type ClusterPlan,
+  type NetworkMode,
+  type NodePlan,
+  type UnderlayBatches,
+} from './plan.js';
+export {
+  allocateClusterIp,
+  allocateNodePort,
+  parseUserObjects,
+  planEndpointSlice,
+  renderManifests,
+  schedule,
+  selects,
+  type ControlPlaneState,
+  type PodPort,
+  type PodRecord,
+  type ServicePort,
+  type ServiceRecord,
+  type UserObjects,
+} from './model.js';
+export {
+  CniExec,
+  loadFirstConflist,
+  type CniAttachment,
+  type CniConflist,
+  type CniResult,
+} from './cni-exec.js';
+export {
+  Cluster,
+  DEFAULT_RUN_ROOT,
+  podnetBinaries,
+  readUserObjects,
+  type ClusterState,
+  type ProbeResult,
+  type ProgressFn,
+} from './cluster.js';
+export { main, parseTarget } from './cli.js';
+export { POD_SERVER_JS, PROBE_JS } from './scripts.js';

@@ -1,0 +1,83 @@
+/**
+ * Small self-contained Node programs the cluster runs inside namespaces: the pod server (answers
+ * on the pod's declared ports with its name) and the probe client. Kept as source text so they
+ * run with a bare `node` in any namespace, built or not.
+ */
+
+/**
+ * `node pod-server.js NAME PORTS_JSON READY_FILE`: on every TCP port answers the first chunk with
+ * `NAME CLIENT_IP\n` (an HTTP request gets the same line as an HTTP 200 body); on every UDP port
+ * answers each datagram the same way. Writes READY_FILE once every socket listens.
+ */
+export const POD_SERVER_JS = String.raw`
+const net = require('node:net');
+const dgram = require('node:dgram');
+const fs = require('node:fs');
+const [name, portsJson, readyFile] = process.argv.slice(2);
+const ports = JSON.parse(portsJson);
+const clean = (a) => String(a || '').replace(/^::ffff:/, '');
+let pending = ports.length;
+const ready = () => { if (--pending <= 0 && readyFile) fs.writeFileSync(readyFile, String(process.pid)); };
+if (pending === 0) ready();
+for (const p of ports) {
+  if (p.protocol === 'UDP') {
+    const s = dgram.createSocket('udp4');
+    s.on('message', (msg, r) => s.send(name + ' ' + clean(r.address) + '\n', r.port, r.address));
+    s.bind(p.port, '0.0.0.0', ready);
+  } else {
+    const s = net.createServer((c) => {
+      c.on('error', () => {});
+      c.setTimeout(5000, () => c.destroy());
+      c.once('data', (d) => {
+        const line = name + ' ' + clean(c.remoteAddress) + '\n';
+        if (/^(GET|HEAD|POST|PUT) /.test(d.toString('latin1'))) {
+          c.end('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ' + Buffer.byteLength(line) + '\r\nConnection: close\r\n\r\n' + line);
+        } else c.end(line);
+      });
+    });
+    s.listen(p.port, '0.0.0.0', ready);
+  }
+}
+process.on('SIGTERM', () => process.exit(0));
+`;
+
+/**
+ * `node probe.js HOST PORT PROTO TIMEOUT_MS`: resolves HOST with the system resolver (so a pod's
+ * resolv.conf applies), sends one request, prints `{"ok":true,"address":..,"reply":..}` and exits
+ * 0 when answered, 1 otherwise (reason in `error`).
+ */
+export const PROBE_JS = String.raw`
+const net = require('node:net');
+const dgram = require('node:dgram');
+const dns = require('node:dns');
+const http = require('node:http');
+const [host, portS, proto, timeoutS] = process.argv.slice(1);
+const port = Number(portS), timeout = Number(timeoutS);
+const done = (o) => { process.stdout.write(JSON.stringify(o) + '\n'); process.exit(o.ok ? 0 : 1); };
+setTimeout(() => done({ ok: false, error: 'timeout' }), timeout).unref();
+const go = (address) => {
+  if (proto === 'udp') {
+    const s = dgram.createSocket('udp4');
+    s.on('message', (m) => done({ ok: true, address, reply: m.toString().trim() }));
+    s.on('error', (e) => done({ ok: false, address, error: e.code || e.message }));
+    const send = () => s.send('probe\n', port, address);
+    send();
+    setInterval(send, 300).unref();
+  } else if (proto === 'http') {
+    const r = http.get({ host: address, port, path: '/', timeout, headers: { host: host + ':' + port } }, (res) => {
+      let b = ''; res.on('data', (d) => (b += d));
+      res.on('end', () => done({ ok: res.statusCode === 200, address, reply: b.trim(), status: res.statusCode }));
+    });
+    r.on('error', (e) => done({ ok: false, address, error: e.code || e.message }));
+  } else {
+    const c = net.connect({ host: address, port });
+    let b = '';
+    c.on('connect', () => c.write('probe\n'));
+    c.on('data', (d) => (b += d));
+    c.on('end', () => done({ ok: b.length > 0, address, reply: b.trim() }));
+    c.on('error', (e) => done({ ok: false, address, error: e.code || e.message }));
+  }
+};
+if (net.isIP(host)) go(host);
+else dns.lookup(host, { family: 4 }, (err, address) => (err ? done({ ok: false, error: 'dns: ' + (err.code || err.message) }) : go(address)));
+`;
