@@ -11,6 +11,7 @@ const USAGE = `usage: podnet <command> [options]
   delete-pod POD [--name NAME]
   probe FROM TO:PORT[/tcp|udp|http]   exit 0 connected, 1 blocked
   exec POD -- CMD...
+  podman NODE -- ARGS...              podman on a node with the node's CNI (rootfs: see README)
   status
   down [--name NAME]
 
@@ -103,6 +104,13 @@ export async function main(argv: string[]): Promise<number> {
         const cluster = await Cluster.load(name, runRoot);
         const argvFull = cluster.execArgv(args[0], rest);
         const r = spawnSync(argvFull[0]!, argvFull.slice(1), { stdio: 'inherit' });
+        return r.status ?? 1;
+      }
+      case 'podman': {
+        if (!args[0] || rest.length === 0) break;
+        const pm = (await Cluster.load(name, runRoot)).podman(args[0]);
+        const full = pm.argv(rest);
+        const r = spawnSync(full[0]!, full.slice(1), { stdio: 'inherit', env: pm.env() });
         return r.status ?? 1;
       }
       case 'status': {

@@ -30,6 +30,7 @@ import {
   planUnderlayBatches,
   referenceConflist,
 } from './plan.js';
+import { NodePodman } from './podman.js';
 import { POD_SERVER_JS, PROBE_JS } from './scripts.js';
 
 /** Where clusters keep their state (`<root>/<name>/state.json`). */
@@ -618,6 +619,17 @@ export class Cluster {
     return errors;
   }
 
+  /** podman pointed at a node (storage under the run dir), as a real runtime client of the node's CNI. */
+  podman(node: string): NodePodman {
+    this.node(node);
+    return new NodePodman({
+      dir: join(this.state.runDir, 'podman', node),
+      netnsPath: this.nodeNetnsPath(node),
+      confDir: this.cniConfDir(node),
+      pluginDirs: this.cniBinDirs(),
+    });
+  }
+
   /** The namespace of a probe/exec endpoint: a pod, a node name, or `external`. */
   endpointNetns(ref: string): string {
     if (ref === 'external') return this.plan.externalNetns;
@@ -740,6 +752,15 @@ export class Cluster {
     const results = await Promise.all(s.pods.map((p) => this.teardownPod(p)));
     errors.push(...results.flat());
     s.pods = [];
+    const podmanDir = join(s.runDir, 'podman');
+    if (existsSync(podmanDir)) {
+      progress('removing podman containers');
+      for (const node of readdirSync(podmanDir)) {
+        if (!s.plan.nodes.some((n) => n.name === node)) continue;
+        const r = await this.podman(node).destroy();
+        if (r.code !== 0) errors.push(`podman rm on ${node}: ${r.stderr.trim()}`);
+      }
+    }
     for (const [node, pid] of Object.entries(s.agents)) {
       if (pidAlive(pid)) {
         try {

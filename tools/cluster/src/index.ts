@@ -44,4 +44,5 @@ export {
   type ProgressFn,
 } from './cluster.js';
 export { main, parseTarget } from './cli.js';
+export { NodePodman, renderContainersConf, type PodmanOptions } from './podman.js';
 export { POD_SERVER_JS, PROBE_JS } from './scripts.js';
