@@ -1,0 +1,83 @@
+export {
+  CNI_ERROR_CODES,
+  CniError,
+  type CniErrorCode,
+  type CniErrorJson,
+  type CniErrorOptions,
+} from './errors.js';
+export type {
+  AnyCniResult,
+  CniCommand,
+  CniInterface,
+  CniIpConfig,
+  CniResult,
+  CniRoute,
+  DnsConfig,
+  GcAttachment,
+  IpamConfig,
+  LegacyCniResult,
+  LegacyIpConfig,
+  LegacyRoute,
+  NetConf,
+  NetConfList,
+  PluginConf,
+  PortMapping,
+  VersionInfo,
+} from './types.js';
+export {
+  CURRENT_VERSION,
+  SUPPORTED_VERSIONS,
+  compareVersions,
+  highestCommonVersion,
+  isVersion,
+  versionAtLeast,
+} from './version.js';
+export { cidrFamily, ipFamily, isIPv4, isIPv6 } from './addr.js';
+export {
+  NETWORK_NAME,
+  parseNetConf,
+  parseNetConfList,
+  parseResult,
+  parseResultAsCurrent,
+} from './parse.js';
+export { convertResult } from './convert.js';
+export { formatCniArgs, isTruthyArg, parseCniArgs, type ParseCniArgsOptions } from './args.js';
+export {
+  handleInvocation,
+  isValidContainerId,
+  isValidIfName,
+  type CniEnv,
+  type GcContext,
+  type Invocation,
+  type InvocationOutput,
+  type PluginContext,
+  type PluginHandlers,
+  type PluginOptions,
+} from './skeleton.js';
+export { runPlugin } from './run-plugin.js';
+export { addWithIpam, delegateIpam, netnsMissing, type DelegateOptions } from './ipam.js';
+export {
+  findPlugin,
+  pluginOutput,
+  processExec,
+  runPluginProcess,
+  type PluginExec,
+  type PluginRunRequest,
+  type PluginRunResult,
+} from './exec.js';
+export {
+  buildPluginConf,
+  negotiateVersion,
+  toGcAttachments,
+  type GcAttachmentInput,
+  type RuntimeConf,
+} from './runtime-conf.js';
+export { CniRuntime, type CniRuntimeOptions } from './runtime.js';
+export { ResultCache, cachedList, type CachedAttachment } from './cache.js';
+export {
+  confFiles,
+  loadConfList,
+  loadConfLists,
+  readConfListFile,
+  type LoadConfListsOptions,
+} from './conf-files.js';
