@@ -1,0 +1,374 @@
+import type { Host } from '@podnet/host';
+import { assembleRuleset, compileServiceFragment, type ServiceFragment } from './compile.js';
+import {
+  type ConntrackDeletion,
+  conntrackArgv,
+  parseConntrackDeleted,
+  planConntrackCleanup,
+} from './conntrack.js';
+import { ServiceLbError } from './errors.js';
+import {
+  Histogram,
+  PROGRAMMING_BUCKETS,
+  renderMetrics,
+  SYNC_BUCKETS,
+  type ServiceLbMetrics,
+} from './metrics.js';
+import {
+  type CompileContext,
+  compileContext,
+  LAST_CHANGE_TRIGGER_TIME,
+  normalizeService,
+  normalizeSlice,
+  SERVICE_NAME_LABEL,
+} from './normalize.js';
+import {
+  diffTableInto,
+  emptyPhases,
+  fullTransaction,
+  type NftTable,
+  phasesToOps,
+  type Ruleset,
+  renderTeardown,
+  renderTransaction,
+  type Transaction,
+} from './ruleset.js';
+import type { CompileOptions, EndpointSlice, NodeFacts, Service, ServiceState } from './types.js';
+
+/** Options of a {@link ServiceSyncer}. */
+export interface ServiceSyncerOptions extends CompileOptions {
+  /** Host tools aimed at the node's network namespace (all `nft`/`conntrack` calls go here). */
+  host: Host;
+  node: NodeFacts;
+  /** Delete stale UDP conntrack entries with `conntrack -D` (default true). */
+  conntrack?: boolean;
+  /** Wall clock in milliseconds (default `Date.now`), for network programming latency. */
+  now?: () => number;
+}
+
+/** A Service that could not be compiled and was left out of this sync. */
+export interface InvalidObject {
+  object: string;
+  error: ServiceLbError;
+}
+
+/** What one {@link ServiceSyncer.sync} did. */
+export interface SyncResult {
+  /** True when the tables were replaced as a whole (first sync, after a failure, node change). */
+  full: boolean;
+  /** nftables operations in the transaction (one per element, rule, chain or set change). */
+  operations: number;
+  /** Services whose inputs changed (or were added or removed) since the last sync. */
+  changedServices: number;
+  /** Seconds from the start of the sync to the end of the transaction (conntrack excluded). */
+  durationSeconds: number;
+  /** `conntrack -D` filters run and entries they deleted. */
+  conntrack: { filters: number; deleted: number; errors: string[] };
+  /** Services (and EndpointSlices) skipped because they are invalid. */
+  invalid: InvalidObject[];
+}
+
+interface Entry {
+  service: Service;
+  slices: EndpointSlice[];
+  fragment: ServiceFragment;
+}
+
+function keyOf(meta: { name?: string; namespace?: string } | undefined): string {
+  const ns = meta?.namespace || 'default';
+  return `${ns}/${meta?.name ?? ''}`;
+}
+
+function sameInputs(a: Entry, service: Service, slices: EndpointSlice[]): boolean {
+  if (a.service !== service && !sameObject(a.service, service)) return false;
+  if (a.slices.length !== slices.length) return false;
+  for (let i = 0; i < slices.length; i++) {
+    if (a.slices[i] !== slices[i] && !sameObject(a.slices[i], slices[i])) return false;
+  }
+  return true;
+}
+
+function sameObject(a: unknown, b: unknown): boolean {
+  const rvA = (a as { metadata?: { resourceVersion?: string } })?.metadata?.resourceVersion;
+  const rvB = (b as { metadata?: { resourceVersion?: string } })?.metadata?.resourceVersion;
+  if (rvA !== undefined && rvB !== undefined) return rvA === rvB;
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+const elementOwnerId = (t: NftTable, set: string, key: string) => `${t.family}|${set}|${key}`;
+
+/**
+ * Keeps podnet's service tables in a node's namespace equal to the desired state, like kube-proxy's
+ * nftables proxier: the first sync (and the one after any failure or node change) replaces the
+ * tables atomically; later syncs send only what changed (elements, chains of changed Services,
+ * stale chains flushed then deleted) in one `nft -f -` transaction. UDP conntrack entries of
+ * removed endpoints are deleted afterwards.
+ */
+export class ServiceSyncer {
+  private readonly host: Host;
+  private readonly options: ServiceSyncerOptions;
+  private ctx: CompileContext;
+  private entries = new Map<string, Entry>();
+  private owners = new Map<string, string>();
+  private needFull = true;
+  private lastRuleset: Ruleset | undefined;
+  private readonly syncHist = new Histogram(SYNC_BUCKETS);
+  private readonly fullHist = new Histogram(SYNC_BUCKETS);
+  private readonly partialHist = new Histogram(SYNC_BUCKETS);
+  private readonly programmingHist = new Histogram(PROGRAMMING_BUCKETS);
+  private counters = {
+    lastSyncTimestampSeconds: 0,
+    syncFailuresTotal: 0,
+    serviceChangesTotal: 0,
+    endpointChangesTotal: 0,
+    lastSyncOperations: 0,
+    conntrackEntriesDeletedTotal: 0,
+  };
+  private noLocal = { internal: 0, external: 0 };
+
+  constructor(options: ServiceSyncerOptions) {
+    this.options = options;
+    this.host = options.host;
+    this.ctx = compileContext(options.node, options);
+  }
+
+  /** The table name and families this syncer owns. */
+  get tables(): Array<{ family: 'ip' | 'ip6'; name: string }> {
+    return this.ctx.families.map((family) => ({ family, name: this.ctx.table }));
+  }
+
+  /** Replaces the node facts (e.g. its zone label changed); the next sync is a full one. */
+  setNode(node: NodeFacts): void {
+    this.ctx = compileContext(node, this.options);
+    this.needFull = true;
+  }
+
+  /** Makes the next {@link ServiceSyncer.sync} a full resync. */
+  requestFullSync(): void {
+    this.needFull = true;
+  }
+
+  /** The ruleset last programmed, assembled from the cached fragments (`undefined` before the first success or after a failure). */
+  programmed(): Ruleset | undefined {
+    if (this.needFull) return undefined;
+    this.lastRuleset ??= assembleRuleset(
+      this.ctx,
+      [...this.entries.values()].map((e) => e.fragment),
+    );
+    return this.lastRuleset;
+  }
+
+  /**
+   * Brings the kernel to `state`. Throws `SYNC_FAILED` when the transaction is rejected (the next
+   * call then does a full resync). Invalid Services are skipped and reported in the result.
+   */
+  async sync(state: ServiceState): Promise<SyncResult> {
+    const started = performance.now();
+    const invalid: InvalidObject[] = [];
+    const slicesByService = new Map<string, EndpointSlice[]>();
+    for (const s of state.endpointSlices) {
+      const svcName = s?.metadata?.labels?.[SERVICE_NAME_LABEL];
+      if (!svcName) continue;
+      const key = `${s.metadata?.namespace || 'default'}/${svcName}`;
+      const list = slicesByService.get(key);
+      if (list) list.push(s);
+      else slicesByService.set(key, [s]);
+    }
+    const next = new Map<string, Entry>();
+    const changed: Array<{ key: string; prev?: Entry; next?: Entry }> = [];
+    let endpointChanges = 0;
+    const programming: number[] = [];
+    const nowMs = (this.options.now ?? Date.now)();
+    state.services.forEach((service, index) => {
+      const key = keyOf(service?.metadata);
+      const slices = slicesByService.get(key) ?? [];
+      const prev = this.entries.get(key);
+      if (prev && sameInputs(prev, service, slices)) {
+        next.set(key, prev);
+        return;
+      }
+      let fragment: ServiceFragment;
+      try {
+        const svc = normalizeService(service, index);
+        const norm = slices.flatMap((s, i) => {
+          const n = normalizeSlice(s, i);
+          return n ? [n] : [];
+        });
+        fragment = compileServiceFragment(svc, norm, this.ctx);
+      } catch (error) {
+        if (!ServiceLbError.isInstance(error)) throw error;
+        invalid.push({ object: key, error });
+        return;
+      }
+      const entry = { service, slices, fragment };
+      next.set(key, entry);
+      changed.push({ key, prev, next: entry });
+      const before = new Set(prev?.slices ?? []);
+      for (const s of slices) {
+        if (before.has(s)) continue;
+        endpointChanges++;
+        const t = Date.parse(s.metadata?.annotations?.[LAST_CHANGE_TRIGGER_TIME] ?? '');
+        if (Number.isFinite(t) && prev) programming.push(Math.max(0, (nowMs - t) / 1000));
+      }
+    });
+    for (const [key, prev] of this.entries) if (!next.has(key)) changed.push({ key, prev });
+
+    let full = this.needFull;
+    let tx: Transaction | undefined;
+    let owners = new Map(this.owners);
+    this.lastRuleset = undefined;
+    if (!full) {
+      try {
+        tx = this.partialTransaction(changed, owners);
+      } catch {
+        full = true;
+      }
+    }
+    if (full || !tx) {
+      owners = new Map();
+      const ruleset = assembleRuleset(
+        this.ctx,
+        [...next.values()].map((e) => e.fragment),
+        owners,
+      );
+      tx = fullTransaction(ruleset);
+      this.lastRuleset = ruleset;
+    }
+    const script = renderTransaction(tx);
+    try {
+      await this.host.nftApply(script);
+    } catch (cause) {
+      this.needFull = true;
+      this.lastRuleset = undefined;
+      this.counters.syncFailuresTotal++;
+      throw new ServiceLbError(
+        'SYNC_FAILED',
+        `nftables transaction rejected: ${(cause as Error).message}`,
+        { cause },
+      );
+    }
+    const prevEntries = this.entries;
+    this.entries = next;
+    this.owners = owners;
+    this.needFull = false;
+    const durationSeconds = (performance.now() - started) / 1000;
+    this.syncHist.observe(durationSeconds);
+    (full ? this.fullHist : this.partialHist).observe(durationSeconds);
+    for (const p of programming) this.programmingHist.observe(p);
+    this.counters.lastSyncTimestampSeconds = (this.options.now ?? Date.now)() / 1000;
+    this.counters.serviceChangesTotal += changed.length;
+    this.counters.endpointChangesTotal += endpointChanges;
+    this.counters.lastSyncOperations = tx.ops.length;
+    this.noLocal = { internal: 0, external: 0 };
+    for (const e of next.values()) {
+      this.noLocal.internal += e.fragment.noLocalEndpoints.internal;
+      this.noLocal.external += e.fragment.noLocalEndpoints.external;
+    }
+
+    const deletions: ConntrackDeletion[] = [];
+    if (this.options.conntrack !== false) {
+      const keys = full
+        ? new Set([...prevEntries.keys(), ...next.keys()])
+        : new Set(changed.map((c) => c.key));
+      for (const key of keys) {
+        const p = prevEntries.get(key)?.fragment.udp ?? [];
+        const n = next.get(key)?.fragment.udp ?? [];
+        if (p.length > 0 || n.length > 0) deletions.push(...planConntrackCleanup(p, n));
+      }
+    }
+    const conntrack = await this.runConntrack(deletions);
+    return {
+      full,
+      operations: tx.ops.length,
+      changedServices: changed.length,
+      durationSeconds,
+      conntrack,
+      invalid,
+    };
+  }
+
+  private partialTransaction(
+    changed: Array<{ key: string; prev?: Entry; next?: Entry }>,
+    owners: Map<string, string>,
+  ): Transaction {
+    const phases = emptyPhases();
+    for (const c of changed) {
+      const families = new Set([
+        ...(c.prev?.fragment.tables ?? []).map((t) => t.family),
+        ...(c.next?.fragment.tables ?? []).map((t) => t.family),
+      ]);
+      for (const family of families) {
+        const p = c.prev?.fragment.tables.find((t) => t.family === family);
+        const n = c.next?.fragment.tables.find((t) => t.family === family);
+        const mine = (t: NftTable | undefined, claim: boolean): NftTable | undefined => {
+          if (!t) return undefined;
+          const elements = t.elements.filter((e) => {
+            const id = elementOwnerId(t, e.set, e.key);
+            const owner = owners.get(id);
+            if (owner === undefined && claim) owners.set(id, c.key);
+            return owners.get(id) === c.key;
+          });
+          return { ...t, elements };
+        };
+        const prevPart = mine(p, false);
+        if (prevPart) {
+          for (const e of prevPart.elements) owners.delete(elementOwnerId(prevPart, e.set, e.key));
+        }
+        try {
+          diffTableInto(phases, prevPart, mine(n, true));
+        } catch (cause) {
+          throw new ServiceLbError(
+            'SYNC_FAILED',
+            `cannot diff ${c.key}: ${(cause as Error).message}`,
+            { cause },
+          );
+        }
+      }
+    }
+    return { full: false, ops: phasesToOps(phases) };
+  }
+
+  private async runConntrack(deletions: ConntrackDeletion[]): Promise<SyncResult['conntrack']> {
+    const out = { filters: deletions.length, deleted: 0, errors: [] as string[] };
+    for (const d of deletions) {
+      const argv = conntrackArgv(d);
+      try {
+        const r = await this.host.runner.run({ argv, netns: this.host.netns });
+        const n = parseConntrackDeleted(r.stderr);
+        out.deleted += n;
+        if (r.code !== 0 && !/flow entr/.test(r.stderr))
+          out.errors.push(`${argv.join(' ')}: ${r.stderr.trim()}`);
+      } catch (e) {
+        out.errors.push(`${argv.join(' ')}: ${(e as Error).message}`);
+      }
+    }
+    this.counters.conntrackEntriesDeletedTotal += out.deleted;
+    return out;
+  }
+
+  /** Removes podnet's tables from the node (idempotent); the next sync is a full one. */
+  async cleanup(): Promise<void> {
+    await this.host.nftApply(renderTeardown(this.tables));
+    this.entries = new Map();
+    this.owners = new Map();
+    this.needFull = true;
+    this.lastRuleset = undefined;
+  }
+
+  /** A snapshot of the metrics (plain JSON). */
+  metrics(): ServiceLbMetrics {
+    return {
+      syncDuration: this.syncHist.snapshot(),
+      fullSyncDuration: this.fullHist.snapshot(),
+      partialSyncDuration: this.partialHist.snapshot(),
+      networkProgrammingDuration: this.programmingHist.snapshot(),
+      noLocalEndpoints: { ...this.noLocal },
+      ...this.counters,
+    };
+  }
+
+  /** The metrics in the Prometheus text format. */
+  metricsText(): string {
+    return renderMetrics(this.metrics());
+  }
+}

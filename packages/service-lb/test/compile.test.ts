@@ -1,0 +1,396 @@
+import { describe, expect, it } from 'vitest';
+import {
+  compileServices,
+  diffRulesets,
+  type NftTable,
+  type Ruleset,
+  renderRuleset,
+  renderTransaction,
+  ServiceLbError,
+} from '../src/index.js';
+import { makeEndpointSlice, makeService } from '../src/testing/index.js';
+import { FEATURE_CASES, NODE } from './fixtures.js';
+
+const v4 = (r: Ruleset): NftTable => r.tables.find((t) => t.family === 'ip')!;
+const v6 = (r: Ruleset): NftTable => r.tables.find((t) => t.family === 'ip6')!;
+const elements = (t: NftTable, set: string) =>
+  t.elements.filter((e) => e.set === set).map((e) => (e.value ? `${e.key} : ${e.value}` : e.key));
+const chain = (t: NftTable, prefix: string) => t.chains.filter((c) => c.name.startsWith(prefix));
+const SKELETON_CHAINS = 13;
+
+describe('golden rulesets', () => {
+  for (const [name, state] of Object.entries(FEATURE_CASES)) {
+    it(`${name} renders the committed golden ruleset`, async () => {
+      const text = renderRuleset(compileServices(state, NODE));
+      await expect(text).toMatchFileSnapshot(`golden/${name}.nft`);
+    });
+  }
+
+  it('is deterministic and independent of input order', () => {
+    const s = FEATURE_CASES['internal-traffic-local']!;
+    const a = renderRuleset(compileServices(s, NODE));
+    const b = renderRuleset(
+      compileServices(
+        { services: [...s.services].reverse(), endpointSlices: [...s.endpointSlices].reverse() },
+        NODE,
+      ),
+    );
+    expect(b).toBe(a);
+  });
+});
+
+describe('compileServices features', () => {
+  it('dispatches a multi-port ClusterIP through the service-ips verdict map, one chain per port', () => {
+    const t = v4(compileServices(FEATURE_CASES['clusterip-multiport']!, NODE));
+    const map = elements(t, 'service-ips');
+    expect(map).toHaveLength(3);
+    expect(map.map((e) => e.split(' : ')[0])).toEqual([
+      '10.96.0.20 . tcp . 80',
+      '10.96.0.20 . udp . 53',
+      '10.96.0.20 . sctp . 3868',
+    ]);
+    expect(chain(t, 'svc-')).toHaveLength(3);
+    expect(chain(t, 'ep-')).toHaveLength(6);
+    const sctpEp = chain(t, 'ep-').find((c) => c.rules.some((r) => r.includes('sctp')))!;
+    expect(sctpEp.rules.at(-1)).toMatch(/^meta l4proto sctp dnat to 10\.244\.\d\.7:3868$/);
+    const svc = chain(t, 'svc-')[0]!;
+    expect(svc.rules.at(-1)).toMatch(
+      /^numgen random mod 2 vmap \{ 0 : goto ep-\S+, 1 : goto ep-\S+ \}$/,
+    );
+    expect(elements(t, 'cluster-ips')).toEqual(['10.96.0.20']);
+  });
+
+  it('sends NodePorts and externalIPs through an ext chain that masquerades (Cluster policy)', () => {
+    const np = v4(compileServices(FEATURE_CASES.nodeport!, NODE));
+    const [ext] = chain(np, 'ext-');
+    expect(ext!.rules).toEqual(['jump mark-for-masquerade', expect.stringMatching(/^goto svc-/)]);
+    expect(elements(np, 'service-nodeports')).toEqual([`tcp . 30080 : goto ${ext!.name}`]);
+    const ex = v4(compileServices(FEATURE_CASES['external-ips']!, NODE));
+    expect(elements(ex, 'service-ips')).toContainEqual(
+      expect.stringMatching(/^198\.51\.100\.7 \. tcp \. 80 : goto ext-/),
+    );
+  });
+
+  it('filters LoadBalancer sources by loadBalancerSourceRanges (normalised) and leaves NodePorts open', () => {
+    const t = v4(compileServices(FEATURE_CASES['loadbalancer-source-ranges']!, NODE));
+    const [fw] = chain(t, 'fw-');
+    expect(fw!.rules).toEqual(['ip saddr != { 192.168.50.0/24, 203.0.113.128/25 } drop']);
+    expect(elements(t, 'firewall-ips')).toEqual([`203.0.113.10 . tcp . 80 : goto ${fw!.name}`]);
+    expect(elements(t, 'service-nodeports')).toHaveLength(1);
+  });
+
+  it('pins ClientIP affinity with a per-endpoint timeout set checked before random balancing', () => {
+    const t = v4(compileServices(FEATURE_CASES['session-affinity']!, NODE));
+    expect(t.sets.filter((s) => s.name.startsWith('aff-'))).toHaveLength(3);
+    expect(t.sets.find((s) => s.name.startsWith('aff-'))).toMatchObject({
+      flags: ['dynamic', 'timeout'],
+      timeout: 600,
+    });
+    const [svc] = chain(t, 'svc-');
+    expect(svc!.rules.filter((r) => /^ip saddr @aff-\S+ goto ep-/.test(r))).toHaveLength(3);
+    for (const ep of chain(t, 'ep-'))
+      expect(ep.rules[1]).toMatch(/^update @aff-\S+ \{ ip saddr \}$/);
+  });
+
+  it('internalTrafficPolicy Local: only local endpoints; none local → drop, not reject', () => {
+    const t = v4(compileServices(FEATURE_CASES['internal-traffic-local']!, NODE));
+    const [local] = chain(t, 'local-');
+    expect(local!.rules).toEqual([expect.stringMatching(/^goto ep-\S+10\.244\.0\.5\.8080$/)]);
+    expect(elements(t, 'service-ips')).toEqual([`10.96.0.10 . tcp . 80 : goto ${local!.name}`]);
+    expect(elements(t, 'no-endpoint-services')).toEqual(['10.96.0.11 . tcp . 80 : drop']);
+  });
+
+  it('externalTrafficPolicy Local: external traffic to local endpoints unmasqueraded, none local → drop', () => {
+    const t = v4(compileServices(FEATURE_CASES['external-traffic-local']!, NODE));
+    const [ext] = chain(t, 'ext-');
+    expect(ext!.rules).toEqual([
+      expect.stringMatching(/^ip saddr @pod-cidrs goto svc-/),
+      'fib saddr type local jump mark-for-masquerade',
+      expect.stringMatching(/^fib saddr type local goto svc-/),
+      expect.stringMatching(/^goto local-/),
+    ]);
+    expect(elements(t, 'no-endpoint-nodeports')).toEqual(['tcp . 30081 : drop']);
+    expect(elements(t, 'service-ips').filter((e) => e.startsWith('10.96.0.11'))).toHaveLength(1);
+  });
+
+  it('uses ready endpoints, else serving+terminating ones; never not-serving ones', () => {
+    const t = v4(compileServices(FEATURE_CASES['endpoint-conditions']!, NODE));
+    const eps = chain(t, 'ep-').map((c) => c.rules.at(-1));
+    expect(eps).toEqual([
+      'meta l4proto tcp dnat to 10.244.0.8:8080',
+      'meta l4proto tcp dnat to 10.244.0.5:8080',
+    ]);
+  });
+
+  it('rejects traffic to a Service without endpoints and to unknown ports of a ClusterIP', () => {
+    const t = v4(compileServices(FEATURE_CASES['no-endpoints']!, NODE));
+    expect(elements(t, 'service-ips')).toEqual([]);
+    expect(elements(t, 'no-endpoint-services')).toEqual([
+      '10.96.0.10 . tcp . 80 : goto reject-chain',
+    ]);
+    expect(elements(t, 'no-endpoint-nodeports')).toEqual(['tcp . 30080 : goto reject-chain']);
+    expect(elements(t, 'cluster-ips')).toEqual(['10.96.0.10']);
+    expect(t.chains.find((c) => c.name === 'cluster-ips-check')!.rules).toEqual([
+      'ip daddr @cluster-ips reject',
+      'ip daddr 10.96.0.0/16 drop',
+    ]);
+    expect(t.chains.find((c) => c.name === 'reject-chain')!.rules).toEqual(['reject']);
+  });
+
+  it('produces no rules for headless Services', () => {
+    const r = compileServices(FEATURE_CASES.headless!, NODE);
+    for (const t of r.tables) {
+      expect(t.chains).toHaveLength(SKELETON_CHAINS);
+      expect(t.elements.filter((e) => e.set !== 'pod-cidrs')).toEqual([]);
+    }
+  });
+
+  it('programs each family in its own table (dual stack)', () => {
+    const r = compileServices(FEATURE_CASES['dual-stack']!, NODE);
+    expect(elements(v6(r), 'service-ips')).toEqual([
+      expect.stringMatching(/^fd00:96::10 \. tcp \. 80 : goto svc-/),
+    ]);
+    expect(chain(v6(r), 'ep-').map((c) => c.rules.at(-1))).toEqual([
+      'meta l4proto tcp dnat to [fd00:244:1::5]:8080',
+      'meta l4proto tcp dnat to [fd00:244::5]:8080',
+    ]);
+    expect(chain(v4(r), 'ep-')).toHaveLength(3);
+    expect(v6(r).chains.find((c) => c.name === 'services')!.rules[1]).toContain('ip6 daddr != ::1');
+  });
+
+  it('PreferClose keeps endpoints hinted for the node zone, and falls back when hints are missing', () => {
+    const t = v4(compileServices(FEATURE_CASES['prefer-close']!, NODE));
+    expect(chain(t, 'ep-')).toHaveLength(2);
+    const other = v4(compileServices(FEATURE_CASES['prefer-close']!, { ...NODE, zone: 'zone-c' }));
+    expect(chain(other, 'ep-')).toHaveLength(3);
+    const s = FEATURE_CASES['prefer-close']!;
+    const slice = structuredClone(s.endpointSlices[0]!);
+    delete slice.endpoints![2]!.hints;
+    const partial = v4(compileServices({ services: s.services, endpointSlices: [slice] }, NODE));
+    expect(chain(partial, 'ep-')).toHaveLength(3);
+  });
+
+  it('uses the NodePort address set when node addresses are given', () => {
+    const t = v4(
+      compileServices(FEATURE_CASES.nodeport!, { ...NODE, addresses: ['192.168.50.1'] }),
+    );
+    expect(elements(t, 'nodeport-ips')).toEqual(['192.168.50.1']);
+    expect(t.chains.find((c) => c.name === 'services')!.rules[1]).toBe(
+      'ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports',
+    );
+  });
+
+  it('names only its own table and honours the table option', () => {
+    const text = renderRuleset(
+      compileServices(FEATURE_CASES.nodeport!, NODE, { table: 'my-svc', families: ['ip'] }),
+    );
+    const tables = new Set([...text.matchAll(/ (?:ip|ip6|inet) (\S+)/g)].map((m) => m[1]));
+    expect(
+      [...text.matchAll(/^\w+ \w+ (ip6?) (\S+)/gm)].every(
+        (m) => m[1] === 'ip' && m[2] === 'my-svc',
+      ),
+    ).toBe(true);
+    expect(tables.has('podnet-svc')).toBe(false);
+  });
+});
+
+describe('validation', () => {
+  const bad = (svc: object) => () =>
+    compileServices({ services: [svc as never], endpointSlices: [] }, NODE);
+  it.each([
+    [
+      { metadata: { name: 'x' }, spec: { clusterIP: '10.96.0.300', ports: [{ port: 80 }] } },
+      'spec.clusterIPs[0]',
+    ],
+    [
+      { metadata: { name: 'x' }, spec: { clusterIP: '10.96.0.3', ports: [{ port: 70000 }] } },
+      'spec.ports[0].port',
+    ],
+    [
+      {
+        metadata: { name: 'x' },
+        spec: { clusterIP: '10.96.0.3', ports: [{ port: 80, protocol: 'ICMP' }] },
+      },
+      'spec.ports[0].protocol',
+    ],
+    [
+      {
+        metadata: { name: 'x' },
+        spec: { clusterIP: '10.96.0.3', externalIPs: ['nope'], ports: [] },
+      },
+      'spec.externalIPs[0]',
+    ],
+    [
+      {
+        metadata: { name: 'x' },
+        spec: {
+          type: 'LoadBalancer',
+          clusterIP: '10.96.0.3',
+          loadBalancerSourceRanges: ['1.2.3.4/40'],
+          ports: [],
+        },
+      },
+      'spec.loadBalancerSourceRanges[0]',
+    ],
+    [
+      {
+        metadata: { name: 'x' },
+        spec: {
+          clusterIP: '10.96.0.3',
+          sessionAffinity: 'ClientIP',
+          sessionAffinityConfig: { clientIP: { timeoutSeconds: 0 } },
+          ports: [],
+        },
+      },
+      'spec.sessionAffinityConfig.clientIP.timeoutSeconds',
+    ],
+    [
+      {
+        metadata: { name: 'x' },
+        spec: { clusterIP: '10.96.0.3', externalTrafficPolicy: 'Nearby', ports: [] },
+      },
+      'spec.externalTrafficPolicy',
+    ],
+    [{ metadata: {}, spec: {} }, 'metadata.name'],
+    [{ metadata: { name: 'x' } }, 'spec'],
+  ])('rejects %j naming %s', (svc, field) => {
+    const err = (() => {
+      try {
+        bad(svc)();
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(ServiceLbError.isInstance(err)).toBe(true);
+    expect(err).toMatchObject({ code: 'INVALID_SERVICE', field });
+    expect((err as Error).message).toContain(field);
+  });
+
+  it('rejects a bad EndpointSlice address and bad node facts', () => {
+    const slice = makeEndpointSlice('default', 'web', [{ ip: 'fd00::1' }], [{ port: 80 }], {
+      addressType: 'IPv4',
+    });
+    expect(() => compileServices({ services: [], endpointSlices: [slice] }, NODE)).toThrow(
+      expect.objectContaining({
+        code: 'INVALID_ENDPOINT_SLICE',
+        field: 'endpoints[0].addresses[0]',
+      }),
+    );
+    expect(() => compileServices({ services: [], endpointSlices: [] }, { name: '' })).toThrow(
+      expect.objectContaining({ code: 'INVALID_NODE', field: 'name' }),
+    );
+    expect(() =>
+      compileServices(
+        { services: [], endpointSlices: [] },
+        { name: 'n', clusterCIDRs: ['10.0.0.0'] },
+      ),
+    ).toThrow(expect.objectContaining({ code: 'INVALID_NODE', field: 'clusterCIDRs[0]' }));
+    expect(() =>
+      compileServices({ services: [], endpointSlices: [] }, NODE, { table: 'bad name' }),
+    ).toThrow(expect.objectContaining({ code: 'INVALID_OPTIONS' }));
+  });
+
+  it('ignores FQDN slices and slices without a service-name label', () => {
+    const fq = {
+      ...makeEndpointSlice('default', 'web', [{ ip: '10.244.0.5' }], [{ port: 80 }]),
+      addressType: 'FQDN',
+    };
+    const unlabeled = {
+      ...makeEndpointSlice('default', 'web', [{ ip: '10.244.0.5' }], [{ port: 80 }]),
+      metadata: { name: 'x' },
+    };
+    const r = compileServices(
+      {
+        services: [
+          makeService('default', 'web', { clusterIP: '10.96.0.10', ports: [{ port: 80 }] }),
+        ],
+        endpointSlices: [fq, unlabeled],
+      },
+      NODE,
+    );
+    expect(elements(v4(r), 'no-endpoint-services')).toEqual([
+      '10.96.0.10 . tcp . 80 : goto reject-chain',
+    ]);
+  });
+});
+
+describe('diffRulesets', () => {
+  const base = FEATURE_CASES['clusterip-multiport']!;
+  const withEndpoints = (ips: string[]) => ({
+    services: [
+      ...base.services,
+      makeService('default', 'web', {
+        clusterIP: '10.96.0.10',
+        ports: [{ name: 'http', port: 80 }],
+      }),
+    ],
+    endpointSlices: [
+      ...base.endpointSlices,
+      makeEndpointSlice(
+        'default',
+        'web',
+        ips.map((ip) => ({ ip })),
+        [{ name: 'http', port: 8080 }],
+      ),
+    ],
+  });
+
+  it('is empty when nothing changed', () => {
+    const a = compileServices(withEndpoints(['10.244.0.5', '10.244.1.5']), NODE);
+    expect(
+      diffRulesets(a, compileServices(withEndpoints(['10.244.0.5', '10.244.1.5']), NODE)),
+    ).toEqual({ full: false, ops: [] });
+  });
+
+  it('one endpoint added touches only that service: its new endpoint chain and its service chain', () => {
+    const a = compileServices(withEndpoints(['10.244.0.5', '10.244.1.5']), NODE);
+    const b = compileServices(withEndpoints(['10.244.0.5', '10.244.1.5', '10.244.2.5']), NODE);
+    const tx = diffRulesets(a, b);
+    expect(tx.full).toBe(false);
+    expect(tx.ops.length).toBeLessThanOrEqual(10);
+    expect(tx.ops.every((op) => !('chain' in op) || op.chain.includes('default.web.'))).toBe(true);
+    expect(tx.ops.filter((op) => op.kind === 'element')).toEqual([]);
+    expect(renderTransaction(tx)).toMatchInlineSnapshot(`
+      "add chain ip podnet-svc ep-o30z3t66yexp-default.web.http.tcp.10.244.2.5.8080
+      add rule ip podnet-svc ep-o30z3t66yexp-default.web.http.tcp.10.244.2.5.8080 ip saddr 10.244.2.5 jump mark-for-masquerade
+      add rule ip podnet-svc ep-o30z3t66yexp-default.web.http.tcp.10.244.2.5.8080 meta l4proto tcp dnat to 10.244.2.5:8080
+      flush chain ip podnet-svc svc-2uqlujj10mev-default.web.http.tcp
+      add rule ip podnet-svc svc-2uqlujj10mev-default.web.http.tcp ip saddr != @pod-cidrs jump mark-for-masquerade
+      add rule ip podnet-svc svc-2uqlujj10mev-default.web.http.tcp numgen random mod 3 vmap { 0 : goto ep-6tnoqjnnibnj-default.web.http.tcp.10.244.0.5.8080, 1 : goto ep-dzt6b6obt7di-default.web.http.tcp.10.244.1.5.8080, 2 : goto ep-o30z3t66yexp-default.web.http.tcp.10.244.2.5.8080 }
+      "
+    `);
+  });
+
+  it('last endpoint removed: map element swapped for a reject, chains flushed then deleted after the swap', () => {
+    const a = compileServices(withEndpoints(['10.244.0.5']), NODE);
+    const b = compileServices(withEndpoints([]), NODE);
+    const tx = diffRulesets(a, b);
+    const kinds = tx.ops.map(
+      (op) => `${op.op} ${op.kind}${op.kind === 'element' ? ` ${op.set}` : ''}`,
+    );
+    expect(kinds).toEqual([
+      'delete element service-ips',
+      'add element no-endpoint-services',
+      'flush chain',
+      'flush chain',
+      'delete chain',
+      'delete chain',
+    ]);
+  });
+
+  it('falls back to a full transaction when a table appears or disappears', () => {
+    const a = compileServices(withEndpoints([]), NODE, { families: ['ip'] });
+    const b = compileServices(withEndpoints([]), NODE);
+    expect(diffRulesets(b, a).full).toBe(true);
+    expect(diffRulesets(undefined, a).full).toBe(true);
+  });
+
+  it('a full transaction atomically recreates only podnet tables', () => {
+    const text = renderRuleset(compileServices(withEndpoints([]), NODE));
+    expect(text.split('\n').slice(0, 3)).toEqual([
+      'add table ip podnet-svc',
+      'delete table ip podnet-svc',
+      'add table ip podnet-svc',
+    ]);
+  });
+});
