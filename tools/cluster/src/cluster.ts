@@ -6,7 +6,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ExecRunner, Host } from '@podnet/host';
 import { parseAllDocuments, stringify } from 'yaml';
-import { CniExec, type CniResult, loadFirstConflist } from './cni-exec.js';
+import type { AnyCniResult } from '@podnet/cni-spec';
+import { firstConfList, nodeCniRuntime, resultIpv4 } from './cni-exec.js';
 import { ClusterError } from './errors.js';
 import {
   allocateClusterIp,
@@ -366,7 +367,7 @@ export class Cluster {
             const log = readFileSync(join(this.nodeDir(n.name), 'agent.log'), 'utf8').slice(-2000);
             throw new ClusterError('COMMAND_FAILED', `agent on ${n.name} exited:\n${log}`);
           }
-          return (await loadFirstConflist(this.cniConfDir(n.name))) !== undefined;
+          return firstConfList(this.cniConfDir(n.name)) !== undefined;
         },
         60_000,
         `the agent on ${n.name} to write its conflist`,
@@ -480,7 +481,7 @@ export class Cluster {
     await this.addNetns(pod.netns);
     await this.host(pod.netns).ip(['link', 'set', 'lo', 'up']);
     const result = await this.cniAdd(pod);
-    const ip = result.ips?.find((x) => !x.address.includes(':'))?.address.split('/')[0];
+    const ip = resultIpv4(result);
     if (!ip)
       throw new ClusterError('CNI_FAILED', `pod ${pod.name}: the CNI result has no IPv4 address`);
     pod.ip = ip;
@@ -493,16 +494,16 @@ export class Cluster {
     );
   }
 
-  private cniExec(node: string): CniExec {
-    return new CniExec({
+  private cniRuntime(node: string) {
+    return nodeCniRuntime({
       binDirs: this.cniBinDirs(),
       cacheDir: join(this.nodeDir(node), 'cni', 'cache'),
       netnsPath: this.nodeNetnsPath(node),
     });
   }
 
-  private async conflist(node: string) {
-    const conf = await loadFirstConflist(this.cniConfDir(node));
+  private conflist(node: string) {
+    const conf = firstConfList(this.cniConfDir(node));
     if (!conf)
       throw new ClusterError(
         'CNI_FAILED',
@@ -523,23 +524,25 @@ export class Cluster {
       containerId: pod.containerId!,
       netns: `/run/netns/${pod.netns}`,
       ifName: 'eth0',
-      args: {
-        K8S_POD_NAMESPACE: pod.namespace,
-        K8S_POD_NAME: pod.name,
-        K8S_POD_INFRA_CONTAINER_ID: pod.containerId!,
-      },
+      // As containerd sends them: IgnoreUnknown first, then the pod identity.
+      args: [
+        ['IgnoreUnknown', '1'],
+        ['K8S_POD_NAMESPACE', pod.namespace],
+        ['K8S_POD_NAME', pod.name],
+        ['K8S_POD_INFRA_CONTAINER_ID', pod.containerId!],
+      ] as [string, string][],
       capabilityArgs: portMappings.length > 0 ? { portMappings } : {},
     };
   }
 
-  private async cniAdd(pod: PodRecord): Promise<CniResult> {
-    return this.cniExec(pod.nodeName).add(
-      await this.conflist(pod.nodeName),
+  private async cniAdd(pod: PodRecord): Promise<AnyCniResult> {
+    return this.cniRuntime(pod.nodeName).addNetworkList(
+      this.conflist(pod.nodeName),
       this.cniAttachment(pod),
     );
   }
 
-  private async writeResolvConf(netns: string, result: CniResult): Promise<void> {
+  private async writeResolvConf(netns: string, result: AnyCniResult): Promise<void> {
     const d = result.dns ?? {};
     const lines = [
       ...(d.search?.length
@@ -606,8 +609,8 @@ export class Cluster {
     }
     if (pod.containerId) {
       try {
-        const conf = await loadFirstConflist(this.cniConfDir(pod.nodeName));
-        if (conf) await this.cniExec(pod.nodeName).del(conf, this.cniAttachment(pod));
+        const conf = firstConfList(this.cniConfDir(pod.nodeName));
+        if (conf) await this.cniRuntime(pod.nodeName).delNetworkList(conf, this.cniAttachment(pod));
       } catch (e) {
         errors.push(`${pod.name}: ${(e as Error).message}`);
       }

@@ -27,13 +27,7 @@ export {
   type ServiceRecord,
   type UserObjects,
 } from './model.js';
-export {
-  CniExec,
-  loadFirstConflist,
-  type CniAttachment,
-  type CniConflist,
-  type CniResult,
-} from './cni-exec.js';
+export { firstConfList, netnsPluginExec, nodeCniRuntime, resultIpv4 } from './cni-exec.js';
 export {
   Cluster,
   DEFAULT_RUN_ROOT,
