@@ -1,0 +1,130 @@
+import { createConnection } from 'node:net';
+import {
+  cniErrorResponse,
+  configVersion,
+  decodeResponse,
+  encodeFrame,
+  pickCniEnv,
+  SHIM_PROTOCOL_VERSION,
+  type ShimResponse,
+  SUPPORTED_CNI_VERSIONS,
+} from './protocol.js';
+
+/** Default time the shim waits for the agent's answer (the runtime has its own timeout too). */
+export const DEFAULT_SHIM_TIMEOUT_MS = 60_000;
+
+/** Inputs of one shim invocation. */
+export interface ShimInvocation {
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly stdin: string;
+}
+
+/**
+ * Runs one CNI invocation as the `podnet` plugin: answers VERSION itself, runs standalone mode
+ * in-process, and forwards everything else to the agent socket named by the config's `socket`.
+ * Never throws: every failure becomes a CNI error answer.
+ */
+export async function runShim(inv: ShimInvocation): Promise<ShimResponse> {
+  const command = inv.env.CNI_COMMAND ?? '';
+  const version = configVersion(inv.stdin);
+  let config: Record<string, unknown>;
+  try {
+    const parsed: unknown = JSON.parse(inv.stdin);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      return cniErrorResponse(version, 6, 'decoding the network configuration: want a JSON object');
+    }
+    config = parsed as Record<string, unknown>;
+  } catch (e) {
+    return cniErrorResponse(
+      version,
+      6,
+      'decoding the network configuration: invalid JSON',
+      String(e),
+    );
+  }
+  if (command === 'VERSION') {
+    return {
+      exitCode: 0,
+      stdout: `${JSON.stringify({ cniVersion: version, supportedVersions: SUPPORTED_CNI_VERSIONS })}\n`,
+    };
+  }
+  if (config.mode === 'standalone') {
+    const { runStandalone } = await import('./standalone.js');
+    return runStandalone(inv);
+  }
+  if (config.mode !== undefined && config.mode !== 'agent') {
+    return cniErrorResponse(
+      version,
+      7,
+      `mode: want "agent" or "standalone", got ${JSON.stringify(config.mode)}`,
+    );
+  }
+  if (typeof config.socket !== 'string' || !config.socket.startsWith('/')) {
+    return cniErrorResponse(version, 7, 'socket: want the absolute path of the agent socket');
+  }
+  const timeoutMs =
+    typeof config.timeoutMs === 'number' && config.timeoutMs > 0
+      ? config.timeoutMs
+      : DEFAULT_SHIM_TIMEOUT_MS;
+  return forward(
+    config.socket,
+    { env: pickCniEnv(inv.env), stdin: inv.stdin },
+    timeoutMs,
+    command,
+    version,
+  );
+}
+
+function forward(
+  socket: string,
+  req: { env: Record<string, string>; stdin: string },
+  timeoutMs: number,
+  command: string,
+  version: string,
+): Promise<ShimResponse> {
+  return new Promise((resolve) => {
+    let done = false;
+    let buf = '';
+    const finish = (r: ShimResponse) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      conn.destroy();
+      resolve(r);
+    };
+    const unavailable = (why: string) =>
+      command === 'STATUS'
+        ? cniErrorResponse(version, 50, `podnet agent not available: ${why}`)
+        : cniErrorResponse(version, 11, `podnet agent not available, try again later: ${why}`);
+    const conn = createConnection(socket);
+    const timer = setTimeout(
+      () => finish(unavailable(`no answer from ${socket} within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    conn.setEncoding('utf8');
+    conn.on('connect', () => {
+      conn.write(encodeFrame({ v: SHIM_PROTOCOL_VERSION, ...req }));
+    });
+    conn.on('data', (chunk: string) => {
+      buf += chunk;
+      const nl = buf.indexOf('\n');
+      if (nl < 0) return;
+      try {
+        finish(decodeResponse(buf.slice(0, nl)));
+      } catch (e) {
+        finish(
+          cniErrorResponse(
+            version,
+            5,
+            'invalid answer from the podnet agent',
+            (e as Error).message,
+          ),
+        );
+      }
+    });
+    conn.on('error', (e: NodeJS.ErrnoException) =>
+      finish(unavailable(`${e.code ?? 'error'} on ${socket}`)),
+    );
+    conn.on('close', () => finish(unavailable(`${socket} closed the connection before answering`)));
+  });
+}

@@ -1,0 +1,141 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  decodeRequest,
+  decodeResponse,
+  encodeFrame,
+  pickCniEnv,
+  runShim,
+  SHIM_PROTOCOL_VERSION,
+  type ShimRequest,
+} from '../src/index.js';
+
+const env = {
+  CNI_COMMAND: 'ADD',
+  CNI_CONTAINERID: 'c1',
+  CNI_NETNS: '/run/netns/p',
+  CNI_IFNAME: 'eth0',
+  CNI_PATH: '/opt/cni/bin',
+  CNI_ARGS: 'K8S_POD_NAMESPACE=a;K8S_POD_NAME=b',
+  HOME: '/root',
+};
+
+describe('shim protocol', () => {
+  it('round-trips frames and keeps only CNI_* variables', () => {
+    const req: ShimRequest = {
+      v: SHIM_PROTOCOL_VERSION,
+      env: pickCniEnv(env),
+      stdin: '{"a":"x\\ny"}',
+    };
+    const line = encodeFrame(req);
+    expect(line.endsWith('\n')).toBe(true);
+    expect(line.indexOf('\n')).toBe(line.length - 1);
+    expect(decodeRequest(line.trim())).toEqual(req);
+    expect(req.env).not.toHaveProperty('HOME');
+    expect(decodeResponse(encodeFrame({ exitCode: 1, stdout: 'x' }).trim())).toEqual({
+      exitCode: 1,
+      stdout: 'x',
+    });
+  });
+
+  it.each([
+    ['nope', 'request: not valid JSON'],
+    ['[]', 'request: want an object'],
+    ['{"v":2,"env":{},"stdin":""}', 'request.v'],
+    ['{"v":1,"env":{},"stdin":3}', 'request.stdin'],
+    ['{"v":1,"env":{"CNI_A":1},"stdin":""}', 'request.env.CNI_A'],
+  ])('rejects request %s naming %s', (line, what) => {
+    expect(() => decodeRequest(line)).toThrow(what);
+  });
+
+  it('rejects bad answers', () => {
+    expect(() => decodeResponse('{"exitCode":300,"stdout":""}')).toThrow('response.exitCode');
+    expect(() => decodeResponse('{"exitCode":0}')).toThrow('response.stdout');
+  });
+});
+
+describe('runShim against a fake agent', () => {
+  let dir: string;
+  let server: Server;
+  const seen: ShimRequest[] = [];
+  let mode: 'answer' | 'close' | 'silent' | 'garbage' = 'answer';
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'podnet-shim-'));
+    server = createServer((c) => {
+      let buf = '';
+      c.setEncoding('utf8');
+      c.on('data', (d: string) => {
+        buf += d;
+        if (!buf.includes('\n')) return;
+        seen.push(decodeRequest(buf.trim()));
+        if (mode === 'answer')
+          c.end(encodeFrame({ exitCode: 0, stdout: '{"cniVersion":"1.1.0"}' }));
+        else if (mode === 'close') c.destroy();
+        else if (mode === 'garbage') c.end('not json\n');
+      });
+    });
+    await new Promise<void>((r) => server.listen(join(dir, 's.sock'), r));
+  });
+  afterAll(() => {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const conf = (extra: Record<string, unknown> = {}) =>
+    JSON.stringify({
+      cniVersion: '1.1.0',
+      name: 'podnet',
+      type: 'podnet',
+      socket: join(dir, 's.sock'),
+      ...extra,
+    });
+
+  it('forwards env and stdin and relays the answer', async () => {
+    mode = 'answer';
+    const r = await runShim({ env, stdin: conf() });
+    expect(r).toEqual({ exitCode: 0, stdout: '{"cniVersion":"1.1.0"}' });
+    expect(seen.at(-1)?.env.CNI_ARGS).toBe('K8S_POD_NAMESPACE=a;K8S_POD_NAME=b');
+    expect(seen.at(-1)?.stdin).toBe(conf());
+  });
+
+  it('answers VERSION without the agent', async () => {
+    const r = await runShim({
+      env: { CNI_COMMAND: 'VERSION' },
+      stdin: conf({ socket: '/nonexistent.sock' }),
+    });
+    expect(JSON.parse(r.stdout).supportedVersions).toContain('1.1.0');
+  });
+
+  it('maps agent down, a dropped connection, silence and garbage to CNI errors', async () => {
+    const down = await runShim({ env, stdin: conf({ socket: join(dir, 'missing.sock') }) });
+    expect(down.exitCode).toBe(1);
+    expect(JSON.parse(down.stdout)).toMatchObject({ code: 11, cniVersion: '1.1.0' });
+    const status = await runShim({
+      env: { ...env, CNI_COMMAND: 'STATUS' },
+      stdin: conf({ socket: join(dir, 'missing.sock') }),
+    });
+    expect(JSON.parse(status.stdout).code).toBe(50);
+    mode = 'close';
+    expect(JSON.parse((await runShim({ env, stdin: conf() })).stdout).code).toBe(11);
+    mode = 'silent';
+    const slow = await runShim({ env, stdin: conf({ timeoutMs: 200 }) });
+    expect(JSON.parse(slow.stdout)).toMatchObject({ code: 11 });
+    expect(JSON.parse(slow.stdout).msg).toContain('within 200 ms');
+    mode = 'garbage';
+    expect(JSON.parse((await runShim({ env, stdin: conf() })).stdout).code).toBe(5);
+  });
+
+  it('rejects bad configurations with codes 6 and 7', async () => {
+    expect(JSON.parse((await runShim({ env, stdin: '{' })).stdout).code).toBe(6);
+    expect(
+      JSON.parse((await runShim({ env, stdin: conf({ socket: 'relative' }) })).stdout).code,
+    ).toBe(7);
+    expect(JSON.parse((await runShim({ env, stdin: conf({ mode: 'weird' }) })).stdout).code).toBe(
+      7,
+    );
+  });
+});

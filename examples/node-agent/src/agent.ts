@@ -1,0 +1,358 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import type { Server as HttpServer } from 'node:http';
+import type { Server } from 'node:net';
+import { join } from 'node:path';
+import { Host } from '@podnet/host';
+import {
+  Allocator,
+  FileNodeSubnetStore,
+  FileStore,
+  NodeSubnetAllocator,
+  parseRangeSets,
+} from '@podnet/ipam';
+import { OverlayReconciler, type PeerNode } from '@podnet/overlay-vxlan';
+import { AttachmentStore } from './attachments.js';
+import {
+  type ClusterSnapshot,
+  type ClusterSource,
+  nodeInternalIps,
+  nodePodCidrs,
+} from './cluster-state.js';
+import { CniService, LATENCY_BUCKETS, type PodNetwork } from './cni-service.js';
+import type { AgentConfig } from './config.js';
+import { writeConflist } from './conflist.js';
+import { AgentError } from './errors.js';
+import { type MetricFamily, renderMetrics, serveHttp } from './http.js';
+import { createLogger, type Logger } from './log.js';
+import { type HostPortMapping, planNodeBase, renderAgentNft, GATEWAY_DEVICE } from './plan.js';
+import { serveCni } from './server.js';
+import { ManifestsSource } from './sources/manifests.js';
+
+/** Options of {@link NodeAgent}. */
+export interface NodeAgentOptions {
+  readonly config: AgentConfig;
+  readonly log?: Logger;
+  /** Host tools in the node namespace (default: this process's namespace). */
+  readonly host?: Host;
+  /** A ready source (tests); default: built from `config.source`. */
+  readonly source?: ClusterSource;
+}
+
+/** Pod CIDRs from config, the Node object, or the standalone node subnet allocator. */
+export async function resolvePodCidrs(
+  config: AgentConfig,
+  snapshot: ClusterSnapshot | undefined,
+): Promise<string[] | undefined> {
+  if (config.podCidrs) return [...config.podCidrs];
+  const node = snapshot?.nodes.find((n) => n.metadata?.name === config.nodeName);
+  const fromNode = nodePodCidrs(node);
+  if (fromNode.length > 0) return fromNode;
+  if (config.source.kind === 'kubernetes') return undefined;
+  if (!snapshot) return undefined;
+  const allocator = new NodeSubnetAllocator({
+    clusterCidrs: config.clusterCidrs,
+    store: new FileNodeSubnetStore(join(config.stateDir, 'node-subnets.json')),
+  });
+  return allocator.allocate(config.nodeName);
+}
+
+/** Builds overlay peers from Node objects: InternalIPs, pod CIDRs, VTEP MAC derived from the name. */
+export function overlayPeers(snapshot: ClusterSnapshot, self: string): PeerNode[] {
+  const peers: PeerNode[] = [];
+  for (const n of snapshot.nodes) {
+    const name = n.metadata?.name;
+    if (!name || name === self) continue;
+    const podCIDRs = nodePodCidrs(n);
+    const nodeIPs = nodeInternalIps(n);
+    if (podCIDRs.length === 0 || nodeIPs.length === 0) continue;
+    peers.push({ nodeName: name, nodeIPs, podCIDRs });
+  }
+  return peers;
+}
+
+/**
+ * The node agent: serves the CNI socket, keeps the node's pod network (gateway device, host
+ * ports, masquerade), the overlay, and the conflist in line with the cluster source. Restarting
+ * it adopts what the kernel and the state directory hold; nothing is flushed.
+ */
+export class NodeAgent {
+  readonly config: AgentConfig;
+  readonly log: Logger;
+  readonly host: Host;
+  readonly cni: CniService;
+  private readonly attachments: AttachmentStore;
+  private source?: ClusterSource;
+  private network?: PodNetwork;
+  private snapshot?: ClusterSnapshot;
+  private server?: Server;
+  private http?: HttpServer;
+  private overlay?: OverlayReconciler;
+  private queue: Promise<void> = Promise.resolve();
+  private pending = false;
+  private nftQueue: Promise<void> = Promise.resolve();
+  private lastNft = '';
+  private conflistWritten = false;
+  private readonly reconcileStats = { ok: 0, failed: 0, seconds: 0 };
+  private lastError?: string;
+
+  constructor(private readonly options: NodeAgentOptions) {
+    this.config = options.config;
+    this.log = options.log ?? createLogger({ base: { node: options.config.nodeName } });
+    this.host = options.host ?? new Host();
+    mkdirSync(this.config.stateDir, { recursive: true, mode: 0o700 });
+    this.attachments = new AttachmentStore(join(this.config.stateDir, 'attachments'));
+    this.cni = new CniService({
+      host: this.host,
+      attachments: this.attachments,
+      log: this.log,
+      dns: this.config.dns,
+      network: () => this.network,
+      hostPortsChanged: () => this.syncNft(),
+    });
+  }
+
+  /** The HTTP server's bound port (useful with `http.port: 0`). */
+  get httpPort(): number | undefined {
+    const a = this.http?.address();
+    return typeof a === 'object' && a ? a.port : undefined;
+  }
+
+  /** Starts everything; resolves once the CNI socket and the HTTP endpoint are up. */
+  async start(): Promise<void> {
+    this.log.info('agent starting', { pid: process.pid, source: this.config.source.kind });
+    this.setSysctls();
+    this.server = await serveCni({
+      socketPath: this.config.socketPath,
+      handlers: this.cni.handlers(),
+      log: this.log,
+      onRequest: (command, ok, seconds) => this.cni.record(command, ok, seconds),
+    });
+    this.http = await serveHttp(this.config.http.address, this.config.http.port, {
+      healthy: () => this.server?.listening === true,
+      notReady: () => this.notReady(),
+      metrics: () => this.metrics(),
+    });
+    if (this.config.podCidrs) await this.enqueue();
+    this.source = this.options.source ?? (await this.makeSource());
+    await this.source.start((s) => {
+      this.snapshot = s;
+      void this.enqueue();
+    });
+    this.log.info('agent started', { socket: this.config.socketPath, httpPort: this.httpPort });
+  }
+
+  /** Stops serving (kernel state and state dir stay as they are). */
+  async stop(): Promise<void> {
+    await this.source?.stop();
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    await new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()));
+    this.http?.closeAllConnections();
+    await this.queue.catch(() => {});
+    this.log.info('agent stopped');
+  }
+
+  /** Reasons the agent is not ready (empty when ready). */
+  notReady(): string[] {
+    const r: string[] = [];
+    if (!this.source?.synced) r.push('cluster source not synced');
+    if (!this.network) r.push('no pod CIDR yet');
+    if (!this.conflistWritten) r.push('conflist not written');
+    if (this.lastError) r.push(`last reconcile failed: ${this.lastError}`);
+    return r;
+  }
+
+  private async makeSource(): Promise<ClusterSource> {
+    const src = this.config.source;
+    if (src.kind === 'manifests') return new ManifestsSource({ dir: src.dir, log: this.log });
+    const { KubernetesSource } = await import('./sources/kubernetes.js');
+    return new KubernetesSource({ kubeconfig: src.kubeconfig, log: this.log });
+  }
+
+  private setSysctls(): void {
+    const write = (path: string, value: string) => {
+      try {
+        writeFileSync(path, value);
+      } catch (e) {
+        this.log.warn('cannot set sysctl', { path, error: String(e) });
+      }
+    };
+    write('/proc/sys/net/ipv4/ip_forward', '1');
+    if (this.config.clusterCidrs.some((c) => c.includes(':')))
+      write('/proc/sys/net/ipv6/conf/all/forwarding', '1');
+  }
+
+  private enqueue(): Promise<void> {
+    if (this.pending) return this.queue;
+    this.pending = true;
+    this.queue = this.queue.then(async () => {
+      this.pending = false;
+      const t0 = performance.now();
+      try {
+        await this.reconcile();
+        this.reconcileStats.ok++;
+        this.lastError = undefined;
+      } catch (e) {
+        this.reconcileStats.failed++;
+        this.lastError = (e as Error).message;
+        this.log.error('reconcile failed', { error: (e as Error).message });
+        setTimeout(() => void this.enqueue(), 2000).unref();
+      } finally {
+        this.reconcileStats.seconds += (performance.now() - t0) / 1000;
+      }
+    });
+    return this.queue;
+  }
+
+  private async reconcile(): Promise<void> {
+    if (!this.network) await this.setupNetwork();
+    if (!this.network) return;
+    if (this.snapshot) await this.syncOverlay(this.snapshot);
+  }
+
+  private async setupNetwork(): Promise<void> {
+    const podCidrs = await resolvePodCidrs(this.config, this.snapshot);
+    if (!podCidrs || podCidrs.length === 0) {
+      this.log.info('waiting for a pod CIDR', { node: this.config.nodeName });
+      return;
+    }
+    const rangeSets = parseRangeSets(podCidrs.map((subnet) => [{ subnet }]));
+    const allocator = new Allocator(
+      { rangeSets },
+      new FileStore({ dir: join(this.config.stateDir, 'ipam', 'podnet') }),
+    );
+    const gateways = rangeSets
+      .map((s) => s[0]!.gateway)
+      .filter((g): g is string => typeof g === 'string');
+    const links = await this.host.ipJson<{ ifname: string; mtu: number }[]>(['link', 'show']);
+    const uplink = links.find((l) => l.ifname === this.config.uplink);
+    if (!uplink && !this.config.mtu) {
+      throw new AgentError(
+        'DATAPATH_FAILED',
+        `uplink ${this.config.uplink} not found in the node namespace`,
+      );
+    }
+    const mtu = this.config.mtu ?? uplink!.mtu - 50;
+    await this.host.ipBatch(
+      planNodeBase({
+        gateways,
+        dnsIp: this.config.dns.ip,
+        deviceExists: links.some((l) => l.ifname === GATEWAY_DEVICE),
+      }),
+    );
+    const network = { podCidrs, allocator, mtu };
+    await this.syncNft(network);
+    this.network = network;
+    if (writeConflist(this.config.cniConfDir, this.config.socketPath)) {
+      this.log.info('conflist written', { dir: this.config.cniConfDir });
+    }
+    this.conflistWritten = true;
+    this.log.info('pod network ready', { podCidrs, gateways, mtu });
+  }
+
+  private async syncOverlay(snapshot: ClusterSnapshot): Promise<void> {
+    const net = this.network!;
+    if (!this.overlay) {
+      this.overlay = new OverlayReconciler(this.host, {
+        nodeName: this.config.nodeName,
+        uplink: this.config.uplink,
+        nodeIPs: [...this.config.nodeIps],
+        podCIDRs: [...net.podCidrs],
+      });
+    }
+    const plan = await this.overlay.sync(overlayPeers(snapshot, this.config.nodeName));
+    if (plan.operations.length > 0)
+      this.log.info('overlay programmed', { operations: plan.operations.length });
+  }
+
+  /** Re-renders the agent's nftables table (host ports, masquerade) when it changed. */
+  syncNft(network?: PodNetwork): Promise<void> {
+    const run = async () => {
+      const net = network ?? this.network;
+      if (!net) return;
+      const hostPorts: HostPortMapping[] = this.attachments.list().flatMap((r) => r.hostPorts);
+      const script = renderAgentNft({
+        podCidrs: net.podCidrs,
+        clusterCidrs: this.config.clusterCidrs,
+        hostPorts,
+      });
+      if (script === this.lastNft) return;
+      await this.host.nftApply(script);
+      this.lastNft = script;
+    };
+    this.nftQueue = this.nftQueue.then(run, run);
+    return this.nftQueue;
+  }
+
+  /** Prometheus text of the agent's metrics. */
+  metrics(): string {
+    const families: MetricFamily[] = [
+      {
+        name: 'podnet_agent_ready',
+        help: 'Whether the agent is ready.',
+        type: 'gauge',
+        samples: [{ value: this.notReady().length === 0 ? 1 : 0 }],
+      },
+      {
+        name: 'podnet_source_synced',
+        help: 'Whether the cluster source has listed every kind.',
+        type: 'gauge',
+        samples: [{ value: this.source?.synced ? 1 : 0 }],
+      },
+      {
+        name: 'podnet_attachments',
+        help: 'Pod interfaces the agent manages.',
+        type: 'gauge',
+        samples: [{ value: this.attachments.list().length }],
+      },
+      {
+        name: 'podnet_reconcile_total',
+        help: 'Reconcile passes by result.',
+        type: 'counter',
+        samples: [
+          { labels: { result: 'success' }, value: this.reconcileStats.ok },
+          { labels: { result: 'error' }, value: this.reconcileStats.failed },
+        ],
+      },
+      {
+        name: 'podnet_reconcile_duration_seconds_total',
+        help: 'Time spent reconciling.',
+        type: 'counter',
+        samples: [{ value: this.reconcileStats.seconds }],
+      },
+      {
+        name: 'podnet_cni_requests_total',
+        help: 'CNI requests served, by command and result.',
+        type: 'counter',
+        samples: [...this.cni.stats.requests].map(([k, value]) => {
+          const [command, result] = k.split('|');
+          return { labels: { command: command!, result: result! }, value };
+        }),
+      },
+      {
+        name: 'podnet_cni_request_duration_seconds',
+        help: 'CNI request latency in the agent.',
+        type: 'histogram',
+        samples: [...this.cni.stats.durations].flatMap(([command, d]) => [
+          ...LATENCY_BUCKETS.map((b, i) => ({
+            suffix: '_bucket',
+            labels: { command, le: String(b) },
+            value: d.buckets[i]!,
+          })),
+          { suffix: '_bucket', labels: { command, le: '+Inf' }, value: d.count },
+          { suffix: '_sum', labels: { command }, value: d.sum },
+          { suffix: '_count', labels: { command }, value: d.count },
+        ]),
+      },
+    ];
+    const stats = (this.source as { stats?: Record<string, number> } | undefined)?.stats;
+    if (stats) {
+      families.push({
+        name: 'podnet_source_events_total',
+        help: 'Kubernetes source lists, errors and restarts.',
+        type: 'counter',
+        samples: Object.entries(stats).map(([kind, value]) => ({ labels: { kind }, value })),
+      });
+    }
+    return renderMetrics(families);
+  }
+}

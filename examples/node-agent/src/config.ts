@@ -1,0 +1,163 @@
+import { isCidr, isIfName, isIp } from '@podnet/host';
+import { AgentError } from './errors.js';
+
+/** Where the agent takes cluster state from. */
+export type AgentSourceConfig =
+  | { readonly kind: 'manifests'; readonly dir: string }
+  | { readonly kind: 'kubernetes'; readonly kubeconfig?: string };
+
+/** The node agent's configuration file (`podnet-agent --config FILE`). */
+export interface AgentConfig {
+  /** This node's name (matches a Node object's `metadata.name`). */
+  readonly nodeName: string;
+  /** Directory for everything the agent keeps on disk (IPAM, attachments, VTEP MAC). */
+  readonly stateDir: string;
+  /** The unix socket the CNI shim talks to (created with mode 0600). */
+  readonly socketPath: string;
+  /** Where `10-podnet.conflist` is written. */
+  readonly cniConfDir: string;
+  readonly source: AgentSourceConfig;
+  /** The pod network(s) of the whole cluster; traffic to them is not masqueraded. */
+  readonly clusterCidrs: readonly string[];
+  /** Service ClusterIP ranges. */
+  readonly serviceCidrs: readonly string[];
+  /** The node's underlay interface (overlay tunnels and masquerade go out through it). */
+  readonly uplink: string;
+  /** This node's underlay addresses (the overlay's tunnel endpoint is the first per family). */
+  readonly nodeIps: readonly string[];
+  /** Pod interface MTU; default: derived from the uplink's MTU minus the overlay overhead. */
+  readonly mtu?: number;
+  /** This node's pod CIDRs; default: the Node object's `spec.podCIDRs`, else allocated. */
+  readonly podCidrs?: readonly string[];
+  readonly dns: {
+    /** Node-local address the embedded DNS serves on; pods get it as their nameserver. */
+    readonly ip: string;
+    /** The cluster zone, e.g. `cluster.local`. */
+    readonly clusterDomain: string;
+  };
+  /** Health (`/healthz`), readiness (`/readyz`) and Prometheus metrics (`/metrics`). */
+  readonly http: { readonly address: string; readonly port: number };
+}
+
+const KEYS = new Set([
+  'nodeName',
+  'stateDir',
+  'socketPath',
+  'cniConfDir',
+  'source',
+  'clusterCidrs',
+  'serviceCidrs',
+  'uplink',
+  'nodeIps',
+  'mtu',
+  'podCidrs',
+  'dns',
+  'http',
+]);
+const DNS_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+function fail(path: string, why: string): never {
+  throw new AgentError('INVALID_CONFIG', `config.${path}: ${why}`, { path: `config.${path}` });
+}
+
+function obj(v: unknown, path: string, keys: readonly string[]): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(path, 'want an object');
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (!keys.includes(k)) fail(`${path}.${k}`, 'unknown field');
+  }
+  return o;
+}
+
+function str(v: unknown, path: string): string {
+  if (typeof v !== 'string' || v === '') fail(path, 'want a non-empty string');
+  return v;
+}
+
+function absPath(v: unknown, path: string): string {
+  const s = str(v, path);
+  if (!s.startsWith('/')) fail(path, `want an absolute path, got ${JSON.stringify(s)}`);
+  return s;
+}
+
+function list<T>(v: unknown, path: string, each: (x: unknown, p: string) => T, min = 0): T[] {
+  if (!Array.isArray(v)) fail(path, 'want an array');
+  if (v.length < min) fail(path, `want at least ${min} entr${min === 1 ? 'y' : 'ies'}`);
+  return v.map((x, i) => each(x, `${path}[${i}]`));
+}
+
+function cidr(v: unknown, path: string): string {
+  if (!isCidr(v)) fail(path, `want a CIDR like 10.244.0.0/16, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function ip(v: unknown, path: string): string {
+  if (!isIp(v)) fail(path, `want an IP address, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/**
+ * Validates a parsed configuration file and returns it typed. Throws `AgentError`
+ * (`INVALID_CONFIG`) whose message and `path` name the offending field, e.g. `config.dns.ip`.
+ */
+export function parseAgentConfig(value: unknown): AgentConfig {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    fail('', 'want an object');
+  const o = value as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (!KEYS.has(k)) fail(k, 'unknown field');
+  const nodeName = str(o.nodeName, 'nodeName');
+  if (!DNS_NAME.test(nodeName) || nodeName.length > 253) {
+    fail('nodeName', `want a DNS subdomain name, got ${JSON.stringify(nodeName)}`);
+  }
+  const srcObj = obj(o.source, 'source', ['kind', 'dir', 'kubeconfig']);
+  let source: AgentSourceConfig;
+  if (srcObj.kind === 'manifests') {
+    if (srcObj.kubeconfig !== undefined) fail('source.kubeconfig', 'only for kind "kubernetes"');
+    source = { kind: 'manifests', dir: absPath(srcObj.dir, 'source.dir') };
+  } else if (srcObj.kind === 'kubernetes') {
+    if (srcObj.dir !== undefined) fail('source.dir', 'only for kind "manifests"');
+    source =
+      srcObj.kubeconfig === undefined
+        ? { kind: 'kubernetes' }
+        : { kind: 'kubernetes', kubeconfig: absPath(srcObj.kubeconfig, 'source.kubeconfig') };
+  } else {
+    fail('source.kind', `want "manifests" or "kubernetes", got ${JSON.stringify(srcObj.kind)}`);
+  }
+  const uplink = str(o.uplink, 'uplink');
+  if (!isIfName(uplink)) fail('uplink', `want an interface name, got ${JSON.stringify(uplink)}`);
+  let mtu: number | undefined;
+  if (o.mtu !== undefined) {
+    if (typeof o.mtu !== 'number' || !Number.isInteger(o.mtu) || o.mtu < 576 || o.mtu > 65535) {
+      fail('mtu', `want an integer from 576 to 65535, got ${JSON.stringify(o.mtu)}`);
+    }
+    mtu = o.mtu;
+  }
+  const dnsObj = obj(o.dns, 'dns', ['ip', 'clusterDomain']);
+  const clusterDomain = str(dnsObj.clusterDomain, 'dns.clusterDomain').replace(/\.$/, '');
+  if (!DNS_NAME.test(clusterDomain)) {
+    fail('dns.clusterDomain', `want a lower-case DNS name, got ${JSON.stringify(clusterDomain)}`);
+  }
+  const httpObj = obj(o.http, 'http', ['address', 'port']);
+  const port = httpObj.port;
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
+    fail('http.port', `want an integer from 0 to 65535, got ${JSON.stringify(port)}`);
+  }
+  const config: AgentConfig = {
+    nodeName,
+    stateDir: absPath(o.stateDir, 'stateDir'),
+    socketPath: absPath(o.socketPath, 'socketPath'),
+    cniConfDir: absPath(o.cniConfDir, 'cniConfDir'),
+    source,
+    clusterCidrs: list(o.clusterCidrs, 'clusterCidrs', cidr, 1),
+    serviceCidrs: list(o.serviceCidrs, 'serviceCidrs', cidr, 1),
+    uplink,
+    nodeIps: list(o.nodeIps, 'nodeIps', ip, 1),
+    dns: { ip: ip(dnsObj.ip, 'dns.ip'), clusterDomain },
+    http: { address: ip(httpObj.address, 'http.address'), port },
+    ...(mtu === undefined ? {} : { mtu }),
+    ...(o.podCidrs === undefined ? {} : { podCidrs: list(o.podCidrs, 'podCidrs', cidr, 1) }),
+  };
+  if (config.socketPath.length > 107)
+    fail('socketPath', 'a unix socket path has at most 107 bytes');
+  return config;
+}

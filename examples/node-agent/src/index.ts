@@ -1,0 +1,59 @@
+export { NodeAgent, overlayPeers, resolvePodCidrs, type NodeAgentOptions } from './agent.js';
+export { AgentError, type AgentErrorCode } from './errors.js';
+export { parseAgentConfig, type AgentConfig, type AgentSourceConfig } from './config.js';
+export {
+  emptySnapshot,
+  nodeInternalIps,
+  nodePodCidrs,
+  type ClusterKind,
+  type ClusterSnapshot,
+  type ClusterSource,
+} from './cluster-state.js';
+export { AttachmentStore, type AttachmentRecord } from './attachments.js';
+export {
+  CniService,
+  attachmentResult,
+  parsePortMappings,
+  type CniServiceDeps,
+  type PodNetwork,
+} from './cni-service.js';
+export { CONFLIST_FILE, writeConflist } from './conflist.js';
+export { renderMetrics, serveHttp, type HealthSource, type MetricFamily } from './http.js';
+export { createLogger, type LogLevel, type Logger } from './log.js';
+export {
+  AGENT_NFT_TABLE,
+  GATEWAY_DEVICE,
+  HOST_VETH_MAC,
+  dnsSearch,
+  hostVethName,
+  planNodeBase,
+  planPodLinks,
+  podMac,
+  renderAgentNft,
+  renderConflist,
+  type AgentNftSpec,
+  type HostPortMapping,
+  type NodeBaseSpec,
+  type PodAddress,
+  type PodLinkPlan,
+  type PodLinkSpec,
+} from './plan.js';
+export {
+  SHIM_PROTOCOL_VERSION,
+  decodeShimRequest,
+  serveCni,
+  type CniServerOptions,
+  type ShimRequest,
+} from './server.js';
+export {
+  ManifestsSource,
+  parseManifests,
+  type ManifestProblem,
+  type ManifestsSourceOptions,
+} from './sources/manifests.js';
+export { KUBERNETES_ACCESS, type KubernetesAccess } from './kubernetes-access.js';
+export {
+  KubernetesSource,
+  type KubernetesSourceOptions,
+  type KubernetesSourceStats,
+} from './sources/kubernetes.js';

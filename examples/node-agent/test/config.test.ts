@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { AgentError, parseAgentConfig } from '../src/index.js';
+
+const good = {
+  nodeName: 'node-1',
+  stateDir: '/var/lib/podnet',
+  socketPath: '/run/podnet/agent.sock',
+  cniConfDir: '/etc/cni/net.d',
+  source: { kind: 'manifests', dir: '/etc/podnet/manifests' },
+  clusterCidrs: ['10.244.0.0/16'],
+  serviceCidrs: ['10.96.0.0/16'],
+  uplink: 'eth0',
+  nodeIps: ['192.168.1.10'],
+  dns: { ip: '169.254.20.10', clusterDomain: 'cluster.local.' },
+  http: { address: '127.0.0.1', port: 9450 },
+};
+
+function errorOf(v: unknown): AgentError {
+  try {
+    parseAgentConfig(v);
+  } catch (e) {
+    if (AgentError.isInstance(e)) return e;
+    throw e;
+  }
+  throw new Error('expected an error');
+}
+
+describe('parseAgentConfig', () => {
+  it('accepts a full configuration and normalises the zone', () => {
+    const c = parseAgentConfig({
+      ...good,
+      mtu: 1450,
+      podCidrs: ['10.244.1.0/24', 'fd00:10:244:1::/64'],
+    });
+    expect(c.dns.clusterDomain).toBe('cluster.local');
+    expect(c.mtu).toBe(1450);
+    expect(c.podCidrs).toEqual(['10.244.1.0/24', 'fd00:10:244:1::/64']);
+    expect(parseAgentConfig({ ...good, source: { kind: 'kubernetes' } }).source).toEqual({
+      kind: 'kubernetes',
+    });
+  });
+
+  it.each([
+    [{ ...good, nodeName: 'Node_1' }, 'config.nodeName'],
+    [{ ...good, stateDir: 'relative' }, 'config.stateDir'],
+    [{ ...good, source: { kind: 'etcd' } }, 'config.source.kind'],
+    [{ ...good, source: { kind: 'manifests' } }, 'config.source.dir'],
+    [{ ...good, source: { kind: 'kubernetes', dir: '/x' } }, 'config.source.dir'],
+    [{ ...good, clusterCidrs: [] }, 'config.clusterCidrs'],
+    [{ ...good, clusterCidrs: ['10.244.0.0/33'] }, 'config.clusterCidrs[0]'],
+    [{ ...good, serviceCidrs: ['nope'] }, 'config.serviceCidrs[0]'],
+    [{ ...good, uplink: 'a/b' }, 'config.uplink'],
+    [{ ...good, nodeIps: ['1.2.3'] }, 'config.nodeIps[0]'],
+    [{ ...good, mtu: 100 }, 'config.mtu'],
+    [{ ...good, podCidrs: ['x'] }, 'config.podCidrs[0]'],
+    [{ ...good, dns: { ip: 'x', clusterDomain: 'cluster.local' } }, 'config.dns.ip'],
+    [{ ...good, dns: { ip: '10.0.0.10', clusterDomain: 'Bad Zone' } }, 'config.dns.clusterDomain'],
+    [{ ...good, http: { address: '127.0.0.1', port: 70000 } }, 'config.http.port'],
+    [{ ...good, http: { address: '127.0.0.1', port: 1, tls: true } }, 'config.http.tls'],
+    [{ ...good, extra: 1 }, 'config.extra'],
+    [{ ...good, socketPath: `/${'x'.repeat(120)}` }, 'config.socketPath'],
+  ])('rejects %# naming the field', (input, path) => {
+    const e = errorOf(input);
+    expect(e.code).toBe('INVALID_CONFIG');
+    expect(e.path).toBe(path);
+    expect(e.message).toContain(path);
+  });
+
+  it('rejects a non-object', () => {
+    expect(errorOf([]).code).toBe('INVALID_CONFIG');
+    expect(errorOf(null).code).toBe('INVALID_CONFIG');
+  });
+});

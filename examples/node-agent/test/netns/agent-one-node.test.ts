@@ -1,0 +1,131 @@
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { createTestNet, type TestNet, waitFor } from '@podnet/host/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeNodeNs, TestNode } from './node-kit.js';
+
+interface Result {
+  ips: { address: string; gateway: string }[];
+  interfaces: { name: string; sandbox?: string }[];
+  dns: { nameservers: string[]; search: string[]; options: string[] };
+}
+
+describe('node agent on one node, driven through the real shim', () => {
+  let net: TestNet;
+  let node: TestNode;
+  let underlay: string;
+  const pods: Record<string, string> = {};
+
+  beforeAll(async () => {
+    net = createTestNet();
+    underlay = await net.ns('ul');
+    const ns = await makeNodeNs(net, 'n1', underlay, '192.168.50.2/24', '192.168.50.1/24');
+    node = new TestNode(net, ns, {
+      nodeName: 'n1',
+      nodeIps: ['192.168.50.2'],
+      podCidrs: ['10.244.1.0/24'],
+    });
+    await node.start();
+    for (const p of ['pa', 'pb']) pods[p] = await net.ns(p);
+  });
+  afterAll(async () => {
+    node?.cleanup();
+    await net.cleanup();
+  });
+
+  it('writes the conflist and serves the socket with mode 0600', () => {
+    const conf = JSON.parse(
+      readFileSync(join(node.config.cniConfDir, '10-podnet.conflist'), 'utf8'),
+    );
+    expect(conf).toEqual({
+      cniVersion: '1.1.0',
+      name: 'podnet',
+      plugins: [
+        { type: 'podnet', socket: node.config.socketPath, capabilities: { portMappings: true } },
+      ],
+    });
+    expect(statSync(node.config.socketPath).mode & 0o777).toBe(0o600);
+  });
+
+  it('ADDs two pods that ping each other and the gateway; the result carries DNS', async () => {
+    const a = await node.cni('ADD', 'ctr-a', `/run/netns/${pods.pa}`, {
+      args: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=shop;K8S_POD_NAME=a',
+    });
+    expect(a.code, a.stdout + a.stderr).toBe(0);
+    const b = await node.cni('ADD', 'ctr-b', `/run/netns/${pods.pb}`);
+    expect(b.code, b.stdout).toBe(0);
+    const ra = a.json as unknown as Result;
+    const rb = b.json as unknown as Result;
+    const ipA = ra.ips[0]!.address.split('/')[0]!;
+    const ipB = rb.ips[0]!.address.split('/')[0]!;
+    expect(ipA).not.toBe(ipB);
+    expect(ra.ips[0]!.gateway).toBe('10.244.1.1');
+    expect(ra.dns).toEqual({
+      nameservers: ['169.254.20.10'],
+      search: ['shop.svc.cluster.local', 'svc.cluster.local', 'cluster.local'],
+      options: ['ndots:5'],
+    });
+    expect(ra.interfaces.find((i) => i.sandbox)?.name).toBe('eth0');
+    expect(await net.ping(pods.pa!, ipB)).toBe(true);
+    expect(await net.ping(pods.pb!, ipA)).toBe(true);
+    expect(await net.ping(pods.pa!, '10.244.1.1')).toBe(true);
+    expect(await net.ping(pods.pa!, '192.168.50.2')).toBe(true);
+  });
+
+  it('CHECK passes for a wired pod and fails once its interface is gone', async () => {
+    const ok = await node.cni('CHECK', 'ctr-a', `/run/netns/${pods.pa}`);
+    expect(ok.code, ok.stdout).toBe(0);
+    const missing = await node.cni('CHECK', 'ctr-none', `/run/netns/${pods.pa}`);
+    expect(missing.code).not.toBe(0);
+    expect(missing.json?.code).toBe(3);
+  });
+
+  it('masquerades pod traffic leaving the pod network', async () => {
+    await net.exec(node.ns, ['ip', 'route', 'replace', 'default', 'via', '192.168.50.1']);
+    // The underlay has no route back to pods: only a masqueraded reply can arrive.
+    expect(await net.ping(pods.pa!, '192.168.50.1')).toBe(true);
+  });
+
+  it('STATUS succeeds; VERSION lists 1.1.0', async () => {
+    const s = await node.cni('STATUS', '', '');
+    expect(s.code, s.stdout).toBe(0);
+    const v = await node.cni('VERSION', '', '');
+    expect(v.json?.supportedVersions).toContain('1.1.0');
+  });
+
+  it('DEL releases everything and is idempotent, also with the namespace gone', async () => {
+    const d1 = await node.cni('DEL', 'ctr-b', `/run/netns/${pods.pb}`);
+    expect(d1.code, d1.stdout).toBe(0);
+    const d2 = await node.cni('DEL', 'ctr-b', `/run/netns/${pods.pb}`);
+    expect(d2.code, d2.stdout).toBe(0);
+    const d3 = await node.cni('DEL', 'ctr-b', '/run/netns/does-not-exist');
+    expect(d3.code, d3.stdout).toBe(0);
+    const ipamDir = join(node.config.stateDir, 'ipam', 'podnet');
+    const held = readdirSync(ipamDir).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f));
+    expect(held).toHaveLength(1);
+  });
+
+  it('GC releases attachments that are not listed as valid', async () => {
+    const c = await node.cni('ADD', 'ctr-c', `/run/netns/${pods.pb}`);
+    expect(c.code, c.stdout).toBe(0);
+    const gc = await node.cni('GC', '', '', {
+      extra: { 'cni.dev/valid-attachments': [{ containerID: 'ctr-a', ifname: 'eth0' }] },
+    });
+    expect(gc.code, gc.stdout).toBe(0);
+    const ipamDir = join(node.config.stateDir, 'ipam', 'podnet');
+    const held = readdirSync(ipamDir).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f));
+    expect(held).toHaveLength(1);
+    expect(readFileSync(join(ipamDir, held[0]!), 'utf8')).toContain('ctr-a');
+    const links = await net.exec(node.ns, ['ip', '-o', 'link', 'show', 'type', 'veth']);
+    expect(links.stdout.split('\n').filter((l) => /pn[0-9a-f]{11}/.test(l))).toHaveLength(1);
+    expect(existsSync(join(node.config.stateDir, 'attachments', 'ctr-c_eth0.json'))).toBe(false);
+    await waitFor(
+      async () =>
+        (await net.exec(pods.pb!, ['ip', '-o', 'link', 'show', 'eth0'], { allowFail: true }))
+          .code !== 0,
+      {
+        what: 'pod b eth0 to disappear',
+      },
+    );
+  });
+});
