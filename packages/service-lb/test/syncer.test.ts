@@ -1,0 +1,210 @@
+import { Host } from '@podnet/host';
+import { RecordingRunner } from '@podnet/host/testing';
+import { describe, expect, it } from 'vitest';
+import {
+  planConntrackCleanup,
+  ServiceLbError,
+  ServiceSyncer,
+  type ServiceState,
+} from '../src/index.js';
+import { makeEndpointSlice, makeService, syntheticCluster } from '../src/testing/index.js';
+import { NODE } from './fixtures.js';
+
+function dnsState(ips: string[], trigger?: Date): ServiceState {
+  return {
+    services: [
+      makeService('kube-system', 'dns', {
+        clusterIP: '10.96.0.10',
+        ports: [{ name: 'dns', port: 53, protocol: 'UDP' }],
+      }),
+    ],
+    endpointSlices: [
+      makeEndpointSlice(
+        'kube-system',
+        'dns',
+        ips.map((ip) => ({ ip })),
+        [{ name: 'dns', port: 5353, protocol: 'UDP' }],
+        {
+          triggerTime: trigger,
+        },
+      ),
+    ],
+  };
+}
+
+function setup() {
+  const runner = new RecordingRunner();
+  const host = new Host({ runner, netns: { name: 'node-a' } });
+  let now = Date.parse('2026-01-01T00:00:10Z');
+  const syncer = new ServiceSyncer({ host, node: NODE, families: ['ip'], now: () => now });
+  return { runner, syncer, advance: (ms: number) => (now += ms) };
+}
+
+describe('ServiceSyncer', () => {
+  it('does a full sync first, then sends only the change; unchanged state sends nothing', async () => {
+    const { runner, syncer } = setup();
+    const first = await syncer.sync(dnsState(['10.244.0.5', '10.244.1.5']));
+    expect(first).toMatchObject({ full: true, changedServices: 1, invalid: [] });
+    expect(runner.requests[0]!.argv).toEqual(['nft', '-f', '-']);
+    expect(runner.requests[0]!.netns).toEqual({ name: 'node-a' });
+    expect(runner.requests[0]!.stdin).toMatch(
+      /^add table ip podnet-svc\ndelete table ip podnet-svc\nadd table ip podnet-svc\n/,
+    );
+    runner.clear();
+
+    const same = await syncer.sync(dnsState(['10.244.0.5', '10.244.1.5']));
+    expect(same).toMatchObject({ full: false, operations: 0, changedServices: 0 });
+    expect(runner.requests).toEqual([]);
+
+    const removed = await syncer.sync(dnsState(['10.244.0.5']));
+    expect(removed.full).toBe(false);
+    expect(removed.operations).toBeLessThanOrEqual(10);
+    const [nft, ...conntrack] = runner.requests;
+    expect(nft!.stdin).not.toContain('add table');
+    expect(nft!.stdin).toMatch(
+      /flush chain ip podnet-svc ep-\S+10\.244\.1\.5\.5353\ndelete chain ip podnet-svc ep-/,
+    );
+    expect(conntrack.map((r) => r.argv.join(' '))).toEqual([
+      'conntrack -D -f ipv4 -p udp --orig-dst 10.96.0.10 --orig-port-dst 53 --dst-nat 10.244.1.5',
+    ]);
+    expect(conntrack[0]!.netns).toEqual({ name: 'node-a' });
+  });
+
+  it('after a rejected transaction reports SYNC_FAILED, counts it and resyncs fully', async () => {
+    const { runner, syncer } = setup();
+    await syncer.sync(dnsState(['10.244.0.5']));
+    let failing = true;
+    runner.respond((r) =>
+      failing && r.argv[0] === 'nft'
+        ? { code: 1, stderr: '/dev/stdin:1:1-10: Error: boom' }
+        : undefined,
+    );
+    const err = await syncer.sync(dnsState(['10.244.0.6'])).catch((e) => e);
+    expect(ServiceLbError.isInstance(err)).toBe(true);
+    expect(err.code).toBe('SYNC_FAILED');
+    expect(syncer.metrics().syncFailuresTotal).toBe(1);
+    expect(syncer.programmed()).toBeUndefined();
+    failing = false;
+    const again = await syncer.sync(dnsState(['10.244.0.6']));
+    expect(again.full).toBe(true);
+    expect(syncer.programmed()!.tables[0]!.chains.some((c) => c.name.includes('10.244.0.6'))).toBe(
+      true,
+    );
+  });
+
+  it('skips an invalid Service, reports it, and programs the rest', async () => {
+    const { syncer } = setup();
+    const state = dnsState(['10.244.0.5']);
+    const bad = makeService('default', 'bad', { clusterIP: '10.96.0.11', ports: [{ port: 0 }] });
+    const r = await syncer.sync({ ...state, services: [...state.services, bad] });
+    expect(r.invalid).toEqual([
+      {
+        object: 'default/bad',
+        error: expect.objectContaining({ code: 'INVALID_SERVICE', field: 'spec.ports[0].port' }),
+      },
+    ]);
+    expect(
+      syncer.programmed()!.tables[0]!.elements.some((e) => e.key.startsWith('10.96.0.10')),
+    ).toBe(true);
+  });
+
+  it('keeps kube-proxy-named metrics, including network programming latency from the trigger time', async () => {
+    const { syncer, advance } = setup();
+    await syncer.sync(dnsState(['10.244.0.5']));
+    advance(2000);
+    await syncer.sync(
+      dnsState(['10.244.0.5', '10.244.0.6'], new Date(Date.parse('2026-01-01T00:00:10.500Z'))),
+    );
+    const m = syncer.metrics();
+    expect(m.syncDuration.count).toBe(2);
+    expect(m.fullSyncDuration.count).toBe(1);
+    expect(m.partialSyncDuration.count).toBe(1);
+    expect(m.networkProgrammingDuration).toMatchObject({ count: 1, sum: 1.5 });
+    expect(m.endpointChangesTotal).toBe(2);
+    const text = syncer.metricsText();
+    for (const name of [
+      'kubeproxy_sync_proxy_rules_duration_seconds_bucket{le="0.001"}',
+      'kubeproxy_network_programming_duration_seconds_count 1',
+      'kubeproxy_sync_proxy_rules_nftables_sync_failures_total 0',
+      'kubeproxy_sync_proxy_rules_no_local_endpoints_total{traffic_policy="internal"} 0',
+      'kubeproxy_sync_proxy_rules_last_timestamp_seconds',
+    ]) {
+      expect(text).toContain(name);
+    }
+  });
+
+  it('keeps a single-endpoint change small at scale (1,000 Services)', async () => {
+    const { runner, syncer } = setup();
+    const state = syntheticCluster(1000, 3);
+    await syncer.sync(state);
+    runner.clear();
+    const slices = [...state.endpointSlices];
+    const s = structuredClone(slices[500]!);
+    s.endpoints!.pop();
+    slices[500] = s;
+    const r = await syncer.sync({ services: state.services, endpointSlices: slices });
+    expect(r).toMatchObject({ full: false, changedServices: 1 });
+    expect(r.operations).toBeLessThanOrEqual(10);
+    expect(runner.requests).toHaveLength(1);
+  });
+
+  it('counts Local-policy service ports that lack local endpoints', async () => {
+    const { syncer } = setup();
+    await syncer.sync({
+      services: [
+        makeService('default', 'web', {
+          clusterIP: '10.96.0.10',
+          internalTrafficPolicy: 'Local',
+          ports: [{ name: 'http', port: 80 }],
+        }),
+      ],
+      endpointSlices: [
+        makeEndpointSlice(
+          'default',
+          'web',
+          [{ ip: '10.244.1.5', nodeName: 'node-b' }],
+          [{ name: 'http', port: 8080 }],
+        ),
+      ],
+    });
+    expect(syncer.metrics().noLocalEndpoints).toEqual({ internal: 1, external: 0 });
+  });
+});
+
+describe('planConntrackCleanup', () => {
+  const port = {
+    family: 'ip' as const,
+    vips: ['10.96.0.10', '198.51.100.7'],
+    port: 53,
+    nodePort: 30053,
+  };
+  it('deletes entries DNATed to a removed endpoint, for every VIP and the NodePort', () => {
+    expect(
+      planConntrackCleanup(
+        [{ ...port, endpoints: ['10.244.0.5:5353', '10.244.1.5:5353'] }],
+        [{ ...port, endpoints: ['10.244.0.5:5353'] }],
+      ),
+    ).toEqual([
+      { family: 'ip', origDst: '10.96.0.10', origPortDst: 53, dstNat: '10.244.1.5' },
+      { family: 'ip', origDst: '198.51.100.7', origPortDst: 53, dstNat: '10.244.1.5' },
+      { family: 'ip', origPortDst: 30053, dstNat: '10.244.1.5' },
+    ]);
+  });
+  it('flushes a VIP that gets its first endpoint, and nothing when endpoints only grow', () => {
+    expect(
+      planConntrackCleanup(
+        [{ ...port, endpoints: [] }],
+        [{ ...port, endpoints: ['10.244.0.5:5353'] }],
+      ),
+    ).toEqual([
+      { family: 'ip', origDst: '10.96.0.10', origPortDst: 53 },
+      { family: 'ip', origDst: '198.51.100.7', origPortDst: 53 },
+    ]);
+    expect(
+      planConntrackCleanup(
+        [{ ...port, endpoints: ['10.244.0.5:5353'] }],
+        [{ ...port, endpoints: ['10.244.0.5:5353', '[fd00::1]:53'] }],
+      ),
+    ).toEqual([]);
+  });
+});
