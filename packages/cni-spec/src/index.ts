@@ -73,6 +73,7 @@ export {
   type RuntimeConf,
 } from './runtime-conf.js';
 export { CniRuntime, type CniRuntimeOptions } from './runtime.js';
+export { CLI_USAGE, runCli, type CliOutput } from './cli.js';
 export { ResultCache, cachedList, type CachedAttachment } from './cache.js';
 export {
   confFiles,
