@@ -1,12 +1,22 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ExecRunner, Host } from '@podnet/host';
 import { parseAllDocuments, stringify } from 'yaml';
-import type { AnyCniResult } from '@podnet/cni-spec';
+import { type AnyCniResult, compareVersions, loadConfLists } from '@podnet/cni-spec';
 import { firstConfList, nodeCniRuntime, resultIpv4 } from './cni-exec.js';
 import { ClusterError } from './errors.js';
 import {
@@ -75,13 +85,20 @@ function findRepoFile(rel: string): string | undefined {
   return undefined;
 }
 
-/** The built node agent and CNI shim, when present (override: PODNET_AGENT_JS, PODNET_CNI_PLUGIN_JS). */
+/**
+ * The node agent and CNI shim: built (`dist/bin/*.js`) when present, else their sources run through
+ * tsx (override: PODNET_AGENT_JS, PODNET_CNI_PLUGIN_JS).
+ */
 export function podnetBinaries(): { agent?: string; plugin?: string } {
   return {
     agent:
-      process.env.PODNET_AGENT_JS ?? findRepoFile('examples/node-agent/dist/bin/podnet-agent.js'),
+      process.env.PODNET_AGENT_JS ??
+      findRepoFile('examples/node-agent/dist/bin/podnet-agent.js') ??
+      findRepoFile('examples/node-agent/src/bin/podnet-agent.ts'),
     plugin:
-      process.env.PODNET_CNI_PLUGIN_JS ?? findRepoFile('examples/cni-plugin/dist/bin/podnet.js'),
+      process.env.PODNET_CNI_PLUGIN_JS ??
+      findRepoFile('examples/cni-plugin/dist/bin/podnet.js') ??
+      findRepoFile('examples/cni-plugin/src/bin/podnet.ts'),
   };
 }
 
@@ -94,6 +111,18 @@ async function writeAtomic(file: string, text: string): Promise<void> {
   const tmp = `${file}.${process.pid}.${randomBytes(3).toString('hex')}.tmp`;
   await writeFile(tmp, text);
   await rename(tmp, file);
+}
+
+/**
+ * The argv that runs a Node entry: a built `.js` as is; a `.ts` source (development, e.g.
+ * PODNET_AGENT_JS=examples/node-agent/src/bin/podnet-agent.ts) through tsx with the source condition.
+ */
+export function nodeEntryArgv(entry: string): string[] {
+  const file = resolve(entry);
+  if (!file.endsWith('.ts')) return [process.execPath, file];
+  const tsx = findRepoFile('node_modules/tsx/dist/loader.mjs');
+  if (!tsx) throw new ClusterError('NOT_FOUND', `running ${file} from source needs tsx installed`);
+  return [process.execPath, '--conditions=source', '--import', pathToFileURL(tsx).href, file];
 }
 
 function spawnDetached(argv: string[], logFile: string): number {
@@ -322,7 +351,7 @@ export class Cluster {
     await mkdir(binDir, { recursive: true });
     await writeFile(
       join(binDir, 'podnet'),
-      `#!/bin/sh\nunset NODE_EXTRA_CA_CERTS NODE_OPTIONS\nexec ${process.execPath} ${resolve(pluginJs)} "$@"\n`,
+      `#!/bin/sh\nunset NODE_EXTRA_CA_CERTS NODE_OPTIONS\nexec ${nodeEntryArgv(pluginJs).join(' ')} "$@"\n`,
       { mode: 0o755 },
     );
     for (const n of plan.nodes) {
@@ -348,8 +377,7 @@ export class Cluster {
           'nsenter',
           `--net=/run/netns/${n.netns}`,
           '--',
-          process.execPath,
-          resolve(agentJs),
+          ...nodeEntryArgv(agentJs),
           '--config',
           join(dir, 'agent.json'),
         ],
@@ -625,10 +653,24 @@ export class Cluster {
   /** podman pointed at a node (storage under the run dir), as a real runtime client of the node's CNI. */
   podman(node: string): NodePodman {
     this.node(node);
+    const dir = join(this.state.runDir, 'podman', node);
+    // Debian's podman 4.3 vendors libcni 1.1.2, which knows spec versions up to 1.0.0 and ignores
+    // `cniVersions`: it gets the node's lists pinned to 1.0.0 (the plugins answer in that version).
+    const confDir = join(dir, 'net.d');
+    mkdirSync(confDir, { recursive: true });
+    for (const f of readdirSync(confDir)) rmSync(join(confDir, f), { force: true });
+    for (const list of loadConfLists(this.cniConfDir(node))) {
+      const pinned = {
+        ...list,
+        cniVersion: compareVersions(list.cniVersion, '1.0.0') > 0 ? '1.0.0' : list.cniVersion,
+      };
+      delete pinned.cniVersions;
+      writeFileSync(join(confDir, `${list.name}.conflist`), JSON.stringify(pinned, null, 2));
+    }
     return new NodePodman({
-      dir: join(this.state.runDir, 'podman', node),
+      dir,
       netnsPath: this.nodeNetnsPath(node),
-      confDir: this.cniConfDir(node),
+      confDir,
       pluginDirs: this.cniBinDirs(),
     });
   }
