@@ -10,6 +10,8 @@ export interface PluginRunRequest {
   env: Record<string, string | undefined>;
   stdin: string;
   timeoutMs: number;
+  /** Run the plugin inside this network namespace (a path), through `nsenter --net=PATH`. */
+  netns?: string;
 }
 
 /** What the plugin process left. */
@@ -50,7 +52,10 @@ export function findPlugin(type: string, dirs: readonly string[]): string {
 /** Runs a plugin as a child process; kills it with SIGKILL after `timeoutMs` (code 11). */
 export function runPluginProcess(request: PluginRunRequest): Promise<PluginRunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(request.pluginPath, [], {
+    const [file, args] = request.netns
+      ? ['nsenter', [`--net=${request.netns}`, '--', request.pluginPath]]
+      : [request.pluginPath, []];
+    const child = spawn(file, args, {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: request.env as NodeJS.ProcessEnv,
     });
@@ -96,6 +101,22 @@ export function runPluginProcess(request: PluginRunRequest): Promise<PluginRunRe
 
 /** The default {@link PluginExec}: executables on disk, run as child processes. */
 export const processExec: PluginExec = { find: findPlugin, run: runPluginProcess };
+
+const NETNS_PATH = /^\/[A-Za-z0-9_./-]{1,254}$/;
+
+/**
+ * A {@link PluginExec} that runs every plugin inside the network namespace at `netnsPath` (e.g.
+ * a namespace playing a node), so host-side links, routes and NAT rules land there.
+ */
+export function netnsExec(netnsPath: string): PluginExec {
+  if (!NETNS_PATH.test(netnsPath) || netnsPath.split('/').includes('..')) {
+    throw new CniError(
+      CNI_ERROR_CODES.INVALID_ENVIRONMENT,
+      `invalid network namespace path ${JSON.stringify(netnsPath)}`,
+    );
+  }
+  return { find: findPlugin, run: (request) => runPluginProcess({ ...request, netns: netnsPath }) };
+}
 
 /**
  * Turns a finished plugin run into its stdout (exit 0) or throws the plugin's {@link CniError}

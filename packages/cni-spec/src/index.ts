@@ -58,6 +58,7 @@ export { runPlugin } from './run-plugin.js';
 export { addWithIpam, delegateIpam, netnsMissing, type DelegateOptions } from './ipam.js';
 export {
   findPlugin,
+  netnsExec,
   pluginOutput,
   processExec,
   runPluginProcess,
