@@ -161,13 +161,40 @@ export class NetSet<T> {
     return hit && hit.end >= start ? { net: hit.net, value: hit.value } : undefined;
   }
 
+  /** Removes a stored network (exact match); true when it was there. */
+  delete(net: Net): boolean {
+    const list = this.byFamily[net.family];
+    const i = this.indexOfStart(list, range(net).start);
+    if (i < 0 || list[i]!.net.cidr !== net.cidr) return false;
+    list.splice(i, 1);
+    return true;
+  }
+
+  private indexOfStart(list: { start: number | bigint }[], start: number | bigint): number {
+    let lo = 0;
+    let hi = list.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const s = list[mid]!.start;
+      if (s === start) return mid;
+      if (s < start) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
   /** Adds a network that does not overlap any stored one. */
   add(net: Net, value: T): void {
     const list = this.byFamily[net.family];
     const r = range(net);
-    let i = list.length;
-    while (i > 0 && list[i - 1]!.start > r.start) i--;
-    list.splice(i, 0, { ...r, net, value });
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (list[mid]!.start < r.start) lo = mid + 1;
+      else hi = mid;
+    }
+    list.splice(lo, 0, { ...r, net, value });
   }
 }
 

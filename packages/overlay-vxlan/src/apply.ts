@@ -2,11 +2,24 @@ import { type Host, HostError } from '@podnet/host';
 import { assertCidr, assertIfName, assertInt, assertIp, assertMac } from '@podnet/host';
 import { OverlayError } from './errors.js';
 import { parseObserved } from './observe.js';
-import { defaultDeviceName, observedAfter, planOverlay } from './planner.js';
+import {
+  type PeerClaims,
+  type ResolvedLocal,
+  defaultDeviceName,
+  newPeerClaims,
+  observedAfter,
+  observedDevice,
+  planOverlay,
+  planResolved,
+  releasePeerClaims,
+  resolveLocal,
+} from './planner.js';
 import { renderPlan } from './render.js';
 import {
   DEFAULT_ROUTE_PROTOCOL,
   DEFAULT_VNI,
+  type DesiredDevice,
+  type DesiredPeer,
   type LocalNode,
   type ObservedOverlay,
   type OverlayOperation,
@@ -166,36 +179,129 @@ export async function ensureOverlay(
   return plan;
 }
 
+function peerKey(p: PeerNode): string {
+  if (typeof p !== 'object' || p === null) return String(p);
+  const ips = Array.isArray(p.nodeIPs) ? p.nodeIPs.join(',') : String(p.nodeIPs);
+  const cidrs = Array.isArray(p.podCIDRs) ? p.podCIDRs.join(',') : String(p.podCIDRs);
+  return `${ips}|${cidrs}|${p.vtepMac ?? ''}`;
+}
+
+/** How many changed peers a sync handles incrementally before it re-plans every peer. */
+const INCREMENTAL_LIMIT = 64;
+
 /**
- * A long-running reconciler for one node: the first {@link OverlayReconciler.sync} reads the kernel
- * (adopting what is there), later ones plan against the state it last applied, so a one-peer change
- * costs only that peer's operations. A failed apply or {@link OverlayReconciler.invalidate} makes the
- * next sync read the kernel again.
+ * A long-running reconciler for one node. The first {@link OverlayReconciler.sync} reads the kernel
+ * and adopts what is there (a compatible device and entries are kept untouched). Later syncs compare
+ * the peers with the previous call and plan only the peers that changed, appeared or went away, so a
+ * one-peer change costs that peer's operations and planning time whatever the peer count. Peers that
+ * collide (same pod CIDR or VTEP MAC): the one accepted earlier keeps its claim. A failed apply, a
+ * large change or {@link OverlayReconciler.invalidate} makes the next sync read the kernel again.
  */
 export class OverlayReconciler {
+  private readonly resolved: ResolvedLocal;
   private state: ObservedOverlay | undefined;
+  private device: DesiredDevice | undefined;
+  private claims: PeerClaims | undefined;
+  private readonly accepted = new Map<string, DesiredPeer>();
+  private readonly keys = new Map<string, string>();
+  private readonly skipped = new Set<string>();
 
   constructor(
     readonly host: Host,
     readonly local: LocalNode,
-  ) {}
+  ) {
+    this.resolved = resolveLocal(local);
+  }
 
-  /** Forget the cached kernel state; the next sync reads it again. */
+  /** Forget the cached kernel state; the next sync reads it again and re-plans every peer. */
   invalidate(): void {
     this.state = undefined;
+    this.claims = undefined;
   }
 
   /** Brings the kernel to the overlay for `peers`; returns the plan it applied. */
   async sync(peers: readonly PeerNode[], opts: { reread?: boolean } = {}): Promise<OverlayPlan> {
-    if (!this.state || opts.reread) this.state = await readOverlayState(this.host, this.local);
-    const plan = planOverlay(this.local, peers, this.state);
+    if (!Array.isArray(peers)) {
+      throw new OverlayError('INVALID_PEER', 'peers must be an array', {
+        field: 'peers',
+        value: peers,
+      });
+    }
     try {
-      await applyOverlayPlan(this.host, plan);
+      if (this.state && this.claims && this.device && !opts.reread) {
+        const plan = await this.syncIncremental(peers);
+        if (plan) return plan;
+      }
+      return await this.syncFull(peers, opts.reread === true || !this.state);
     } catch (error) {
-      this.state = undefined;
+      this.invalidate();
       throw error;
     }
-    this.state = observedAfter(plan, this.state.uplink);
+  }
+
+  private async syncFull(peers: readonly PeerNode[], reread: boolean): Promise<OverlayPlan> {
+    const observed =
+      reread || !this.state ? await readOverlayState(this.host, this.local) : this.state;
+    const claims = newPeerClaims(this.resolved);
+    const plan = planResolved(this.resolved, peers, observed, claims);
+    await applyOverlayPlan(this.host, plan);
+    this.state = observedAfter(plan, observed.uplink);
+    this.device = plan.device;
+    this.claims = claims;
+    this.accepted.clear();
+    this.keys.clear();
+    this.skipped.clear();
+    for (const p of plan.peers) this.accepted.set(p.nodeName, p);
+    this.remember(peers, new Set(peers.map((p) => p?.nodeName)));
     return plan;
+  }
+
+  private async syncIncremental(peers: readonly PeerNode[]): Promise<OverlayPlan | undefined> {
+    const byName = new Map<string, PeerNode>();
+    for (const p of peers) {
+      if (typeof p?.nodeName !== 'string' || byName.has(p.nodeName)) return undefined;
+      byName.set(p.nodeName, p);
+    }
+    const touched = new Set<string>(this.skipped);
+    for (const [name, p] of byName) if (this.keys.get(name) !== peerKey(p)) touched.add(name);
+    for (const name of this.keys.keys()) if (!byName.has(name)) touched.add(name);
+    if (touched.size > INCREMENTAL_LIMIT) return undefined;
+    const claims = this.claims!;
+    const old: DesiredPeer[] = [];
+    for (const name of touched) {
+      const prev = this.accepted.get(name);
+      if (!prev) continue;
+      releasePeerClaims(claims, prev);
+      old.push(prev);
+    }
+    const subset = peers.filter((p) => touched.has(p.nodeName));
+    const device = this.device!;
+    const observed: ObservedOverlay = {
+      uplink: this.state!.uplink,
+      device: observedDevice(device),
+      deviceAddrs: [...device.addrs],
+      neighbours: old.flatMap((p) => p.neighbours),
+      fdb: old.flatMap((p) => p.fdb),
+      routes: old.flatMap((p) => p.routes),
+    };
+    const sub = planResolved(this.resolved, subset, observed, claims);
+    await applyOverlayPlan(this.host, sub);
+    for (const name of touched) this.accepted.delete(name);
+    for (const p of sub.peers) this.accepted.set(p.nodeName, p);
+    this.remember(subset, touched);
+    return { ...sub, peers: [...this.accepted.values()] };
+  }
+
+  private remember(planned: readonly PeerNode[], names: Set<string | undefined>): void {
+    for (const name of names) {
+      if (typeof name !== 'string') continue;
+      this.keys.delete(name);
+      this.skipped.delete(name);
+    }
+    for (const p of planned) {
+      if (typeof p?.nodeName !== 'string') continue;
+      this.keys.set(p.nodeName, peerKey(p));
+      if (!this.accepted.has(p.nodeName)) this.skipped.add(p.nodeName);
+    }
   }
 }

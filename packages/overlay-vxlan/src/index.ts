@@ -13,12 +13,18 @@ export {
   desiredDevice,
   desiredPeers,
   deviceIncompatibility,
+  newPeerClaims,
   observedAfter,
+  observedDevice,
   planOverlay,
+  planResolved,
+  releasePeerClaims,
+  type PeerClaims,
   resolveLocal,
   type ResolvedLocal,
 } from './planner.js';
 export { renderOperation, renderPlan, toolOf, type OverlayBatch } from './render.js';
+export { NetSet, parseNet, type Net } from './addr.js';
 export { parseObserved, type RawOverlayReads } from './observe.js';
 export {
   OverlayReconciler,

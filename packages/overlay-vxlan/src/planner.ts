@@ -183,19 +183,48 @@ function skip(nodeName: string, message: string): OverlayEvent {
   };
 }
 
+/**
+ * What accepted peers (and the local node) already hold: names, pod networks and VTEP MACs. A new
+ * peer that collides with a claim is skipped. Kept across syncs by {@link OverlayReconciler}.
+ */
+export interface PeerClaims {
+  nets: NetSet<string>;
+  names: Set<string>;
+  macs: Map<string, string>;
+}
+
+/** Claims holding only the local node's. */
+export function newPeerClaims(local: ResolvedLocal): PeerClaims {
+  const nets = new NetSet<string>();
+  for (const net of local.podNets) nets.add(net, local.nodeName);
+  return {
+    nets,
+    names: new Set([local.nodeName]),
+    macs: new Map([[local.vtepMac, local.nodeName]]),
+  };
+}
+
+/** Drops the claims of an accepted peer (its pod networks are its route destinations). */
+export function releasePeerClaims(claims: PeerClaims, peer: DesiredPeer): void {
+  claims.names.delete(peer.nodeName);
+  for (const r of peer.routes) {
+    const net = parseNet(r.dst);
+    if (net) claims.nets.delete(net);
+  }
+  for (const f of peer.fdb) claims.macs.delete(f.mac);
+}
+
 /** Desired entries for each valid peer, and an event for each peer (or pod CIDR) left out. */
 export function desiredPeers(
   local: ResolvedLocal,
   peers: readonly PeerNode[],
   observed: ObservedOverlay,
+  claims: PeerClaims = newPeerClaims(local),
 ): { peers: DesiredPeer[]; events: OverlayEvent[] } {
   const events: OverlayEvent[] = [];
   const out: DesiredPeer[] = [];
   const uplinkNets = (observed.uplink?.addrs ?? []).map(parseNet).filter((n): n is Net => !!n);
-  const takenNets = new NetSet<string>();
-  for (const net of local.podNets) takenNets.add(net, local.nodeName);
-  const names = new Set<string>([local.nodeName]);
-  const macs = new Map<string, string>([[local.vtepMac, local.nodeName]]);
+  const { nets: takenNets, names, macs } = claims;
   if (!Array.isArray(peers)) {
     throw new OverlayError('INVALID_PEER', 'peers must be an array', {
       field: 'peers',
@@ -342,9 +371,21 @@ export function planOverlay(
   peers: readonly PeerNode[],
   observed: ObservedOverlay,
 ): OverlayPlan {
-  const loc = resolveLocal(local);
+  return planResolved(resolveLocal(local), peers, observed);
+}
+
+/**
+ * {@link planOverlay} for an already resolved local node, checking peers against `claims` (which it
+ * extends with the peers it accepts). `observed` may hold just the entries of the peers planned.
+ */
+export function planResolved(
+  loc: ResolvedLocal,
+  peers: readonly PeerNode[],
+  observed: ObservedOverlay,
+  claims?: PeerClaims,
+): OverlayPlan {
   const device = desiredDevice(loc, observed);
-  const { peers: wanted, events } = desiredPeers(loc, peers, observed);
+  const { peers: wanted, events } = desiredPeers(loc, peers, observed, claims);
   const proto = loc.routeProtocol;
   const phase1: OverlayOperation[] = [];
   const phase2: OverlayOperation[] = [];
@@ -471,27 +512,31 @@ export function planOverlay(
   };
 }
 
+/** The device as the kernel shows it once `device` is applied. */
+export function observedDevice(d: DesiredDevice): ObservedDevice {
+  return {
+    ifname: d.name,
+    kind: 'vxlan',
+    vni: d.vni,
+    port: d.port,
+    local: d.local,
+    link: d.uplink,
+    learning: false,
+    mac: d.mac,
+    mtu: d.mtu,
+    up: true,
+  };
+}
+
 /** The kernel state a fully applied plan leaves behind (for reconcilers that keep state in memory). */
 export function observedAfter(
-  plan: OverlayPlan,
+  plan: Pick<OverlayPlan, 'device' | 'peers'>,
   uplink: ObservedOverlay['uplink'],
 ): ObservedOverlay {
-  const d = plan.device;
   return {
     uplink,
-    device: {
-      ifname: d.name,
-      kind: 'vxlan',
-      vni: d.vni,
-      port: d.port,
-      local: d.local,
-      link: d.uplink,
-      learning: false,
-      mac: d.mac,
-      mtu: d.mtu,
-      up: true,
-    },
-    deviceAddrs: [...d.addrs],
+    device: observedDevice(plan.device),
+    deviceAddrs: [...plan.device.addrs],
     neighbours: plan.peers.flatMap((p) => p.neighbours),
     fdb: plan.peers.flatMap((p) => p.fdb),
     routes: plan.peers.flatMap((p) => p.routes),
