@@ -1,0 +1,180 @@
+import { randomInt } from 'node:crypto';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { DnsError } from './errors.js';
+import { MAX_UDP_PAYLOAD } from './prepared.js';
+import type { Upstream } from './resolv-conf.js';
+import { encodeMessage, typeName } from './wire.js';
+
+interface Pending {
+  upstream: Upstream;
+  resolve: (msg: Uint8Array) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/** Options of {@link Forwarder}. */
+export interface ForwarderOptions {
+  /** Time to wait for one upstream before trying the next, in ms; default 2000. */
+  timeoutMs?: number;
+}
+
+/** Sends queries to upstream resolvers over UDP (TCP when truncated), trying each in turn. */
+export class Forwarder {
+  private sockets = new Map<4 | 6, dgram.Socket>();
+  private readonly pending = new Map<number, Pending>();
+  private readonly timeoutMs: number;
+  private closed = false;
+
+  constructor(
+    readonly upstreams: readonly Upstream[],
+    options: ForwarderOptions = {},
+  ) {
+    this.timeoutMs = options.timeoutMs ?? 2000;
+  }
+
+  /** Resolves `name`/`qtype` upstream; rejects with `DnsError` `UPSTREAM_FAILED` when all fail. */
+  async query(name: string, qtype: number): Promise<Uint8Array> {
+    let last: unknown;
+    for (const upstream of this.upstreams) {
+      try {
+        const udp = await this.udp(upstream, name, qtype);
+        if ((udp[2] as number) & 0x02) return await this.tcp(upstream, name, qtype);
+        return udp;
+      } catch (err) {
+        last = err;
+      }
+    }
+    throw new DnsError(
+      'UPSTREAM_FAILED',
+      `no upstream answered ${name} ${String(typeName(qtype))}`,
+      { cause: last },
+    );
+  }
+
+  private encode(id: number, name: string, qtype: number): Uint8Array {
+    return encodeMessage({
+      id,
+      qr: false,
+      opcode: 0,
+      aa: false,
+      tc: false,
+      rd: true,
+      ra: false,
+      ad: false,
+      cd: false,
+      rcode: 0,
+      questions: [{ name, type: qtype }],
+      answers: [],
+      authorities: [],
+      additionals: [],
+      edns: {
+        udpSize: MAX_UDP_PAYLOAD,
+        extendedRcode: 0,
+        version: 0,
+        do: false,
+        options: new Uint8Array(0),
+      },
+    });
+  }
+
+  private socket(family: 4 | 6): dgram.Socket {
+    let s = this.sockets.get(family);
+    if (!s) {
+      s = dgram.createSocket(family === 4 ? 'udp4' : 'udp6');
+      s.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
+      s.on('error', () => undefined);
+      s.unref();
+      this.sockets.set(family, s);
+    }
+    return s;
+  }
+
+  private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (msg.length < 12) return;
+    const id = msg.readUInt16BE(0);
+    const p = this.pending.get(id);
+    if (!p || rinfo.port !== p.upstream.port || rinfo.address !== p.upstream.host) return;
+    this.pending.delete(id);
+    clearTimeout(p.timer);
+    p.resolve(new Uint8Array(msg));
+  }
+
+  private udp(upstream: Upstream, name: string, qtype: number): Promise<Uint8Array> {
+    if (this.closed) return Promise.reject(new DnsError('NOT_STARTED', 'forwarder closed'));
+    let id = randomInt(0, 0x10000);
+    for (let i = 0; this.pending.has(id) && i < 16; i++) id = randomInt(0, 0x10000);
+    const msg = this.encode(id, name, qtype);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(
+          new DnsError('UPSTREAM_FAILED', `upstream ${upstream.host}:${upstream.port} timed out`),
+        );
+      }, this.timeoutMs);
+      this.pending.set(id, { upstream, resolve, reject, timer });
+      this.socket(net.isIPv6(upstream.host) ? 6 : 4).send(
+        msg,
+        upstream.port,
+        upstream.host,
+        (err) => {
+          if (!err) return;
+          clearTimeout(timer);
+          this.pending.delete(id);
+          reject(
+            new DnsError('UPSTREAM_FAILED', `send to ${upstream.host}:${upstream.port} failed`, {
+              cause: err,
+            }),
+          );
+        },
+      );
+    });
+  }
+
+  private tcp(upstream: Upstream, name: string, qtype: number): Promise<Uint8Array> {
+    const id = randomInt(0, 0x10000);
+    const msg = this.encode(id, name, qtype);
+    return new Promise((resolve, reject) => {
+      const sock = net.connect({ host: upstream.host, port: upstream.port });
+      let buf = Buffer.alloc(0);
+      const fail = (err: unknown): void => {
+        sock.destroy();
+        reject(
+          new DnsError('UPSTREAM_FAILED', `TCP to ${upstream.host}:${upstream.port} failed`, {
+            cause: err,
+          }),
+        );
+      };
+      sock.setTimeout(this.timeoutMs, () => fail(new Error('timeout')));
+      sock.on('error', fail);
+      sock.on('connect', () => {
+        const len = Buffer.alloc(2);
+        len.writeUInt16BE(msg.length);
+        sock.write(Buffer.concat([len, msg]));
+      });
+      sock.on('data', (chunk) => {
+        buf = Buffer.concat([buf, chunk]);
+        if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+          const out = new Uint8Array(buf.subarray(2, 2 + buf.readUInt16BE(0)));
+          sock.end();
+          if (out.length < 12 || (((out[0] as number) << 8) | (out[1] as number)) !== id)
+            fail(new Error('mismatched TCP answer'));
+          else resolve(out);
+        }
+      });
+      sock.on('end', () => fail(new Error('connection closed')));
+    });
+  }
+
+  /** Closes the sockets and fails pending queries. */
+  close(): void {
+    this.closed = true;
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(new DnsError('NOT_STARTED', 'forwarder closed'));
+    }
+    this.pending.clear();
+    for (const s of this.sockets.values()) s.close();
+    this.sockets.clear();
+  }
+}

@@ -1,0 +1,64 @@
+export { DnsError } from './errors.js';
+export type { DnsErrorCode, DnsErrorDetails } from './errors.js';
+export type {
+  ClusterDnsState,
+  DnsQuestion,
+  DnsRecord,
+  K8sEndpoint,
+  K8sEndpointPort,
+  K8sEndpointSlice,
+  K8sNamespace,
+  K8sObjectMeta,
+  K8sPod,
+  K8sService,
+  K8sServicePort,
+  PodsMode,
+  Rcode,
+  RecordType,
+  Resolution,
+  SoaData,
+  SrvData,
+  ZoneOptions,
+} from './types.js';
+export {
+  SPEC_VERSION,
+  authorityOf,
+  compileZone,
+  dashedIp,
+  normalizeName,
+  resolve,
+  reverseName,
+  soaRecord,
+} from './zone.js';
+export type { DnsZone, ZoneNode } from './zone.js';
+export {
+  CLASS_IN,
+  RCODES,
+  TYPE_CODES,
+  WireWriter,
+  decodeMessage,
+  encodeMessage,
+  readName,
+  typeCode,
+  typeName,
+} from './wire.js';
+export type { DnsMessage, EdnsInfo, EncodeOptions } from './wire.js';
+export {
+  MAX_UDP_PAYLOAD,
+  PreparedZone,
+  buildResponse,
+  parseQuery,
+  prepareAnswer,
+  udpLimit,
+} from './prepared.js';
+export type { ParsedQuery, PreparedAnswer, QueryParse } from './prepared.js';
+export { ResponseCache, partsOf, renderResponse, scanResponse } from './cache.js';
+export type { CacheOptions, CachedResponse, ResponseParts, ScannedResponse } from './cache.js';
+export { parseResolvConf, parseUpstream } from './resolv-conf.js';
+export type { Upstream } from './resolv-conf.js';
+export { Forwarder } from './forwarder.js';
+export type { ForwarderOptions } from './forwarder.js';
+export { DnsMetrics } from './metrics.js';
+export { DnsServer } from './server.js';
+export type { DnsListenOptions, DnsServerAddress, DnsServerOptions } from './server.js';
+export { loadManifests, parseManifests } from './manifests.js';

@@ -1,0 +1,92 @@
+import { typeName } from './wire.js';
+
+const RCODE_NAMES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED'];
+const BUCKETS = [0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+/** Counters of a {@link DnsServer}, rendered in the Prometheus text format. */
+export class DnsMetrics {
+  private readonly requests = new Map<string, number>();
+  private readonly responses = new Map<number, number>();
+  private readonly buckets = new Array<number>(BUCKETS.length).fill(0);
+  private durationSum = 0;
+  private durationCount = 0;
+  cacheHits = 0;
+  cacheMisses = 0;
+  forwardRequests = 0;
+  forwardErrors = 0;
+  dropped = 0;
+
+  /** Counts a request by transport and query type. */
+  request(proto: 'udp' | 'tcp', qtype: number): void {
+    const key = `${proto}|${qtype}`;
+    this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
+  }
+
+  /** Counts a response by rcode and records how long it took, in seconds. */
+  response(rcode: number, seconds: number): void {
+    this.responses.set(rcode, (this.responses.get(rcode) ?? 0) + 1);
+    this.durationSum += seconds;
+    this.durationCount++;
+    for (let i = 0; i < BUCKETS.length; i++) {
+      if (seconds <= (BUCKETS[i] as number)) {
+        this.buckets[i] = (this.buckets[i] as number) + 1;
+        break;
+      }
+    }
+  }
+
+  /** Total requests counted. */
+  get requestCount(): number {
+    let n = 0;
+    for (const v of this.requests.values()) n += v;
+    return n;
+  }
+
+  /** The Prometheus text exposition (format 0.0.4). */
+  render(gauges: { synced: boolean; names: number; cacheEntries: number }): string {
+    const lines: string[] = [];
+    const family = (name: string, type: string, help: string): void => {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    };
+    family('podnet_dns_requests_total', 'counter', 'DNS requests by transport and query type.');
+    for (const [key, v] of this.requests) {
+      const [proto, qtype] = key.split('|') as [string, string];
+      lines.push(
+        `podnet_dns_requests_total{proto="${proto}",type="${typeName(Number(qtype))}"} ${v}`,
+      );
+    }
+    family('podnet_dns_responses_total', 'counter', 'DNS responses by rcode.');
+    for (const [rcode, v] of this.responses)
+      lines.push(`podnet_dns_responses_total{rcode="${RCODE_NAMES[rcode] ?? rcode}"} ${v}`);
+    family('podnet_dns_request_duration_seconds', 'histogram', 'Time to answer a request.');
+    let cumulative = 0;
+    BUCKETS.forEach((le, i) => {
+      cumulative += this.buckets[i] as number;
+      lines.push(`podnet_dns_request_duration_seconds_bucket{le="${le}"} ${cumulative}`);
+    });
+    lines.push(`podnet_dns_request_duration_seconds_bucket{le="+Inf"} ${this.durationCount}`);
+    lines.push(`podnet_dns_request_duration_seconds_sum ${this.durationSum}`);
+    lines.push(`podnet_dns_request_duration_seconds_count ${this.durationCount}`);
+    family('podnet_dns_cache_hits_total', 'counter', 'Forwarded names answered from the cache.');
+    lines.push(`podnet_dns_cache_hits_total ${this.cacheHits}`);
+    family('podnet_dns_cache_misses_total', 'counter', 'Forwarded names not in the cache.');
+    lines.push(`podnet_dns_cache_misses_total ${this.cacheMisses}`);
+    family('podnet_dns_cache_entries', 'gauge', 'Entries in the forwarding cache.');
+    lines.push(`podnet_dns_cache_entries ${gauges.cacheEntries}`);
+    family('podnet_dns_forward_requests_total', 'counter', 'Queries sent to upstream resolvers.');
+    lines.push(`podnet_dns_forward_requests_total ${this.forwardRequests}`);
+    family(
+      'podnet_dns_forward_errors_total',
+      'counter',
+      'Upstream queries that failed or timed out.',
+    );
+    lines.push(`podnet_dns_forward_errors_total ${this.forwardErrors}`);
+    family('podnet_dns_dropped_total', 'counter', 'Packets dropped without an answer.');
+    lines.push(`podnet_dns_dropped_total ${this.dropped}`);
+    family('podnet_dns_zone_names', 'gauge', 'Names in the cluster zone.');
+    lines.push(`podnet_dns_zone_names ${gauges.names}`);
+    family('podnet_dns_synced', 'gauge', '1 once the cluster state has been synced.');
+    lines.push(`podnet_dns_synced ${gauges.synced ? 1 : 0}`);
+    return `${lines.join('\n')}\n`;
+  }
+}

@@ -1,0 +1,478 @@
+import dgram from 'node:dgram';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import {
+  type CacheOptions,
+  ResponseCache,
+  partsOf,
+  renderResponse,
+  scanResponse,
+} from './cache.js';
+import { DnsError } from './errors.js';
+import { Forwarder } from './forwarder.js';
+import { DnsMetrics } from './metrics.js';
+import {
+  type ParsedQuery,
+  PreparedZone,
+  buildResponse,
+  errorResponse,
+  parseQuery,
+  udpLimit,
+  writeOptAt,
+} from './prepared.js';
+import { type Upstream, parseResolvConf, parseUpstream } from './resolv-conf.js';
+import type { ClusterDnsState, ZoneOptions } from './types.js';
+import { RCODES } from './wire.js';
+import { authorityOf, compileZone, normalizeName } from './zone.js';
+
+/** Options of a {@link DnsServer}. */
+export interface DnsServerOptions extends Omit<ZoneOptions, 'serial'> {
+  /** Upstream resolvers for names outside the zone: `IP`, `IP:port`, `[IPv6]:port`. */
+  upstreams?: readonly (string | Upstream)[];
+  /** Read upstreams from this resolv.conf when `upstreams` is not given (e.g. `/etc/resolv.conf`). */
+  resolvConf?: string;
+  /** Forwarding cache options, or false for none. */
+  cache?: CacheOptions | false;
+  /** Per-upstream timeout in ms; default 2000. */
+  forwardTimeoutMs?: number;
+}
+
+/** Where to listen. UDP and TCP share `port` unless `udpPort`/`tcpPort` are given. */
+export interface DnsListenOptions {
+  /** Default `127.0.0.1`. */
+  address?: string;
+  /** Port for UDP and TCP; 0 (default) picks a free port for both. */
+  port?: number;
+  udpPort?: number;
+  tcpPort?: number;
+  /** Port of the HTTP endpoints (`/health`, `/ready`, `/metrics`); omitted: none. 0 picks one. */
+  httpPort?: number;
+  /** Address of the HTTP endpoints; default `address`. */
+  httpAddress?: string;
+}
+
+/** The addresses a started server listens on. */
+export interface DnsServerAddress {
+  address: string;
+  /** The UDP port (equal to `tcpPort` unless they were set apart). */
+  port: number;
+  udpPort: number;
+  tcpPort: number;
+  httpPort?: number;
+}
+
+const MAX_TCP_CONNECTIONS = 1000;
+const TCP_IDLE_MS = 10_000;
+
+/**
+ * Cluster DNS over UDP and TCP: answers the zone from answers prepared at {@link update},
+ * forwards other names to upstreams through a TTL-honouring cache, and serves health, ready
+ * and Prometheus metrics over HTTP. SERVFAIL for zone names until the first `update`.
+ */
+export class DnsServer {
+  private prepared: PreparedZone | null = null;
+  private readonly zoneOptions: ZoneOptions;
+  private readonly zoneName: string;
+  private readonly forwarder: Forwarder | null;
+  private readonly cache: ResponseCache | null;
+  private readonly inflight = new Map<string, Promise<Uint8Array | null>>();
+  /** Request counters and latency histogram. */
+  readonly metrics = new DnsMetrics();
+  private udp: dgram.Socket | null = null;
+  private tcp: net.Server | null = null;
+  private http: http.Server | null = null;
+  private readonly connections = new Set<net.Socket>();
+  private bound: DnsServerAddress | null = null;
+
+  constructor(options: DnsServerOptions = {}) {
+    this.zoneOptions = {
+      zone: options.zone,
+      ttl: options.ttl,
+      pods: options.pods,
+      endpointsFromPods: options.endpointsFromPods,
+    };
+    compileZone({}, this.zoneOptions);
+    this.zoneName = normalizeName(options.zone ?? 'cluster.local');
+    let upstreams: Upstream[] = [];
+    if (options.upstreams) {
+      upstreams = options.upstreams.map((u, i) => parseUpstream(u, `upstreams[${i}]`));
+    } else if (options.resolvConf) {
+      let text: string;
+      try {
+        text = readFileSync(options.resolvConf, 'utf8');
+      } catch (cause) {
+        throw new DnsError('INVALID_ARGUMENT', `resolvConf ${options.resolvConf} cannot be read`, {
+          field: 'resolvConf',
+          cause,
+        });
+      }
+      upstreams = parseResolvConf(text);
+    }
+    this.forwarder = upstreams.length
+      ? new Forwarder(upstreams, { timeoutMs: options.forwardTimeoutMs })
+      : null;
+    this.cache = options.cache === false ? null : new ResponseCache(options.cache ?? {});
+  }
+
+  /** True once {@link update} has been called with a full cluster state. */
+  get synced(): boolean {
+    return this.prepared !== null;
+  }
+
+  /** The upstream resolvers in use. */
+  get upstreams(): readonly Upstream[] {
+    return this.forwarder?.upstreams ?? [];
+  }
+
+  /**
+   * Replaces the cluster state (a full sync): compiles and prepares every answer, then swaps
+   * it in atomically. Throws `DnsError` `INVALID_STATE` and keeps the old zone on bad input.
+   */
+  update(state: ClusterDnsState): void {
+    const zone = compileZone(state, { ...this.zoneOptions, serial: Math.floor(Date.now() / 1000) });
+    this.prepared = new PreparedZone(zone);
+  }
+
+  /** Number of names in the current zone (0 before the first sync). */
+  get names(): number {
+    return this.prepared?.zone.nodes.size ?? 0;
+  }
+
+  /**
+   * Answers one wire-format query as the listeners do (`transport` decides the size limit).
+   * Resolves to the response bytes, or null when the packet is dropped.
+   */
+  async handle(msg: Uint8Array, transport: 'udp' | 'tcp' = 'udp'): Promise<Uint8Array | null> {
+    const out = this.answer(msg, transport);
+    return out instanceof Promise ? await out : out;
+  }
+
+  private answer(
+    msg: Uint8Array,
+    transport: 'udp' | 'tcp',
+  ): Uint8Array | null | Promise<Uint8Array | null> {
+    const started = performance.now();
+    const parsed = parseQuery(msg);
+    if (parsed.kind === 'drop') {
+      this.metrics.dropped++;
+      return null;
+    }
+    if (parsed.kind === 'reply') {
+      this.metrics.response(
+        (parsed.response[3] as number) & 0xf,
+        (performance.now() - started) / 1000,
+      );
+      return parsed.response;
+    }
+    const q = parsed.query;
+    this.metrics.request(transport, q.qtype);
+    const limit = transport === 'udp' ? udpLimit(q) : 65535;
+    if (q.ednsVersion > 0) return this.done(badVers(msg, q), started);
+    if (q.qclass !== 1) return this.done(simple(msg, q, RCODES.REFUSED), started);
+    const apex = authorityOf(this.zoneName, q.key);
+    if (apex !== null) {
+      if (!this.prepared) return this.done(simple(msg, q, RCODES.SERVFAIL), started);
+      const ans = this.prepared.lookup(q.key, q.qtype, q.questionEnd - 16);
+      if (ans) return this.done(buildResponse(msg, q, ans, limit), started);
+    }
+    if (!this.forwarder)
+      return this.done(simple(msg, q, apex === null ? RCODES.REFUSED : RCODES.NXDOMAIN), started);
+    const key = `${q.qtype}|${q.key}`;
+    const hit = this.cache?.get(key);
+    if (hit) {
+      const out = this.cache?.respond(msg, q, hit, limit);
+      if (out) {
+        this.metrics.cacheHits++;
+        return this.done(out, started);
+      }
+    }
+    this.metrics.cacheMisses++;
+    return this.forward(msg, q, key, limit, started);
+  }
+
+  private done(out: Uint8Array, started: number): Uint8Array {
+    this.metrics.response((out[3] as number) & 0xf, (performance.now() - started) / 1000);
+    return out;
+  }
+
+  private async forward(
+    msg: Uint8Array,
+    q: ParsedQuery,
+    key: string,
+    limit: number,
+    started: number,
+  ): Promise<Uint8Array | null> {
+    let pending = this.inflight.get(key);
+    if (!pending) {
+      pending = this.fetchUpstream(q, key);
+      this.inflight.set(key, pending);
+      pending.finally(() => this.inflight.delete(key)).catch(() => undefined);
+    }
+    const upstream = await pending;
+    if (!upstream) return this.done(simple(msg, q, RCODES.SERVFAIL), started);
+    const scanned = scanResponse(upstream);
+    if (!scanned || scanned.questionEnd !== q.questionEnd)
+      return this.done(simple(msg, q, RCODES.SERVFAIL), started);
+    const cap = this.cache
+      ? scanned.negative
+        ? this.cache.maxNegativeTtl
+        : this.cache.maxTtl
+      : undefined;
+    const out = renderResponse(msg, q, partsOf(scanned), limit, 0, cap);
+    return this.done(out ?? simple(msg, q, RCODES.SERVFAIL), started);
+  }
+
+  private async fetchUpstream(q: ParsedQuery, key: string): Promise<Uint8Array | null> {
+    if (!this.forwarder) return null;
+    this.metrics.forwardRequests++;
+    try {
+      const res = await this.forwarder.query(q.key, q.qtype);
+      const scanned = scanResponse(res);
+      if (scanned && this.cache) this.cache.set(key, scanned);
+      return res;
+    } catch {
+      this.metrics.forwardErrors++;
+      return null;
+    }
+  }
+
+  /** Starts the UDP and TCP listeners (and HTTP endpoints when `httpPort` is given). */
+  async start(options: DnsListenOptions = {}): Promise<DnsServerAddress> {
+    if (this.udp) throw new DnsError('INVALID_ARGUMENT', 'server already started');
+    const address = options.address ?? '127.0.0.1';
+    if (!net.isIP(address))
+      throw new DnsError(
+        'INVALID_ARGUMENT',
+        `address must be an IP address, got ${JSON.stringify(address)}`,
+        { field: 'address', value: address },
+      );
+    const udpPort = options.udpPort ?? options.port ?? 0;
+    const tcpPort = options.tcpPort ?? options.port ?? 0;
+    for (const [field, v] of [
+      ['udpPort', udpPort],
+      ['tcpPort', tcpPort],
+      ['httpPort', options.httpPort ?? 0],
+    ] as const) {
+      if (!Number.isInteger(v) || v < 0 || v > 65535)
+        throw new DnsError(
+          'INVALID_ARGUMENT',
+          `${field} must be 0-65535, got ${JSON.stringify(v)}`,
+          { field, value: v },
+        );
+    }
+    const shared = options.udpPort === undefined && options.tcpPort === undefined;
+    let lastError: unknown;
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const udp = await this.bindUdp(address, udpPort);
+      const port = (udp.address() as net.AddressInfo).port;
+      try {
+        const tcp = await this.bindTcp(address, shared ? port : tcpPort);
+        this.udp = udp;
+        this.tcp = tcp;
+        this.bound = {
+          address,
+          port,
+          udpPort: port,
+          tcpPort: (tcp.address() as net.AddressInfo).port,
+        };
+        break;
+      } catch (err) {
+        udp.close();
+        lastError = err;
+        if (!(shared && udpPort === 0)) break;
+      }
+    }
+    if (!this.bound)
+      throw new DnsError('BIND_FAILED', `cannot listen on ${address} UDP and TCP`, {
+        cause: lastError,
+      });
+    if (options.httpPort !== undefined) {
+      try {
+        this.bound.httpPort = await this.startHttp(
+          options.httpAddress ?? address,
+          options.httpPort,
+        );
+      } catch (err) {
+        await this.stop();
+        throw err;
+      }
+    }
+    return { ...this.bound };
+  }
+
+  /** The addresses in use; throws `NOT_STARTED` before {@link start}. */
+  address(): DnsServerAddress {
+    if (!this.bound) throw new DnsError('NOT_STARTED', 'the server is not started');
+    return { ...this.bound };
+  }
+
+  private bindUdp(address: string, port: number): Promise<dgram.Socket> {
+    return new Promise((resolve, reject) => {
+      const sock = dgram.createSocket({ type: net.isIPv6(address) ? 'udp6' : 'udp4' });
+      sock.once('error', (err) =>
+        reject(new DnsError('BIND_FAILED', `cannot bind UDP ${address}:${port}`, { cause: err })),
+      );
+      sock.bind(port, address, () => {
+        sock.removeAllListeners('error');
+        sock.on('error', () => undefined);
+        try {
+          sock.setRecvBufferSize(4 * 1024 * 1024);
+          sock.setSendBufferSize(4 * 1024 * 1024);
+        } catch {
+          // kernel limits apply
+        }
+        sock.on('message', (msg, rinfo) => this.onUdp(sock, msg, rinfo));
+        resolve(sock);
+      });
+    });
+  }
+
+  private onUdp(sock: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    let out: Uint8Array | null | Promise<Uint8Array | null>;
+    try {
+      out = this.answer(msg, 'udp');
+    } catch {
+      out = msg.length >= 12 ? errorResponse(msg.readUInt16BE(0), 0, 0, RCODES.SERVFAIL) : null;
+    }
+    if (out === null) return;
+    if (out instanceof Promise) {
+      out.then(
+        (r) => r && sock.send(r, rinfo.port, rinfo.address),
+        () => undefined,
+      );
+      return;
+    }
+    sock.send(out, rinfo.port, rinfo.address);
+  }
+
+  private bindTcp(address: string, port: number): Promise<net.Server> {
+    return new Promise((resolve, reject) => {
+      const server = net.createServer((sock) => this.onTcp(sock));
+      server.maxConnections = MAX_TCP_CONNECTIONS;
+      server.once('error', (err) =>
+        reject(new DnsError('BIND_FAILED', `cannot bind TCP ${address}:${port}`, { cause: err })),
+      );
+      server.listen({ port, host: address, exclusive: true }, () => {
+        server.removeAllListeners('error');
+        server.on('error', () => undefined);
+        resolve(server);
+      });
+    });
+  }
+
+  private onTcp(sock: net.Socket): void {
+    this.connections.add(sock);
+    sock.setNoDelay(true);
+    sock.setTimeout(TCP_IDLE_MS, () => sock.destroy());
+    sock.on('error', () => sock.destroy());
+    sock.on('close', () => this.connections.delete(sock));
+    let buf = Buffer.alloc(0);
+    let chain: Promise<void> = Promise.resolve();
+    sock.on('data', (chunk) => {
+      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+      while (buf.length >= 2) {
+        const len = buf.readUInt16BE(0);
+        if (buf.length < 2 + len) break;
+        const msg = Buffer.from(buf.subarray(2, 2 + len));
+        buf = buf.subarray(2 + len);
+        chain = chain.then(async () => {
+          let out: Uint8Array | null;
+          try {
+            out = await this.handle(msg, 'tcp');
+          } catch {
+            out =
+              msg.length >= 12 ? errorResponse(msg.readUInt16BE(0), 0, 0, RCODES.SERVFAIL) : null;
+          }
+          if (out === null) {
+            sock.destroy();
+            return;
+          }
+          if (sock.destroyed) return;
+          const frame = Buffer.allocUnsafe(2 + out.length);
+          frame.writeUInt16BE(out.length, 0);
+          frame.set(out, 2);
+          sock.write(frame);
+        });
+      }
+    });
+  }
+
+  private startHttp(address: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const server = http.createServer((req, res) => {
+        const path = (req.url ?? '/').split('?')[0];
+        if (path === '/health') {
+          res.writeHead(200, { 'content-type': 'text/plain' }).end('OK');
+        } else if (path === '/ready') {
+          if (this.synced) res.writeHead(200, { 'content-type': 'text/plain' }).end('OK');
+          else res.writeHead(503, { 'content-type': 'text/plain' }).end('not synced');
+        } else if (path === '/metrics') {
+          res
+            .writeHead(200, { 'content-type': 'text/plain; version=0.0.4' })
+            .end(this.renderMetrics());
+        } else {
+          res.writeHead(404).end();
+        }
+      });
+      server.once('error', (err) =>
+        reject(new DnsError('BIND_FAILED', `cannot bind HTTP ${address}:${port}`, { cause: err })),
+      );
+      server.listen(port, address, () => {
+        this.http = server;
+        resolve((server.address() as net.AddressInfo).port);
+      });
+    });
+  }
+
+  /** The Prometheus text exposition of {@link metrics}. */
+  renderMetrics(): string {
+    return this.metrics.render({
+      synced: this.synced,
+      names: this.names,
+      cacheEntries: this.cache?.size ?? 0,
+    });
+  }
+
+  /** Stops every listener and the forwarder; pending queries are dropped. */
+  async stop(): Promise<void> {
+    const udp = this.udp;
+    const tcp = this.tcp;
+    const httpServer = this.http;
+    this.udp = null;
+    this.tcp = null;
+    this.http = null;
+    this.bound = null;
+    for (const c of this.connections) c.destroy();
+    this.connections.clear();
+    this.forwarder?.close();
+    await Promise.all([
+      udp ? new Promise<void>((r) => udp.close(() => r())) : undefined,
+      tcp ? new Promise<void>((r) => tcp.close(() => r())) : undefined,
+      httpServer ? new Promise<void>((r) => httpServer.close(() => r())) : undefined,
+    ]);
+  }
+}
+
+function simple(msg: Uint8Array, q: ParsedQuery, rcode: number): Uint8Array {
+  const edns = q.ednsSize >= 0;
+  const out = new Uint8Array(q.questionEnd + (edns ? 11 : 0));
+  out.set(msg.subarray(0, q.questionEnd));
+  const flags = 0x8080 | q.echoFlags | rcode;
+  out[2] = flags >> 8;
+  out[3] = flags & 0xff;
+  out.fill(0, 6, 12);
+  out[5] = 1;
+  if (edns) {
+    out[11] = 1;
+    writeOptAt(out, q.questionEnd, 0);
+  }
+  return out;
+}
+
+function badVers(msg: Uint8Array, q: ParsedQuery): Uint8Array {
+  const out = simple(msg, q, 0);
+  writeOptAt(out, q.questionEnd, 1);
+  return out;
+}

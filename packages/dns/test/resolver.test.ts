@@ -1,0 +1,343 @@
+import { describe, expect, it } from 'vitest';
+import {
+  type ClusterDnsState,
+  DnsError,
+  type DnsRecord,
+  compileZone,
+  resolve,
+  reverseName,
+} from '../src/index.js';
+import { clusterIpService, endpointSlice, headlessService } from '../src/testing/index.js';
+
+const state: ClusterDnsState = {
+  namespaces: [{ metadata: { name: 'default' } }, { metadata: { name: 'empty' } }],
+  services: [
+    clusterIpService('default', 'web', '10.96.0.10', ['http:80', 'dns:53/UDP']),
+    clusterIpService('default', 'dual', ['10.96.0.11', 'fd00:96::11'], []),
+    headlessService('default', 'db', ['pg:5432']),
+    headlessService('default', 'cold', []),
+    headlessService('default', 'warm', [], true),
+    headlessService('default', 'sub', []),
+    {
+      metadata: { name: 'ext', namespace: 'default' },
+      spec: { type: 'ExternalName', externalName: 'Example.COM.' },
+    },
+  ],
+  endpointSlices: [
+    endpointSlice(
+      'default',
+      'db',
+      [{ ip: '10.1.0.5', hostname: 'db-0' }, { ip: '10.1.0.6' }, { ip: '10.1.0.7', ready: false }],
+      ['pg:5432'],
+    ),
+    endpointSlice('default', 'db', [{ ip: 'fd00::7' }], ['pg:5432']),
+    endpointSlice('default', 'cold', [{ ip: '10.1.1.1', ready: false }]),
+    endpointSlice('default', 'warm', [{ ip: '10.1.2.1', ready: false }]),
+  ],
+  pods: [
+    {
+      metadata: { name: 'p1', namespace: 'default' },
+      spec: { hostname: 'h1', subdomain: 'sub' },
+      status: {
+        podIP: '10.1.3.1',
+        podIPs: [{ ip: '10.1.3.1' }],
+        conditions: [{ type: 'Ready', status: 'True' }],
+      },
+    },
+  ],
+};
+
+const zone = compileZone(state, { ttl: 30 });
+const Z = 'cluster.local';
+const rr = (name: string, type: DnsRecord['type'], data: unknown): unknown =>
+  expect.objectContaining({ name, type, data, ttl: 30 });
+
+type Row = [string, string | number, string, unknown[]];
+
+// question name, type, rcode, answers
+const table: Row[] = [
+  [`web.default.svc.${Z}`, 'A', 'NOERROR', [rr(`web.default.svc.${Z}`, 'A', '10.96.0.10')]],
+  [
+    `WEB.Default.SVC.${Z.toUpperCase()}.`,
+    'A',
+    'NOERROR',
+    [rr(`web.default.svc.${Z}`, 'A', '10.96.0.10')],
+  ],
+  [`web.default.svc.${Z}`, 'AAAA', 'NOERROR', []],
+  [
+    `dual.default.svc.${Z}`,
+    'AAAA',
+    'NOERROR',
+    [rr(`dual.default.svc.${Z}`, 'AAAA', 'fd00:96::11')],
+  ],
+  [
+    `_http._tcp.web.default.svc.${Z}`,
+    'SRV',
+    'NOERROR',
+    [
+      rr(`_http._tcp.web.default.svc.${Z}`, 'SRV', {
+        priority: 0,
+        weight: 100,
+        port: 80,
+        target: `web.default.svc.${Z}`,
+      }),
+    ],
+  ],
+  [
+    `_dns._udp.web.default.svc.${Z}`,
+    'SRV',
+    'NOERROR',
+    [
+      rr(`_dns._udp.web.default.svc.${Z}`, 'SRV', {
+        priority: 0,
+        weight: 100,
+        port: 53,
+        target: `web.default.svc.${Z}`,
+      }),
+    ],
+  ],
+  [`_http._udp.web.default.svc.${Z}`, 'SRV', 'NXDOMAIN', []],
+  [`_tcp.web.default.svc.${Z}`, 'SRV', 'NOERROR', []],
+  [`_http._tcp.web.default.svc.${Z}`, 'A', 'NOERROR', []],
+  [
+    reverseName('10.96.0.10'),
+    'PTR',
+    'NOERROR',
+    [rr('10.0.96.10.in-addr.arpa', 'PTR', `web.default.svc.${Z}`)],
+  ],
+  [
+    reverseName('fd00:96::11'),
+    'PTR',
+    'NOERROR',
+    [rr(reverseName('fd00:96::11'), 'PTR', `dual.default.svc.${Z}`)],
+  ],
+  [
+    `db.default.svc.${Z}`,
+    'A',
+    'NOERROR',
+    [rr(`db.default.svc.${Z}`, 'A', '10.1.0.5'), rr(`db.default.svc.${Z}`, 'A', '10.1.0.6')],
+  ],
+  [`db.default.svc.${Z}`, 'AAAA', 'NOERROR', [rr(`db.default.svc.${Z}`, 'AAAA', 'fd00::7')]],
+  [`db-0.db.default.svc.${Z}`, 'A', 'NOERROR', [rr(`db-0.db.default.svc.${Z}`, 'A', '10.1.0.5')]],
+  [
+    `10-1-0-6.db.default.svc.${Z}`,
+    'A',
+    'NOERROR',
+    [rr(`10-1-0-6.db.default.svc.${Z}`, 'A', '10.1.0.6')],
+  ],
+  [
+    `fd00--7.db.default.svc.${Z}`,
+    'AAAA',
+    'NOERROR',
+    [rr(`fd00--7.db.default.svc.${Z}`, 'AAAA', 'fd00::7')],
+  ],
+  [`10-1-0-7.db.default.svc.${Z}`, 'A', 'NXDOMAIN', []],
+  [
+    reverseName('10.1.0.5'),
+    'PTR',
+    'NOERROR',
+    [rr('5.0.1.10.in-addr.arpa', 'PTR', `db-0.db.default.svc.${Z}`)],
+  ],
+  [
+    reverseName('10.1.0.6'),
+    'PTR',
+    'NOERROR',
+    [rr('6.0.1.10.in-addr.arpa', 'PTR', `10-1-0-6.db.default.svc.${Z}`)],
+  ],
+  [`cold.default.svc.${Z}`, 'A', 'NXDOMAIN', []],
+  [`warm.default.svc.${Z}`, 'A', 'NOERROR', [rr(`warm.default.svc.${Z}`, 'A', '10.1.2.1')]],
+  [`h1.sub.default.svc.${Z}`, 'A', 'NOERROR', [rr(`h1.sub.default.svc.${Z}`, 'A', '10.1.3.1')]],
+  [`ext.default.svc.${Z}`, 'A', 'NOERROR', [rr(`ext.default.svc.${Z}`, 'CNAME', 'example.com')]],
+  [
+    `ext.default.svc.${Z}`,
+    'CNAME',
+    'NOERROR',
+    [rr(`ext.default.svc.${Z}`, 'CNAME', 'example.com')],
+  ],
+  [`dns-version.${Z}`, 'TXT', 'NOERROR', [rr(`dns-version.${Z}`, 'TXT', ['1.1.0'])]],
+  [`dns-version.${Z}`, 'A', 'NOERROR', []],
+  [`10-1-3-1.default.pod.${Z}`, 'A', 'NOERROR', [rr(`10-1-3-1.default.pod.${Z}`, 'A', '10.1.3.1')]],
+  [`10-9-9-9.default.pod.${Z}`, 'A', 'NOERROR', [rr(`10-9-9-9.default.pod.${Z}`, 'A', '10.9.9.9')]],
+  [
+    `fd00--1.default.pod.${Z}`,
+    'AAAA',
+    'NOERROR',
+    [rr(`fd00--1.default.pod.${Z}`, 'AAAA', 'fd00::1')],
+  ],
+  [`10-9-9-9.default.pod.${Z}`, 'AAAA', 'NOERROR', []],
+  [`not-an-ip.default.pod.${Z}`, 'A', 'NXDOMAIN', []],
+  [`nope.default.svc.${Z}`, 'A', 'NXDOMAIN', []],
+  [`web.nope.svc.${Z}`, 'A', 'NXDOMAIN', []],
+  [`nope.svc.${Z}`, 'A', 'NXDOMAIN', []],
+  [`default.svc.${Z}`, 'A', 'NOERROR', []],
+  [`empty.svc.${Z}`, 'A', 'NOERROR', []],
+  [`svc.${Z}`, 'A', 'NOERROR', []],
+  [`pod.${Z}`, 'A', 'NOERROR', []],
+  [`default.pod.${Z}`, 'A', 'NOERROR', []],
+  [Z, 'A', 'NOERROR', []],
+  [Z, 'SOA', 'NOERROR', [expect.objectContaining({ name: Z, type: 'SOA' })]],
+  [`x.${Z}`, 'A', 'NXDOMAIN', []],
+];
+
+describe('resolve (Kubernetes DNS specification 1.1.0)', () => {
+  it.each(table)('%s %s → %s', (name, type, rcode, answers) => {
+    const res = resolve(zone, { name, type: type as 'A' });
+    expect(res.kind).toBe('answer');
+    if (res.kind !== 'answer') return;
+    expect(res.rcode).toBe(rcode);
+    expect(res.answers).toHaveLength(answers.length);
+    expect(res.answers).toEqual(expect.arrayContaining(answers));
+    if (answers.length === 0) {
+      expect(res.authorities).toEqual([
+        expect.objectContaining({
+          type: 'SOA',
+          ttl: 30,
+          data: expect.objectContaining({ minimum: 30 }),
+        }),
+      ]);
+    } else {
+      expect(res.authorities).toEqual([]);
+    }
+  });
+
+  it('adds the target addresses of SRV answers to the additional section', () => {
+    const res = resolve(zone, { name: `_pg._tcp.db.default.svc.${Z}`, type: 'SRV' });
+    if (res.kind !== 'answer') throw new Error('expected an answer');
+    expect(res.answers.map((a) => (a.type === 'SRV' ? a.data.target : ''))).toEqual(
+      expect.arrayContaining([
+        `db-0.db.default.svc.${Z}`,
+        `10-1-0-6.db.default.svc.${Z}`,
+        `fd00--7.db.default.svc.${Z}`,
+      ]),
+    );
+    expect(
+      res.answers.every((a) => a.type === 'SRV' && a.data.weight === 33 && a.data.port === 5432),
+    ).toBe(true);
+    expect(res.additionals.map((a) => a.data)).toEqual(
+      expect.arrayContaining(['10.1.0.5', '10.1.0.6', 'fd00::7']),
+    );
+  });
+
+  it('answers ANY with every record of the name', () => {
+    const res = resolve(zone, { name: `dual.default.svc.${Z}`, type: 'ANY' });
+    expect(res.kind === 'answer' && res.answers.map((a) => a.type).sort()).toEqual(['A', 'AAAA']);
+  });
+
+  it('forwards names outside the zone and unknown reverse names', () => {
+    expect(resolve(zone, { name: 'example.com', type: 'A' })).toEqual({ kind: 'forward' });
+    expect(resolve(zone, { name: 'local', type: 'A' })).toEqual({ kind: 'forward' });
+    expect(resolve(zone, { name: 'xcluster.local', type: 'A' })).toEqual({ kind: 'forward' });
+    expect(resolve(zone, { name: reverseName('8.8.8.8'), type: 'PTR' })).toEqual({
+      kind: 'forward',
+    });
+  });
+
+  it('honours the pods modes', () => {
+    const name = `10-9-9-9.default.pod.${Z}`;
+    const disabled = compileZone(state, { pods: 'disabled' });
+    expect(resolve(disabled, { name, type: 'A' })).toMatchObject({ rcode: 'NXDOMAIN' });
+    const verified = compileZone(state, { pods: 'verified' });
+    expect(resolve(verified, { name, type: 'A' })).toMatchObject({ rcode: 'NXDOMAIN' });
+    expect(resolve(verified, { name: `10-1-3-1.default.pod.${Z}`, type: 'A' })).toMatchObject({
+      rcode: 'NOERROR',
+      answers: [expect.objectContaining({ data: '10.1.3.1' })],
+    });
+    expect(resolve(verified, { name: `10-1-3-1.other.pod.${Z}`, type: 'A' })).toMatchObject({
+      rcode: 'NXDOMAIN',
+    });
+  });
+
+  it('serves a configured zone and TTL', () => {
+    const z = compileZone(state, { zone: 'Corp.Example.', ttl: 7 });
+    expect(resolve(z, { name: 'web.default.svc.corp.example', type: 'A' })).toMatchObject({
+      rcode: 'NOERROR',
+      answers: [expect.objectContaining({ ttl: 7, data: '10.96.0.10' })],
+    });
+    expect(resolve(z, { name: `web.default.svc.${Z}`, type: 'A' })).toEqual({ kind: 'forward' });
+    expect(resolve(z, { name: 'dns-version.corp.example', type: 'TXT' })).toMatchObject({
+      rcode: 'NOERROR',
+    });
+  });
+
+  it('derives endpoints from selected pods when a Service has no EndpointSlice', () => {
+    const z = compileZone({
+      services: [
+        {
+          metadata: { name: 'sel', namespace: 'ns1' },
+          spec: {
+            clusterIP: 'None',
+            selector: { app: 'x' },
+            ports: [{ name: 'web', port: 80, targetPort: 8080 }],
+          },
+        },
+      ],
+      pods: [
+        {
+          metadata: { name: 'a', namespace: 'ns1', labels: { app: 'x' } },
+          status: { podIP: '10.2.0.1' },
+        },
+        {
+          metadata: { name: 'b', namespace: 'ns1', labels: { app: 'y' } },
+          status: { podIP: '10.2.0.2' },
+        },
+        {
+          metadata: { name: 'c', namespace: 'ns1', labels: { app: 'x' } },
+          status: { podIP: '10.2.0.3', conditions: [{ type: 'Ready', status: 'False' }] },
+        },
+      ],
+    });
+    expect(resolve(z, { name: `sel.ns1.svc.${Z}`, type: 'A' })).toMatchObject({
+      answers: [expect.objectContaining({ data: '10.2.0.1' })],
+    });
+    expect(resolve(z, { name: `_web._tcp.sel.ns1.svc.${Z}`, type: 'SRV' })).toMatchObject({
+      answers: [expect.objectContaining({ data: expect.objectContaining({ port: 8080 }) })],
+    });
+  });
+
+  it.each([
+    [
+      { services: [{ metadata: { name: 'Bad_Name', namespace: 'default' }, spec: {} }] },
+      'services[0].metadata.name',
+    ],
+    [
+      {
+        services: [
+          { metadata: { name: 'ok', namespace: 'default' }, spec: { clusterIP: '10.0.0.300' } },
+        ],
+      },
+      'services[0].spec.clusterIP',
+    ],
+    [
+      {
+        services: [
+          { metadata: { name: 'ok' }, spec: { clusterIP: '10.0.0.1', ports: [{ port: 70000 }] } },
+        ],
+      },
+      'services[0].spec.ports[0].port',
+    ],
+    [
+      { services: [{ metadata: { name: 'ok' }, spec: { type: 'ExternalName' } }] },
+      'services[0].spec.externalName',
+    ],
+    [
+      { endpointSlices: [endpointSlice('default', 'x', [{ ip: 'nope' }])] },
+      'endpointSlices[0].endpoints[0].addresses[0]',
+    ],
+    [{ namespaces: [{ metadata: {} }] }, 'namespaces[0].metadata.name'],
+  ] as [ClusterDnsState, string][])('rejects bad objects naming the field (%#)', (bad, field) => {
+    try {
+      compileZone(bad);
+      expect.unreachable();
+    } catch (err) {
+      expect(DnsError.isInstance(err)).toBe(true);
+      expect(err).toMatchObject({ code: 'INVALID_STATE', field });
+      expect((err as Error).message).toContain(field);
+    }
+  });
+
+  it('rejects bad options', () => {
+    expect(() => compileZone({}, { ttl: -1 })).toThrow(/ttl/);
+    expect(() => compileZone({}, { zone: 'bad..zone' })).toThrow(/zone/);
+    expect(() => compileZone({}, { pods: 'maybe' as never })).toThrow(/pods/);
+  });
+});
