@@ -1,4 +1,4 @@
-import { objectName } from './hash.js';
+import { chainName, objectName, shortHash } from './hash.js';
 import {
   type CompileContext,
   compileContext,
@@ -112,9 +112,25 @@ function hostPort(ep: ChosenEndpoint): string {
   return familyOf(ep.ip) === 'ip6' ? `[${ep.ip}]:${ep.port}` : `${ep.ip}:${ep.port}`;
 }
 
-function lbRule(chains: string[]): string {
-  if (chains.length === 1) return `goto ${chains[0]}`;
-  return `numgen random mod ${chains.length} vmap { ${chains.map((c, i) => `${i} : goto ${c}`).join(', ')} }`;
+/**
+ * Above this many endpoints a service chain balances with one `numgen ... vmap`; at or below it,
+ * with a cascade of `numgen random mod k == 0` rules (uniform overall). The kernel names every
+ * anonymous map by scanning the table's sets, so one anonymous vmap per Service makes a full sync
+ * quadratic in the number of Services (10,000 of them took ~19 s here); the cascade has no set.
+ */
+export const CASCADE_MAX_ENDPOINTS = 16;
+
+function lbRules(chains: string[]): string[] {
+  if (chains.length === 1) return [`goto ${chains[0]}`];
+  if (chains.length > CASCADE_MAX_ENDPOINTS) {
+    return [
+      `numgen random mod ${chains.length} vmap { ${chains.map((c, i) => `${i} : goto ${c}`).join(', ')} }`,
+    ];
+  }
+  const n = chains.length;
+  return chains.map((c, i) =>
+    i === n - 1 ? `goto ${c}` : `numgen random mod ${n - i} == 0 goto ${c}`,
+  );
 }
 
 /** Compiles one Service (with its slices) into the chains, sets and elements it owns. Pure. */
@@ -151,10 +167,11 @@ export function compileServiceFragment(
       const hasExternal = extIPs.length > 0 || nodePort !== undefined;
       const internal = svc.internalLocal ? local : cluster;
       const external = svc.externalLocal ? local : cluster;
-      const clusterChain = objectName('svc', id, readable);
-      const localChain = objectName('local', id, readable);
-      const extChain = objectName('ext', id, readable);
-      const fwChain = objectName('fw', id, readable);
+      const h = shortHash(id);
+      const clusterChain = chainName('svc', h, readable);
+      const localChain = chainName('local', h, readable);
+      const extChain = chainName('ext', h, readable);
+      const fwChain = chainName('fw', h, readable);
       const needCluster =
         cluster.length > 0 &&
         ((cips.length > 0 && !svc.internalLocal) || (hasExternal && external.length > 0));
@@ -174,14 +191,14 @@ export function compileServiceFragment(
         const hp = hostPort(ep);
         let name = epChains.get(hp);
         if (!name) {
-          name = objectName('ep', `${id}|${hp}`, `${readable}.${ep.ip}.${ep.port}`);
+          name = objectName('ep', `${id}|${hp}`, `${ep.ip}.${ep.port}`);
           epChains.set(hp, name);
           const rules = [`${P} saddr ${ep.ip} jump mark-for-masquerade`];
           if (svc.affinityTimeout !== undefined) {
             const set = objectName(
               'aff',
               `${id}|${hp}|${svc.affinityTimeout}`,
-              `${readable}.${ep.ip}.${ep.port}`,
+              `${ep.ip}.${ep.port}`,
             );
             affSets.set(hp, set);
             table.sets.push({
@@ -205,7 +222,7 @@ export function compileServiceFragment(
             rules.push(`${P} saddr @${affSets.get(hostPort(ep))} goto ${chains[i]}`);
           });
         }
-        rules.push(lbRule(chains));
+        rules.push(...lbRules(chains));
         return rules;
       };
       if (needCluster) {

@@ -29,3 +29,8 @@ export function objectName(prefix: string, identity: string, readable: string): 
   const clean = readable.replace(/[^A-Za-z0-9_.-]/g, '_');
   return `${prefix}-${shortHash(identity)}-${clean}`.slice(0, 64);
 }
+
+/** Builds `prefix-hash-readable` from an already computed hash (see {@link objectName}). */
+export function chainName(prefix: string, hash: string, readable: string): string {
+  return `${prefix}-${hash}-${readable.replace(/[^A-Za-z0-9_.-]/g, '_')}`.slice(0, 64);
+}

@@ -128,7 +128,11 @@ function normPort(v: unknown, field: string, fail: Fail): number {
   return v as number;
 }
 
+const CANONICAL_V4 =
+  /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
 function normIp(v: unknown, field: string, fail: Fail): string {
+  if (typeof v === 'string' && CANONICAL_V4.test(v)) return v;
   if (!isIp(v)) fail(field, v, 'want an IPv4 or IPv6 address');
   return ipaddr.parse(v as string).toString();
 }

@@ -54,10 +54,47 @@ describe('compileServices features', () => {
     const sctpEp = chain(t, 'ep-').find((c) => c.rules.some((r) => r.includes('sctp')))!;
     expect(sctpEp.rules.at(-1)).toMatch(/^meta l4proto sctp dnat to 10\.244\.\d\.7:3868$/);
     const svc = chain(t, 'svc-')[0]!;
-    expect(svc.rules.at(-1)).toMatch(
-      /^numgen random mod 2 vmap \{ 0 : goto ep-\S+, 1 : goto ep-\S+ \}$/,
-    );
+    expect(svc.rules.slice(-2)).toEqual([
+      expect.stringMatching(/^numgen random mod 2 == 0 goto ep-\S+$/),
+      expect.stringMatching(/^goto ep-\S+$/),
+    ]);
     expect(elements(t, 'cluster-ips')).toEqual(['10.96.0.20']);
+  });
+
+  it('balances with a numgen cascade up to 16 endpoints and one numgen vmap above', () => {
+    const many = (n: number) =>
+      v4(
+        compileServices(
+          {
+            services: [
+              makeService('default', 'big', {
+                clusterIP: '10.96.0.30',
+                ports: [{ name: 'http', port: 80 }],
+              }),
+            ],
+            endpointSlices: [
+              makeEndpointSlice(
+                'default',
+                'big',
+                Array.from({ length: n }, (_, i) => ({ ip: `10.244.3.${i + 1}` })),
+                [{ name: 'http', port: 8080 }],
+              ),
+            ],
+          },
+          NODE,
+        ),
+      );
+    const cascade = chain(many(16), 'svc-')[0]!.rules.slice(1);
+    expect(cascade.map((r) => /mod (\d+) == 0/.exec(r)?.[1])).toEqual([
+      ...Array.from({ length: 15 }, (_, i) => String(16 - i)),
+      undefined,
+    ]);
+    const vmap = chain(many(17), 'svc-')[0]!.rules.slice(1);
+    expect(vmap).toEqual([
+      expect.stringMatching(
+        /^numgen random mod 17 vmap \{ 0 : goto ep-\S+, .* 16 : goto ep-\S+ \}$/,
+      ),
+    ]);
   });
 
   it('sends NodePorts and externalIPs through an ext chain that masquerades (Cluster policy)', () => {
@@ -348,15 +385,19 @@ describe('diffRulesets', () => {
     const tx = diffRulesets(a, b);
     expect(tx.full).toBe(false);
     expect(tx.ops.length).toBeLessThanOrEqual(10);
-    expect(tx.ops.every((op) => !('chain' in op) || op.chain.includes('default.web.'))).toBe(true);
+    expect(
+      tx.ops.every((op) => !('chain' in op) || /default\.web\.|-10\.244\.\d\.5\./.test(op.chain)),
+    ).toBe(true);
     expect(tx.ops.filter((op) => op.kind === 'element')).toEqual([]);
     expect(renderTransaction(tx)).toMatchInlineSnapshot(`
-      "add chain ip podnet-svc ep-o30z3t66yexp-default.web.http.tcp.10.244.2.5.8080
-      add rule ip podnet-svc ep-o30z3t66yexp-default.web.http.tcp.10.244.2.5.8080 ip saddr 10.244.2.5 jump mark-for-masquerade
-      add rule ip podnet-svc ep-o30z3t66yexp-default.web.http.tcp.10.244.2.5.8080 meta l4proto tcp dnat to 10.244.2.5:8080
+      "add chain ip podnet-svc ep-o30z3t66yexp-10.244.2.5.8080
+      add rule ip podnet-svc ep-o30z3t66yexp-10.244.2.5.8080 ip saddr 10.244.2.5 jump mark-for-masquerade
+      add rule ip podnet-svc ep-o30z3t66yexp-10.244.2.5.8080 meta l4proto tcp dnat to 10.244.2.5:8080
       flush chain ip podnet-svc svc-2uqlujj10mev-default.web.http.tcp
       add rule ip podnet-svc svc-2uqlujj10mev-default.web.http.tcp ip saddr != @pod-cidrs jump mark-for-masquerade
-      add rule ip podnet-svc svc-2uqlujj10mev-default.web.http.tcp numgen random mod 3 vmap { 0 : goto ep-6tnoqjnnibnj-default.web.http.tcp.10.244.0.5.8080, 1 : goto ep-dzt6b6obt7di-default.web.http.tcp.10.244.1.5.8080, 2 : goto ep-o30z3t66yexp-default.web.http.tcp.10.244.2.5.8080 }
+      add rule ip podnet-svc svc-2uqlujj10mev-default.web.http.tcp numgen random mod 3 == 0 goto ep-6tnoqjnnibnj-10.244.0.5.8080
+      add rule ip podnet-svc svc-2uqlujj10mev-default.web.http.tcp numgen random mod 2 == 0 goto ep-dzt6b6obt7di-10.244.1.5.8080
+      add rule ip podnet-svc svc-2uqlujj10mev-default.web.http.tcp goto ep-o30z3t66yexp-10.244.2.5.8080
       "
     `);
   });
