@@ -11,8 +11,9 @@ export default defineConfig([
   },
   {
     // The exec'd plugin is one self-contained file so it starts fast.
+    // CommonJS starts faster than an ES module entry (no ESM loader).
     entry: { 'bin/podnet-ipam': 'src/bin/podnet-ipam.ts' },
-    format: 'esm',
+    format: 'cjs',
     target: 'node20',
     noExternal: [/.*/],
     esbuildOptions: (o) => {

@@ -11,29 +11,61 @@ export function familyBits(family: 4 | 6): number {
   return family === 4 ? 32 : 128;
 }
 
+const V4 = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/;
+
 /** Parses a strict IPv4 dotted quad or IPv6 address (no zone); undefined when invalid. */
 export function parseIp(text: unknown): NumericIp | undefined {
-  if (typeof text !== 'string' || text.includes('%')) return undefined;
-  let family: 4 | 6;
-  if (ipaddr.IPv4.isValidFourPartDecimal(text)) family = 4;
-  else if (text.includes(':') && ipaddr.IPv6.isValid(text)) family = 6;
-  else return undefined;
-  const bytes = ipaddr.parse(text).toByteArray();
+  if (typeof text !== 'string') return undefined;
+  const m = V4.exec(text);
+  if (m) {
+    let value = 0;
+    for (let i = 1; i <= 4; i++) {
+      const octet = Number(m[i]);
+      if (octet > 255) return undefined;
+      value = value * 256 + octet;
+    }
+    return { family: 4, value: BigInt(value) };
+  }
+  if (text.includes('%') || !text.includes(':') || !ipaddr.IPv6.isValid(text)) return undefined;
   let value = 0n;
-  for (const b of bytes) value = (value << 8n) | BigInt(b);
-  return { family, value };
+  for (const b of ipaddr.IPv6.parse(text).toByteArray()) value = (value << 8n) | BigInt(b);
+  return { family: 6, value };
 }
 
 /** Formats a numeric address canonically (dotted quad, RFC 5952 for IPv6), as Go's net.IP does. */
 export function formatIp(ip: NumericIp): string {
-  const n = ip.family === 4 ? 4 : 16;
-  const bytes = new Array<number>(n);
-  let v = ip.value;
-  for (let i = n - 1; i >= 0; i--) {
-    bytes[i] = Number(v & 0xffn);
-    v >>= 8n;
+  if (ip.family === 4) {
+    const v = Number(ip.value);
+    return `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
   }
-  return ipaddr.fromByteArray(bytes).toString();
+  const parts = new Array<number>(8);
+  let v = ip.value;
+  for (let i = 7; i >= 0; i--) {
+    parts[i] = Number(v & 0xffffn);
+    v >>= 16n;
+  }
+  // RFC 5952: the longest run (first on a tie) of two or more zero groups becomes "::"
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (parts[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && parts[j] === 0) j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (from: number, to: number) =>
+    parts
+      .slice(from, to)
+      .map((p) => p.toString(16))
+      .join(':');
+  return best < 0 ? hex(0, 8) : `${hex(0, best)}::${hex(best + bestLen, 8)}`;
 }
 
 /** Canonical text of an address, or undefined when it does not parse. */

@@ -61,10 +61,6 @@ function checkAttachment(containerId: string, ifName: string): void {
   }
 }
 
-function owns(a: Allocation, containerId: string, ifName: string): boolean {
-  return a.containerId === containerId && (a.ifName === ifName || a.ifName === '');
-}
-
 /**
  * Hands out one address per range set to (container ID, ifname) attachments, never the same
  * address twice, over any {@link Store}. Every operation runs under the store's lock.
@@ -111,7 +107,7 @@ export class Allocator {
     requested: string[],
   ): AllocatedAddress[] {
     const pending = new Set(requested);
-    const existing = tx.list().filter((a) => owns(a, containerId, ifName));
+    const existing = tx.find(containerId, ifName);
     const done: AllocatedAddress[] = [];
     try {
       this.rangeSets.forEach((set, index) => {
@@ -194,8 +190,7 @@ export class Allocator {
   get(containerId: string, ifName: string): Promise<AllocatedAddress[]> {
     return this.store.withLock((tx) => {
       const out: AllocatedAddress[] = [];
-      for (const a of tx.list()) {
-        if (!owns(a, containerId, ifName)) continue;
+      for (const a of tx.find(containerId, ifName)) {
         const index = this.rangeSets.findIndex((s) => rangeSetContains(s, a.ip));
         const range =
           index < 0

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import {
   linkSync,
   mkdirSync,
@@ -18,6 +17,7 @@ import { type Allocation, Mutex, type Store, type StoreTransaction } from './sto
 const LAST_PREFIX = 'last_reserved_ip.';
 const TMP_PREFIX = '.podnet-tmp-';
 const LINE_BREAK = '\r\n';
+let tmpCounter = 0;
 
 /** Options for a {@link FileStore}. */
 export interface FileStoreOptions extends FlockOptions {
@@ -137,7 +137,7 @@ class FileTransaction implements StoreTransaction {
   }
 
   #writeAside(content: string): string {
-    const tmp = join(this.#dir, `${TMP_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}`);
+    const tmp = join(this.#dir, `${TMP_PREFIX}${process.pid}-${Date.now()}-${tmpCounter++}`);
     try {
       writeFileSync(tmp, content, { mode: 0o644 });
     } catch (cause) {
@@ -148,6 +148,15 @@ class FileTransaction implements StoreTransaction {
 
   list(): Allocation[] {
     return [...this.#load().values()].map((a) => ({ ...a }));
+  }
+
+  find(containerId: string, ifName: string): Allocation[] {
+    const out: Allocation[] = [];
+    for (const a of this.#load().values()) {
+      if (a.containerId === containerId && (a.ifName === ifName || a.ifName === ''))
+        out.push({ ...a });
+    }
+    return out;
   }
 
   has(ip: string): boolean {

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { IpamError } from './errors.js';
 
@@ -35,13 +34,12 @@ export function flockExclusive(path: string, options: FlockOptions = {}): Promis
       // already closed
     }
   };
+  // child_process is loaded on first use (synchronously, without the ESM loader): the exec'd
+  // plugin's VERSION never pays for it.
+  const { spawn } = process.getBuiltinModule('node:child_process');
   return new Promise((resolve, reject) => {
     const child = spawn(options.flockPath ?? 'flock', ['-x', '-w', String(timeoutS), '3'], {
-      stdio: ['ignore', 'ignore', 'pipe', fd],
-    });
-    let stderr = '';
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
+      stdio: ['ignore', 'ignore', 'ignore', fd],
     });
     child.on('error', (cause) => {
       release();
@@ -51,15 +49,11 @@ export function flockExclusive(path: string, options: FlockOptions = {}): Promis
         }),
       );
     });
-    child.on('close', (code) => {
+    child.on('exit', (code, signal) => {
       if (code === 0) return resolve(release);
       release();
-      reject(
-        new IpamError(
-          'LOCK_FAILED',
-          `could not lock ${path} within ${timeoutS}s${stderr ? `: ${stderr.trim()}` : ''}`,
-        ),
-      );
+      const why = code === 1 ? `within ${timeoutS}s` : `(flock exited ${code ?? signal})`;
+      reject(new IpamError('LOCK_FAILED', `could not lock ${path} ${why}`));
     });
   });
 }

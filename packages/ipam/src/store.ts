@@ -14,6 +14,11 @@ export interface Allocation {
 export interface StoreTransaction {
   /** Every allocation in the store. */
   list(): Allocation[];
+  /**
+   * The allocations of (containerId, ifName), plus records of `containerId` without an ifname
+   * (written by very old host-local versions).
+   */
+  find(containerId: string, ifName: string): Allocation[];
   /** True when `ip` is allocated. */
   has(ip: string): boolean;
   /**
@@ -49,23 +54,45 @@ export class Mutex {
 export class MemoryStore implements Store {
   readonly #byIp = new Map<string, Allocation>();
   readonly #last = new Map<number, string>();
+  readonly #byOwner = new Map<string, Set<string>>();
   readonly #mutex = new Mutex();
   readonly #tx: StoreTransaction;
 
   constructor(initial: Iterable<Allocation> = []) {
-    for (const a of initial) this.#byIp.set(a.ip, { ...a });
+    const key = (id: string, ifName: string) => `${id}\n${ifName}`;
+    const index = (a: Allocation, add: boolean) => {
+      const k = key(a.containerId, a.ifName);
+      const set = this.#byOwner.get(k) ?? new Set<string>();
+      if (add) set.add(a.ip);
+      else set.delete(a.ip);
+      if (set.size > 0) this.#byOwner.set(k, set);
+      else this.#byOwner.delete(k);
+    };
+    const set = (a: Allocation) => {
+      this.#byIp.set(a.ip, a);
+      index(a, true);
+    };
+    for (const a of initial) set({ ...a });
     this.#tx = {
       list: () => [...this.#byIp.values()].map((a) => ({ ...a })),
+      find: (containerId, ifName) =>
+        [
+          ...(this.#byOwner.get(key(containerId, ifName)) ?? []),
+          ...(this.#byOwner.get(key(containerId, '')) ?? []),
+        ].map((ip) => ({ ...this.#byIp.get(ip)! })),
       has: (ip) => this.#byIp.has(ip),
       reserve: (ip, containerId, ifName, rangeSetIndex) => {
         if (this.#byIp.has(ip)) return false;
-        this.#byIp.set(ip, { ip, containerId, ifName });
+        set({ ip, containerId, ifName });
         this.#last.set(rangeSetIndex, ip);
         return true;
       },
       lastReserved: (i) => this.#last.get(i),
       release: (ip) => {
+        const a = this.#byIp.get(ip);
+        if (!a) return;
         this.#byIp.delete(ip);
+        index(a, false);
       },
     };
   }

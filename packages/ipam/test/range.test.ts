@@ -186,3 +186,26 @@ describe('configuration errors name the field', () => {
     expect(c.resolvConf).toBe('/etc/resolv.conf');
   });
 });
+
+describe('address text', () => {
+  it('formats IPv6 like Go (RFC 5952) and rejects non-canonical IPv4 forms', async () => {
+    const { canonicalIp } = await import('../src/index.js');
+    expect(canonicalIp('FD00:0:0:0:0:0:0:1')).toBe('fd00::1');
+    expect(canonicalIp('2001:db8:0:0:1:0:0:1')).toBe('2001:db8::1:0:0:1');
+    expect(canonicalIp('2001:0db8:0000:0001:0000:0000:0000:0000')).toBe('2001:db8:0:1::');
+    expect(canonicalIp('::')).toBe('::');
+    expect(canonicalIp('2001:db8:1:2:3:4:0:5')).toBe('2001:db8:1:2:3:4:0:5');
+    expect(canonicalIp('10.0.0.1')).toBe('10.0.0.1');
+    for (const bad of [
+      '010.0.0.1',
+      '10.0.0.256',
+      '10.0.1',
+      '0x0a.0.0.1',
+      'fe80::1%eth0',
+      '',
+      '1.2.3.4/24',
+    ]) {
+      expect(canonicalIp(bad), bad).toBeUndefined();
+    }
+  });
+});

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 /** The built plugin, as a runtime execs it. */
 export const PODNET_IPAM = join(
   dirname(fileURLToPath(import.meta.url)),
-  '../../dist/bin/podnet-ipam.js',
+  '../../dist/bin/podnet-ipam.cjs',
 );
 export const DEBIAN_CNI = '/usr/lib/cni';
 
