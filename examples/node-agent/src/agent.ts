@@ -10,7 +10,10 @@ import {
   NodeSubnetAllocator,
   parseRangeSets,
 } from '@podnet/ipam';
+import { type ClusterDnsState, DnsServer } from '@podnet/dns';
+import { type ClusterState as PolicyState, PolicySyncer } from '@podnet/netpol';
 import { OverlayReconciler, type PeerNode } from '@podnet/overlay-vxlan';
+import { type ServiceState, ServiceSyncer } from '@podnet/service-lb';
 import { AttachmentStore } from './attachments.js';
 import {
   type ClusterSnapshot,
@@ -87,6 +90,10 @@ export class NodeAgent {
   private server?: Server;
   private http?: HttpServer;
   private overlay?: OverlayReconciler;
+  private services?: ServiceSyncer;
+  private policies?: PolicySyncer;
+  private dns?: DnsServer;
+  private readonly componentErrors = new Map<string, string>();
   private queue: Promise<void> = Promise.resolve();
   private pending = false;
   private nftQueue: Promise<void> = Promise.resolve();
@@ -148,6 +155,7 @@ export class NodeAgent {
     await new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()));
     this.http?.closeAllConnections();
     await this.queue.catch(() => {});
+    await this.dns?.stop().catch(() => {});
     this.log.info('agent stopped');
   }
 
@@ -158,6 +166,7 @@ export class NodeAgent {
     if (!this.network) r.push('no pod CIDR yet');
     if (!this.conflistWritten) r.push('conflist not written');
     if (this.lastError) r.push(`last reconcile failed: ${this.lastError}`);
+    if (this.snapshot && this.network && !this.dns?.synced) r.push('cluster DNS not serving');
     return r;
   }
 
@@ -206,7 +215,92 @@ export class NodeAgent {
   private async reconcile(): Promise<void> {
     if (!this.network) await this.setupNetwork();
     if (!this.network) return;
-    if (this.snapshot) await this.syncOverlay(this.snapshot);
+    const snapshot = this.snapshot;
+    if (!snapshot) return;
+    const failed: string[] = [];
+    const step = async (name: string, fn: () => Promise<void>) => {
+      try {
+        await fn();
+        this.componentErrors.delete(name);
+      } catch (e) {
+        const msg = (e as Error).message;
+        if (this.componentErrors.get(name) !== msg)
+          this.log.error(`${name} sync failed`, { error: msg });
+        this.componentErrors.set(name, msg);
+        failed.push(`${name}: ${msg}`);
+      }
+    };
+    await step('overlay', () => this.syncOverlay(snapshot));
+    await step('services', () => this.syncServices(snapshot));
+    await step('policies', () => this.syncPolicies(snapshot));
+    await step('dns', () => this.syncDns(snapshot));
+    if (failed.length > 0) throw new AgentError('DATAPATH_FAILED', failed.join('; '));
+  }
+
+  private families(): ('ip' | 'ip6')[] {
+    const cidrs = this.network?.podCidrs ?? this.config.clusterCidrs;
+    const fams: ('ip' | 'ip6')[] = [];
+    if (cidrs.some((c) => !c.includes(':'))) fams.push('ip');
+    if (cidrs.some((c) => c.includes(':'))) fams.push('ip6');
+    return fams;
+  }
+
+  private async syncServices(snapshot: ClusterSnapshot): Promise<void> {
+    if (!this.services) {
+      this.services = new ServiceSyncer({
+        host: this.host,
+        node: {
+          name: this.config.nodeName,
+          clusterCIDRs: [...this.config.clusterCidrs],
+          serviceCIDRs: [...this.config.serviceCidrs],
+        },
+        families: this.families(),
+      });
+    }
+    const state = {
+      services: snapshot.services,
+      endpointSlices: snapshot.endpointSlices,
+    } as unknown as ServiceState;
+    const r = await this.services.sync(state);
+    if (r.operations > 0) {
+      this.log.info('services programmed', {
+        operations: r.operations,
+        full: r.full,
+        invalid: r.invalid.length,
+      });
+    }
+    for (const bad of r.invalid)
+      this.log.warn('service skipped', { object: bad.object, error: bad.error.message });
+  }
+
+  private async syncPolicies(snapshot: ClusterSnapshot): Promise<void> {
+    if (!this.policies)
+      this.policies = new PolicySyncer({ host: this.host, nodeName: this.config.nodeName });
+    const state = {
+      namespaces: snapshot.namespaces,
+      pods: snapshot.pods,
+      networkPolicies: snapshot.networkPolicies,
+      nodes: snapshot.nodes,
+    } as unknown as PolicyState;
+    await this.policies.sync(state);
+  }
+
+  private async syncDns(snapshot: ClusterSnapshot): Promise<void> {
+    if (!this.dns) {
+      const dns = new DnsServer({
+        zone: this.config.dns.clusterDomain,
+        resolvConf: '/etc/resolv.conf',
+      });
+      await dns.start({ address: this.config.dns.ip, port: 53 });
+      this.dns = dns;
+      this.log.info('cluster DNS serving', { address: this.config.dns.ip, port: 53 });
+    }
+    this.dns.update({
+      namespaces: snapshot.namespaces,
+      services: snapshot.services,
+      endpointSlices: snapshot.endpointSlices,
+      pods: snapshot.pods,
+    } as unknown as ClusterDnsState);
   }
 
   private async setupNetwork(): Promise<void> {
@@ -353,6 +447,10 @@ export class NodeAgent {
         samples: Object.entries(stats).map(([kind, value]) => ({ labels: { kind }, value })),
       });
     }
-    return renderMetrics(families);
+    return [
+      renderMetrics(families),
+      this.services?.metricsText() ?? '',
+      this.dns?.renderMetrics() ?? '',
+    ].join('');
   }
 }
