@@ -68,6 +68,8 @@ async function main(): Promise<void> {
   }
   if (!v.manifests) fail(`--manifests is required\n${USAGE}`);
   const dir = v.manifests;
+  const port = int(v.port, 'port', 53);
+  const httpPort = v['http-port'] === undefined ? undefined : int(v['http-port'], 'http-port', 0);
   const server = new DnsServer({
     zone: v.zone,
     ttl: int(v.ttl, 'ttl', 5),
@@ -90,8 +92,8 @@ async function main(): Promise<void> {
   await reload();
   const addr = await server.start({
     address: v.address ?? '127.0.0.1',
-    port: int(v.port, 'port', 53),
-    httpPort: v['http-port'] === undefined ? undefined : int(v['http-port'], 'http-port', 0),
+    port,
+    httpPort,
   });
   process.stdout.write(
     `${JSON.stringify({ event: 'listening', ...addr, upstreams: server.upstreams })}\n`,

@@ -1,0 +1,152 @@
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { type TestNet, createTestNet, waitFor } from '@podnet/host/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const BIN = resolve(import.meta.dirname, '../../dist/bin/podnet-dns.js');
+const Z = 'cluster.local';
+
+const manifests = `apiVersion: v1
+kind: Namespace
+metadata: { name: shop }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: web, namespace: shop }
+spec:
+  clusterIP: 10.96.5.5
+  ports: [{ name: http, port: 80, protocol: TCP }]
+---
+apiVersion: v1
+kind: Service
+metadata: { name: db, namespace: shop }
+spec:
+  clusterIP: None
+  selector: { app: db }
+  ports: [{ name: pg, port: 5432 }]
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: db-0, namespace: shop, labels: { app: db } }
+spec: { hostname: db-0, subdomain: db }
+status:
+  podIP: 10.244.0.7
+  conditions: [{ type: Ready, status: "True" }]
+`;
+
+describe('podnet-dns binary in a namespace, queried from another', () => {
+  let net: TestNet;
+  let server: string;
+  let client: string;
+  let child: ChildProcess;
+  let dir: string;
+  const out: string[] = [];
+
+  beforeAll(async () => {
+    net = createTestNet();
+    server = await net.ns('dns');
+    client = await net.ns('cli');
+    await net.veth(
+      { ns: server, name: 'eth0', addrs: ['10.77.0.1/24'] },
+      { ns: client, name: 'eth0', addrs: ['10.77.0.2/24'] },
+    );
+    dir = mkdtempSync(join(tmpdir(), 'podnet-dns-'));
+    writeFileSync(join(dir, 'cluster.yaml'), manifests);
+    child = net.spawn(server, [
+      process.execPath,
+      BIN,
+      '--manifests',
+      dir,
+      '--address',
+      '10.77.0.1',
+      '--port',
+      '53',
+      '--http-port',
+      '8080',
+      '--ttl',
+      '30',
+      '--upstream',
+      '10.77.0.9',
+    ]);
+    child.stdout?.on('data', (d: Buffer) => out.push(d.toString()));
+    child.stderr?.on('data', (d: Buffer) => out.push(d.toString()));
+    await waitFor(() => out.join('').includes('"event":"listening"'), {
+      timeoutMs: 30_000,
+      what: `podnet-dns to listen (output: ${out.join('')})`,
+    });
+  });
+  afterAll(async () => {
+    await net?.cleanup();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const dig = async (...args: string[]): Promise<string> =>
+    (
+      await net.exec(client, ['dig', '@10.77.0.1', '+tries=2', '+time=5', '+short', ...args], {
+        timeoutMs: 30_000,
+      })
+    ).stdout.trim();
+
+  it('answers ClusterIP, SRV, PTR and headless-from-pods names over UDP and TCP', async () => {
+    for (const t of ['+notcp', '+tcp']) {
+      expect(await dig(t, `web.shop.svc.${Z}`)).toBe('10.96.5.5');
+      expect(await dig(t, `_http._tcp.web.shop.svc.${Z}`, 'SRV')).toBe(
+        `0 100 80 web.shop.svc.${Z}.`,
+      );
+      expect(await dig(t, '-x', '10.96.5.5')).toBe(`web.shop.svc.${Z}.`);
+      expect(await dig(t, `db.shop.svc.${Z}`)).toBe('10.244.0.7');
+      expect(await dig(t, `db-0.db.shop.svc.${Z}`)).toBe('10.244.0.7');
+      expect(await dig(t, `10-244-0-7.shop.pod.${Z}`)).toBe('10.244.0.7');
+    }
+  });
+
+  it('reloads when the manifests change', async () => {
+    writeFileSync(
+      join(dir, 'more.yaml'),
+      'kind: Service\napiVersion: v1\nmetadata: { name: api, namespace: shop }\nspec: { clusterIP: 10.96.5.6 }\n',
+    );
+    await waitFor(async () => (await dig(`api.shop.svc.${Z}`)) === '10.96.5.6', {
+      timeoutMs: 20_000,
+      what: 'api.shop to resolve after reload',
+    });
+  });
+
+  it('keeps serving the last good state when a manifest turns invalid, and says why', async () => {
+    writeFileSync(
+      join(dir, 'bad.yaml'),
+      'kind: Service\nmetadata: { name: Bad_Name, namespace: shop }\nspec: {}\n',
+    );
+    await waitFor(() => out.join('').includes('reload-failed'), {
+      timeoutMs: 20_000,
+      what: 'a reload-failed event',
+    });
+    expect(out.join('')).toMatch(/services\[\d+\]\.metadata\.name/);
+    expect(await dig(`web.shop.svc.${Z}`)).toBe('10.96.5.5');
+  });
+
+  it('serves health, ready and metrics over HTTP', async () => {
+    const get = async (path: string) =>
+      (
+        await net.exec(client, ['busybox', 'wget', '-qO-', `http://10.77.0.1:8080${path}`], {
+          timeoutMs: 20_000,
+        })
+      ).stdout;
+    expect(await get('/health')).toBe('OK');
+    expect(await get('/ready')).toBe('OK');
+    expect(await get('/metrics')).toMatch(
+      /podnet_dns_requests_total\{proto="tcp",type="A"\} [1-9]/,
+    );
+  });
+
+  it('exits with a clear message on bad flags', async () => {
+    const r = await net.exec(server, [process.execPath, BIN, '--manifests', dir, '--port', 'x'], {
+      allowFail: true,
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--port must be a non-negative integer/);
+    const missing = await net.exec(server, [process.execPath, BIN], { allowFail: true });
+    expect(missing.stderr).toMatch(/--manifests is required/);
+  });
+});
