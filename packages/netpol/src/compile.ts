@@ -1,0 +1,1133 @@
+import { assertInt, assertNftName } from '@podnet/host';
+import { cidrMinus, familyOf } from './cidr.js';
+import { cnpPeerKnown, policyTypesOf, sortClusterPolicies } from './evaluate.js';
+import { encodeLogPrefix, type LogPrefixInfo } from './log-prefix.js';
+import { matchesSelector, selectorKey } from './selectors.js';
+import {
+  namespaceLabels,
+  NAMESPACE_NAME_LABEL,
+  nodeAddresses,
+  type PodInfo,
+  podInfo,
+} from './state.js';
+import type {
+  ClusterNetworkPolicy,
+  ClusterState,
+  CnpPeer,
+  CnpProtocol,
+  Direction,
+  LabelSelector,
+  Labels,
+  Namespace,
+  NetworkPolicy,
+  NetworkPolicyPeer,
+  NetworkPolicyPort,
+  Node,
+  Pod,
+  Protocol,
+} from './types.js';
+import { assertValidPolicy } from './validate.js';
+
+/** How verdicts are logged: to an NFLOG group (read it with `tcpdump -i nflog:GROUP`), the kernel log, or not at all. */
+export type VerdictLogMode = { group: number } | 'kernel' | false;
+
+/** Options of {@link compilePolicies} and {@link NetpolCompiler}. */
+export interface CompileOptions {
+  /** nftables table (family `inet`) owned by podnet's policy enforcement. Default `podnet_netpol`. */
+  table?: string;
+  /** Pods whose `spec.nodeName` is this are enforced here; unset enforces every pod (one node). */
+  nodeName?: string;
+  /** Where denied (and, with `logAccepted`, allowed) new flows are logged. Default NFLOG group 100. */
+  log?: VerdictLogMode;
+  /** Also log the first packet of every allowed flow that a policy rule decided. */
+  logAccepted?: boolean;
+  /** Priority of the `forward`/`input` base chains (egress runs at `priority - 1`). Default 0. */
+  priority?: number;
+}
+
+/** A named set of the compiled ruleset. */
+export interface NftSetSpec {
+  name: string;
+  /** nftables type, e.g. `ipv4_addr` or `ipv4_addr . inet_proto . inet_service`. */
+  type: string;
+  interval: boolean;
+  elements: string[];
+}
+
+/** A verdict map (address → `goto chain`). */
+export interface NftMapSpec {
+  name: string;
+  type: string;
+  elements: [string, string][];
+}
+
+/** A chain; base chains carry their hook. */
+export interface NftChainSpec {
+  name: string;
+  hook?: { hook: 'forward' | 'input'; priority: number };
+  rules: string[];
+}
+
+/** The compiled ruleset: plain JSON, rendered to `nft -f` text by {@link renderRuleset}. */
+export interface Ruleset {
+  family: 'inet';
+  table: string;
+  sets: NftSetSpec[];
+  maps: NftMapSpec[];
+  chains: NftChainSpec[];
+}
+
+type Fam = 4 | 6;
+const FAMS: readonly Fam[] = [4, 6];
+const ipKw = (f: Fam) => (f === 4 ? 'ip' : 'ip6');
+const addrType = (f: Fam) => (f === 4 ? 'ipv4_addr' : 'ipv6_addr');
+const l4 = (p: Protocol) => p.toLowerCase();
+
+interface SelDef {
+  nsName?: string;
+  nsSel?: LabelSelector;
+  podSel?: LabelSelector;
+}
+
+interface SelEntry {
+  id: string;
+  def: SelDef;
+  withSet: boolean;
+  members: Set<string>;
+  refs: number;
+}
+
+interface BlockEntry {
+  id: string;
+  elements: Record<Fam, string[]>;
+  refs: number;
+}
+
+interface NodeSetEntry {
+  id: string;
+  sel: LabelSelector;
+  refs: number;
+}
+
+interface NamedEntry {
+  id: string;
+  name: string;
+  refs: number;
+}
+
+interface Match {
+  fam?: Fam;
+  expr: string;
+}
+
+interface CompiledNp {
+  key: string;
+  id: string;
+  np: NetworkPolicy;
+  subject: string;
+  types: { ingress: boolean; egress: boolean };
+  refs: Refs;
+}
+
+interface CnpRuleBody {
+  match: string;
+  action: 'Accept' | 'Deny' | 'Pass';
+  index: number;
+  ruleName?: string;
+}
+
+interface CompiledCnp {
+  name: string;
+  cnp: ClusterNetworkPolicy;
+  subject: string;
+  rules: Record<Direction, CnpRuleBody[]>;
+  refs: Refs;
+}
+
+interface Refs {
+  sels: string[];
+  blocks: string[];
+  named: string[];
+  nodes: string[];
+}
+
+interface SigEntry {
+  id: string;
+  key: string;
+  direction: Direction;
+  admin: string[];
+  nps: string[];
+  baseline: string[];
+  refs: number;
+}
+
+type ElemValue = string | null;
+
+function selDefKey(d: SelDef): string {
+  return `${d.nsName ?? '*'}|${d.nsSel ? selectorKey(d.nsSel) : '*'}|${d.podSel ? selectorKey(d.podSel) : '*'}`;
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Incremental compiler from cluster state to podnet's nftables table. Pure (no I/O): mutate it
+ * with `upsert*`/`delete*`, read the full {@link Ruleset} with {@link NetpolCompiler.ruleset}, and
+ * take the nft script that moves the kernel from the last taken state to the current one with
+ * {@link NetpolCompiler.takeScript}. A pod or label change touches only the sets, map entries and
+ * chains it affects, independent of the number of policies.
+ */
+export class NetpolCompiler {
+  readonly table: string;
+  readonly nodeName?: string;
+  private readonly logMode: VerdictLogMode;
+  private readonly logAccepted: boolean;
+  private readonly priority: number;
+
+  private readonly nsLabels = new Map<string, Labels>();
+  private readonly pods = new Map<string, PodInfo>();
+  private readonly podsByNs = new Map<string, Set<string>>();
+  private readonly nodes = new Map<string, Node>();
+  private readonly sels = new Map<string, SelEntry>();
+  private readonly blocks = new Map<string, BlockEntry>();
+  private readonly named = new Map<string, NamedEntry>();
+  private readonly nodeSets = new Map<string, NodeSetEntry>();
+  private readonly nps = new Map<string, CompiledNp>();
+  private readonly npsByNs = new Map<string, Set<string>>();
+  private readonly cnps = new Map<string, CompiledCnp>();
+  private readonly sigs = new Map<string, SigEntry>();
+  private readonly podSig = new Map<string, Record<Direction, string | undefined>>();
+  private counter = 0;
+  private deferSigs = false;
+
+  private readonly setModel = new Map<
+    string,
+    { type: string; interval: boolean; elements: Set<string> }
+  >();
+  private readonly mapModel = new Map<string, { type: string; elements: Map<string, string> }>();
+  private readonly chainModel = new Map<string, NftChainSpec>();
+  private full = true;
+  private readonly created = new Set<string>();
+  private readonly deleted = new Set<string>();
+  private readonly dirtyChains = new Set<string>();
+  private readonly touched = new Map<string, Map<string, ElemValue>>();
+
+  constructor(options: CompileOptions = {}) {
+    this.table = assertNftName(options.table ?? 'podnet_netpol');
+    this.nodeName = options.nodeName;
+    this.logMode = options.log === undefined ? { group: 100 } : options.log;
+    if (typeof this.logMode === 'object') assertInt(this.logMode.group, 0, 65535, 'nflog group');
+    this.logAccepted = options.logAccepted ?? false;
+    this.priority = assertInt(options.priority ?? 0, -400, 400, 'chain priority');
+    this.initBase();
+  }
+
+  // ---- model primitives -------------------------------------------------------------------
+
+  private initBase(): void {
+    for (const d of ['in', 'eg'] as const) {
+      for (const f of FAMS) this.createMap(`${d}_${f}`, `${addrType(f)} : verdict`);
+    }
+    const dispatch = (d: 'in' | 'eg') => [
+      'ct state established,related accept',
+      `meta nfproto ipv4 ip ${d === 'in' ? 'daddr' : 'saddr'} vmap @${d}_4`,
+      `meta nfproto ipv6 ip6 ${d === 'in' ? 'daddr' : 'saddr'} vmap @${d}_6`,
+    ];
+    this.putChain({
+      name: 'egress',
+      hook: { hook: 'forward', priority: this.priority - 1 },
+      rules: dispatch('eg'),
+    });
+    this.putChain({
+      name: 'ingress',
+      hook: { hook: 'forward', priority: this.priority },
+      rules: dispatch('in'),
+    });
+    this.putChain({
+      name: 'egress_local',
+      hook: { hook: 'input', priority: this.priority - 1 },
+      rules: dispatch('eg'),
+    });
+  }
+
+  private createSet(
+    name: string,
+    type: string,
+    interval: boolean,
+    elements: Iterable<string> = [],
+  ): void {
+    this.setModel.set(name, { type, interval, elements: new Set(elements) });
+    this.markCreated(`set:${name}`);
+  }
+
+  private createMap(name: string, type: string): void {
+    this.mapModel.set(name, { type, elements: new Map() });
+    this.markCreated(`map:${name}`);
+  }
+
+  private markCreated(id: string): void {
+    if (this.deleted.has(id)) {
+      this.deleted.delete(id);
+      this.deleted.add(`${id}#recreate`);
+    }
+    this.created.add(id);
+  }
+
+  private dropObject(kind: 'set' | 'map' | 'chain', name: string): void {
+    const id = `${kind}:${name}`;
+    if (kind === 'set') this.setModel.delete(name);
+    else if (kind === 'map') this.mapModel.delete(name);
+    else this.chainModel.delete(name);
+    this.touched.delete(name);
+    this.dirtyChains.delete(name);
+    if (this.created.has(id) && !this.deleted.has(`${id}#recreate`)) this.created.delete(id);
+    else {
+      this.created.delete(id);
+      this.deleted.delete(`${id}#recreate`);
+      this.deleted.add(id);
+    }
+  }
+
+  private touch(name: string, key: string, before: ElemValue): void {
+    if (this.full || this.created.has(`set:${name}`) || this.created.has(`map:${name}`)) return;
+    let t = this.touched.get(name);
+    if (!t) {
+      t = new Map();
+      this.touched.set(name, t);
+    }
+    if (!t.has(key)) t.set(key, before);
+  }
+
+  private setAdd(name: string, el: string): void {
+    const s = this.setModel.get(name);
+    if (!s || s.elements.has(el)) return;
+    this.touch(name, el, null);
+    s.elements.add(el);
+  }
+
+  private setDel(name: string, el: string): void {
+    const s = this.setModel.get(name);
+    if (!s?.elements.has(el)) return;
+    this.touch(name, el, '1');
+    s.elements.delete(el);
+  }
+
+  private mapPut(name: string, key: string, value: string | undefined): void {
+    const m = this.mapModel.get(name);
+    if (!m) return;
+    const before = m.elements.get(key);
+    if (before === value) return;
+    this.touch(name, key, before ?? null);
+    if (value === undefined) m.elements.delete(key);
+    else m.elements.set(key, value);
+  }
+
+  private putChain(chain: NftChainSpec): void {
+    const old = this.chainModel.get(chain.name);
+    if (
+      old &&
+      old.rules.length === chain.rules.length &&
+      old.rules.every((r, i) => r === chain.rules[i])
+    )
+      return;
+    if (!old) this.markCreated(`chain:${chain.name}`);
+    this.chainModel.set(chain.name, chain);
+    this.dirtyChains.add(chain.name);
+  }
+
+  // ---- logging ----------------------------------------------------------------------------
+
+  private logStmt(info: LogPrefixInfo): string {
+    if (this.logMode === false) return '';
+    const prefix = encodeLogPrefix(info);
+    return this.logMode === 'kernel'
+      ? `log prefix "${prefix}" `
+      : `log group ${this.logMode.group} prefix "${prefix}" `;
+  }
+
+  // ---- selectors and address sets ---------------------------------------------------------
+
+  private nsLabelsOf(ns: string): Labels {
+    return this.nsLabels.get(ns) ?? { [NAMESPACE_NAME_LABEL]: ns };
+  }
+
+  private selMatches(def: SelDef, pod: PodInfo): boolean {
+    if (pod.hostNetwork) return false;
+    if (def.nsName !== undefined && pod.namespace !== def.nsName) return false;
+    if (def.nsSel && !matchesSelector(def.nsSel, this.nsLabelsOf(pod.namespace))) return false;
+    return !def.podSel || matchesSelector(def.podSel, pod.labels);
+  }
+
+  private candidatePods(def: SelDef): Iterable<string> {
+    if (def.nsName !== undefined) return this.podsByNs.get(def.nsName) ?? [];
+    return this.pods.keys();
+  }
+
+  private refSel(def: SelDef, withSet: boolean): string {
+    const key = `${withSet ? 'a' : 's'}${selDefKey(def)}`;
+    let e = this.sels.get(key);
+    if (!e) {
+      e = { id: `s${++this.counter}`, def, withSet, members: new Set(), refs: 0 };
+      this.sels.set(key, e);
+      if (withSet) for (const f of FAMS) this.createSet(`${e.id}_${f}`, addrType(f), false);
+      for (const pk of this.candidatePods(def)) {
+        const pod = this.pods.get(pk);
+        if (pod && this.selMatches(def, pod)) this.addMember(e, pod);
+      }
+    }
+    e.refs++;
+    return key;
+  }
+
+  private addMember(e: SelEntry, pod: PodInfo): void {
+    e.members.add(pod.key);
+    if (e.withSet) for (const ip of pod.ips) this.setAdd(`${e.id}_${familyOf(ip)}`, ip);
+  }
+
+  private removeMember(e: SelEntry, pod: PodInfo): void {
+    e.members.delete(pod.key);
+    if (e.withSet) for (const ip of pod.ips) this.setDel(`${e.id}_${familyOf(ip)}`, ip);
+  }
+
+  private refBlock(cidr: string, except: readonly string[]): string {
+    const key = `${cidr}|${[...except].sort().join(',')}`;
+    let e = this.blocks.get(key);
+    if (!e) {
+      const f = familyOf(cidr);
+      e = { id: `b${++this.counter}`, elements: { 4: [], 6: [] }, refs: 0 };
+      e.elements[f] = cidrMinus(cidr, except);
+      this.blocks.set(key, e);
+      this.createSet(`${e.id}_${f}`, addrType(f), true, e.elements[f]);
+    }
+    e.refs++;
+    return key;
+  }
+
+  private refNamed(name: string): string {
+    let e = this.named.get(name);
+    if (!e) {
+      e = { id: `n${++this.counter}`, name, refs: 0 };
+      this.named.set(name, e);
+      for (const f of FAMS)
+        this.createSet(`${e.id}_${f}`, `${addrType(f)} . inet_proto . inet_service`, false);
+      for (const pod of this.pods.values()) this.namedPodElements(e, pod, true);
+    }
+    e.refs++;
+    return name;
+  }
+
+  private namedPodElements(e: NamedEntry, pod: PodInfo, add: boolean): void {
+    if (pod.hostNetwork) return;
+    for (const p of pod.ports) {
+      if (p.name !== e.name) continue;
+      for (const ip of pod.ips) {
+        const el = `${ip} . ${l4(p.protocol)} . ${p.port}`;
+        if (add) this.setAdd(`${e.id}_${familyOf(ip)}`, el);
+        else this.setDel(`${e.id}_${familyOf(ip)}`, el);
+      }
+    }
+  }
+
+  private refNodes(sel: LabelSelector): string {
+    const key = selectorKey(sel);
+    let e = this.nodeSets.get(key);
+    if (!e) {
+      e = { id: `h${++this.counter}`, sel, refs: 0 };
+      this.nodeSets.set(key, e);
+      for (const f of FAMS) this.createSet(`${e.id}_${f}`, addrType(f), false);
+      this.fillNodeSet(e);
+    }
+    e.refs++;
+    return key;
+  }
+
+  private fillNodeSet(e: NodeSetEntry): void {
+    const want = new Set<string>();
+    for (const n of this.nodes.values()) {
+      if (matchesSelector(e.sel, n.metadata.labels ?? {}))
+        for (const a of nodeAddresses(n)) want.add(a);
+    }
+    for (const f of FAMS) {
+      const name = `${e.id}_${f}`;
+      for (const el of [...(this.setModel.get(name)?.elements ?? [])])
+        if (!want.has(el)) this.setDel(name, el);
+    }
+    for (const a of want) this.setAdd(`${e.id}_${familyOf(a)}`, a);
+  }
+
+  private unref(refs: Refs): void {
+    for (const k of refs.sels) {
+      const e = this.sels.get(k);
+      if (!e || --e.refs > 0) continue;
+      this.sels.delete(k);
+      if (e.withSet) for (const f of FAMS) this.dropObject('set', `${e.id}_${f}`);
+    }
+    for (const k of refs.blocks) {
+      const e = this.blocks.get(k);
+      if (!e || --e.refs > 0) continue;
+      this.blocks.delete(k);
+      for (const f of FAMS)
+        if (this.setModel.has(`${e.id}_${f}`)) this.dropObject('set', `${e.id}_${f}`);
+    }
+    for (const k of refs.named) {
+      const e = this.named.get(k);
+      if (!e || --e.refs > 0) continue;
+      this.named.delete(k);
+      for (const f of FAMS) this.dropObject('set', `${e.id}_${f}`);
+    }
+    for (const k of refs.nodes) {
+      const e = this.nodeSets.get(k);
+      if (!e || --e.refs > 0) continue;
+      this.nodeSets.delete(k);
+      for (const f of FAMS) this.dropObject('set', `${e.id}_${f}`);
+    }
+  }
+
+  // ---- policy compilation -----------------------------------------------------------------
+
+  private npPeerMatches(peer: NetworkPolicyPeer, ns: string, dir: Direction, refs: Refs): Match[] {
+    const side = dir === 'ingress' ? 'saddr' : 'daddr';
+    if (peer.ipBlock) {
+      const key = this.refBlock(peer.ipBlock.cidr, peer.ipBlock.except ?? []);
+      refs.blocks.push(key);
+      const e = this.blocks.get(key) as BlockEntry;
+      const f = familyOf(peer.ipBlock.cidr);
+      return [{ fam: f, expr: `${ipKw(f)} ${side} @${e.id}_${f}` }];
+    }
+    const def: SelDef = peer.namespaceSelector
+      ? { nsSel: peer.namespaceSelector, podSel: peer.podSelector }
+      : { nsName: ns, podSel: peer.podSelector };
+    const key = this.refSel(def, true);
+    refs.sels.push(key);
+    const id = (this.sels.get(key) as SelEntry).id;
+    return FAMS.map((f) => ({ fam: f, expr: `${ipKw(f)} ${side} @${id}_${f}` }));
+  }
+
+  private npPortMatches(p: NetworkPolicyPort, refs: Refs): Match[] {
+    const proto = l4(p.protocol ?? 'TCP');
+    if (p.port === undefined) return [{ expr: `meta l4proto ${proto}` }];
+    if (typeof p.port === 'number') {
+      const range =
+        p.endPort !== undefined && p.endPort !== p.port ? `${p.port}-${p.endPort}` : `${p.port}`;
+      return [{ expr: `meta l4proto ${proto} th dport ${range}` }];
+    }
+    refs.named.push(this.refNamed(p.port));
+    const id = (this.named.get(p.port) as NamedEntry).id;
+    return FAMS.map((f) => ({
+      fam: f,
+      expr: `meta l4proto ${proto} ${ipKw(f)} daddr . meta l4proto . th dport @${id}_${f}`,
+    }));
+  }
+
+  private combine(peerM: Match[] | undefined, portM: Match[] | undefined): string[] {
+    const peers = peerM ?? [{ expr: '' }];
+    const ports = portM ?? [{ expr: '' }];
+    const out: string[] = [];
+    for (const a of peers) {
+      for (const b of ports) {
+        if (a.fam && b.fam && a.fam !== b.fam) continue;
+        out.push([a.expr, b.expr].filter(Boolean).join(' '));
+      }
+    }
+    return out;
+  }
+
+  private compileNp(np: NetworkPolicy): CompiledNp {
+    const ns = np.metadata.namespace ?? 'default';
+    const key = `${ns}/${np.metadata.name}`;
+    const id = this.nps.get(key)?.id ?? `p${++this.counter}`;
+    const refs: Refs = { sels: [], blocks: [], named: [], nodes: [] };
+    const subject = this.refSel({ nsName: ns, podSel: np.spec.podSelector }, false);
+    refs.sels.push(subject);
+    const types = policyTypesOf(np);
+    for (const dir of ['ingress', 'egress'] as const) {
+      const name = `${id}_${dir === 'ingress' ? 'in' : 'eg'}`;
+      if (!types[dir]) continue;
+      const rules: string[] = [];
+      const list = (dir === 'ingress' ? np.spec.ingress : np.spec.egress) ?? [];
+      list.forEach((r, i) => {
+        const peers =
+          dir === 'ingress'
+            ? (r as { from?: readonly NetworkPolicyPeer[] }).from
+            : (r as { to?: readonly NetworkPolicyPeer[] }).to;
+        const peerM =
+          peers && peers.length > 0
+            ? peers.flatMap((p) => this.npPeerMatches(p, ns, dir, refs))
+            : undefined;
+        const portM =
+          r.ports && r.ports.length > 0
+            ? r.ports.flatMap((p) => this.npPortMatches(p, refs))
+            : undefined;
+        const log = this.logAccepted
+          ? this.logStmt({
+              verdict: 'accept',
+              direction: dir,
+              kind: 'np',
+              policies: [key],
+              more: 0,
+              rule: i,
+            })
+          : '';
+        for (const m of this.combine(peerM, portM))
+          rules.push(`${m} ${log}accept`.trim().replace(/\s+/g, ' '));
+      });
+      this.putChain({ name, rules });
+    }
+    for (const dir of ['ingress', 'egress'] as const) {
+      if (!types[dir] && this.chainModel.has(`${id}_${dir === 'ingress' ? 'in' : 'eg'}`)) {
+        this.dropObject('chain', `${id}_${dir === 'ingress' ? 'in' : 'eg'}`);
+      }
+    }
+    return { key, id, np, subject, types, refs };
+  }
+
+  private cnpPeerMatches(
+    peer: CnpPeer,
+    dir: Direction,
+    action: string,
+    refs: Refs,
+  ): Match[] | 'none' | 'all' {
+    const side = dir === 'ingress' ? 'saddr' : 'daddr';
+    if (!cnpPeerKnown(peer, dir)) return action === 'Accept' ? 'none' : 'all';
+    if (peer.namespaces || peer.pods) {
+      const def: SelDef = peer.namespaces
+        ? { nsSel: peer.namespaces }
+        : { nsSel: peer.pods?.namespaceSelector ?? {}, podSel: peer.pods?.podSelector ?? {} };
+      const key = this.refSel(def, true);
+      refs.sels.push(key);
+      const id = (this.sels.get(key) as SelEntry).id;
+      return FAMS.map((f) => ({ fam: f, expr: `${ipKw(f)} ${side} @${id}_${f}` }));
+    }
+    if (peer.networks) {
+      return peer.networks.map((c) => {
+        const key = this.refBlock(c, []);
+        refs.blocks.push(key);
+        const f = familyOf(c);
+        return {
+          fam: f,
+          expr: `${ipKw(f)} ${side} @${(this.blocks.get(key) as BlockEntry).id}_${f}`,
+        };
+      });
+    }
+    const key = this.refNodes(peer.nodes ?? {});
+    refs.nodes.push(key);
+    const id = (this.nodeSets.get(key) as NodeSetEntry).id;
+    return FAMS.map((f) => ({ fam: f, expr: `${ipKw(f)} ${side} @${id}_${f}` }));
+  }
+
+  private cnpProtoMatches(pr: CnpProtocol, refs: Refs): Match[] {
+    if (pr.destinationNamedPort !== undefined) {
+      refs.named.push(this.refNamed(pr.destinationNamedPort));
+      const id = (this.named.get(pr.destinationNamedPort) as NamedEntry).id;
+      return FAMS.map((f) => ({
+        fam: f,
+        expr: `${ipKw(f)} daddr . meta l4proto . th dport @${id}_${f}`,
+      }));
+    }
+    for (const [proto, spec] of [
+      ['tcp', pr.tcp],
+      ['udp', pr.udp],
+      ['sctp', pr.sctp],
+    ] as const) {
+      if (!spec) continue;
+      const dp = spec.destinationPort;
+      if (!dp) return [{ expr: `meta l4proto ${proto}` }];
+      if (dp.number !== undefined) return [{ expr: `meta l4proto ${proto} th dport ${dp.number}` }];
+      if (dp.range)
+        return [{ expr: `meta l4proto ${proto} th dport ${dp.range.start}-${dp.range.end}` }];
+      return [{ expr: `meta l4proto ${proto}` }];
+    }
+    return [];
+  }
+
+  private compileCnp(cnp: ClusterNetworkPolicy): CompiledCnp {
+    const refs: Refs = { sels: [], blocks: [], named: [], nodes: [] };
+    const s = cnp.spec.subject;
+    const subject = this.refSel(
+      s.namespaces
+        ? { nsSel: s.namespaces }
+        : { nsSel: s.pods?.namespaceSelector ?? {}, podSel: s.pods?.podSelector ?? {} },
+      false,
+    );
+    refs.sels.push(subject);
+    const rules: Record<Direction, CnpRuleBody[]> = { ingress: [], egress: [] };
+    for (const dir of ['ingress', 'egress'] as const) {
+      const list = (dir === 'ingress' ? cnp.spec.ingress : cnp.spec.egress) ?? [];
+      list.forEach((r, index) => {
+        const peers =
+          dir === 'ingress'
+            ? (r as { from: readonly CnpPeer[] }).from
+            : (r as { to: readonly CnpPeer[] }).to;
+        const peerM: Match[] = [];
+        let all = false;
+        for (const p of peers ?? []) {
+          const m = this.cnpPeerMatches(p, dir, r.action, refs);
+          if (m === 'all') all = true;
+          else if (m !== 'none') peerM.push(...m);
+        }
+        if (!all && peerM.length === 0) return;
+        const portM =
+          r.protocols && r.protocols.length > 0
+            ? r.protocols.flatMap((p) => this.cnpProtoMatches(p, refs))
+            : undefined;
+        if (portM && portM.length === 0) return;
+        for (const match of this.combine(all ? undefined : peerM, portM)) {
+          rules[dir].push({ match, action: r.action, index, ruleName: r.name });
+        }
+      });
+    }
+    return { name: cnp.metadata.name, cnp, subject, rules, refs };
+  }
+
+  // ---- signatures: which policies govern a local pod --------------------------------------
+
+  private isLocal(pod: PodInfo): boolean {
+    return (
+      !pod.hostNetwork &&
+      pod.ips.length > 0 &&
+      (this.nodeName === undefined || pod.nodeName === this.nodeName)
+    );
+  }
+
+  private sigFor(pod: PodInfo, dir: Direction): SigEntry | undefined {
+    const admin: string[] = [];
+    const baseline: string[] = [];
+    const sorted = sortClusterPolicies([...this.cnps.values()].map((c) => c.cnp));
+    for (const cnp of sorted) {
+      const c = this.cnps.get(cnp.metadata.name) as CompiledCnp;
+      if (
+        c.rules[dir].length === 0 &&
+        ((dir === 'ingress' ? cnp.spec.ingress : cnp.spec.egress) ?? []).length === 0
+      )
+        continue;
+      if (!this.sels.get(c.subject)?.members.has(pod.key)) continue;
+      (cnp.spec.tier === 'Admin' ? admin : baseline).push(c.name);
+    }
+    const nps: string[] = [];
+    for (const k of this.npsByNs.get(pod.namespace) ?? []) {
+      const c = this.nps.get(k) as CompiledNp;
+      if (c.types[dir] && this.sels.get(c.subject)?.members.has(pod.key)) nps.push(k);
+    }
+    nps.sort(cmp);
+    if (admin.length + nps.length + baseline.length === 0) return undefined;
+    const key = `${dir}|A:${admin.join(',')}|N:${nps.join(',')}|B:${baseline.join(',')}`;
+    let e = this.sigs.get(key);
+    if (!e) {
+      e = {
+        id: `${dir === 'ingress' ? 'in' : 'eg'}${++this.counter}`,
+        key,
+        direction: dir,
+        admin,
+        nps,
+        baseline,
+        refs: 0,
+      };
+      this.sigs.set(key, e);
+      this.renderSig(e);
+    }
+    return e;
+  }
+
+  private renderCnpRules(names: string[], dir: Direction, passVerdict: string): string[] {
+    const out: string[] = [];
+    for (const n of names) {
+      const c = this.cnps.get(n);
+      if (!c) continue;
+      const kind: LogPrefixInfo['kind'] = c.cnp.spec.tier === 'Admin' ? 'admin' : 'baseline';
+      for (const r of c.rules[dir]) {
+        const info: Omit<LogPrefixInfo, 'verdict'> = {
+          direction: dir,
+          kind,
+          policies: [n],
+          more: 0,
+          rule: r.index,
+          ruleName: r.ruleName,
+        };
+        const verdict =
+          r.action === 'Accept'
+            ? `${this.logAccepted ? this.logStmt({ ...info, verdict: 'accept' }) : ''}accept`
+            : r.action === 'Deny'
+              ? `${this.logStmt({ ...info, verdict: 'drop' })}drop`
+              : passVerdict;
+        out.push(`${r.match} ${verdict}`.trim());
+      }
+    }
+    return out;
+  }
+
+  private renderSig(e: SigEntry): void {
+    const tail = `${e.id}_t`;
+    const dir = e.direction;
+    this.putChain({
+      name: e.id,
+      rules: [...this.renderCnpRules(e.admin, dir, `goto ${tail}`), `goto ${tail}`],
+    });
+    const rules: string[] = [];
+    if (e.nps.length > 0) {
+      for (const k of e.nps)
+        rules.push(`jump ${(this.nps.get(k) as CompiledNp).id}_${dir === 'ingress' ? 'in' : 'eg'}`);
+      rules.push(
+        `${this.logStmt({ verdict: 'drop', direction: dir, kind: 'np', policies: e.nps, more: 0 })}drop`.trim(),
+      );
+    } else {
+      rules.push(...this.renderCnpRules(e.baseline, dir, 'return'));
+    }
+    this.putChain({ name: tail, rules });
+  }
+
+  private updatePodSig(key: string): void {
+    if (this.deferSigs) return;
+    const pod = this.pods.get(key);
+    const old = this.podSig.get(key) ?? { ingress: undefined, egress: undefined };
+    const next: Record<Direction, string | undefined> = { ingress: undefined, egress: undefined };
+    for (const dir of ['ingress', 'egress'] as const) {
+      const sig = pod && this.isLocal(pod) ? this.sigFor(pod, dir) : undefined;
+      if (sig) {
+        sig.refs++;
+        next[dir] = sig.key;
+      }
+    }
+    const d = (dir: Direction) => (dir === 'ingress' ? 'in' : 'eg');
+    const oldPod = this.lastIps.get(key) ?? [];
+    const newIps = pod && this.isLocal(pod) ? pod.ips : [];
+    for (const dir of ['ingress', 'egress'] as const) {
+      const sig = next[dir] ? this.sigs.get(next[dir] as string) : undefined;
+      for (const ip of oldPod)
+        if (!newIps.includes(ip) || !sig) this.mapPut(`${d(dir)}_${familyOf(ip)}`, ip, undefined);
+      if (sig)
+        for (const ip of newIps) this.mapPut(`${d(dir)}_${familyOf(ip)}`, ip, `goto ${sig.id}`);
+    }
+    for (const dir of ['ingress', 'egress'] as const) {
+      const k = old[dir];
+      if (!k) continue;
+      const sig = this.sigs.get(k);
+      if (sig && --sig.refs <= 0) {
+        this.sigs.delete(k);
+        this.dropObject('chain', sig.id);
+        this.dropObject('chain', `${sig.id}_t`);
+      }
+    }
+    if (next.ingress || next.egress) {
+      this.podSig.set(key, next);
+      this.lastIps.set(key, [...newIps]);
+    } else {
+      this.podSig.delete(key);
+      this.lastIps.delete(key);
+    }
+  }
+
+  private readonly lastIps = new Map<string, string[]>();
+
+  private refreshSigsFor(pods: Iterable<string>): void {
+    for (const k of pods) this.updatePodSig(k);
+  }
+
+  private rerenderSigsWithCnp(name: string): void {
+    for (const e of this.sigs.values()) {
+      if (e.admin.includes(name) || e.baseline.includes(name)) this.renderSig(e);
+    }
+  }
+
+  // ---- public mutations -------------------------------------------------------------------
+
+  /** Replaces everything with `state` (bulk: selector membership and signatures computed once). */
+  load(state: ClusterState): this {
+    this.deferSigs = true;
+    for (const ns of state.namespaces) this.upsertNamespace(ns);
+    for (const n of state.nodes ?? []) this.upsertNode(n);
+    for (const p of state.pods) this.upsertPod(p);
+    for (const np of state.networkPolicies ?? []) this.upsertNetworkPolicy(np);
+    for (const c of state.clusterNetworkPolicies ?? []) this.upsertClusterNetworkPolicy(c);
+    this.deferSigs = false;
+    this.refreshSigsFor([...this.pods.keys()]);
+    return this;
+  }
+
+  /** Adds or changes a namespace (its labels); pods in it are re-matched. */
+  upsertNamespace(ns: Namespace): void {
+    const labels = namespaceLabels(ns);
+    const old = this.nsLabels.get(ns.metadata.name);
+    this.nsLabels.set(ns.metadata.name, labels);
+    if (old && JSON.stringify(old) === JSON.stringify(labels)) return;
+    for (const k of this.podsByNs.get(ns.metadata.name) ?? []) this.rematchPod(k);
+  }
+
+  /** Removes a namespace's labels (its pods keep existing until deleted). */
+  deleteNamespace(name: string): void {
+    if (!this.nsLabels.delete(name)) return;
+    for (const k of this.podsByNs.get(name) ?? []) this.rematchPod(k);
+  }
+
+  /** Adds or changes a node (labels, addresses: used by `nodes` peers). */
+  upsertNode(node: Node): void {
+    this.nodes.set(node.metadata.name, node);
+    for (const e of this.nodeSets.values()) this.fillNodeSet(e);
+  }
+
+  /** Removes a node. */
+  deleteNode(name: string): void {
+    if (!this.nodes.delete(name)) return;
+    for (const e of this.nodeSets.values()) this.fillNodeSet(e);
+  }
+
+  /** Adds or changes a pod: set memberships, named ports and (for local pods) its dispatch entries. */
+  upsertPod(pod: Pod): void {
+    const next = podInfo(pod);
+    const old = this.pods.get(next.key);
+    this.applyPod(old, next);
+  }
+
+  /** Removes a pod by `namespace/name`. */
+  deletePod(key: string): void {
+    const old = this.pods.get(key);
+    if (old) this.applyPod(old, undefined);
+  }
+
+  private rematchPod(key: string): void {
+    const pod = this.pods.get(key);
+    if (pod) this.applyPod(pod, pod, true);
+  }
+
+  private applyPod(old: PodInfo | undefined, next: PodInfo | undefined, labelsOnly = false): void {
+    const key = (next ?? old)?.key as string;
+    if (next) {
+      this.pods.set(key, next);
+      let byNs = this.podsByNs.get(next.namespace);
+      if (!byNs) {
+        byNs = new Set();
+        this.podsByNs.set(next.namespace, byNs);
+      }
+      byNs.add(key);
+    } else {
+      this.pods.delete(key);
+      this.podsByNs.get(old?.namespace as string)?.delete(key);
+    }
+    for (const e of this.sels.values()) {
+      const was = e.members.has(key);
+      const is = next !== undefined && this.selMatches(e.def, next);
+      if (was && is && old && next && old.ips.join() === next.ips.join()) {
+        if (old !== next) e.members.add(key);
+        continue;
+      }
+      if (was && old) this.removeMember(e, old);
+      if (is && next) this.addMember(e, next);
+    }
+    if (!labelsOnly) {
+      for (const e of this.named.values()) {
+        if (old) this.namedPodElements(e, old, false);
+        if (next) this.namedPodElements(e, next, true);
+      }
+    }
+    this.updatePodSig(key);
+  }
+
+  /** Adds or replaces a NetworkPolicy (validated; throws `INVALID_POLICY` with field paths). */
+  upsertNetworkPolicy(np: NetworkPolicy): void {
+    assertValidPolicy(np);
+    const ns = np.metadata.namespace ?? 'default';
+    const key = `${ns}/${np.metadata.name}`;
+    const old = this.nps.get(key);
+    const oldMembers = old ? [...(this.sels.get(old.subject)?.members ?? [])] : [];
+    const compiled = this.compileNp(np);
+    this.nps.set(key, compiled);
+    let byNs = this.npsByNs.get(ns);
+    if (!byNs) {
+      byNs = new Set();
+      this.npsByNs.set(ns, byNs);
+    }
+    byNs.add(key);
+    if (old) this.unref(old.refs);
+    const newMembers = this.sels.get(compiled.subject)?.members ?? [];
+    this.refreshSigsFor(new Set([...oldMembers, ...newMembers]));
+  }
+
+  /** Removes a NetworkPolicy by `namespace/name`. */
+  deleteNetworkPolicy(key: string): void {
+    const old = this.nps.get(key);
+    if (!old) return;
+    const members = [...(this.sels.get(old.subject)?.members ?? [])];
+    this.nps.delete(key);
+    this.npsByNs.get(key.slice(0, key.indexOf('/')))?.delete(key);
+    this.refreshSigsFor(members);
+    for (const s of ['in', 'eg'])
+      if (this.chainModel.has(`${old.id}_${s}`)) this.dropObject('chain', `${old.id}_${s}`);
+    this.unref(old.refs);
+  }
+
+  /** Adds or replaces a ClusterNetworkPolicy (validated). */
+  upsertClusterNetworkPolicy(cnp: ClusterNetworkPolicy): void {
+    assertValidPolicy(cnp);
+    const name = cnp.metadata.name;
+    const old = this.cnps.get(name);
+    const oldMembers = old ? [...(this.sels.get(old.subject)?.members ?? [])] : [];
+    const compiled = this.compileCnp(cnp);
+    this.cnps.set(name, compiled);
+    if (old) this.unref(old.refs);
+    this.rerenderSigsWithCnp(name);
+    const members = this.sels.get(compiled.subject)?.members ?? [];
+    this.refreshSigsFor(new Set([...oldMembers, ...members]));
+  }
+
+  /** Removes a ClusterNetworkPolicy by name. */
+  deleteClusterNetworkPolicy(name: string): void {
+    const old = this.cnps.get(name);
+    if (!old) return;
+    const members = [...(this.sels.get(old.subject)?.members ?? [])];
+    this.cnps.delete(name);
+    this.refreshSigsFor(members);
+    this.unref(old.refs);
+  }
+
+  // ---- output -----------------------------------------------------------------------------
+
+  /** The whole desired ruleset as plain JSON. */
+  ruleset(): Ruleset {
+    return {
+      family: 'inet',
+      table: this.table,
+      sets: [...this.setModel].map(([name, s]) => ({
+        name,
+        type: s.type,
+        interval: s.interval,
+        elements: [...s.elements],
+      })),
+      maps: [...this.mapModel].map(([name, m]) => ({
+        name,
+        type: m.type,
+        elements: [...m.elements],
+      })),
+      chains: [...this.chainModel.values()].map((c) => ({ ...c, rules: [...c.rules] })),
+    };
+  }
+
+  /** Makes the next {@link NetpolCompiler.takeScript} rebuild the whole table (e.g. after a failed apply). */
+  invalidate(): void {
+    this.full = true;
+  }
+
+  /**
+   * The nft script from the last taken state to the current one (the whole table the first time
+   * or after {@link NetpolCompiler.invalidate}); `''` when nothing changed. Marks it as taken.
+   */
+  takeScript(): string {
+    const script = this.full ? renderRuleset(this.ruleset(), true) : this.renderDelta();
+    this.full = false;
+    this.created.clear();
+    this.deleted.clear();
+    this.dirtyChains.clear();
+    this.touched.clear();
+    return script;
+  }
+
+  private renderDelta(): string {
+    const t = `inet ${this.table}`;
+    const out: string[] = [];
+    for (const id of this.deleted) {
+      if (!id.endsWith('#recreate')) continue;
+      const [kind, name] = id.replace('#recreate', '').split(':') as [string, string];
+      if (kind === 'chain') out.push(`flush chain ${t} ${name}`);
+      else out.push(`flush ${kind} ${t} ${name}`);
+    }
+    for (const id of this.created) {
+      const [kind, name] = id.split(':') as [string, string];
+      if (kind === 'set') {
+        const s = this.setModel.get(name);
+        if (s) out.push(...setDecl(t, name, s.type, s.interval, [...s.elements]));
+      } else if (kind === 'map') {
+        const m = this.mapModel.get(name);
+        if (m) out.push(...mapDecl(t, name, m.type, [...m.elements]));
+      }
+    }
+    const chains = [...this.dirtyChains].filter((n) => this.chainModel.has(n));
+    for (const n of chains) out.push(chainDecl(t, this.chainModel.get(n) as NftChainSpec));
+    for (const n of chains) {
+      out.push(`flush chain ${t} ${n}`);
+      for (const r of (this.chainModel.get(n) as NftChainSpec).rules)
+        out.push(`add rule ${t} ${n} ${r}`);
+    }
+    const dels: string[] = [];
+    const adds: string[] = [];
+    for (const [name, keys] of this.touched) {
+      const s = this.setModel.get(name);
+      const m = this.mapModel.get(name);
+      const delEls: string[] = [];
+      const addEls: string[] = [];
+      for (const [k, before] of keys) {
+        const now = s ? (s.elements.has(k) ? '1' : null) : (m?.elements.get(k) ?? null);
+        if (now === before) continue;
+        if (before !== null) delEls.push(k);
+        if (now !== null) addEls.push(m ? `${k} : ${now}` : k);
+      }
+      for (const chunk of chunks(delEls))
+        dels.push(`delete element ${t} ${name} { ${chunk.join(', ')} }`);
+      for (const chunk of chunks(addEls))
+        adds.push(`add element ${t} ${name} { ${chunk.join(', ')} }`);
+    }
+    out.push(...dels, ...adds);
+    const gone = [...this.deleted].filter((id) => !id.endsWith('#recreate'));
+    for (const id of gone) if (id.startsWith('chain:')) out.push(`flush chain ${t} ${id.slice(6)}`);
+    for (const id of gone) {
+      const [kind, name] = id.split(':') as [string, string];
+      out.push(`delete ${kind} ${t} ${name}`);
+    }
+    return out.length === 0 ? '' : `${out.join('\n')}\n`;
+  }
+}
+
+function chunks<T>(a: T[], n = 500): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < a.length; i += n) out.push(a.slice(i, i + n));
+  return out;
+}
+
+function setDecl(
+  t: string,
+  name: string,
+  type: string,
+  interval: boolean,
+  elements: string[],
+): string[] {
+  const out = [
+    `add set ${t} ${name} { type ${type};${interval ? ' flags interval; auto-merge;' : ''} }`,
+  ];
+  for (const c of chunks(elements)) out.push(`add element ${t} ${name} { ${c.join(', ')} }`);
+  return out;
+}
+
+function mapDecl(t: string, name: string, type: string, elements: [string, string][]): string[] {
+  const out = [`add map ${t} ${name} { type ${type}; }`];
+  for (const c of chunks(elements))
+    out.push(`add element ${t} ${name} { ${c.map(([k, v]) => `${k} : ${v}`).join(', ')} }`);
+  return out;
+}
+
+function chainDecl(t: string, c: NftChainSpec): string {
+  return c.hook
+    ? `add chain ${t} ${c.name} { type filter hook ${c.hook.hook} priority ${c.hook.priority}; policy accept; }`
+    : `add chain ${t} ${c.name}`;
+}
+
+/**
+ * Renders a whole {@link Ruleset} as an `nft -f` script that replaces the table atomically
+ * (`replace` false: only creates, for `nft -c` checks on an empty table).
+ */
+export function renderRuleset(rs: Ruleset, replace = true): string {
+  const t = `${rs.family} ${rs.table}`;
+  const out: string[] = [`add table ${t}`];
+  if (replace) out.push(`delete table ${t}`, `add table ${t}`);
+  for (const s of rs.sets) out.push(...setDecl(t, s.name, s.type, s.interval, s.elements));
+  for (const m of rs.maps) out.push(`add map ${t} ${m.name} { type ${m.type}; }`);
+  for (const c of rs.chains) out.push(chainDecl(t, c));
+  for (const c of rs.chains) for (const r of c.rules) out.push(`add rule ${t} ${c.name} ${r}`);
+  for (const m of rs.maps) {
+    for (const c of chunks(m.elements))
+      out.push(`add element ${t} ${m.name} { ${c.map(([k, v]) => `${k} : ${v}`).join(', ')} }`);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+/** Compiles a cluster state into podnet's nftables ruleset for one node. Pure. */
+export function compilePolicies(state: ClusterState, options: CompileOptions = {}): Ruleset {
+  return new NetpolCompiler(options).load(state).ruleset();
+}

@@ -1,0 +1,493 @@
+import { cidrContains } from './cidr.js';
+import { NetpolError } from './errors.js';
+import { describeSelector, matchesSelector } from './selectors.js';
+import { type ClusterIndex, indexState, NAMESPACE_NAME_LABEL, type PodInfo } from './state.js';
+import type {
+  ClusterNetworkPolicy,
+  ClusterState,
+  CnpAction,
+  CnpPeer,
+  CnpProtocol,
+  Direction,
+  Labels,
+  NetworkPolicy,
+  NetworkPolicyPeer,
+  NetworkPolicyPort,
+  Protocol,
+} from './types.js';
+
+/** The protocol of a probed flow: a NetworkPolicy protocol, or ICMP (which no port rule matches). */
+export type FlowProtocol = Protocol | 'ICMP';
+
+/**
+ * A connection attempt. `src` and `dst` are each a pod (`namespace/name`) or an IP address (a
+ * pod's IP resolves to that pod).
+ */
+export interface Flow {
+  src: string;
+  dst: string;
+  /** Defaults to TCP. */
+  protocol?: FlowProtocol;
+  /** Destination port; required for TCP, UDP and SCTP. */
+  port?: number;
+}
+
+/** Names a policy. */
+export interface PolicyRef {
+  kind: 'NetworkPolicy' | 'ClusterNetworkPolicy';
+  name: string;
+  /** Set for NetworkPolicy. */
+  namespace?: string;
+  /** Set for ClusterNetworkPolicy. */
+  tier?: 'Admin' | 'Baseline';
+  priority?: number;
+}
+
+/** Names one rule of a policy. */
+export interface RuleRef extends PolicyRef {
+  direction: Direction;
+  /** Index in `spec.ingress` / `spec.egress`. */
+  index: number;
+  /** A ClusterNetworkPolicy rule's `name`. */
+  ruleName?: string;
+  action?: CnpAction;
+}
+
+/** Which stage of evaluation decided one direction. */
+export type DecidedBy =
+  | 'admin'
+  | 'networkpolicy'
+  | 'baseline'
+  | 'default'
+  | 'not-a-pod'
+  | 'host-network'
+  | 'node-local';
+
+/** The verdict for one direction (egress of the source, ingress of the destination). */
+export interface DirectionVerdict {
+  direction: Direction;
+  /** The pod this direction is evaluated for (`namespace/name`), if it is a pod. */
+  subject?: string;
+  allowed: boolean;
+  decidedBy: DecidedBy;
+  /** The rule that decided (Accept/Deny of a ClusterNetworkPolicy, or the allowing NetworkPolicy rule). */
+  rule?: RuleRef;
+  /** ClusterNetworkPolicy Pass rules that were hit on the way. */
+  passed: RuleRef[];
+  /** NetworkPolicies that select the subject for this direction (and so isolate it). */
+  isolatedBy: PolicyRef[];
+  /** One sentence for people. */
+  reason: string;
+}
+
+/** What {@link evaluate} returns. */
+export interface Evaluation {
+  verdict: 'allow' | 'deny';
+  explanation: {
+    egress: DirectionVerdict;
+    ingress: DirectionVerdict;
+    /** A short paragraph for people: the verdict and why. */
+    summary: string;
+  };
+}
+
+interface Endpoint {
+  label: string;
+  ip?: string;
+  pod?: PodInfo;
+}
+
+interface NormalFlow {
+  src: Endpoint;
+  dst: Endpoint;
+  protocol: FlowProtocol;
+  port: number;
+}
+
+/** Formats a policy reference, e.g. `NetworkPolicy x/allow-80` or `ClusterNetworkPolicy Admin/10 deny-all`. */
+export function formatPolicyRef(p: PolicyRef): string {
+  return p.kind === 'NetworkPolicy'
+    ? `NetworkPolicy ${p.namespace}/${p.name}`
+    : `ClusterNetworkPolicy ${p.name} (${p.tier} tier, priority ${p.priority})`;
+}
+
+/** Formats a rule reference, e.g. `NetworkPolicy x/allow-80 ingress[0]`. */
+export function formatRuleRef(r: RuleRef): string {
+  const name = r.ruleName ? ` "${r.ruleName}"` : '';
+  const action = r.action ? ` (${r.action})` : '';
+  return `${formatPolicyRef(r)} ${r.direction}[${r.index}]${name}${action}`;
+}
+
+function nsLabelsOf(idx: ClusterIndex, ns: string): Labels {
+  return idx.namespaces.get(ns) ?? { [NAMESPACE_NAME_LABEL]: ns };
+}
+
+function npPeerMatches(peer: NetworkPolicyPeer, policyNs: string, ep: Endpoint, idx: ClusterIndex) {
+  if (peer.ipBlock) {
+    const ip = ep.ip;
+    if (ip === undefined) return false;
+    return (
+      cidrContains(peer.ipBlock.cidr, ip) &&
+      !(peer.ipBlock.except ?? []).some((e) => cidrContains(e, ip))
+    );
+  }
+  if (!peer.podSelector && !peer.namespaceSelector) return false;
+  const pod = ep.pod;
+  if (!pod || pod.hostNetwork) return false;
+  if (peer.namespaceSelector) {
+    if (!matchesSelector(peer.namespaceSelector, nsLabelsOf(idx, pod.namespace))) return false;
+  } else if (pod.namespace !== policyNs) {
+    return false;
+  }
+  return !peer.podSelector || matchesSelector(peer.podSelector, pod.labels);
+}
+
+function namedPortMatches(
+  dst: PodInfo | undefined,
+  name: string,
+  protocol: FlowProtocol,
+  port: number,
+) {
+  return (
+    dst !== undefined &&
+    !dst.hostNetwork &&
+    dst.ports.some((p) => p.name === name && p.protocol === protocol && p.port === port)
+  );
+}
+
+function npPortMatches(p: NetworkPolicyPort, flow: NormalFlow): boolean {
+  const proto = p.protocol ?? 'TCP';
+  if (flow.protocol !== proto) return false;
+  if (p.port === undefined) return true;
+  if (typeof p.port === 'number') return flow.port >= p.port && flow.port <= (p.endPort ?? p.port);
+  return namedPortMatches(flow.dst.pod, p.port, proto, flow.port);
+}
+
+/** Which policy types a NetworkPolicy has, with the API's defaulting. */
+export function policyTypesOf(np: NetworkPolicy): { ingress: boolean; egress: boolean } {
+  const types = np.spec.policyTypes;
+  if (types && types.length > 0)
+    return { ingress: types.includes('Ingress'), egress: types.includes('Egress') };
+  return { ingress: true, egress: np.spec.egress !== undefined };
+}
+
+/** True when `cnp`'s subject selects `pod` (host-network pods are never selected). */
+export function cnpSelects(cnp: ClusterNetworkPolicy, pod: PodInfo, nsLabels: Labels): boolean {
+  if (pod.hostNetwork) return false;
+  const s = cnp.spec.subject;
+  if (s.namespaces) return matchesSelector(s.namespaces, nsLabels);
+  if (s.pods) {
+    return (
+      matchesSelector(s.pods.namespaceSelector ?? {}, nsLabels) &&
+      matchesSelector(s.pods.podSelector ?? {}, pod.labels)
+    );
+  }
+  return false;
+}
+
+/** True when a ClusterNetworkPolicy peer has a field this package enforces. */
+export function cnpPeerKnown(peer: CnpPeer, direction: Direction): boolean {
+  if (peer.namespaces || peer.pods) return true;
+  return direction === 'egress' && (peer.networks !== undefined || peer.nodes !== undefined);
+}
+
+function cnpPeerMatches(
+  peer: CnpPeer,
+  action: CnpAction,
+  ep: Endpoint,
+  idx: ClusterIndex,
+  dir: Direction,
+) {
+  if (!cnpPeerKnown(peer, dir)) return action !== 'Accept';
+  if (peer.namespaces || peer.pods) {
+    const pod = ep.pod;
+    if (!pod || pod.hostNetwork) return false;
+    const nsl = nsLabelsOf(idx, pod.namespace);
+    if (peer.namespaces) return matchesSelector(peer.namespaces, nsl);
+    const p = peer.pods;
+    return (
+      p !== undefined &&
+      matchesSelector(p.namespaceSelector ?? {}, nsl) &&
+      matchesSelector(p.podSelector ?? {}, pod.labels)
+    );
+  }
+  const ip = ep.ip;
+  if (ip === undefined) return false;
+  if (peer.networks) return peer.networks.some((c) => cidrContains(c, ip));
+  if (peer.nodes) {
+    for (const n of idx.nodes.values()) {
+      if (matchesSelector(peer.nodes, n.labels) && n.addresses.includes(ip)) return true;
+    }
+  }
+  return false;
+}
+
+function cnpProtocolMatches(pr: CnpProtocol, flow: NormalFlow): boolean {
+  if (pr.destinationNamedPort !== undefined) {
+    return namedPortMatches(flow.dst.pod, pr.destinationNamedPort, flow.protocol, flow.port);
+  }
+  const entries: [
+    Protocol,
+    { destinationPort?: { number?: number; range?: { start: number; end: number } } } | undefined,
+  ][] = [
+    ['TCP', pr.tcp],
+    ['UDP', pr.udp],
+    ['SCTP', pr.sctp],
+  ];
+  for (const [proto, spec] of entries) {
+    if (!spec) continue;
+    if (flow.protocol !== proto) return false;
+    const dp = spec.destinationPort;
+    if (!dp) return true;
+    if (dp.number !== undefined) return flow.port === dp.number;
+    if (dp.range) return flow.port >= dp.range.start && flow.port <= dp.range.end;
+    return true;
+  }
+  return false;
+}
+
+/** Sorts ClusterNetworkPolicies the way they are evaluated: priority, then name. */
+export function sortClusterPolicies(cnps: readonly ClusterNetworkPolicy[]): ClusterNetworkPolicy[] {
+  return [...cnps].sort(
+    (a, b) =>
+      a.spec.priority - b.spec.priority ||
+      (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0),
+  );
+}
+
+function cnpRef(cnp: ClusterNetworkPolicy): PolicyRef {
+  return {
+    kind: 'ClusterNetworkPolicy',
+    name: cnp.metadata.name,
+    tier: cnp.spec.tier,
+    priority: cnp.spec.priority,
+  };
+}
+
+function flowText(flow: NormalFlow): string {
+  const what = flow.protocol === 'ICMP' ? 'ICMP' : `${flow.protocol}/${flow.port}`;
+  return `${flow.src.label} -> ${flow.dst.label} ${what}`;
+}
+
+/** An evaluator bound to one cluster state (indexes built once). */
+export class PolicyEvaluator {
+  private readonly idx: ClusterIndex;
+  private readonly nps: NetworkPolicy[];
+  private readonly admin: ClusterNetworkPolicy[];
+  private readonly baseline: ClusterNetworkPolicy[];
+
+  constructor(state: ClusterState) {
+    this.idx = indexState(state);
+    this.nps = [...(state.networkPolicies ?? [])].sort((a, b) =>
+      `${a.metadata.namespace}/${a.metadata.name}` < `${b.metadata.namespace}/${b.metadata.name}`
+        ? -1
+        : 1,
+    );
+    const cnps = sortClusterPolicies(state.clusterNetworkPolicies ?? []);
+    this.admin = cnps.filter((c) => c.spec.tier === 'Admin');
+    this.baseline = cnps.filter((c) => c.spec.tier === 'Baseline');
+  }
+
+  /** Evaluates one flow. Throws `INVALID_FLOW` for an unknown pod or a bad port. */
+  evaluate(flow: Flow): Evaluation {
+    const f = this.normalize(flow);
+    const egress = this.direction('egress', f);
+    const ingress = this.direction('ingress', f);
+    const allowed = egress.allowed && ingress.allowed;
+    const head = `${flowText(f)}: ${allowed ? 'ALLOWED' : 'DENIED'}.`;
+    const summary = [head, `Egress: ${egress.reason}`, `Ingress: ${ingress.reason}`].join(' ');
+    return { verdict: allowed ? 'allow' : 'deny', explanation: { egress, ingress, summary } };
+  }
+
+  /** The NetworkPolicies that select a pod for a direction. */
+  isolatingPolicies(pod: PodInfo, direction: Direction): NetworkPolicy[] {
+    if (pod.hostNetwork) return [];
+    return this.nps.filter(
+      (np) =>
+        (np.metadata.namespace ?? 'default') === pod.namespace &&
+        policyTypesOf(np)[direction] &&
+        matchesSelector(np.spec.podSelector, pod.labels),
+    );
+  }
+
+  private endpoint(s: string): Endpoint {
+    if (typeof s !== 'string' || s === '') {
+      throw new NetpolError(
+        'INVALID_FLOW',
+        `flow endpoint ${JSON.stringify(s)} is neither a pod nor an IP`,
+      );
+    }
+    if (s.includes('/')) {
+      const pod = this.idx.pods.get(s);
+      if (!pod) throw new NetpolError('INVALID_FLOW', `flow endpoint ${s}: no such pod`);
+      return { label: s, pod, ip: pod.hostNetwork ? pod.hostIPs[0] : pod.ips[0] };
+    }
+    const pod = this.idx.podsByIp.get(s);
+    return { label: pod ? `${pod.key} (${s})` : s, ip: s, pod };
+  }
+
+  private normalize(flow: Flow): NormalFlow {
+    const protocol = flow.protocol ?? 'TCP';
+    if (!['TCP', 'UDP', 'SCTP', 'ICMP'].includes(protocol)) {
+      throw new NetpolError(
+        'INVALID_FLOW',
+        `flow protocol ${JSON.stringify(protocol)}: want TCP, UDP, SCTP or ICMP`,
+      );
+    }
+    const port = flow.port ?? 0;
+    if (protocol !== 'ICMP' && (!Number.isInteger(port) || port < 1 || port > 65535)) {
+      throw new NetpolError('INVALID_FLOW', `flow port ${JSON.stringify(flow.port)}: want 1-65535`);
+    }
+    return { src: this.endpoint(flow.src), dst: this.endpoint(flow.dst), protocol, port };
+  }
+
+  private direction(direction: Direction, f: NormalFlow): DirectionVerdict {
+    const subjectEp = direction === 'egress' ? f.src : f.dst;
+    const peer = direction === 'egress' ? f.dst : f.src;
+    const pod = subjectEp.pod;
+    const passed: RuleRef[] = [];
+    const base = { direction, subject: pod?.key, passed, isolatedBy: [] as PolicyRef[] };
+    if (!pod) {
+      return {
+        ...base,
+        allowed: true,
+        decidedBy: 'not-a-pod',
+        reason: `${subjectEp.label} is not a pod; no policy applies.`,
+      };
+    }
+    if (pod.hostNetwork) {
+      return {
+        ...base,
+        allowed: true,
+        decidedBy: 'host-network',
+        reason: `${pod.key} uses the host network; policies do not select it.`,
+      };
+    }
+    if (direction === 'ingress' && peer.ip !== undefined && pod.hostIPs.includes(peer.ip)) {
+      return {
+        ...base,
+        allowed: true,
+        decidedBy: 'node-local',
+        reason: `traffic from ${pod.key}'s own node is always allowed.`,
+      };
+    }
+    const nsl = nsLabelsOf(this.idx, pod.namespace);
+    const tier = (
+      list: ClusterNetworkPolicy[],
+      stage: 'admin' | 'baseline',
+    ): DirectionVerdict | undefined => {
+      for (const cnp of list) {
+        if (!cnpSelects(cnp, pod, nsl)) continue;
+        const rules = (direction === 'ingress' ? cnp.spec.ingress : cnp.spec.egress) ?? [];
+        for (let i = 0; i < rules.length; i++) {
+          const r = rules[i];
+          if (!r) continue;
+          const peers =
+            direction === 'ingress'
+              ? (r as { from: readonly CnpPeer[] }).from
+              : (r as { to: readonly CnpPeer[] }).to;
+          if (!(peers ?? []).some((p) => cnpPeerMatches(p, r.action, peer, this.idx, direction)))
+            continue;
+          if (
+            r.protocols &&
+            r.protocols.length > 0 &&
+            !r.protocols.some((pr) => cnpProtocolMatches(pr, f))
+          )
+            continue;
+          const ref: RuleRef = {
+            ...cnpRef(cnp),
+            direction,
+            index: i,
+            ruleName: r.name,
+            action: r.action,
+          };
+          if (r.action === 'Pass') {
+            passed.push(ref);
+            return undefined;
+          }
+          const allowed = r.action === 'Accept';
+          return {
+            ...base,
+            allowed,
+            decidedBy: stage,
+            rule: ref,
+            reason: `${allowed ? 'accepted' : 'denied'} by ${formatRuleRef(ref)}.`,
+          };
+        }
+      }
+      return undefined;
+    };
+    const admin = tier(this.admin, 'admin');
+    if (admin) return admin;
+    const isolating = this.isolatingPolicies(pod, direction);
+    if (isolating.length > 0) {
+      const isolatedBy: PolicyRef[] = isolating.map((np) => ({
+        kind: 'NetworkPolicy',
+        namespace: np.metadata.namespace ?? 'default',
+        name: np.metadata.name,
+      }));
+      for (const np of isolating) {
+        const ns = np.metadata.namespace ?? 'default';
+        const rules = (direction === 'ingress' ? np.spec.ingress : np.spec.egress) ?? [];
+        for (let i = 0; i < rules.length; i++) {
+          const r = rules[i];
+          if (!r) continue;
+          const peers =
+            direction === 'ingress'
+              ? (r as { from?: readonly NetworkPolicyPeer[] }).from
+              : (r as { to?: readonly NetworkPolicyPeer[] }).to;
+          const peerOk =
+            !peers || peers.length === 0 || peers.some((p) => npPeerMatches(p, ns, peer, this.idx));
+          const portOk =
+            !r.ports || r.ports.length === 0 || r.ports.some((p) => npPortMatches(p, f));
+          if (peerOk && portOk) {
+            const ref: RuleRef = {
+              kind: 'NetworkPolicy',
+              namespace: ns,
+              name: np.metadata.name,
+              direction,
+              index: i,
+            };
+            return {
+              ...base,
+              isolatedBy,
+              allowed: true,
+              decidedBy: 'networkpolicy',
+              rule: ref,
+              reason: `allowed by ${formatRuleRef(ref)}.`,
+            };
+          }
+        }
+      }
+      const names = isolatedBy.map((p) => `${p.namespace}/${p.name}`).join(', ');
+      return {
+        ...base,
+        isolatedBy,
+        allowed: false,
+        decidedBy: 'networkpolicy',
+        reason: `${pod.key} is isolated for ${direction} by NetworkPolicy ${names} (selector ${isolating
+          .map((np) => describeSelector(np.spec.podSelector))
+          .join(
+            ' | ',
+          )}), and no ${direction} rule of ${isolating.length === 1 ? 'it' : 'them'} allows ${
+          direction === 'ingress' ? `from ${peer.label}` : `to ${peer.label}`
+        } on ${f.protocol === 'ICMP' ? 'ICMP' : `${f.protocol}/${f.port}`}.`,
+      };
+    }
+    const baseline = tier(this.baseline, 'baseline');
+    if (baseline) return baseline;
+    const passNote =
+      passed.length > 0 ? ` (after Pass by ${passed.map(formatRuleRef).join(', ')})` : '';
+    return {
+      ...base,
+      allowed: true,
+      decidedBy: 'default',
+      reason: `no policy selects ${pod.key} for ${direction}${passNote}; allowed by default.`,
+    };
+  }
+}
+
+/** Evaluates one flow against a cluster state: a verdict and an explanation. Pure. */
+export function evaluate(state: ClusterState, flow: Flow): Evaluation {
+  return new PolicyEvaluator(state).evaluate(flow);
+}

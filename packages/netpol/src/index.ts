@@ -1,0 +1,98 @@
+export {
+  NetpolError,
+  type FieldIssue,
+  type NetpolErrorCode,
+  type NetpolErrorDetails,
+} from './errors.js';
+export type {
+  ClusterNetworkPolicy,
+  ClusterState,
+  CnpAction,
+  CnpEgressRule,
+  CnpIngressRule,
+  CnpPeer,
+  CnpPort,
+  CnpProtocol,
+  ContainerPort,
+  Direction,
+  IPBlock,
+  LabelSelector,
+  LabelSelectorRequirement,
+  Labels,
+  Namespace,
+  NamespacedPod,
+  NetworkPolicy,
+  NetworkPolicyEgressRule,
+  NetworkPolicyIngressRule,
+  NetworkPolicyPeer,
+  NetworkPolicyPort,
+  Node,
+  ObjectMeta,
+  Pod,
+  Protocol,
+} from './types.js';
+export { describeSelector, matchesSelector, selectorKey } from './selectors.js';
+export { cidrContains, cidrMinus, cidrWithin } from './cidr.js';
+export {
+  indexState,
+  namespaceLabels,
+  podInfo,
+  NAMESPACE_NAME_LABEL,
+  type ClusterIndex,
+  type PodInfo,
+} from './state.js';
+export {
+  PolicyEvaluator,
+  evaluate,
+  formatPolicyRef,
+  formatRuleRef,
+  policyTypesOf,
+  sortClusterPolicies,
+  type DecidedBy,
+  type DirectionVerdict,
+  type Evaluation,
+  type Flow,
+  type FlowProtocol,
+  type PolicyRef,
+  type RuleRef,
+} from './evaluate.js';
+export {
+  assertValidPolicy,
+  isClusterNetworkPolicy,
+  validateClusterNetworkPolicy,
+  validateNetworkPolicy,
+  validatePolicy,
+} from './validate.js';
+export {
+  NetpolCompiler,
+  compilePolicies,
+  renderRuleset,
+  type CompileOptions,
+  type NftChainSpec,
+  type NftMapSpec,
+  type NftSetSpec,
+  type Ruleset,
+  type VerdictLogMode,
+} from './compile.js';
+export {
+  LOG_PREFIX_MAX,
+  decodeLogPrefix,
+  encodeLogPrefix,
+  type LogPrefixInfo,
+} from './log-prefix.js';
+export {
+  LINKTYPE_NFLOG,
+  NflogPcapDecoder,
+  formatVerdictLog,
+  parseNflogPacket,
+  parseNflogPcap,
+  parseVerdictLog,
+  summarizeIpPacket,
+  type VerdictLogRecord,
+} from './verdict-log.js';
+export {
+  readVerdictLogs,
+  type VerdictLogReader,
+  type VerdictLogReaderOptions,
+} from './nflog-reader.js';
+export { PolicySyncer, type PolicySyncerOptions, type SyncResult } from './syncer.js';

@@ -1,0 +1,89 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { assertInt, assertNetnsName } from '@podnet/host';
+import { NetpolError } from './errors.js';
+import { NflogPcapDecoder, type VerdictLogRecord } from './verdict-log.js';
+
+/** Options of {@link readVerdictLogs}. */
+export interface VerdictLogReaderOptions {
+  /** NFLOG group the ruleset logs to (`CompileOptions.log.group`). */
+  group: number;
+  /** Network namespace (name under /run/netns) whose NFLOG to read; default the current one. */
+  netns?: string;
+  /** Called for every verdict record. */
+  onRecord: (record: VerdictLogRecord) => void;
+  /** Called when the capture fails or stops unexpectedly. */
+  onError?: (error: Error) => void;
+  /** The capture binary (default `tcpdump`). */
+  tcpdump?: string;
+}
+
+/** A running NFLOG reader. */
+export interface VerdictLogReader {
+  /** Resolves once the capture is listening (the kernel binds the group). */
+  ready: Promise<void>;
+  /** Stops the capture. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Subscribes to an NFLOG group through `tcpdump -i nflog:GROUP -w -` (no packets are copied
+ * beyond the log records) and turns each record into a {@link VerdictLogRecord}.
+ */
+export function readVerdictLogs(options: VerdictLogReaderOptions): VerdictLogReader {
+  assertInt(options.group, 0, 65535, 'nflog group');
+  const argv = [
+    options.tcpdump ?? 'tcpdump',
+    '-n',
+    '-U',
+    '-s',
+    '256',
+    '-w',
+    '-',
+    '-i',
+    `nflog:${options.group}`,
+  ];
+  const full = options.netns
+    ? ['nsenter', `--net=/run/netns/${assertNetnsName(options.netns)}`, '--', ...argv]
+    : argv;
+  const child: ChildProcess = spawn(full[0] as string, full.slice(1), {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const decoder = new NflogPcapDecoder();
+  let stopped = false;
+  let stderr = '';
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (stderr.includes('listening on')) resolve();
+    });
+    child.once('error', (e) =>
+      reject(
+        new NetpolError('APPLY_FAILED', `cannot start ${argv[0]}: ${e.message}`, { cause: e }),
+      ),
+    );
+    child.once('exit', (code) => {
+      if (!stopped) {
+        const err = new NetpolError('APPLY_FAILED', `${argv[0]} exited ${code}: ${stderr.trim()}`);
+        reject(err);
+        options.onError?.(err);
+      }
+    });
+  });
+  child.stdout?.on('data', (chunk: Buffer) => {
+    try {
+      for (const r of decoder.push(chunk)) options.onRecord(r);
+    } catch (e) {
+      options.onError?.(e as Error);
+    }
+  });
+  return {
+    ready,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        stopped = true;
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}

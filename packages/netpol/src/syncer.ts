@@ -1,0 +1,226 @@
+import type { Host } from '@podnet/host';
+import { type CompileOptions, NetpolCompiler } from './compile.js';
+import { NetpolError } from './errors.js';
+import { assertValidPolicy } from './validate.js';
+import type {
+  ClusterNetworkPolicy,
+  ClusterState,
+  Namespace,
+  NetworkPolicy,
+  Node,
+  Pod,
+} from './types.js';
+
+/** What one {@link PolicySyncer} apply did. */
+export interface SyncResult {
+  /** The nft script applied (`''` when nothing changed). */
+  script: string;
+  /** Lines in the script. */
+  lines: number;
+  /** True when the whole table was rebuilt. */
+  full: boolean;
+}
+
+/** Options of {@link PolicySyncer}. */
+export interface PolicySyncerOptions extends CompileOptions {
+  /** `@podnet/host` Host aimed at the node's network namespace. */
+  host: Host;
+}
+
+const keyOf = (o: { metadata: { name: string; namespace?: string } }) =>
+  o.metadata.namespace === undefined
+    ? o.metadata.name
+    : `${o.metadata.namespace}/${o.metadata.name}`;
+const podKey = (p: Pod) => `${p.metadata.namespace ?? 'default'}/${p.metadata.name}`;
+const npKey = (p: NetworkPolicy) => `${p.metadata.namespace ?? 'default'}/${p.metadata.name}`;
+
+/**
+ * Keeps podnet's nftables table on one node in step with the cluster: {@link PolicySyncer.sync}
+ * takes a whole state and applies only what changed since the last call; the `upsert*`/`delete*`
+ * methods apply one watch event. Every apply is one atomic `nft -f -`; a failed apply makes the
+ * next one rebuild the table.
+ */
+export class PolicySyncer {
+  readonly compiler: NetpolCompiler;
+  private readonly host: Host;
+  private last: {
+    namespaces: Map<string, string>;
+    pods: Map<string, string>;
+    nps: Map<string, string>;
+    cnps: Map<string, string>;
+    nodes: Map<string, string>;
+  } = { namespaces: new Map(), pods: new Map(), nps: new Map(), cnps: new Map(), nodes: new Map() };
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(options: PolicySyncerOptions) {
+    const { host, ...compile } = options;
+    this.host = host;
+    this.compiler = new NetpolCompiler(compile);
+  }
+
+  /** Brings the table to `state`, applying only the difference from the previous call. */
+  sync(state: ClusterState): Promise<SyncResult> {
+    return this.serial(() => {
+      for (const p of state.networkPolicies ?? []) assertValidPolicy(p);
+      for (const p of state.clusterNetworkPolicies ?? []) assertValidPolicy(p);
+      const c = this.compiler;
+      const diff = <T>(
+        prev: Map<string, string>,
+        items: readonly T[],
+        key: (t: T) => string,
+        up: (t: T) => void,
+        del: (k: string) => void,
+      ) => {
+        const next = new Map<string, string>();
+        for (const it of items) {
+          const k = key(it);
+          const json = JSON.stringify(it);
+          next.set(k, json);
+          if (prev.get(k) !== json) up(it);
+        }
+        for (const k of prev.keys()) if (!next.has(k)) del(k);
+        return next;
+      };
+      const l = this.last;
+      l.namespaces = diff(
+        l.namespaces,
+        state.namespaces,
+        keyOf,
+        (n) => c.upsertNamespace(n),
+        (k) => c.deleteNamespace(k),
+      );
+      l.nodes = diff(
+        l.nodes,
+        state.nodes ?? [],
+        keyOf,
+        (n) => c.upsertNode(n),
+        (k) => c.deleteNode(k),
+      );
+      l.pods = diff(
+        l.pods,
+        state.pods,
+        podKey,
+        (p) => c.upsertPod(p),
+        (k) => c.deletePod(k),
+      );
+      l.nps = diff(
+        l.nps,
+        state.networkPolicies ?? [],
+        npKey,
+        (p) => c.upsertNetworkPolicy(p),
+        (k) => c.deleteNetworkPolicy(k),
+      );
+      l.cnps = diff(
+        l.cnps,
+        state.clusterNetworkPolicies ?? [],
+        keyOf,
+        (p) => c.upsertClusterNetworkPolicy(p),
+        (k) => c.deleteClusterNetworkPolicy(k),
+      );
+      return this.flushNow();
+    });
+  }
+
+  /** Applies one changed or added pod. */
+  upsertPod(pod: Pod): Promise<SyncResult> {
+    return this.event(() => {
+      this.compiler.upsertPod(pod);
+      this.last.pods.set(podKey(pod), JSON.stringify(pod));
+    });
+  }
+
+  /** Applies a pod deletion (`namespace/name`). */
+  deletePod(key: string): Promise<SyncResult> {
+    return this.event(() => {
+      this.compiler.deletePod(key);
+      this.last.pods.delete(key);
+    });
+  }
+
+  /** Applies one changed or added namespace. */
+  upsertNamespace(ns: Namespace): Promise<SyncResult> {
+    return this.event(() => {
+      this.compiler.upsertNamespace(ns);
+      this.last.namespaces.set(keyOf(ns), JSON.stringify(ns));
+    });
+  }
+
+  /** Applies one changed or added node. */
+  upsertNode(node: Node): Promise<SyncResult> {
+    return this.event(() => {
+      this.compiler.upsertNode(node);
+      this.last.nodes.set(keyOf(node), JSON.stringify(node));
+    });
+  }
+
+  /** Applies one changed or added NetworkPolicy (throws `INVALID_POLICY`, nothing applied). */
+  upsertNetworkPolicy(np: NetworkPolicy): Promise<SyncResult> {
+    return this.event(() => {
+      this.compiler.upsertNetworkPolicy(np);
+      this.last.nps.set(npKey(np), JSON.stringify(np));
+    });
+  }
+
+  /** Applies a NetworkPolicy deletion (`namespace/name`). */
+  deleteNetworkPolicy(key: string): Promise<SyncResult> {
+    return this.event(() => {
+      this.compiler.deleteNetworkPolicy(key);
+      this.last.nps.delete(key);
+    });
+  }
+
+  /** Applies one changed or added ClusterNetworkPolicy. */
+  upsertClusterNetworkPolicy(cnp: ClusterNetworkPolicy): Promise<SyncResult> {
+    return this.event(() => {
+      this.compiler.upsertClusterNetworkPolicy(cnp);
+      this.last.cnps.set(keyOf(cnp), JSON.stringify(cnp));
+    });
+  }
+
+  /** Applies a ClusterNetworkPolicy deletion. */
+  deleteClusterNetworkPolicy(name: string): Promise<SyncResult> {
+    return this.event(() => {
+      this.compiler.deleteClusterNetworkPolicy(name);
+      this.last.cnps.delete(name);
+    });
+  }
+
+  /** Removes podnet's table from the node (idempotent). */
+  teardown(): Promise<void> {
+    return this.serial(async () => {
+      const t = `inet ${this.compiler.table}`;
+      await this.host.nftApply(`add table ${t}\ndelete table ${t}\n`);
+      this.compiler.invalidate();
+    });
+  }
+
+  private event(mutate: () => void): Promise<SyncResult> {
+    return this.serial(() => {
+      mutate();
+      return this.flushNow();
+    });
+  }
+
+  private serial<T>(fn: () => T | Promise<T>): Promise<T> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async flushNow(): Promise<SyncResult> {
+    const script = this.compiler.takeScript();
+    const full = script.includes(`delete table inet ${this.compiler.table}\n`);
+    if (script === '') return { script, lines: 0, full: false };
+    try {
+      await this.host.nftApply(script, { timeoutMs: 120_000 });
+    } catch (cause) {
+      this.compiler.invalidate();
+      throw new NetpolError(
+        'APPLY_FAILED',
+        `applying the policy ruleset failed: ${(cause as Error).message}`,
+        { cause },
+      );
+    }
+    return { script, lines: script.split('\n').length - 1, full };
+  }
+}
