@@ -1,4 +1,5 @@
 import { closeSync, openSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { IpamError } from './errors.js';
 
 /** Options for {@link flockExclusive}. */
@@ -9,12 +10,50 @@ export interface FlockOptions {
   flockPath?: string;
 }
 
+interface NativeFlock {
+  tryLockExclusive(fd: number): number;
+}
+
+let native: NativeFlock | null | undefined;
+
+function loadNative(): NativeFlock | null {
+  if (native !== undefined) return native;
+  native = null;
+  // the CommonJS plugin bundle has __filename; the ES module build has import.meta.url
+  const base = typeof __filename === 'string' ? pathToFileURL(__filename).href : import.meta.url;
+  for (const rel of ['./flock.node', '../flock.node', '../dist/flock.node']) {
+    try {
+      const path = new URL(rel, base).pathname;
+      const mod = { exports: {} as NativeFlock };
+      process.dlopen(mod, path);
+      if (typeof mod.exports.tryLockExclusive === 'function') {
+        native = mod.exports;
+        break;
+      }
+    } catch {
+      // not built here: try the next place, then fall back to the flock child
+    }
+  }
+  return native;
+}
+
+/**
+ * How locks are taken: `native` when the optional helper `dist/flock.node` (built by the
+ * package's build from `native/flock.c`) loads, else `child`. `PODNET_IPAM_FLOCK=child` forces
+ * the child. Either way the lock is the same `flock(2)` lock.
+ */
+export function flockImplementation(): 'native' | 'child' {
+  return process.env.PODNET_IPAM_FLOCK !== 'child' && loadNative() ? 'native' : 'child';
+}
+
 /**
  * Takes an exclusive `flock(2)` lock on `path` (created if missing) and resolves to a function
  * that releases it. Node has no flock API, so the lock is taken by a short-lived util-linux
  * `flock` child that inherits our open file description as fd 3: flock locks belong to the open
  * file description, so the lock stays held after the child exits and is released when we close
- * the descriptor, or by the kernel when this process dies (SIGKILL included). This is the same
+ * the descriptor, or by the kernel when this process dies (SIGKILL included). When the optional
+ * native helper is present (see {@link flockImplementation}) an uncontended lock is taken with a
+ * non-blocking flock(2) in-process, and only a contended one waits in the child. This is the same
  * lock host-local takes on `<dataDir>/<network>/lock`, so podnet and host-local exclude each other.
  */
 export function flockExclusive(path: string, options: FlockOptions = {}): Promise<() => void> {
@@ -34,6 +73,16 @@ export function flockExclusive(path: string, options: FlockOptions = {}): Promis
       // already closed
     }
   };
+  if (flockImplementation() === 'native') {
+    const errno = native!.tryLockExclusive(fd);
+    if (errno === 0) return Promise.resolve(release);
+    if (errno !== 11) {
+      release();
+      return Promise.reject(
+        new IpamError('LOCK_FAILED', `flock ${path} failed with errno ${errno}`),
+      );
+    }
+  }
   // child_process is loaded on first use (synchronously, without the ESM loader): the exec'd
   // plugin's VERSION never pays for it.
   const { spawn } = process.getBuiltinModule('node:child_process');

@@ -31,7 +31,7 @@ export {
   type GcResult,
 } from './allocator.js';
 export { FileStore, type FileStoreOptions } from './file-store.js';
-export { flockExclusive, type FlockOptions } from './flock.js';
+export { flockExclusive, flockImplementation, type FlockOptions } from './flock.js';
 export {
   MemoryNodeSubnetStore,
   NodeSubnetAllocator,

@@ -64,35 +64,40 @@ describe('FileStore', () => {
     expect(new Set(ips).size).toBe(40);
   });
 
-  it('waits for a lock held by another process and fails with LOCK_FAILED after the timeout; a SIGKILLed holder frees it', async () => {
-    const { store, allocator } = fresh([[{ subnet: '10.0.0.0/24' }]]);
-    await allocator.list();
-    const holder = spawn('flock', [join(store.dir, 'lock'), 'sleep', '60'], {
-      stdio: 'ignore',
-      detached: true,
-    });
-    const exited = new Promise((r) => holder.once('exit', r));
-    try {
-      const impatient = new Allocator(
-        { rangeSets: allocator.rangeSets },
-        new FileStore({ dir: store.dir, timeoutMs: 300 }),
-      );
-      let error: unknown;
-      for (let i = 0; i < 100 && error === undefined; i++) {
-        try {
-          await impatient.list();
-          await new Promise((r) => setTimeout(r, 50));
-        } catch (e) {
-          error = e;
+  it.each(['native', 'child'])(
+    '%s lock: waits for a lock held by another process, fails with LOCK_FAILED after the timeout, and a SIGKILLed holder frees it',
+    async (mode) => {
+      process.env.PODNET_IPAM_FLOCK = mode;
+      const { store, allocator } = fresh([[{ subnet: '10.0.0.0/24' }]]);
+      await allocator.list();
+      const holder = spawn('flock', [join(store.dir, 'lock'), 'sleep', '60'], {
+        stdio: 'ignore',
+        detached: true,
+      });
+      const exited = new Promise((r) => holder.once('exit', r));
+      try {
+        const impatient = new Allocator(
+          { rangeSets: allocator.rangeSets },
+          new FileStore({ dir: store.dir, timeoutMs: 300 }),
+        );
+        let error: unknown;
+        for (let i = 0; i < 100 && error === undefined; i++) {
+          try {
+            await impatient.list();
+            await new Promise((r) => setTimeout(r, 50));
+          } catch (e) {
+            error = e;
+          }
         }
+        expect(IpamError.isInstance(error) && error.code).toBe('LOCK_FAILED');
+      } finally {
+        process.kill(-holder.pid!, 'SIGKILL');
       }
-      expect(IpamError.isInstance(error) && error.code).toBe('LOCK_FAILED');
-    } finally {
-      process.kill(-holder.pid!, 'SIGKILL');
-    }
-    await exited;
-    expect(await allocator.list()).toEqual([]);
-  });
+      await exited;
+      expect(await allocator.list()).toEqual([]);
+      delete process.env.PODNET_IPAM_FLOCK;
+    },
+  );
 
   it('fails with STORE_FAILED when the directory cannot be created', async () => {
     writeFileSync(join(root, 'file'), '');
