@@ -7,6 +7,7 @@
  * Writes bench-results/overlay-vxlan.json at the repo root.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTestNet, type TestNet } from '@podnet/host/testing';
@@ -21,7 +22,7 @@ import {
 import { syntheticPeers } from '../src/testing/index.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
-const SECONDS = 3;
+const SECONDS = 2;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((x, y) => x - y);
@@ -136,7 +137,7 @@ async function throughput(net: TestNet) {
     ]);
     await net.waitForPing(pA, '10.244.2.2', 20_000);
   };
-  const rounds = 2;
+  const rounds = 3;
   const r = {
     ours: [] as number[],
     bare: [] as number[],
@@ -269,13 +270,20 @@ async function main() {
       ],
     ];
     const w = Math.max(...rows.map((r) => r[0].length));
-    console.log('\n@podnet/overlay-vxlan benchmark (iperf3 single stream, medians)\n');
+    console.log(
+      '\n@podnet/overlay-vxlan benchmark (iperf3 single stream, medians of 3 interleaved rounds)',
+    );
+    console.log(
+      `load average ${loadavg()
+        .map((x) => x.toFixed(1))
+        .join(' ')} on ${cpus().length} cores\n`,
+    );
     for (const [name, value, note] of rows)
       console.log(`${name.padEnd(w)}  ${value.padStart(14)}  ${note}`);
     mkdirSync(join(root, 'bench-results'), { recursive: true });
     writeFileSync(
       join(root, 'bench-results/overlay-vxlan.json'),
-      `${JSON.stringify({ throughputGbps: tp, ratios: { vxlanVsBareVxlan: ratioVxlan, directVsUnderlay: ratioDirect }, reconcileMs: rc }, null, 2)}\n`,
+      `${JSON.stringify({ loadavg: loadavg(), throughputGbps: tp, ratios: { vxlanVsBareVxlan: ratioVxlan, directVsUnderlay: ratioDirect }, reconcileMs: rc }, null, 2)}\n`,
     );
   } finally {
     await net.cleanup();

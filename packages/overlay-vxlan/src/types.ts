@@ -133,7 +133,7 @@ export interface DesiredPeer {
 /** Something the planner wants a person (or a Kubernetes Event) to know. */
 export interface OverlayEvent {
   type: 'Warning' | 'Normal';
-  reason: 'PeerSkipped' | 'DeviceReplaced' | 'DeviceAdopted' | 'DeviceCreated' | 'PodCIDRSkipped';
+  reason: 'PeerSkipped' | 'DeviceReplaced' | 'DeviceCreated' | 'PodCIDRSkipped';
   nodeName: string;
   message: string;
 }

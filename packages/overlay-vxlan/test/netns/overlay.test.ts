@@ -3,6 +3,9 @@ import { ExecRunner } from '@podnet/host';
 import { createTestNet, type TestNet, waitFor } from '@podnet/host/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  ANNOTATION_KEYS,
+  encodeNodeAnnotations,
+  peersFromNodes,
   type LocalNode,
   type ObservedOverlay,
   OverlayReconciler,
@@ -58,10 +61,10 @@ function echoServer(net: TestNet, ns: string, host: string) {
 }
 
 async function tcpEcho(net: TestNet, ns: string, ip: string): Promise<string> {
-  const code = `const s=require('net').connect(8080,${JSON.stringify(ip)},()=>s.end('hello over the overlay'));let d='';s.on('data',(b)=>d+=b);s.on('close',()=>{process.stdout.write(d)});s.on('error',(e)=>{console.error(e.message);process.exit(1)});setTimeout(()=>process.exit(2),5000)`;
-  const r = await net.exec(ns, [process.execPath, '-e', code], {
+  const script = `exec 3<>/dev/tcp/${ip}/8080 && echo 'hello over the overlay' >&3 && read -r -t 5 line <&3 && printf %s "$line"`;
+  const r = await net.exec(ns, ['timeout', '10', 'bash', '-c', script], {
     allowFail: true,
-    timeoutMs: 10_000,
+    timeoutMs: 15_000,
   });
   return r.stdout;
 }
@@ -133,6 +136,7 @@ describe('VXLAN overlay across three node namespaces (two L2 segments)', () => {
       expect(plan.events.filter((e) => e.type === 'Warning')).toEqual([]);
     }
     for (const n of [a, b, c]) echoServer(net, n.pod, '::');
+    for (const n of [a, b, c]) await net.waitForTcp(n.pod, '127.0.0.1', 8080, 30_000);
   });
   afterAll(() => net.cleanup());
 
@@ -253,6 +257,40 @@ describe('VXLAN overlay across three node namespaces (two L2 segments)', () => {
     const state = await readOverlayState(net.host(a.ns), a.local);
     expect(state.fdb).toContainEqual({ mac: vtepMacFor('node-c'), dst: '192.168.20.33' });
     await r.sync([b.peer, c.peer]);
+    await net.waitForPing(a.pod, c.podIPs[0]!, 20_000);
+  });
+
+  it('a node with bad annotations is skipped with an event; the other peers keep working', async () => {
+    const node = (n: Node) => ({
+      name: n.name,
+      podCIDRs: n.peer.podCIDRs,
+      annotations: encodeNodeAnnotations({
+        backendType: 'vxlan',
+        vtepMac: vtepMacFor(n.name),
+        vni: 1,
+        publicIPs: n.peer.nodeIPs,
+      }),
+    });
+    const broken = {
+      ...node(c),
+      annotations: { ...node(c).annotations, [ANNOTATION_KEYS.vtepMac]: 'not-a-mac' },
+    };
+    const { peers, events } = peersFromNodes([node(a), node(b), broken], { localNodeName: a.name });
+    expect(events).toEqual([
+      expect.objectContaining({
+        type: 'Warning',
+        reason: 'PeerSkipped',
+        nodeName: 'node-c',
+        message: expect.stringContaining('vtep-mac'),
+      }),
+    ]);
+    const r = reconcilers.get('node-a')!;
+    await r.sync(peers);
+    expect(await net.ping(a.pod, b.podIPs[0]!)).toBe(true);
+    expect(await net.ping(a.pod, 'fd10:2::2')).toBe(true);
+    const fixed = peersFromNodes([node(a), node(b), node(c)], { localNodeName: a.name });
+    expect(fixed.events).toEqual([]);
+    await r.sync(fixed.peers);
     await net.waitForPing(a.pod, c.podIPs[0]!, 20_000);
   });
 
