@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { parseCniArgs } from './args.js';
 import { loadConfList, loadConfLists } from './conf-files.js';
 import { CNI_ERROR_CODES, CniError } from './errors.js';
+import { netnsExec } from './exec.js';
 import type { GcAttachmentInput, RuntimeConf } from './runtime-conf.js';
 import { CniRuntime, type CniRuntimeOptions } from './runtime.js';
 
@@ -28,6 +29,7 @@ options (environment fallback in brackets):
   --cni-path DIR:DIR        plugin directories [CNI_PATH, /opt/cni/bin]
   --cache-dir DIR           result cache root [CNI_CACHE_DIR, /var/lib/cni]
   --timeout MS              kill a plugin after MS milliseconds (60000)
+  --plugin-netns PATH       run the plugins inside this network namespace (e.g. a node's)
   --valid ID/IF,ID/IF       gc: attachments to keep
 `;
 
@@ -72,6 +74,7 @@ export async function runCli(
         'cache-dir': { type: 'string' },
         timeout: { type: 'string' },
         valid: { type: 'string' },
+        'plugin-netns': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -86,6 +89,7 @@ export async function runCli(
       binDirs: (values['cni-path'] ?? env.CNI_PATH ?? '/opt/cni/bin').split(':').filter(Boolean),
       cacheDir: values['cache-dir'] ?? env.CNI_CACHE_DIR ?? '/var/lib/cni',
       timeoutMs: timeout,
+      exec: values['plugin-netns'] ? netnsExec(netnsPath(values['plugin-netns'])) : undefined,
       ...runtimeOptions,
     });
     if (command === 'list') {

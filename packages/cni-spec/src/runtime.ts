@@ -69,8 +69,66 @@ export class CniRuntime {
     this.exec = options.exec ?? processExec;
   }
 
+  private readers = 0;
+  private writer: Promise<void> | undefined;
+  private readonly idle: (() => void)[] = [];
+
+  private async shared<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.writer) await this.writer;
+    this.readers++;
+    try {
+      return await fn();
+    } finally {
+      this.readers--;
+      if (this.readers === 0) for (const wake of this.idle.splice(0)) wake();
+    }
+  }
+
+  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.writer) await this.writer;
+    let release = () => {};
+    this.writer = new Promise<void>((r) => {
+      release = r;
+    });
+    try {
+      while (this.readers > 0) await new Promise<void>((r) => this.idle.push(r));
+      return await fn();
+    } finally {
+      this.writer = undefined;
+      release();
+    }
+  }
+
   /** Runs ADD through the chain and caches the result; returns it in the list's version. */
-  async addNetworkList(list: NetConfList, rt: RuntimeConf): Promise<AnyCniResult> {
+  addNetworkList(list: NetConfList, rt: RuntimeConf): Promise<AnyCniResult> {
+    return this.shared(() => this.add(list, rt));
+  }
+
+  /** Runs DEL in reverse order (with the cached result from 0.4.0 on), then drops the cache entry. */
+  delNetworkList(list: NetConfList, rt: RuntimeConf): Promise<void> {
+    return this.shared(() => this.del(list, rt));
+  }
+
+  /** Runs CHECK in order with the cached result (0.4.0+; skipped when `disableCheck`). */
+  checkNetworkList(list: NetConfList, rt: RuntimeConf): Promise<void> {
+    return this.shared(() => this.check(list, rt));
+  }
+
+  /**
+   * Garbage-collects: DELs every cached attachment of this network missing from
+   * `validAttachments`, then (1.1.0+, unless `disableGC`) runs GC on every plugin with
+   * `cni.dev/valid-attachments` (and `cni.dev/attachments`). Keeps going past failures and throws
+   * one error listing them all. Never overlaps an ADD/DEL/CHECK of this runtime object: it waits
+   * for running ones and holds new ones back until it is done.
+   */
+  gcNetworkList(
+    list: NetConfList,
+    validAttachments: readonly GcAttachmentInput[] = [],
+  ): Promise<void> {
+    return this.exclusive(() => this.gc(list, validAttachments));
+  }
+
+  private async add(list: NetConfList, rt: RuntimeConf): Promise<AnyCniResult> {
     validateRuntimeConf(rt, true);
     const version = negotiateVersion(list, this.supported);
     let prev: AnyCniResult | undefined;
@@ -104,8 +162,7 @@ export class CniRuntime {
     return result;
   }
 
-  /** Runs DEL in reverse order (with the cached result from 0.4.0 on), then drops the cache entry. */
-  async delNetworkList(list: NetConfList, rt: RuntimeConf): Promise<void> {
+  private async del(list: NetConfList, rt: RuntimeConf): Promise<void> {
     validateRuntimeConf(rt, false);
     const version = negotiateVersion(list, this.supported);
     const cached = versionAtLeast(version, '0.4.0') ? this.getCachedResult(list, rt) : undefined;
@@ -115,8 +172,7 @@ export class CniRuntime {
     this.cache.remove(list.name, rt.containerId, rt.ifName);
   }
 
-  /** Runs CHECK in order with the cached result (0.4.0+; skipped when `disableCheck`). */
-  async checkNetworkList(list: NetConfList, rt: RuntimeConf): Promise<void> {
+  private async check(list: NetConfList, rt: RuntimeConf): Promise<void> {
     validateRuntimeConf(rt, true);
     const version = negotiateVersion(list, this.supported);
     if (!versionAtLeast(version, '0.4.0')) {
@@ -147,15 +203,9 @@ export class CniRuntime {
     }
   }
 
-  /**
-   * Garbage-collects: DELs every cached attachment of this network missing from
-   * `validAttachments`, then (1.1.0+, unless `disableGC`) runs GC on every plugin with
-   * `cni.dev/valid-attachments` (and `cni.dev/attachments`). Keeps going past failures and throws
-   * one error listing them all.
-   */
-  async gcNetworkList(
+  private async gc(
     list: NetConfList,
-    validAttachments: readonly GcAttachmentInput[] = [],
+    validAttachments: readonly GcAttachmentInput[],
   ): Promise<void> {
     const version = negotiateVersion(list, this.supported);
     const valid = toGcAttachments(validAttachments);
@@ -164,7 +214,7 @@ export class CniRuntime {
     for (const entry of this.cache.list(list.name)) {
       if (keep.has(`${entry.containerId}\0${entry.ifName}`)) continue;
       try {
-        await this.delNetworkList(list, {
+        await this.del(list, {
           containerId: entry.containerId,
           ifName: entry.ifName,
           netns: entry.netns && existsSync(entry.netns) ? entry.netns : '',

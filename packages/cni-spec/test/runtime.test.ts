@@ -171,6 +171,43 @@ describe('CniRuntime with in-process plugins', () => {
     await expect(runtime.statusNetworkList(one('1.1.0'))).rejects.toMatchObject({ code: 50 });
   });
 
+  it('GC waits for a running ADD and holds back a new one until it is done', async () => {
+    let finishAdd = () => {};
+    const order: string[] = [];
+    const exec = new InProcessExec().register('slow', {
+      add: async (ctx) => {
+        order.push(`add-start:${ctx.containerId}`);
+        if (ctx.containerId === 'first')
+          await new Promise<void>((r) => {
+            finishAdd = r;
+          });
+        order.push(`add-end:${ctx.containerId}`);
+        return { cniVersion: '1.1.0' };
+      },
+      del: () => {},
+      gc: () => {
+        order.push('gc');
+      },
+    });
+    const runtime = new CniRuntime({ exec, cacheDir: join(tmp, 'lock') });
+    const l = parseNetConfList({ cniVersion: '1.1.0', name: 'lock', plugins: [{ type: 'slow' }] });
+    const a1 = runtime.addNetworkList(l, { ...rt, containerId: 'first' });
+    await new Promise((r) => setTimeout(r, 20));
+    const gc = runtime.gcNetworkList(l, [{ containerId: 'first', ifName: 'eth0' }]);
+    const a2 = runtime.addNetworkList(l, { ...rt, containerId: 'second' });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(order).toEqual(['add-start:first']);
+    finishAdd();
+    await Promise.all([a1, gc, a2]);
+    expect(order).toEqual([
+      'add-start:first',
+      'add-end:first',
+      'gc',
+      'add-start:second',
+      'add-end:second',
+    ]);
+  });
+
   it('negotiates the highest common version from cniVersions', () => {
     expect(
       negotiateVersion(

@@ -1,9 +1,19 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createTestNet, type TestNet, waitFor } from '@podnet/host/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CniRuntime, netnsExec, type NetConfList, parseNetConfList } from '../../src/index.js';
+import { runWithInput } from '../helpers.js';
 
 const CNI_BIN = '/usr/lib/cni';
 const VERSIONS = ['0.3.1', '0.4.0', '1.0.0'] as const;
@@ -176,3 +186,80 @@ describe.each(VERSIONS.map((v, i) => [v, i] as const))(
     });
   },
 );
+
+describe('podnet-cni (built) drives Debian bridge + host-local inside a node namespace', () => {
+  let net: TestNet;
+  let tmp: string;
+  const cli = fileURLToPath(new URL('../../dist/bin/podnet-cni.js', import.meta.url));
+
+  beforeAll(() => {
+    net = createTestNet();
+    tmp = mkdtempSync(join(tmpdir(), 'cni-spec-cli-'));
+  });
+  afterAll(async () => {
+    await net.cleanup();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('add, check, del for two pods that ping each other; errors are spec JSON', async () => {
+    expect(existsSync(cli)).toBe(true);
+    const node = await net.ns('node');
+    const pods = [await net.ns('a'), await net.ns('b')];
+    const confDir = join(tmp, 'net.d');
+    mkdirSync(confDir);
+    writeFileSync(
+      join(confDir, '10-clinet.conflist'),
+      JSON.stringify({
+        cniVersion: '1.0.0',
+        name: 'clinet',
+        plugins: [
+          {
+            type: 'bridge',
+            bridge: 'clibr0',
+            isGateway: true,
+            ipam: {
+              type: 'host-local',
+              ranges: [[{ subnet: '10.140.0.0/24' }]],
+              dataDir: join(tmp, 'ipam'),
+            },
+          },
+        ],
+      }),
+    );
+    const common = [
+      '--conf-dir',
+      confDir,
+      '--cni-path',
+      CNI_BIN,
+      '--cache-dir',
+      join(tmp, 'cache'),
+      '--plugin-netns',
+      node,
+    ];
+    const cliRun = (args: string[]) =>
+      runWithInput(process.execPath, [cli, ...args, ...common], '', process.env);
+    const ips: string[] = [];
+    for (const pod of pods) {
+      const out = await cliRun([
+        'add',
+        'clinet',
+        pod,
+        '--args',
+        `IgnoreUnknown=1;K8S_POD_NAME=${pod}`,
+      ]);
+      expect(out.code, out.stdout).toBe(0);
+      const result = JSON.parse(out.stdout);
+      expect(result.cniVersion).toBe('1.0.0');
+      ips.push(result.ips[0].address.split('/')[0]);
+    }
+    await net.waitForPing(pods[0] as string, ips[1] as string, 20_000);
+    expect((await cliRun(['check', 'clinet', pods[0] as string])).code).toBe(0);
+    const links = await net.exec(node, ['ip', '-o', 'link', 'show', 'clibr0']);
+    expect(links.stdout).toContain('clibr0');
+    for (const pod of pods) expect((await cliRun(['del', 'clinet', pod])).code).toBe(0);
+    expect(readdirSync(join(tmp, 'ipam', 'clinet')).filter((f) => f.startsWith('10.'))).toEqual([]);
+    const bad = await cliRun(['check', 'clinet', pods[0] as string]);
+    expect(bad.code).toBe(1);
+    expect(JSON.parse(bad.stdout)).toMatchObject({ cniVersion: '1.1.0', code: 3 });
+  });
+});
