@@ -6,7 +6,7 @@ import {
   type PluginContext,
   type PluginHandlers,
 } from '@podnet/cni-spec';
-import { type Host, HostError, isIp } from '@podnet/host';
+import { type BatchLine, type Host, HostError, isIp, renderBatch } from '@podnet/host';
 import { type Allocator, cniCodeFor, IpamError } from '@podnet/ipam';
 import { existsSync } from 'node:fs';
 import type { AttachmentRecord, AttachmentStore } from './attachments.js';
@@ -273,7 +273,7 @@ export class CniService {
         addresses,
         nodePid: this.deps.nodePid ?? process.pid,
       });
-      await this.deps.host.inNetns({ path: ctx.netns }).ipBatch(plan.pod);
+      await this.podBatch(ctx.netns, plan.pod);
       await this.deps.host.ipBatch(plan.node);
       const ready: AttachmentRecord = { ...rec, hostPorts, phase: 'ready' };
       this.deps.attachments.put(ready);
@@ -295,6 +295,16 @@ export class CniService {
         cause: e,
       });
     }
+  }
+
+  /** Runs a batch in the pod namespace: `ip -n NAME` when it is a named namespace, else nsenter. */
+  private async podBatch(netns: string, lines: BatchLine[]): Promise<void> {
+    const named = /^\/(?:var\/)?run\/netns\/([A-Za-z0-9_][A-Za-z0-9_.-]*)$/.exec(netns);
+    if (named) {
+      await this.deps.host.exec('ip', ['-n', named[1]!, '-batch', '-'], renderBatch(lines));
+      return;
+    }
+    await this.deps.host.inNetns({ path: netns }).ipBatch(lines);
   }
 
   private async teardown(containerId: string, ifName: string, hostIf: string): Promise<boolean> {

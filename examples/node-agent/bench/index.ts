@@ -1,0 +1,235 @@
+/**
+ * Benchmark: pod network ADD latency (p50/p95, sequential) and the wall time of 20 ADDs launched
+ * at once, podnet (shim + agent) vs Debian's bridge + host-local, side by side in one run.
+ * Run: node --conditions=source --import tsx examples/node-agent/bench/index.ts
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createTestNet, waitFor } from '@podnet/host/testing';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const REPO = resolve(here, '../../..');
+const SHIM_DIST = join(REPO, 'examples/cni-plugin/dist/bin/podnet.js');
+const AGENT_DIST = join(REPO, 'examples/node-agent/dist/bin/podnet-agent.js');
+const DEBIAN = '/usr/lib/cni';
+const SEQUENTIAL = 40;
+const BURST = 20;
+
+const env: NodeJS.ProcessEnv = { ...process.env };
+delete env.NODE_EXTRA_CA_CERTS;
+
+function run(
+  argv: string[],
+  cniEnv: Record<string, string>,
+  stdin: string,
+): Promise<{ ms: number; code: number; out: string }> {
+  return new Promise((res) => {
+    const t0 = performance.now();
+    const child = execFile(
+      argv[0]!,
+      argv.slice(1),
+      { env: { ...env, ...cniEnv } },
+      (err, stdout, stderr) => {
+        res({ ms: performance.now() - t0, code: err ? 1 : 0, out: stdout + stderr });
+      },
+    );
+    child.stdin?.end(stdin);
+  });
+}
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+
+async function main(): Promise<void> {
+  const net = createTestNet();
+  const root = mkdtempSync(join(tmpdir(), 'podnet-bench-'));
+  let agent: ChildProcess | undefined;
+  try {
+    const underlay = await net.ns('ul');
+    const nodeNs = await net.ns('node');
+    await net.veth(
+      { ns: nodeNs, name: 'eth0', addrs: ['192.168.77.2/24'] },
+      { ns: underlay, name: 'u0', addrs: ['192.168.77.1/24'] },
+    );
+    const binDir = join(root, 'bin');
+    mkdirSync(binDir);
+    const shim = existsSync(SHIM_DIST)
+      ? ['node', SHIM_DIST]
+      : [
+          'node',
+          '--conditions=source',
+          '--import',
+          'tsx',
+          join(REPO, 'examples/cni-plugin/src/bin/podnet.ts'),
+        ];
+    const config = {
+      nodeName: 'bench',
+      stateDir: join(root, 'state'),
+      socketPath: join(root, 'agent.sock'),
+      cniConfDir: join(root, 'net.d'),
+      source: { kind: 'manifests', dir: join(root, 'manifests') },
+      clusterCidrs: ['10.244.0.0/16'],
+      serviceCidrs: ['10.96.0.0/16'],
+      uplink: 'eth0',
+      nodeIps: ['192.168.77.2'],
+      podCidrs: ['10.244.7.0/24'],
+      dns: { ip: '169.254.20.10', clusterDomain: 'cluster.local' },
+      http: { address: '127.0.0.1', port: 0 },
+    };
+    mkdirSync(config.source.dir, { recursive: true });
+    writeFileSync(join(root, 'agent.json'), JSON.stringify(config));
+    const agentArgv = existsSync(AGENT_DIST)
+      ? ['node', AGENT_DIST]
+      : [
+          'node',
+          '--conditions=source',
+          '--import',
+          'tsx',
+          join(REPO, 'examples/node-agent/src/bin/podnet-agent.ts'),
+        ];
+    let logs = '';
+    agent = spawn(
+      'nsenter',
+      [`--net=/run/netns/${nodeNs}`, '--', ...agentArgv, '--config', join(root, 'agent.json')],
+      { env, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    agent.stderr?.on('data', (d: Buffer) => {
+      logs += d.toString();
+    });
+    await waitFor(() => logs.includes('"pod network ready"'), {
+      timeoutMs: 60_000,
+      what: 'agent ready',
+    });
+
+    const podnetConf = JSON.stringify({
+      cniVersion: '1.1.0',
+      name: 'podnet',
+      type: 'podnet',
+      socket: config.socketPath,
+    });
+    const debianConf = JSON.stringify({
+      cniVersion: '1.0.0',
+      name: 'benchbr',
+      type: 'bridge',
+      bridge: 'cni0',
+      isGateway: true,
+      ipam: {
+        type: 'host-local',
+        ranges: [[{ subnet: '10.250.0.0/24' }]],
+        dataDir: join(root, 'host-local'),
+      },
+    });
+    const plugins = {
+      podnet: { argv: ['nsenter', `--net=/run/netns/${nodeNs}`, '--', ...shim], conf: podnetConf },
+      'bridge+host-local': {
+        argv: ['nsenter', `--net=/run/netns/${nodeNs}`, '--', join(DEBIAN, 'bridge')],
+        conf: debianConf,
+      },
+    } as const;
+    const cniEnv = (cmd: string, id: string, netns: string) => ({
+      CNI_COMMAND: cmd,
+      CNI_CONTAINERID: id,
+      CNI_NETNS: netns,
+      CNI_IFNAME: 'eth0',
+      CNI_PATH: DEBIAN,
+      CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=${id}`,
+    });
+
+    const nodeStart: number[] = [];
+    for (let i = 0; i < 15; i++) nodeStart.push((await run(['node', '-e', '0'], {}, '')).ms);
+
+    const results: Record<string, { seq: number[]; del: number[]; burstMs: number }> = {};
+    let nsCounter = 0;
+    const freshNs = async () => `/run/netns/${await net.ns(`p${nsCounter++}`)}`;
+    for (const name of Object.keys(plugins) as (keyof typeof plugins)[])
+      results[name] = { seq: [], del: [], burstMs: 0 };
+    for (let round = 0; round < SEQUENTIAL; round++) {
+      for (const name of Object.keys(plugins) as (keyof typeof plugins)[]) {
+        const p = plugins[name];
+        const netns = await freshNs();
+        const id = `${name.replace(/[^a-z]/g, '')}-seq-${round}`;
+        const add = await run(p.argv as unknown as string[], cniEnv('ADD', id, netns), p.conf);
+        if (add.code !== 0) throw new Error(`${name} ADD failed: ${add.out}`);
+        results[name]!.seq.push(add.ms);
+        const del = await run(p.argv as unknown as string[], cniEnv('DEL', id, netns), p.conf);
+        if (del.code !== 0) throw new Error(`${name} DEL failed: ${del.out}`);
+        results[name]!.del.push(del.ms);
+      }
+    }
+    for (const name of Object.keys(plugins) as (keyof typeof plugins)[]) {
+      const p = plugins[name];
+      const nss: string[] = [];
+      for (let i = 0; i < BURST; i++) nss.push(await freshNs());
+      const t0 = performance.now();
+      const outs = await Promise.all(
+        nss.map((ns, i) =>
+          run(
+            p.argv as unknown as string[],
+            cniEnv('ADD', `${name.replace(/[^a-z]/g, '')}-burst-${i}`, ns),
+            p.conf,
+          ),
+        ),
+      );
+      results[name]!.burstMs = performance.now() - t0;
+      const bad = outs.find((o) => o.code !== 0);
+      if (bad) throw new Error(`${name} burst ADD failed: ${bad.out}`);
+    }
+
+    const rows = Object.entries(results).map(([name, r]) => ({
+      plugin: name,
+      addP50: pct(r.seq, 50),
+      addP95: pct(r.seq, 95),
+      delP50: pct(r.del, 50),
+      burst20WallMs: r.burstMs,
+    }));
+    const ours = rows[0]!;
+    const ref = rows[1]!;
+    const nodeP50 = pct(nodeStart, 50);
+    const f = (n: number) => n.toFixed(1).padStart(8);
+    console.log(
+      '\npod network ADD (sequential, fresh namespace each), DEL, and 20 ADDs at once — milliseconds',
+    );
+    console.log(
+      `${'plugin'.padEnd(20)}${'ADD p50'.padStart(8)}${'ADD p95'.padStart(8)}${'DEL p50'.padStart(8)}${'20x wall'.padStart(10)}`,
+    );
+    for (const r of rows)
+      console.log(
+        `${r.plugin.padEnd(20)}${f(r.addP50)}${f(r.addP95)}${f(r.delP50)}${f(r.burst20WallMs).padStart(10)}`,
+      );
+    console.log(`${'node -e 0 (p50)'.padEnd(20)}${f(nodeP50)}`);
+    const ratio = {
+      addP50: ours.addP50 / ref.addP50,
+      addP95: ours.addP95 / ref.addP95,
+      burst20Wall: ours.burst20WallMs / ref.burst20WallMs,
+    };
+    console.log(
+      `\nratio podnet / bridge+host-local: ADD p50 ${ratio.addP50.toFixed(2)}x, ADD p95 ${ratio.addP95.toFixed(2)}x, 20x wall ${ratio.burst20Wall.toFixed(2)}x`,
+    );
+    console.log(
+      `podnet ADD p50 beyond a bare node start: ${(ours.addP50 - nodeP50).toFixed(1)} ms (goal: <= 10 ms)`,
+    );
+    const outDir = join(REPO, 'bench-results');
+    mkdirSync(outDir, { recursive: true });
+    writeFileSync(
+      join(outDir, 'example-node-agent.json'),
+      `${JSON.stringify({ sequential: SEQUENTIAL, burst: BURST, nodeStartP50Ms: nodeP50, rows, ratio, shim: existsSync(SHIM_DIST) ? 'dist' : 'source' }, null, 2)}\n`,
+    );
+  } finally {
+    agent?.kill('SIGKILL');
+    await net.cleanup();
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  },
+);
