@@ -19,6 +19,8 @@ export interface SyncResult {
   lines: number;
   /** True when the whole table was rebuilt. */
   full: boolean;
+  /** Policies {@link PolicySyncer.sync} skipped as invalid (the rest were applied). */
+  invalid: { object: string; error: NetpolError }[];
 }
 
 /** Options of {@link PolicySyncer}. */
@@ -61,8 +63,22 @@ export class PolicySyncer {
   /** Brings the table to `state`, applying only the difference from the previous call. */
   sync(state: ClusterState): Promise<SyncResult> {
     return this.serial(() => {
-      for (const p of state.networkPolicies ?? []) assertValidPolicy(p);
-      for (const p of state.clusterNetworkPolicies ?? []) assertValidPolicy(p);
+      const invalid: SyncResult['invalid'] = [];
+      const valid = <T extends NetworkPolicy | ClusterNetworkPolicy>(
+        list: readonly T[] | undefined,
+      ): T[] =>
+        (list ?? []).filter((p) => {
+          try {
+            assertValidPolicy(p);
+            return true;
+          } catch (error) {
+            if (!NetpolError.isInstance(error)) throw error;
+            invalid.push({ object: error.object ?? '(unnamed)', error });
+            return false;
+          }
+        });
+      const nps = valid(state.networkPolicies);
+      const cnps = valid(state.clusterNetworkPolicies);
       const c = this.compiler;
       const diff = <T>(
         prev: Map<string, string>,
@@ -105,19 +121,19 @@ export class PolicySyncer {
       );
       l.nps = diff(
         l.nps,
-        state.networkPolicies ?? [],
+        nps,
         npKey,
         (p) => c.upsertNetworkPolicy(p),
         (k) => c.deleteNetworkPolicy(k),
       );
       l.cnps = diff(
         l.cnps,
-        state.clusterNetworkPolicies ?? [],
+        cnps,
         keyOf,
         (p) => c.upsertClusterNetworkPolicy(p),
         (k) => c.deleteClusterNetworkPolicy(k),
       );
-      return this.flushNow();
+      return this.flushNow(invalid);
     });
   }
 
@@ -207,10 +223,10 @@ export class PolicySyncer {
     return run;
   }
 
-  private async flushNow(): Promise<SyncResult> {
+  private async flushNow(invalid: SyncResult['invalid'] = []): Promise<SyncResult> {
     const script = this.compiler.takeScript();
     const full = script.includes(`delete table inet ${this.compiler.table}\n`);
-    if (script === '') return { script, lines: 0, full: false };
+    if (script === '') return { script, lines: 0, full: false, invalid };
     try {
       await this.host.nftApply(script, { timeoutMs: 120_000 });
     } catch (cause) {
@@ -221,6 +237,6 @@ export class PolicySyncer {
         { cause },
       );
     }
-    return { script, lines: script.split('\n').length - 1, full };
+    return { script, lines: script.split('\n').length - 1, full, invalid };
   }
 }

@@ -1,0 +1,185 @@
+import { Host } from '@podnet/host';
+import { RecordingRunner } from '@podnet/host/testing';
+import { describe, expect, it } from 'vitest';
+import {
+  compilePolicies,
+  NetpolCompiler,
+  NetpolError,
+  type NetworkPolicy,
+  PolicySyncer,
+  renderRuleset,
+} from '../src/index.js';
+import { xyzModel } from '../src/testing/index.js';
+
+const np = (namespace: string, name: string, spec: NetworkPolicy['spec']): NetworkPolicy => ({
+  metadata: { namespace, name },
+  spec,
+});
+
+describe('compilePolicies', () => {
+  const state = {
+    ...xyzModel(),
+    networkPolicies: [
+      np('x', 'a-from-y', {
+        podSelector: { matchLabels: { pod: 'a' } },
+        ingress: [
+          {
+            from: [
+              { namespaceSelector: { matchLabels: { ns: 'y' } } },
+              { ipBlock: { cidr: '10.0.0.0/8', except: ['10.88.0.0/16'] } },
+            ],
+            ports: [{ port: 'serve-80-tcp' }, { port: 80, endPort: 81, protocol: 'UDP' }],
+          },
+        ],
+      }),
+      np('y', 'b-from-y', {
+        podSelector: { matchLabels: { pod: 'b' } },
+        ingress: [{ from: [{ namespaceSelector: { matchLabels: { ns: 'y' } } }] }],
+      }),
+    ],
+  };
+
+  it('shares one address set per selector and uses interval sets for ipBlock minus except', () => {
+    const rs = compilePolicies(state);
+    const setNames = rs.sets.map((s) => s.name);
+    const ySel = rs.sets.filter(
+      (s) =>
+        s.type === 'ipv4_addr' &&
+        !s.interval &&
+        s.elements.join() === '10.88.0.13,10.88.0.14,10.88.0.15',
+    );
+    expect(ySel).toHaveLength(1);
+    const block = rs.sets.find((s) => s.interval);
+    expect(block?.elements).toEqual(['10.0.0.0-10.87.255.255', '10.89.0.0-10.255.255.255']);
+    const named = rs.sets.find((s) => s.type === 'ipv4_addr . inet_proto . inet_service');
+    expect(named?.elements).toHaveLength(9);
+    expect(named?.elements).toContain('10.88.0.10 . tcp . 80');
+    expect(setNames.length).toBe(new Set(setNames).size);
+  });
+
+  it('dispatches only isolated local pods through verdict maps to per-signature chains', () => {
+    const rs = compilePolicies(state);
+    const inMap = rs.maps.find((m) => m.name === 'in_4');
+    expect(inMap?.elements.map(([k]) => k).sort()).toEqual(['10.88.0.10', '10.88.0.14']);
+    expect(rs.maps.find((m) => m.name === 'eg_4')?.elements).toEqual([]);
+    const base = rs.chains.filter((c) => c.hook);
+    expect(base.map((c) => [c.name, c.hook?.hook])).toEqual([
+      ['egress', 'forward'],
+      ['ingress', 'forward'],
+      ['egress_local', 'input'],
+    ]);
+    expect(base[1]?.rules[0]).toBe('ct state established,related accept');
+    const tail = rs.chains.find((c) =>
+      c.rules.some((r) => r.includes('podnet:drop:in:np:x/a-from-y:*')),
+    );
+    expect(tail?.rules.at(-1)).toMatch(
+      /^log group 100 prefix "podnet:drop:in:np:x\/a-from-y:\* " drop$/,
+    );
+  });
+
+  it('only pods on the named node are dispatched', () => {
+    const pods = state.pods.map((p, i) =>
+      i < 3 ? p : { ...p, spec: { ...p.spec, nodeName: 'node-2' } },
+    );
+    const rs = compilePolicies({ ...state, pods }, { nodeName: 'node-2' });
+    expect(rs.maps.find((m) => m.name === 'in_4')?.elements.map(([k]) => k)).toEqual([
+      '10.88.0.14',
+    ]);
+  });
+
+  it('renders one atomic replace script', () => {
+    const script = renderRuleset(compilePolicies(state));
+    expect(script.split('\n').slice(0, 3)).toEqual([
+      'add table inet podnet_netpol',
+      'delete table inet podnet_netpol',
+      'add table inet podnet_netpol',
+    ]);
+    expect(script).not.toContain('queue');
+  });
+
+  it('a label change is a few element updates, independent of the number of policies', () => {
+    const many = Array.from({ length: 200 }, (_, i) =>
+      np('x', `p${i}`, {
+        podSelector: { matchLabels: { pod: 'a' } },
+        ingress: [{ from: [{ podSelector: { matchLabels: { app: `v${i}` } } }] }],
+      }),
+    );
+    const c = new NetpolCompiler().load({
+      ...state,
+      networkPolicies: [...state.networkPolicies, ...many],
+    });
+    c.takeScript();
+    const pod = state.pods[1];
+    if (!pod) throw new Error('model');
+    c.upsertPod({ ...pod, metadata: { ...pod.metadata, labels: { pod: 'b', app: 'v7' } } });
+    const delta = c.takeScript();
+    expect(delta).not.toContain('flush');
+    expect(delta.trim().split('\n')).toHaveLength(1);
+    expect(delta).toMatch(/^add element inet podnet_netpol s\d+_4 \{ 10\.88\.0\.11 \}\n$/);
+    expect(c.takeScript()).toBe('');
+  });
+
+  it('a pod leaving a policy moves its map entry and drops the unused signature chains', () => {
+    const c = new NetpolCompiler().load(state);
+    c.takeScript();
+    const pod = state.pods[4];
+    if (!pod) throw new Error('model');
+    c.upsertPod({ ...pod, metadata: { ...pod.metadata, labels: { pod: 'z' } } });
+    const delta = c.takeScript();
+    expect(delta).toContain('delete element inet podnet_netpol in_4 { 10.88.0.14 }');
+    expect(delta).toMatch(/delete chain inet podnet_netpol in\d+_t/);
+  });
+
+  it('deleting a policy removes its chains and sets', () => {
+    const c = new NetpolCompiler().load(state);
+    c.takeScript();
+    c.deleteNetworkPolicy('x/a-from-y');
+    const delta = c.takeScript();
+    expect(delta).toMatch(/delete chain inet podnet_netpol p\d+_in/);
+    expect(delta).toMatch(/delete set inet podnet_netpol b\d+_4/);
+    const rs = c.ruleset();
+    expect(rs.sets.some((s) => s.interval)).toBe(false);
+  });
+
+  it('rejects invalid policies with the field path', () => {
+    const c = new NetpolCompiler();
+    expect(() =>
+      c.upsertNetworkPolicy(
+        np('x', 'bad', { podSelector: {}, ingress: [{ ports: [{ port: 'http', endPort: 90 }] }] }),
+      ),
+    ).toThrowError(/spec\.ingress\[0\]\.ports\[0\]\.endPort/);
+  });
+});
+
+describe('PolicySyncer through a recording runner', () => {
+  it('applies one nft batch per change, skips invalid policies and rebuilds after a failed apply', async () => {
+    let fail = false;
+    const runner = new RecordingRunner().respond(() =>
+      fail ? { code: 1, stderr: 'boom' } : { code: 0 },
+    );
+    const syncer = new PolicySyncer({ host: new Host({ runner, netns: { name: 'node1' } }) });
+    const bad = np('x', 'bad', {
+      podSelector: {},
+      ingress: [{ from: [{ ipBlock: { cidr: '10.0.0.0/8' }, podSelector: {} }] }],
+    });
+    const r = await syncer.sync({
+      ...xyzModel(),
+      networkPolicies: [np('x', 'deny', { podSelector: {} }), bad],
+    });
+    expect(r.full).toBe(true);
+    expect(r.invalid.map((i) => i.object)).toEqual(['x/bad']);
+    expect(runner.requests).toHaveLength(1);
+    expect(runner.requests[0]?.argv).toEqual(['nft', '-f', '-']);
+    const again = await syncer.sync({
+      ...xyzModel(),
+      networkPolicies: [np('x', 'deny', { podSelector: {} })],
+    });
+    expect(again.script).toBe('');
+    fail = true;
+    const err = await syncer.deleteNetworkPolicy('x/deny').catch((e: unknown) => e);
+    expect(NetpolError.isInstance(err) && err.code).toBe('APPLY_FAILED');
+    fail = false;
+    const next = await syncer.upsertNetworkPolicy(np('y', 'deny', { podSelector: {} }));
+    expect(next.full).toBe(true);
+  });
+});
