@@ -335,7 +335,7 @@ export class CniService {
   private async check(ctx: PluginContext): Promise<void> {
     const net = this.requireNetwork();
     const rec = this.deps.attachments.get(ctx.containerId, ctx.ifName);
-    if (!rec || rec.phase !== 'ready') {
+    if (rec?.phase !== 'ready') {
       throw new CniError(
         CNI_ERROR_CODES.UNKNOWN_CONTAINER,
         `podnet: no attachment for ${ctx.containerId}/${ctx.ifName}`,

@@ -73,10 +73,11 @@ describe('podnet plugin in standalone mode (bridge + @podnet/ipam, no agent)', (
     expect(a.code, a.out).toBe(0);
     const b = await cni('ADD', 'sa-b', `/run/netns/${pods[1]}`, conf('0.4.0'));
     expect(b.code, b.out).toBe(0);
-    const ipA = (a.json?.ips as { address: string }[])[0]!.address.split('/')[0]!;
-    const bIps = b.json?.ips as { address: string; version?: string }[];
+    const aIps = (a.json?.ips ?? []) as { address: string; gateway: string }[];
+    const ipA = aIps[0]!.address.split('/')[0]!;
+    const bIps = (b.json?.ips ?? []) as { address: string; version?: string }[];
     expect(bIps[0]!.version).toBe('4');
-    expect((a.json?.ips as { gateway: string }[])[0]!.gateway).toBe('10.77.0.1');
+    expect(aIps[0]!.gateway).toBe('10.77.0.1');
     expect(await net.ping(pods[1]!, ipA)).toBe(true);
     expect(await net.ping(pods[0]!, '10.77.0.1')).toBe(true);
     const mtu = await net.exec(pods[0]!, ['cat', '/sys/class/net/eth0/mtu']);
