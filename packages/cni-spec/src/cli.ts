@@ -6,6 +6,7 @@ import { CNI_ERROR_CODES, CniError } from './errors.js';
 import { netnsExec } from './exec.js';
 import type { GcAttachmentInput, RuntimeConf } from './runtime-conf.js';
 import { CniRuntime, type CniRuntimeOptions } from './runtime.js';
+import { SUPPORTED_VERSIONS } from './version.js';
 
 /** Usage text of `podnet-cni`. */
 export const CLI_USAGE = `usage: podnet-cni <command> [options]
@@ -31,6 +32,7 @@ options (environment fallback in brackets):
   --timeout MS              kill a plugin after MS milliseconds (60000)
   --plugin-netns PATH       run the plugins inside this network namespace (e.g. a node's)
   --valid ID/IF,ID/IF       gc: attachments to keep
+  --version                 print the spec versions this tool speaks
 `;
 
 /** What {@link runCli} prints and exits with. */
@@ -76,9 +78,17 @@ export async function runCli(
         valid: { type: 'string' },
         'plugin-netns': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
       },
     });
     const [command, target, nsArg] = positionals;
+    if (values.version) {
+      return {
+        stdout: `podnet-cni: CNI spec ${SUPPORTED_VERSIONS.join(', ')}\n`,
+        stderr: '',
+        exitCode: 0,
+      };
+    }
     if (values.help || !command)
       return { stdout: '', stderr: CLI_USAGE, exitCode: values.help ? 0 : 2 };
     const confDir = values['conf-dir'] ?? env.NETCONFPATH ?? '/etc/cni/net.d';

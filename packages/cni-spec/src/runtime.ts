@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { formatCniArgs } from './args.js';
 import { ResultCache } from './cache.js';
+import { convertResult } from './convert.js';
 import { CNI_ERROR_CODES, CniError } from './errors.js';
 import { type PluginExec, pluginOutput, processExec } from './exec.js';
 import { parseResult } from './parse.js';
@@ -99,7 +100,7 @@ export class CniRuntime {
     }
   }
 
-  /** Runs ADD through the chain and caches the result; returns it in the list's version. */
+  /** Runs ADD through the chain and caches the result; returns it in the negotiated version. */
   addNetworkList(list: NetConfList, rt: RuntimeConf): Promise<AnyCniResult> {
     return this.shared(() => this.add(list, rt));
   }
@@ -147,7 +148,7 @@ export class CniRuntime {
         );
       }
     }
-    const result = prev ?? { cniVersion: version };
+    const result = prev ? convertResult(prev, version) : { cniVersion: version };
     this.cache.write({
       kind: 'cniCacheV1',
       containerId: rt.containerId,

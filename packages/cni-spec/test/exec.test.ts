@@ -211,6 +211,14 @@ describe('podnet-cni', () => {
       code: 4,
     });
     expect((await runCli([], env)).exitCode).toBe(2);
+    expect(await runCli(['--version'], env)).toMatchObject({
+      exitCode: 0,
+      stdout: expect.stringContaining('1.1.0'),
+    });
+    expect(await runCli(['--help'], env)).toMatchObject({
+      exitCode: 0,
+      stderr: expect.stringContaining('usage'),
+    });
   });
 
   it('as an executable', async () => {

@@ -224,3 +224,43 @@ describe('CniError', () => {
     ]);
   });
 });
+
+describe('parsers never crash', () => {
+  it('property: any JSON value gives a typed value or a CniError with code 1, 6 or 7', async () => {
+    const fc = (await import('fast-check')).default;
+    const near = fc.record(
+      {
+        cniVersion: fc.oneof(fc.constantFrom('0.3.1', '1.0.0', '1.1.0', '0.2.0'), fc.string()),
+        name: fc.oneof(fc.constant('n'), fc.string()),
+        type: fc.oneof(fc.constant('t'), fc.anything()),
+        plugins: fc.oneof(
+          fc.array(fc.record({ type: fc.oneof(fc.constant('t'), fc.anything()) })),
+          fc.anything(),
+        ),
+        ips: fc.array(
+          fc.record({
+            address: fc.oneof(fc.constant('10.0.0.1/8'), fc.string()),
+            interface: fc.anything(),
+          }),
+        ),
+        routes: fc.anything(),
+        prevResult: fc.anything(),
+        dns: fc.anything(),
+      },
+      { requiredKeys: [] },
+    );
+    fc.assert(
+      fc.property(fc.oneof(fc.jsonValue(), near, fc.string()), (input) => {
+        for (const parse of [parseNetConf, parseNetConfList, parseResult]) {
+          try {
+            parse(input as never);
+          } catch (e) {
+            expect(CniError.isInstance(e)).toBe(true);
+            expect([1, 6, 7]).toContain((e as CniError).code);
+          }
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
