@@ -139,8 +139,16 @@ export class Allocator {
           }
           picked = describeAddress(rangeFor(set, want)!, want);
         } else {
-          picked = pickAddress(set, (ip) => tx.has(ip), tx.lastReserved(index));
-          if (!picked || !tx.reserve(picked.ip, containerId, ifName, index)) {
+          // a record can appear between listing and reserving only from a writer that ignores
+          // the lock; skip such an address rather than fail
+          const lost = new Set<string>();
+          const last = tx.lastReserved(index);
+          for (;;) {
+            picked = pickAddress(set, (ip) => lost.has(ip) || tx.has(ip), last);
+            if (!picked || tx.reserve(picked.ip, containerId, ifName, index)) break;
+            lost.add(picked.ip);
+          }
+          if (!picked) {
             throw new IpamError(
               'EXHAUSTED',
               `no IP addresses available in range set: ${formatRangeSet(set)}`,

@@ -1,6 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Allocator, IpamError, MemoryStore, parseRangeSets, pickAddress } from '../src/index.js';
+import {
+  Allocator,
+  IpamError,
+  MemoryStore,
+  type Store,
+  parseRangeSets,
+  pickAddress,
+} from '../src/index.js';
 import { createTestAllocator } from '../src/testing/index.js';
 
 async function rejection(p: Promise<unknown>): Promise<IpamError> {
@@ -66,6 +73,24 @@ describe('Allocator', () => {
     expect(error.code).toBe('EXHAUSTED');
     expect(error.message).toContain('no IP addresses available in range set');
     expect(await allocator.list()).toHaveLength(2);
+  });
+
+  it('skips an address that a lock-ignoring writer took between listing and reserving', async () => {
+    const inner = new MemoryStore();
+    const store: Store = {
+      withLock: (fn) =>
+        inner.withLock((tx) =>
+          fn({
+            ...tx,
+            reserve: (ip, id, ifName, i) => ip !== '10.0.0.2' && tx.reserve(ip, id, ifName, i),
+          }),
+        ),
+    };
+    const allocator = new Allocator(
+      { rangeSets: parseRangeSets([[{ subnet: '10.0.0.0/29' }]]) },
+      store,
+    );
+    expect((await allocator.allocate('c1', 'eth0'))[0]!.ip).toBe('10.0.0.3');
   });
 
   it('rejects invalid container IDs and ifnames naming the field', async () => {
