@@ -55,7 +55,13 @@ export {
   type PluginOptions,
 } from './skeleton.js';
 export { runPlugin } from './run-plugin.js';
-export { addWithIpam, delegateIpam, netnsMissing, type DelegateOptions } from './ipam.js';
+export {
+  addWithIpam,
+  delegateIpam,
+  delWithIpam,
+  netnsMissing,
+  type DelegateOptions,
+} from './ipam.js';
 export {
   findPlugin,
   netnsExec,

@@ -89,6 +89,34 @@ export async function addWithIpam<T>(
 }
 
 /**
+ * The DEL pattern plugins get wrong: release the IPAM allocation first (it must go even when the
+ * namespace is gone), then run `teardown` only when the namespace still exists. Both steps run
+ * even if the other fails; the first error is rethrown afterwards.
+ */
+export async function delWithIpam(
+  ctx: PluginContext,
+  teardown?: () => Promise<void> | void,
+  options: DelegateOptions = {},
+): Promise<void> {
+  let first: unknown;
+  if (ctx.config.ipam?.type) {
+    try {
+      await delegateIpam('DEL', ctx, options);
+    } catch (e) {
+      first = e;
+    }
+  }
+  if (teardown && !netnsMissing(ctx.netns)) {
+    try {
+      await teardown();
+    } catch (e) {
+      first ??= e;
+    }
+  }
+  if (first !== undefined) throw first;
+}
+
+/**
  * True when the invocation's namespace is gone (empty `CNI_NETNS` or a path that no longer
  * exists): DEL must then still release addresses and succeed.
  */

@@ -3,6 +3,7 @@ import {
   addWithIpam,
   CniError,
   delegateIpam,
+  delWithIpam,
   handleInvocation,
   netnsMissing,
   type PluginContext,
@@ -99,6 +100,45 @@ describe('IPAM delegation helpers', () => {
     await expect(delegateIpam('ADD', { ...ctx, path: ['/nonexistent'] })).rejects.toMatchObject({
       code: 5,
     });
+  });
+
+  it('delWithIpam releases first, skips teardown without a namespace, runs both past failures', async () => {
+    const { exec, held } = fakeIpam();
+    const ctx = await contextFor('1.0.0');
+    await delegateIpam('ADD', ctx, { exec });
+    const torn: string[] = [];
+    await delWithIpam(
+      { ...ctx, netns: '' },
+      () => {
+        torn.push('x');
+      },
+      { exec },
+    );
+    expect(held.size).toBe(0);
+    expect(torn).toEqual([]);
+    await delWithIpam(
+      { ...ctx, netns: '/proc/self/ns/net' },
+      () => {
+        torn.push('y');
+      },
+      { exec },
+    );
+    expect(torn).toEqual(['y']);
+    const failing = new InProcessExec().register('fake-ipam', {
+      add: () => ({ cniVersion: '1.0.0' }),
+      del: () => {
+        throw new CniError(11, 'store busy');
+      },
+    });
+    const err = await delWithIpam(
+      { ...ctx, netns: '/proc/self/ns/net' },
+      () => {
+        torn.push('z');
+      },
+      { exec: failing },
+    ).catch((e: unknown) => e);
+    expect(torn).toEqual(['y', 'z']);
+    expect(err).toMatchObject({ code: 11 });
   });
 
   it('netnsMissing: empty or vanished namespace paths', () => {
