@@ -196,6 +196,11 @@ const INCREMENTAL_LIMIT = 64;
  * one-peer change costs that peer's operations and planning time whatever the peer count. Peers that
  * collide (same pod CIDR or VTEP MAC): the one accepted earlier keeps its claim. A failed apply, a
  * large change or {@link OverlayReconciler.invalidate} makes the next sync read the kernel again.
+ *
+ * Between reads the reconciler trusts its own picture of the kernel: call
+ * `sync(peers, { reread: true })` periodically to repair changes made behind its back and to pick
+ * up a new uplink MTU. The local node is fixed for the reconciler's life; when its node IP, pod
+ * CIDRs, VNI or port change, make a new one (its first sync replaces or adjusts the device).
  */
 export class OverlayReconciler {
   private readonly resolved: ResolvedLocal;

@@ -214,7 +214,10 @@ export function releasePeerClaims(claims: PeerClaims, peer: DesiredPeer): void {
   for (const f of peer.fdb) claims.macs.delete(f.mac);
 }
 
-/** Desired entries for each valid peer, and an event for each peer (or pod CIDR) left out. */
+/**
+ * Desired entries for each valid peer, and an event for each peer (or pod CIDR) left out. The
+ * local node, if it appears among the peers, is ignored without an event.
+ */
 export function desiredPeers(
   local: ResolvedLocal,
   peers: readonly PeerNode[],
@@ -240,10 +243,9 @@ export function desiredPeers(
       events.push(skip(name, `nodeName ${JSON.stringify(peer?.nodeName)} is not a node name`));
       return;
     }
+    if (name === local.nodeName) return;
     if (names.has(name)) {
-      events.push(
-        skip(name, name === local.nodeName ? 'it is the local node' : 'duplicate node name'),
-      );
+      events.push(skip(name, 'duplicate node name'));
       return;
     }
     if (!Array.isArray(peer.nodeIPs) || !Array.isArray(peer.podCIDRs)) {

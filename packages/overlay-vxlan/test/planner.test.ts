@@ -388,11 +388,6 @@ describe('bad peers are skipped with an event; the others are unaffected', () =>
       'overlaps 10.244.1.0/24 of n1',
     ],
     ['duplicate name', { ...n3, nodeName: 'n2', podCIDRs: ['10.244.33.0/24'] }, 'duplicate'],
-    [
-      'the local node itself',
-      { ...n3, nodeName: 'n1', podCIDRs: ['10.244.33.0/24'] },
-      'local node',
-    ],
     ['bad MAC', { ...n3, vtepMac: 'zz:00:00:00:00:00' }, 'VTEP MAC'],
     ['multicast MAC', { ...n3, vtepMac: '01:00:5e:00:00:01' }, 'VTEP MAC'],
     ['MAC already used', { ...n3, vtepMac: mac2 }, 'already used by n2'],
@@ -442,6 +437,15 @@ describe('bad local input throws OverlayError naming the field', () => {
     expect(() => planOverlay(local, [], { ...emptyObserved(), uplink: undefined })).toThrow(
       expect.objectContaining({ code: 'UPLINK_NOT_FOUND', field: 'local.uplink' }),
     );
+  });
+});
+
+describe('the local node among the peers', () => {
+  it('is ignored without an event', () => {
+    const self = { nodeName: 'n1', nodeIPs: ['192.168.1.1'], podCIDRs: ['10.244.1.0/24'] };
+    const plan = planOverlay(local, [self, n2], emptyObserved(uplink));
+    expect(plan.peers.map((p) => p.nodeName)).toEqual(['n2']);
+    expect(plan.events.filter((e) => e.type === 'Warning')).toEqual([]);
   });
 });
 

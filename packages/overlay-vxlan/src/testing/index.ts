@@ -1,5 +1,5 @@
 import { RecordingRunner } from '@podnet/host/testing';
-import type { ObservedOverlay, ObservedUplink } from '../types.js';
+import type { ObservedOverlay, ObservedUplink, PeerNode } from '../types.js';
 
 /** An observed state with only an uplink: what a fresh node looks like to the planner. */
 export function emptyObserved(
@@ -9,7 +9,10 @@ export function emptyObserved(
 }
 
 /** `count` synthetic peers (`node-1` … on 10.0.x.y, pod CIDRs 10.x.y.0/24) for tests and benchmarks. */
-export function syntheticPeers(count: number, opts: { podBase?: number; underlay?: string } = {}) {
+export function syntheticPeers(
+  count: number,
+  opts: { podBase?: number; underlay?: string } = {},
+): PeerNode[] {
   const podBase = opts.podBase ?? 100;
   return Array.from({ length: count }, (_, i) => {
     const n = i + 1;
