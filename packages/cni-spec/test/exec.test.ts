@@ -29,7 +29,7 @@ beforeAll(async () => {
 
 const rt = { containerId: 'ctr1', netns: '/run/netns/whatever', ifName: 'eth0' };
 
-describe('the hello example plugin, exec’d by the runtime', () => {
+describe('the hello example plugin, exec’d by the runtime', { timeout: 120_000 }, () => {
   it.each(['0.3.1', '0.4.0', '1.0.0', '1.1.0'])('ADD/CHECK/DEL/STATUS/GC at %s', async (v) => {
     const stateDir = join(tmp, `state-${v}`);
     mkdirSync(stateDir);
@@ -120,7 +120,7 @@ describe('the hello example plugin, exec’d by the runtime', () => {
   });
 });
 
-describe('IPAM delegation to Debian host-local', () => {
+describe('IPAM delegation to Debian host-local', { timeout: 120_000 }, () => {
   const hostLocal = '/usr/lib/cni';
   it.each(['0.3.1', '0.4.0', '1.0.0'])(
     'allocates, releases on a failed ADD, and on DEL (%s)',
@@ -156,7 +156,7 @@ describe('IPAM delegation to Debian host-local', () => {
   );
 });
 
-describe('podnet-cni', () => {
+describe('podnet-cni', { timeout: 120_000 }, () => {
   function setup(name: string) {
     const confDir = join(tmp, `conf-${name}`);
     const stateDir = join(tmp, `cstate-${name}`);
