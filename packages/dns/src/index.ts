@@ -44,6 +44,7 @@ export {
 } from './wire.js';
 export type { DnsMessage, EdnsInfo, EncodeOptions } from './wire.js';
 export {
+  ENTRY_HEADER,
   MAX_UDP_PAYLOAD,
   PreparedZone,
   buildResponse,

@@ -89,6 +89,24 @@ export async function loadManifests(dir: string): Promise<ClusterDnsState> {
     });
   }
   let state: ClusterDnsState = {};
-  for (const f of files) state = parseManifests(await readFile(join(dir, f), 'utf8'), f, state);
+  for (const f of files) {
+    const text = await readFile(join(dir, f), 'utf8');
+    if (f.endsWith('.json')) {
+      let doc: unknown;
+      try {
+        doc = JSON.parse(text);
+      } catch (cause) {
+        throw new DnsError('INVALID_MANIFEST', `${f}: ${(cause as Error).message}`, {
+          field: f,
+          cause,
+        });
+      }
+      const next = parseManifests('', f, state) as Required<ClusterDnsState>;
+      add(next, doc, `${f}#1`);
+      state = next;
+    } else {
+      state = parseManifests(text, f, state);
+    }
+  }
   return state;
 }

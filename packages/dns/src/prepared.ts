@@ -28,18 +28,18 @@ export type QueryParse =
   | { kind: 'reply'; response: Uint8Array }
   | { kind: 'drop' };
 
-/** A prepared answer: header fields and the encoded sections after the question. */
+/**
+ * A prepared answer: `bytes[off..]` holds an entry of six 16-bit fields (qtype, flags without
+ * QR/RD/CD, ancount, nscount, arcount, body length) followed by the encoded sections that come
+ * after the question. Many entries share one slab.
+ */
 export interface PreparedAnswer {
-  readonly qtype: number;
-  /** Flags without QR/RD/CD (AA and rcode). */
-  readonly flags: number;
-  readonly an: number;
-  readonly ns: number;
-  readonly ar: number;
   readonly bytes: Uint8Array;
   readonly off: number;
-  readonly len: number;
 }
+
+/** Size of the fixed fields in front of each prepared body. */
+export const ENTRY_HEADER = 12;
 
 const AA = 0x400;
 const QR_RA = 0x8080;
@@ -149,35 +149,43 @@ export function buildResponse(
   answer: PreparedAnswer,
   limit: number,
 ): Uint8Array {
+  const b = answer.bytes;
+  const o = answer.off;
+  const len = ((b[o + 10] as number) << 8) | (b[o + 11] as number);
   const edns = query.ednsSize >= 0;
   const qlen = query.questionEnd - 12;
-  let total = 12 + qlen + answer.len + (edns ? 11 : 0);
+  let total = 12 + qlen + len + (edns ? 11 : 0);
   let truncated = false;
   if (total > limit) {
     truncated = true;
     total = 12 + qlen + (edns ? 11 : 0);
   }
   const out = new Uint8Array(total);
-  const flags = QR_RA | answer.flags | query.echoFlags | (truncated ? 0x200 : 0);
+  const flags =
+    QR_RA |
+    (((b[o + 2] as number) << 8) | (b[o + 3] as number)) |
+    query.echoFlags |
+    (truncated ? 0x200 : 0);
   out[0] = query.id >> 8;
   out[1] = query.id & 0xff;
   out[2] = flags >> 8;
   out[3] = flags & 0xff;
   out[5] = 1;
+  let ar = edns ? 1 : 0;
   if (!truncated) {
-    out[6] = answer.an >> 8;
-    out[7] = answer.an & 0xff;
-    out[8] = answer.ns >> 8;
-    out[9] = answer.ns & 0xff;
+    out[6] = b[o + 4] as number;
+    out[7] = b[o + 5] as number;
+    out[8] = b[o + 6] as number;
+    out[9] = b[o + 7] as number;
+    ar += ((b[o + 8] as number) << 8) | (b[o + 9] as number);
   }
-  const ar = (truncated ? 0 : answer.ar) + (edns ? 1 : 0);
   out[10] = ar >> 8;
   out[11] = ar & 0xff;
   out.set(msg.subarray(12, query.questionEnd), 12);
   let pos = 12 + qlen;
   if (!truncated) {
-    out.set(answer.bytes.subarray(answer.off, answer.off + answer.len), pos);
-    pos += answer.len;
+    out.set(b.subarray(o + ENTRY_HEADER, o + ENTRY_HEADER + len), pos);
+    pos += len;
   }
   if (edns) writeOptAt(out, pos, 0);
   return out;
@@ -200,12 +208,23 @@ export function udpLimit(query: ParsedQuery): number {
   return Math.max(512, Math.min(query.ednsSize, MAX_UDP_PAYLOAD));
 }
 
-/** Encodes a resolution for `name`/`qtype` into the sections that follow the question. */
+/** Encodes a resolution for `name`/`qtype` as a standalone {@link PreparedAnswer}. */
 export function prepareAnswer(
   name: string,
   qtype: number,
   resolution: Extract<Resolution, { kind: 'answer' }>,
 ): PreparedAnswer {
+  const w = new WireWriter(false, 128);
+  writeEntry(w, name, qtype, resolution);
+  return { bytes: w.finish(), off: 0 };
+}
+
+function writeEntry(
+  w: WireWriter,
+  name: string,
+  qtype: number,
+  resolution: Extract<Resolution, { kind: 'answer' }>,
+): void {
   const full = encodeMessage({
     id: 0,
     qr: true,
@@ -223,16 +242,13 @@ export function prepareAnswer(
     additionals: resolution.additionals,
   });
   const bodyStart = 12 + wireNameLength(name) + 4;
-  return {
-    qtype,
-    flags: AA | RCODES[resolution.rcode],
-    an: resolution.answers.length,
-    ns: resolution.authorities.length,
-    ar: resolution.additionals.length,
-    bytes: full,
-    off: bodyStart,
-    len: full.length - bodyStart,
-  };
+  w.u16(qtype);
+  w.u16(AA | RCODES[resolution.rcode]);
+  w.u16(resolution.answers.length);
+  w.u16(resolution.authorities.length);
+  w.u16(resolution.additionals.length);
+  w.u16(full.length - bodyStart);
+  w.bytes(full.subarray(bodyStart));
 }
 
 function wireNameLength(name: string): number {
@@ -248,79 +264,72 @@ function wireNameLength(name: string): number {
   return n;
 }
 
-interface PreparedNode {
-  entries: PreparedAnswer[];
-  /** A CNAME answers every type. */
-  any?: PreparedAnswer;
-}
-
 const NEGATIVE_CACHE_LIMIT = 4096;
 const DYNAMIC_CACHE_LIMIT = 10_000;
 
 /**
- * The zone with every positive answer encoded up front (one slab of bytes), so a query costs
- * a map lookup, a copy of its question and an ID patch. Negative and pod answers are encoded
- * on first use and kept.
+ * The zone with every positive answer encoded up front into one slab, so a query costs a map
+ * lookup, a copy of its question and an ID patch. A name maps to `offset * 8 + count` of its
+ * entries in the slab (count 0: an empty non-terminal). ANY is answered with the first RRset
+ * of the name (RFC 8482). Negative and pod answers are encoded on first use and kept.
  */
 export class PreparedZone {
+  /** The zone's settings; `nodes` is emptied once the answers are prepared. */
   readonly zone: DnsZone;
-  private readonly nodes = new Map<string, PreparedNode>();
+  /** Number of names in the zone. */
+  readonly names: number;
+  private readonly nodes = new Map<string, number>();
+  private readonly slab: Uint8Array;
   private readonly negative = new Map<string, PreparedAnswer>();
   private readonly dynamic = new Map<string, PreparedAnswer | null>();
 
   constructor(zone: DnsZone) {
-    this.zone = zone;
-    const pending: { node: PreparedNode; answers: PreparedAnswer[]; cname: boolean }[] = [];
-    let total = 0;
+    const w = new WireWriter(false, 64 * 1024);
     for (const [name, node] of zone.nodes) {
-      const prepared: PreparedNode = { entries: [] };
-      const answers: PreparedAnswer[] = [];
+      const off = w.length;
       const cname = node.records.some((r) => r.type === 'CNAME');
-      if (cname) {
-        const res = resolve(zone, { name, type: 'CNAME' });
-        if (res.kind === 'answer') answers.push(prepareAnswer(name, TYPE_CODES.CNAME, res));
-      } else if (node.records.length > 0) {
-        const types = new Set<number>(
-          node.records.map((r: DnsRecord) =>
-            typeof r.type === 'number' ? r.type : TYPE_CODES[r.type],
-          ),
-        );
-        types.add(TYPE_CODES.ANY);
-        for (const t of types) {
-          const res = resolve(zone, { name, type: t });
-          if (res.kind === 'answer') answers.push(prepareAnswer(name, t, res));
-        }
+      const types = cname
+        ? [TYPE_CODES.CNAME]
+        : [
+            ...new Set<number>(
+              node.records.map((r: DnsRecord) =>
+                typeof r.type === 'number' ? r.type : TYPE_CODES[r.type],
+              ),
+            ),
+          ];
+      let count = 0;
+      for (const t of types) {
+        const res = resolve(zone, { name, type: t });
+        if (res.kind !== 'answer' || res.answers.length === 0) continue;
+        writeEntry(w, name, t, res);
+        count++;
       }
-      for (const a of answers) total += a.len;
-      pending.push({ node: prepared, answers, cname });
-      this.nodes.set(name, prepared);
+      this.nodes.set(name, off * 8 + count);
     }
-    const slab = new Uint8Array(total);
-    let off = 0;
-    for (const { node, answers, cname } of pending) {
-      for (const a of answers) {
-        slab.set(a.bytes.subarray(a.off, a.off + a.len), off);
-        const packed: PreparedAnswer = { ...a, bytes: slab, off };
-        off += a.len;
-        if (cname) node.any = packed;
-        node.entries.push(packed);
-      }
-    }
+    this.slab = w.finish();
+    this.names = zone.nodes.size;
+    this.zone = { ...zone, nodes: new Map() };
   }
 
   /** The prepared answer for a parsed question, or `null` when it must be forwarded. */
   lookup(key: string, qtype: number, qlenWire: number): PreparedAnswer | null {
     const apex = authorityOf(this.zone.zone, key);
     if (apex === null) return null;
-    const node = this.nodes.get(key);
-    if (node) {
-      if (node.any) return node.any;
-      const entries = node.entries;
-      for (let i = 0; i < entries.length; i++)
-        if ((entries[i] as PreparedAnswer).qtype === qtype) return entries[i] as PreparedAnswer;
-      return this.negativeAnswer(apex, qtype, qlenWire, 'NOERROR');
+    const packed = this.nodes.get(key);
+    if (packed !== undefined) {
+      const count = packed % 8;
+      let off = (packed - count) / 8;
+      const b = this.slab;
+      for (let i = 0; i < count; i++) {
+        const t = ((b[off] as number) << 8) | (b[off + 1] as number);
+        if (t === qtype || t === TYPE_CODES.CNAME || qtype === TYPE_CODES.ANY)
+          return { bytes: b, off };
+        off += ENTRY_HEADER + (((b[off + 10] as number) << 8) | (b[off + 11] as number));
+      }
+      return this.negativeAnswer(apex, qlenWire, 'NOERROR');
     }
-    const memo = this.dynamic.get(`${qtype}|${key}`);
+    const memoKey = `${qtype}|${key}`;
+    const memo = this.dynamic.get(memoKey);
     if (memo !== undefined) return memo;
     const res = resolve(this.zone, { name: key, type: qtype });
     let out: PreparedAnswer | null = null;
@@ -328,63 +337,48 @@ export class PreparedZone {
       out =
         res.answers.length > 0
           ? prepareAnswer(key, qtype, res)
-          : this.negativeAnswer(
-              apex,
-              qtype,
-              qlenWire,
-              res.rcode === 'NXDOMAIN' ? 'NXDOMAIN' : 'NOERROR',
-            );
+          : this.negativeAnswer(apex, qlenWire, res.rcode === 'NXDOMAIN' ? 'NXDOMAIN' : 'NOERROR');
     }
     if (this.dynamic.size >= DYNAMIC_CACHE_LIMIT) this.dynamic.clear();
-    this.dynamic.set(`${qtype}|${key}`, out);
+    this.dynamic.set(memoKey, out);
     return out;
   }
 
   private negativeAnswer(
     apex: string,
-    qtype: number,
     qlenWire: number,
     rcode: 'NOERROR' | 'NXDOMAIN',
   ): PreparedAnswer {
-    const soa = soaRecord(this.zone, apex);
     const cacheKey = `${rcode}|${apex}|${qlenWire}`;
     const hit = this.negative.get(cacheKey);
     if (hit) return hit;
-    const w = new WireWriter(true);
-    w.bytes(new Uint8Array(12 + qlenWire + 4));
-    const start = w.length;
-    {
-      const full = encodeMessage({
-        id: 0,
-        qr: true,
-        opcode: 0,
-        aa: true,
-        tc: false,
-        rd: false,
-        ra: false,
-        ad: false,
-        cd: false,
-        rcode: 0,
-        questions: [],
-        answers: [],
-        authorities: [soa],
-        additionals: [],
-      });
-      // Re-base the standalone SOA (compressed against itself) after the question.
-      const rebased = rebaseRecord(full.subarray(12), start - 12);
-      w.bytes(rebased);
-    }
-    const bytes = w.finish();
-    const prepared: PreparedAnswer = {
-      qtype,
-      flags: AA | RCODES[rcode],
-      an: 0,
-      ns: 1,
-      ar: 0,
-      bytes,
-      off: start,
-      len: bytes.length - start,
-    };
+    const soa = encodeMessage({
+      id: 0,
+      qr: true,
+      opcode: 0,
+      aa: true,
+      tc: false,
+      rd: false,
+      ra: false,
+      ad: false,
+      cd: false,
+      rcode: 0,
+      questions: [],
+      answers: [],
+      authorities: [soaRecord(this.zone, apex)],
+      additionals: [],
+    });
+    // The SOA was encoded (compressed against itself) at offset 12; move it after the question.
+    const body = rebaseRecord(soa.subarray(12), qlenWire + 4);
+    const w = new WireWriter(false, ENTRY_HEADER + body.length);
+    w.u16(0);
+    w.u16(AA | RCODES[rcode]);
+    w.u16(0);
+    w.u16(1);
+    w.u16(0);
+    w.u16(body.length);
+    w.bytes(body);
+    const prepared: PreparedAnswer = { bytes: w.finish(), off: 0 };
     if (this.negative.size >= NEGATIVE_CACHE_LIMIT) this.negative.clear();
     this.negative.set(cacheKey, prepared);
     return prepared;

@@ -137,7 +137,7 @@ export class DnsServer {
 
   /** Number of names in the current zone (0 before the first sync). */
   get names(): number {
-    return this.prepared?.zone.nodes.size ?? 0;
+    return this.prepared?.names ?? 0;
   }
 
   /**

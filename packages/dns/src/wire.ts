@@ -83,44 +83,53 @@ export interface EncodeOptions {
 
 /** Splits a presentation name into raw labels, honouring `\.` and `\\` escapes. */
 export function nameToLabels(name: string): Uint8Array[] {
+  return splitName(name).labels;
+}
+
+interface SplitName {
+  labels: Uint8Array[];
+  /** Index in the presentation text where each label starts. */
+  starts: number[];
+  /** The text without a trailing dot. */
+  text: string;
+}
+
+function splitName(name: string): SplitName {
+  const text = name.endsWith('.') && !name.endsWith('\\.') ? name.slice(0, -1) : name;
   const labels: Uint8Array[] = [];
-  let current: number[] = [];
+  const starts: number[] = [];
+  if (text.length === 0) return { labels, starts, text };
   let total = 1;
-  const n = name.endsWith('.') && !name.endsWith('\\.') ? name.length - 1 : name.length;
-  if (n === 0) return labels;
-  for (let i = 0; i < n; i++) {
-    let c = name.charCodeAt(i);
-    if (c === 0x5c && i + 1 < n) {
-      c = name.charCodeAt(++i);
-    } else if (c === 0x2e) {
-      pushLabel(labels, current, name);
-      total += current.length + 1;
-      current = [];
-      continue;
+  let i = 0;
+  const n = text.length;
+  while (i <= n) {
+    starts.push(i);
+    const bytes: number[] = [];
+    for (; i < n; i++) {
+      let c = text.charCodeAt(i);
+      if (c === 0x2e) break;
+      if (c === 0x5c && i + 1 < n) c = text.charCodeAt(++i);
+      if (c > 0xff)
+        throw new DnsError('INVALID_ARGUMENT', `name "${name}" has a non-latin1 character`, {
+          value: name,
+        });
+      bytes.push(c);
     }
-    if (c > 0xff)
-      throw new DnsError('INVALID_ARGUMENT', `name "${name}" has a non-latin1 character`, {
+    if (bytes.length === 0)
+      throw new DnsError('INVALID_ARGUMENT', `name "${name}" has an empty label`, { value: name });
+    if (bytes.length > 63)
+      throw new DnsError('INVALID_ARGUMENT', `name "${name}" has a label longer than 63 octets`, {
         value: name,
       });
-    current.push(c);
+    labels.push(Uint8Array.from(bytes));
+    total += bytes.length + 1;
+    i++;
   }
-  pushLabel(labels, current, name);
-  total += current.length + 1;
   if (total > 255)
     throw new DnsError('INVALID_ARGUMENT', `name "${name}" is longer than 255 octets`, {
       value: name,
     });
-  return labels;
-}
-
-function pushLabel(labels: Uint8Array[], bytes: number[], name: string): void {
-  if (bytes.length === 0)
-    throw new DnsError('INVALID_ARGUMENT', `name "${name}" has an empty label`, { value: name });
-  if (bytes.length > 63)
-    throw new DnsError('INVALID_ARGUMENT', `name "${name}" has a label longer than 63 octets`, {
-      value: name,
-    });
-  labels.push(Uint8Array.from(bytes));
+  return { labels, starts, text };
 }
 
 function labelText(bytes: Uint8Array, start: number, end: number): string {
@@ -129,19 +138,6 @@ function labelText(bytes: Uint8Array, start: number, end: number): string {
     const c = bytes[i] as number;
     if (c === 0x2e || c === 0x5c) s += '\\';
     s += String.fromCharCode(c);
-  }
-  return s;
-}
-
-function lowerKey(labels: readonly Uint8Array[], from: number): string {
-  let s = '';
-  for (let i = from; i < labels.length; i++) {
-    const label = labels[i] as Uint8Array;
-    for (let j = 0; j < label.length; j++) {
-      const c = label[j] as number;
-      s += String.fromCharCode(c >= 0x41 && c <= 0x5a ? c | 0x20 : c);
-    }
-    s += '\u0100';
   }
   return s;
 }
@@ -202,10 +198,11 @@ export class WireWriter {
 
   /** Writes a domain name; `allowPointer` false still registers its suffixes as targets. */
   name(name: string, allowPointer = true): void {
-    const labels = nameToLabels(name);
+    const { labels, starts, text } = splitName(name);
+    const lower = this.compress ? text.replace(/[A-Z]+/g, (m) => m.toLowerCase()) : '';
     for (let i = 0; i < labels.length; i++) {
       if (this.compress) {
-        const key = lowerKey(labels, i);
+        const key = lower.slice(starts[i] as number);
         const at = this.names.get(key);
         if (at !== undefined && allowPointer) {
           this.u16(0xc000 | at);

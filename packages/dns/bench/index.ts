@@ -1,0 +1,404 @@
+/**
+ * podnet-dns vs Debian's knotd, side by side in one run, serving the same 10,000 A records
+ * (plus ~10 % NXDOMAIN queries) on loopback, measured with dnsperf:
+ *   1. throughput: completed queries per server CPU-second (from /proc/<pid>/stat), unlimited rate;
+ *   2. latency: p99 at a fixed 20,000 QPS (per-query latencies from `dnsperf -v`);
+ *   3. memory: heap per 1,000 services of the prepared zone (in process, after GC) and the
+ *      server processes' RSS.
+ * Writes bench-results/dns.json at the repo root.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import dgram from 'node:dgram';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { type ClusterDnsState, PreparedZone, compileZone } from '../src/index.js';
+
+const run = promisify(execFile);
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, '../../..');
+const N = 10_000;
+const NAMESPACES = 100;
+const THROUGHPUT_SECONDS = 8;
+const FIXED_QPS = 20_000;
+const FIXED_SECONDS = 5;
+
+function ipOf(i: number): string {
+  return `10.96.${(i >> 8) & 0xff}.${i & 0xff}`;
+}
+
+function state(n: number): ClusterDnsState {
+  const services = [];
+  for (let i = 0; i < n; i++) {
+    services.push({
+      kind: 'Service',
+      metadata: { name: `svc-${i}`, namespace: `ns-${i % NAMESPACES}` },
+      spec: { clusterIP: ipOf(i), ports: [{ port: 80 }] },
+    });
+  }
+  return { services };
+}
+
+function name(i: number): string {
+  return `svc-${i}.ns-${i % NAMESPACES}.svc.cluster.local`;
+}
+
+async function freePort(): Promise<number> {
+  for (;;) {
+    const udp = dgram.createSocket('udp4');
+    await new Promise<void>((r) => udp.bind(0, '127.0.0.1', () => r()));
+    const port = (udp.address() as net.AddressInfo).port;
+    const ok = await new Promise<boolean>((r) => {
+      const s = net.createServer().once('error', () => r(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => r(true)));
+    });
+    udp.close();
+    if (ok) return port;
+  }
+}
+
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : Number.NaN;
+}
+
+async function waitForAnswer(port: number, child: ChildProcess, label: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${label} exited with ${child.exitCode}`);
+    const r = await run('dig', [
+      '@127.0.0.1',
+      '-p',
+      String(port),
+      '+short',
+      '+tries=1',
+      '+time=1',
+      name(N - 1),
+    ]).catch(() => ({ stdout: '' }));
+    if (r.stdout.trim() === ipOf(N - 1)) return;
+    await new Promise((r2) => setTimeout(r2, 200));
+  }
+  throw new Error(`${label} did not answer in time`);
+}
+
+interface Throughput {
+  completed: number;
+  qps: number;
+  cpu: number;
+  qpsPerCpu: number;
+  lostPct: number;
+}
+
+async function throughput(pid: number, port: number, queries: string): Promise<Throughput> {
+  const before = cpuSeconds(pid);
+  const { stdout } = await run(
+    'dnsperf',
+    [
+      '-s',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-d',
+      queries,
+      '-l',
+      String(THROUGHPUT_SECONDS),
+      '-c',
+      '4',
+      '-q',
+      '200',
+      '-t',
+      '2',
+    ],
+    { maxBuffer: 1 << 24 },
+  );
+  const cpu = cpuSeconds(pid) - before;
+  const completed = Number(/Queries completed:\s+(\d+)/.exec(stdout)?.[1]);
+  const sent = Number(/Queries sent:\s+(\d+)/.exec(stdout)?.[1]);
+  const qps = Number(/Queries per second:\s+([\d.]+)/.exec(stdout)?.[1]);
+  return {
+    completed,
+    qps,
+    cpu,
+    qpsPerCpu: completed / cpu,
+    lostPct: ((sent - completed) / sent) * 100,
+  };
+}
+
+interface Latency {
+  p50: number;
+  p99: number;
+  answered: number;
+  lost: number;
+}
+
+async function latency(port: number, queries: string): Promise<Latency> {
+  const { stdout } = await run(
+    'dnsperf',
+    [
+      '-s',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-d',
+      queries,
+      '-l',
+      String(FIXED_SECONDS),
+      '-Q',
+      String(FIXED_QPS),
+      '-c',
+      '4',
+      '-t',
+      '2',
+      '-v',
+    ],
+    { maxBuffer: 1 << 28 },
+  );
+  const lat: number[] = [];
+  let lost = 0;
+  for (const line of stdout.split('\n')) {
+    if (!line.startsWith('> ')) continue;
+    const parts = line.split(' ');
+    if (parts[1] === 'T') lost++;
+    else lat.push(Number(parts[parts.length - 1]));
+  }
+  lat.sort((a, b) => a - b);
+  const pct = (p: number): number =>
+    (lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] ?? Number.NaN) * 1000;
+  return { p50: pct(0.5), p99: pct(0.99), answered: lat.length, lost };
+}
+
+function heapPerThousand(): { perThousandMb: number; prepareMs: number } {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  const s = state(N);
+  gc();
+  const before = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
+  const t0 = performance.now();
+  let prepared: PreparedZone | null = new PreparedZone(compileZone(s));
+  const prepareMs = performance.now() - t0;
+  gc();
+  const after = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
+  if (prepared.names < N) throw new Error('zone too small');
+  prepared = null;
+  return { perThousandMb: (after - before) / (N / 1000) / (1024 * 1024), prepareMs };
+}
+
+async function main(): Promise<void> {
+  for (const tool of ['dnsperf', 'knotd', 'dig']) {
+    await run('which', [tool]).catch(() => {
+      throw new Error(`${tool} is not installed (apt-get install dnsperf knot dnsutils)`);
+    });
+  }
+  const work = mkdtempSync(join(tmpdir(), 'podnet-dns-bench-'));
+  const children: ChildProcess[] = [];
+  try {
+    const manifests = join(work, 'manifests');
+    const emptyManifests = join(work, 'empty');
+    mkdirSync(manifests);
+    mkdirSync(emptyManifests);
+    writeFileSync(
+      join(manifests, 'services.json'),
+      JSON.stringify({ kind: 'List', items: state(N).services }),
+    );
+    const zoneLines = [
+      '$ORIGIN cluster.local.',
+      '$TTL 5',
+      '@ SOA ns.dns hostmaster 1 7200 1800 86400 5',
+      '@ NS ns.dns',
+      'ns.dns A 127.0.0.1',
+    ];
+    for (let i = 0; i < N; i++) zoneLines.push(`svc-${i}.ns-${i % NAMESPACES}.svc A ${ipOf(i)}`);
+    writeFileSync(join(work, 'cluster.local.zone'), `${zoneLines.join('\n')}\n`);
+    const queries: string[] = [];
+    for (let i = 0; i < N; i++) {
+      queries.push(`${name(i)} A`);
+      if (i % 9 === 0) queries.push(`missing-${i}.ns-${i % NAMESPACES}.svc.cluster.local A`);
+    }
+    for (let i = queries.length - 1; i > 0; i--) {
+      const j = (i * 7919) % (i + 1);
+      [queries[i], queries[j]] = [queries[j] as string, queries[i] as string];
+    }
+    const queryFile = join(work, 'queries.txt');
+    writeFileSync(queryFile, `${queries.join('\n')}\n`);
+
+    const dist = resolve(here, '../dist/bin/podnet-dns.js');
+    const podnetArgv = (dir: string, port: number): string[] =>
+      existsSync(dist)
+        ? [dist, '--manifests', dir, '--port', String(port), '--no-watch']
+        : [
+            '--conditions=source',
+            '--import',
+            'tsx',
+            resolve(here, '../src/bin/podnet-dns.ts'),
+            '--manifests',
+            dir,
+            '--port',
+            String(port),
+            '--no-watch',
+          ];
+
+    const podnetPort = await freePort();
+    const podnet = spawn(process.execPath, podnetArgv(manifests, podnetPort), {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    children.push(podnet);
+    const emptyPort = await freePort();
+    const empty = spawn(process.execPath, podnetArgv(emptyManifests, emptyPort), {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    children.push(empty);
+
+    const knotPort = await freePort();
+    mkdirSync(join(work, 'run'));
+    mkdirSync(join(work, 'db'));
+    writeFileSync(
+      join(work, 'knot.conf'),
+      `server:\n  rundir: "${work}/run"\n  listen: 127.0.0.1@${knotPort}\n  udp-workers: 1\n  tcp-workers: 1\n  background-workers: 1\n` +
+        `database:\n  storage: "${work}/db"\nlog:\n  - target: stderr\n    any: error\n` +
+        `zone:\n  - domain: cluster.local\n    storage: "${work}"\n    file: "cluster.local.zone"\n`,
+    );
+    const knot = spawn('knotd', ['-c', join(work, 'knot.conf')], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    children.push(knot);
+
+    await waitForAnswer(podnetPort, podnet, 'podnet-dns');
+    await waitForAnswer(knotPort, knot, 'knotd');
+    const emptyUp = Date.now() + 30_000;
+    while (Date.now() < emptyUp) {
+      const r = await run('dig', [
+        '@127.0.0.1',
+        '-p',
+        String(emptyPort),
+        '+tries=1',
+        '+time=1',
+        'x.cluster.local',
+      ]).catch(() => ({ stdout: '' }));
+      if (/NXDOMAIN/.test(r.stdout)) break;
+      await new Promise((r2) => setTimeout(r2, 200));
+    }
+
+    // Warm both (JIT, caches), then measure alternately.
+    await run('dnsperf', ['-s', '127.0.0.1', '-p', String(podnetPort), '-d', queryFile, '-l', '2']);
+    await run('dnsperf', ['-s', '127.0.0.1', '-p', String(knotPort), '-d', queryFile, '-l', '2']);
+    const tPodnet = await throughput(podnet.pid as number, podnetPort, queryFile);
+    const tKnot = await throughput(knot.pid as number, knotPort, queryFile);
+    const lPodnet = await latency(podnetPort, queryFile);
+    const lKnot = await latency(knotPort, queryFile);
+    const rssPodnet = rssMb(podnet.pid as number);
+    const rssEmpty = rssMb(empty.pid as number);
+    const rssKnot = rssMb(knot.pid as number);
+    const heap = heapPerThousand();
+
+    const ratio = tPodnet.qpsPerCpu / tKnot.qpsPerCpu;
+    const fmt = (n: number, d = 0): string =>
+      n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+    const rows = [
+      ['metric', 'podnet-dns', 'knotd', 'goal'],
+      ['QPS (unlimited, loopback)', fmt(tPodnet.qps), fmt(tKnot.qps), ''],
+      ['server CPU-seconds', fmt(tPodnet.cpu, 2), fmt(tKnot.cpu, 2), ''],
+      ['QPS per server CPU-second', fmt(tPodnet.qpsPerCpu), fmt(tKnot.qpsPerCpu), '≥ 0.5 × knot'],
+      [
+        'lost queries (unlimited)',
+        `${fmt(tPodnet.lostPct, 2)} %`,
+        `${fmt(tKnot.lostPct, 2)} %`,
+        '',
+      ],
+      [
+        `p50 latency @ ${fmt(FIXED_QPS)} QPS`,
+        `${fmt(lPodnet.p50, 3)} ms`,
+        `${fmt(lKnot.p50, 3)} ms`,
+        '',
+      ],
+      [
+        `p99 latency @ ${fmt(FIXED_QPS)} QPS`,
+        `${fmt(lPodnet.p99, 3)} ms`,
+        `${fmt(lKnot.p99, 3)} ms`,
+        '≤ 2 ms',
+      ],
+      ['lost @ fixed rate', fmt(lPodnet.lost), fmt(lKnot.lost), ''],
+      ['RSS with 10,000 names', `${fmt(rssPodnet, 1)} MB`, `${fmt(rssKnot, 1)} MB`, ''],
+      [
+        'RSS delta per 1,000 services (vs empty)',
+        `${fmt((rssPodnet - rssEmpty) / (N / 1000), 2)} MB`,
+        '',
+        '',
+      ],
+      [
+        'prepared-zone heap per 1,000 services',
+        `${fmt(heap.perThousandMb, 3)} MB`,
+        '',
+        '< 1 MB (CoreDNS ~1 MB)',
+      ],
+      ['compile + prepare 10,000 services', `${fmt(heap.prepareMs)} ms`, '', ''],
+    ];
+    const widths =
+      rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] as string).length))) ?? [];
+    console.log(
+      '\n@podnet/dns vs knotd (same 10,000 names, ~10 % NXDOMAIN, dnsperf on loopback)\n',
+    );
+    for (const [i, r] of rows.entries()) {
+      console.log(
+        r
+          .map((cell, c) =>
+            c === 0 ? cell.padEnd(widths[c] as number) : cell.padStart(widths[c] as number),
+          )
+          .join('  '),
+      );
+      if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+    }
+    console.log(
+      `\nratio: podnet-dns QPS per CPU-second = ${ratio.toFixed(2)} × knotd (goal ≥ 0.5)`,
+    );
+    console.log(
+      `p99 @ ${FIXED_QPS} QPS: ${lPodnet.p99.toFixed(3)} ms (goal ≤ 2 ms); heap per 1,000 services: ${heap.perThousandMb.toFixed(3)} MB (goal < 1 MB)`,
+    );
+
+    mkdirSync(join(repo, 'bench-results'), { recursive: true });
+    writeFileSync(
+      join(repo, 'bench-results', 'dns.json'),
+      `${JSON.stringify(
+        {
+          names: N,
+          anchor: 'knotd',
+          throughput: { podnet: tPodnet, knot: tKnot, ratioQpsPerCpu: ratio },
+          latencyAtFixedRate: { qps: FIXED_QPS, podnet: lPodnet, knot: lKnot },
+          memory: {
+            podnetRssMb: rssPodnet,
+            emptyRssMb: rssEmpty,
+            knotRssMb: rssKnot,
+            rssPerThousandMb: (rssPodnet - rssEmpty) / (N / 1000),
+            heapPerThousandMb: heap.perThousandMb,
+            prepareMs: heap.prepareMs,
+          },
+        },
+        null,
+        2,
+      )}\n`,
+    );
+  } finally {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 300));
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
