@@ -10,6 +10,7 @@ import {
   observedAfter,
   observedDevice,
   planOverlay,
+  planOverlayRemoval,
   planResolved,
   releasePeerClaims,
   resolveLocal,
@@ -177,6 +178,18 @@ export async function ensureOverlay(
   const plan = planOverlay(local, peers, observed);
   await applyOverlayPlan(host, plan);
   return plan;
+}
+
+/**
+ * Removes the overlay from a node: its routes, then its device (with the device's entries).
+ * Idempotent: a node without the overlay starts no batch.
+ */
+export async function removeOverlay(
+  host: Host,
+  local: Pick<LocalNode, 'uplink' | 'vni' | 'deviceName' | 'routeProtocol'>,
+): Promise<void> {
+  const observed = await readOverlayState(host, local);
+  await applyOverlayPlan(host, planOverlayRemoval(local, observed));
 }
 
 function peerKey(p: PeerNode): string {

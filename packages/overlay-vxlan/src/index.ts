@@ -17,6 +17,7 @@ export {
   observedAfter,
   observedDevice,
   planOverlay,
+  planOverlayRemoval,
   planResolved,
   releasePeerClaims,
   type PeerClaims,
@@ -31,6 +32,7 @@ export {
   applyOverlayPlan,
   ensureOverlay,
   readOverlayState,
+  removeOverlay,
   type ReadOverlayOptions,
 } from './apply.js';
 export {

@@ -544,3 +544,24 @@ export function observedAfter(
     routes: plan.peers.flatMap((p) => p.routes),
   };
 }
+
+/**
+ * Plans the overlay's removal: every route carrying its `proto`, then the device (which takes its
+ * neighbour and FDB entries and addresses with it). Pure; nothing to do when nothing is there.
+ */
+export function planOverlayRemoval(
+  local: Pick<LocalNode, 'vni' | 'deviceName' | 'routeProtocol'>,
+  observed: ObservedOverlay,
+): Pick<OverlayPlan, 'operations'> {
+  const name = local.deviceName ?? defaultDeviceName(local.vni ?? DEFAULT_VNI);
+  const proto = local.routeProtocol ?? DEFAULT_ROUTE_PROTOCOL;
+  const operations: OverlayOperation[] = observed.routes.map((r) => ({
+    op: 'route-delete',
+    dst: r.dst,
+    via: r.via,
+    dev: r.dev,
+    proto,
+  }));
+  if (observed.device) operations.push({ op: 'device-delete', name, reason: 'overlay removed' });
+  return { operations };
+}

@@ -12,6 +12,7 @@ import {
   type PeerNode,
   ensureOverlay,
   readOverlayState,
+  removeOverlay,
   vtepMacFor,
 } from '../../src/index.js';
 
@@ -313,6 +314,19 @@ describe('VXLAN overlay across three node namespaces (two L2 segments)', () => {
     reconcilers.set('node-a', restarted);
   });
 
+  it("a reread repairs entries removed behind the reconciler's back", async () => {
+    const r = reconcilers.get('node-a')!;
+    await net.host(a.ns).ipBatch([
+      ['route', 'del', '10.244.3.0/24', 'dev', 'podnet.1'],
+      ['neigh', 'del', '10.244.3.0', 'dev', 'podnet.1'],
+    ]);
+    expect(await net.ping(a.pod, c.podIPs[0]!, { timeoutS: 1 })).toBe(false);
+    expect((await r.sync(peersOf(a, [a, b, c]))).operations).toEqual([]);
+    const repaired = await r.sync(peersOf(a, [a, b, c]), { reread: true });
+    expect(repaired.operations.map((o) => o.op)).toEqual(['neigh-replace', 'route-replace']);
+    await net.waitForPing(a.pod, c.podIPs[0]!, 20_000);
+  });
+
   it('an incompatible device under the overlay name is replaced and traffic recovers', async () => {
     await net.host(b.ns).ipBatch([
       ['link', 'del', 'podnet.1'],
@@ -333,6 +347,48 @@ describe('VXLAN overlay across three node namespaces (two L2 segments)', () => {
     expect(
       (await ensureOverlay(net.host(b.ns), b.local, peersOf(b, [a, b, c]))).operations,
     ).toEqual([]);
+  });
+});
+
+describe('removeOverlay', () => {
+  let net: TestNet;
+  beforeAll(() => {
+    net = createTestNet();
+  });
+  afterAll(() => net.cleanup());
+
+  it('removes the device, its entries and every owned route, and nothing else', async () => {
+    const n = await net.ns('rm');
+    const other = await net.ns('ro');
+    await net.veth(
+      { ns: n, name: 'eth0', addrs: ['192.168.60.1/24'] },
+      { ns: other, name: 'eth0', addrs: ['192.168.60.2/24'] },
+    );
+    await net.host(n).ipBatch([['route', 'add', '10.77.0.0/16', 'via', '192.168.60.2']]);
+    const local: LocalNode = {
+      nodeName: 'rm',
+      uplink: 'eth0',
+      nodeIPs: ['192.168.60.1'],
+      podCIDRs: ['10.244.1.0/24'],
+    };
+    const peers = [
+      { nodeName: 'same-l2', nodeIPs: ['192.168.60.2'], podCIDRs: ['10.244.2.0/24'] },
+      { nodeName: 'far', nodeIPs: ['192.168.99.3'], podCIDRs: ['10.244.3.0/24'] },
+    ];
+    await ensureOverlay(net.host(n), local, peers);
+    const routesBefore = await net.host(n).ip(['route', 'show']);
+    expect(routesBefore).toContain('10.244.2.0/24 via 192.168.60.2');
+    expect(routesBefore).toContain('10.244.3.0/24 via 10.244.3.0 dev podnet.1');
+    await removeOverlay(net.host(n), local);
+    const state = await readOverlayState(net.host(n), local);
+    expect(state.device).toBeUndefined();
+    expect(state.routes).toEqual([]);
+    const routesAfter = await net.host(n).ip(['route', 'show']);
+    expect(routesAfter).toContain('10.77.0.0/16 via 192.168.60.2');
+    expect(routesAfter).not.toContain('10.244.');
+    const runner = new CountingRunner();
+    await removeOverlay(new Host({ runner, netns: { name: n } }), local);
+    expect(runner.argv.filter((x) => x.includes('-batch'))).toEqual([]);
   });
 });
 
