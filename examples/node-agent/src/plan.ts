@@ -116,16 +116,8 @@ export function planPodLinks(spec: PodLinkSpec): PodLinkPlan {
     pod.push(['route', 'add', 'default', 'via', v4.gateway, 'dev', spec.ifName]);
   }
   if (spec.addresses.some((a) => a.family === 6)) {
-    pod.push(['-6', 'route', 'add', 'default', 'via', IPV6_LINK_LOCAL_GATEWAY, 'dev', spec.ifName]);
-    node.push([
-      '-6',
-      'addr',
-      'replace',
-      `${IPV6_LINK_LOCAL_GATEWAY}/64`,
-      'dev',
-      spec.hostIf,
-      'nodad',
-    ]);
+    pod.push(['route', 'add', 'default', 'via', IPV6_LINK_LOCAL_GATEWAY, 'dev', spec.ifName]);
+    node.push(['addr', 'replace', `${IPV6_LINK_LOCAL_GATEWAY}/64`, 'dev', spec.hostIf, 'nodad']);
   }
   node.push(['link', 'set', spec.hostIf, 'up']);
   for (const a of spec.addresses) {

@@ -11,8 +11,20 @@ function ipOf(r: CniOutcome): string {
 }
 
 const nodesYaml = [
-  { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1' }, spec: { podCIDRs: ['10.244.11.0/24'] }, status: { addresses: [{ type: 'InternalIP', address: '192.168.60.2' }] } },
-  { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n2' }, spec: { podCIDRs: ['10.244.12.0/24'] }, status: { addresses: [{ type: 'InternalIP', address: '192.168.60.3' }] } },
+  {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name: 'n1' },
+    spec: { podCIDRs: ['10.244.11.0/24'] },
+    status: { addresses: [{ type: 'InternalIP', address: '192.168.60.2' }] },
+  },
+  {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name: 'n2' },
+    spec: { podCIDRs: ['10.244.12.0/24'] },
+    status: { addresses: [{ type: 'InternalIP', address: '192.168.60.3' }] },
+  },
 ]
   .map((d) => JSON.stringify(d))
   .join('\n---\n');
@@ -58,10 +70,19 @@ describe('two nodes: pod CIDRs from Node objects, overlay between them', () => {
   it('adds a peer that appears later in the manifests', async () => {
     writeFileSync(
       join(nodes[0]!.manifestsDir, 'n3.yaml'),
-      JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'n3' }, spec: { podCIDRs: ['10.244.13.0/24'] }, status: { addresses: [{ type: 'InternalIP', address: '192.168.60.4' }] } }),
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: { name: 'n3' },
+        spec: { podCIDRs: ['10.244.13.0/24'] },
+        status: { addresses: [{ type: 'InternalIP', address: '192.168.60.4' }] },
+      }),
     );
     await waitFor(
-      async () => (await net.exec(nodes[0]!.ns, ['ip', 'route', 'show', '10.244.13.0/24'])).stdout.includes('10.244.13.0'),
+      async () =>
+        (await net.exec(nodes[0]!.ns, ['ip', 'route', 'show', '10.244.13.0/24'])).stdout.includes(
+          '10.244.13.0',
+        ),
       { timeoutMs: 20_000, what: 'route to the new peer' },
     );
   });
