@@ -200,12 +200,14 @@ describe('VXLAN overlay across three node namespaces (two L2 segments)', () => {
     expect(await tcpEcho(net, a.pod, 'fd10:2::2')).toBe('hello over the overlay');
   });
 
-  it('encapsulates only the VXLAN path: the device counts packets to node-c, none to node-b (IPv4)', async () => {
+  it('encapsulates only the VXLAN path: the device counts packets to node-c, not to node-b (IPv4)', async () => {
+    // The device may send a few IPv6 control packets of its own (router solicitations, MLD).
     const before = await txPackets(net, a.ns, 'podnet.1');
-    expect(await net.ping(a.pod, b.podIPs[0]!, { count: 5, extra: ['-i', '0.05'] })).toBe(true);
-    expect(await txPackets(net, a.ns, 'podnet.1')).toBe(before);
-    expect(await net.ping(a.pod, c.podIPs[0]!, { count: 5, extra: ['-i', '0.05'] })).toBe(true);
-    expect(await txPackets(net, a.ns, 'podnet.1')).toBeGreaterThanOrEqual(before + 5);
+    expect(await net.ping(a.pod, b.podIPs[0]!, { count: 30, extra: ['-i', '0.02'] })).toBe(true);
+    const afterB = await txPackets(net, a.ns, 'podnet.1');
+    expect(afterB - before).toBeLessThan(5);
+    expect(await net.ping(a.pod, c.podIPs[0]!, { count: 30, extra: ['-i', '0.02'] })).toBe(true);
+    expect((await txPackets(net, a.ns, 'podnet.1')) - afterB).toBeGreaterThanOrEqual(30);
   });
 
   it('a 1400-byte do-not-fragment ping crosses VXLAN; one over the device MTU is refused', async () => {
