@@ -14,7 +14,7 @@ import {
 } from './runtime-conf.js';
 import { isValidContainerId, isValidIfName } from './skeleton.js';
 import type { AnyCniResult, CniCommand, NetConfList, VersionInfo } from './types.js';
-import { SUPPORTED_VERSIONS, versionAtLeast } from './version.js';
+import { highestCommonVersion, SUPPORTED_VERSIONS, versionAtLeast } from './version.js';
 
 /** Options for {@link CniRuntime}. */
 export interface CniRuntimeOptions {
@@ -290,6 +290,35 @@ export class CniRuntime {
       if (p.ipam?.type) await this.pluginVersions(p.ipam.type, version);
     }
     return version;
+  }
+
+  /**
+   * Picks the version a list should run as by asking its plugins (and their IPAM plugins) with
+   * VERSION: the highest of `cniVersions` (or `cniVersion`) that this runtime and every plugin
+   * support. Returns a copy of the list pinned to it (`cniVersions` dropped), so ADD, CHECK and
+   * DEL all run the same version. Throws code 1 when there is none.
+   */
+  async negotiateWithPlugins(list: NetConfList): Promise<NetConfList> {
+    let candidates = (list.cniVersions?.length ? list.cniVersions : [list.cniVersion]).filter((v) =>
+      this.supported.includes(v),
+    );
+    const types = list.plugins.flatMap((p) => (p.ipam?.type ? [p.type, p.ipam.type] : [p.type]));
+    for (const type of [...new Set(types)]) {
+      const info = await this.pluginVersions(type);
+      candidates = candidates.filter((v) => info.supportedVersions.includes(v));
+    }
+    const version = highestCommonVersion(candidates, this.supported);
+    if (!version) {
+      throw new CniError(
+        CNI_ERROR_CODES.INCOMPATIBLE_VERSION,
+        `network ${list.name}: no version every plugin supports`,
+        {
+          details: `list has ${JSON.stringify(list.cniVersions ?? [list.cniVersion])}`,
+        },
+      );
+    }
+    const { cniVersions: _drop, ...rest } = list;
+    return { ...rest, cniVersion: version };
   }
 
   private async invoke(

@@ -156,6 +156,38 @@ describe('IPAM delegation to Debian host-local', { timeout: 120_000 }, () => {
   );
 });
 
+describe('version negotiation with real plugins', () => {
+  it('pins a cniVersions list to the highest version every plugin supports', async () => {
+    const runtime = new CniRuntime({
+      binDirs: [binDir, '/usr/lib/cni'],
+      cacheDir: join(tmp, 'neg'),
+    });
+    const list = parseNetConfList({
+      cniVersions: ['0.4.0', '1.0.0', '1.1.0'],
+      name: 'neg',
+      plugins: [
+        { type: 'hello', stateDir: tmp },
+        { type: 'bridge', ipam: { type: 'host-local' } },
+      ],
+    });
+    const pinned = await runtime.negotiateWithPlugins(list);
+    expect(pinned.cniVersion).toBe('1.0.0');
+    expect(pinned.cniVersions).toBeUndefined();
+    const onlyHello = await runtime.negotiateWithPlugins({
+      ...list,
+      plugins: [{ type: 'hello', stateDir: tmp }],
+    });
+    expect(onlyHello.cniVersion).toBe('1.1.0');
+    await expect(
+      runtime.negotiateWithPlugins({
+        ...list,
+        cniVersions: ['1.1.0'],
+        plugins: [{ type: 'portmap' }],
+      }),
+    ).rejects.toMatchObject({ code: 1 });
+  });
+});
+
 describe('podnet-cni', { timeout: 120_000 }, () => {
   function setup(name: string) {
     const confDir = join(tmp, `conf-${name}`);
