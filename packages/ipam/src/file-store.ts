@@ -1,11 +1,15 @@
 import {
+  closeSync,
+  constants,
+  ftruncateSync,
   linkSync,
   mkdirSync,
+  openSync,
   readFileSync,
   readdirSync,
-  renameSync,
   unlinkSync,
   writeFileSync,
+  writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalIp } from './addr.js';
@@ -18,6 +22,17 @@ const LAST_PREFIX = 'last_reserved_ip.';
 const TMP_PREFIX = '.podnet-tmp-';
 const LINE_BREAK = '\r\n';
 let tmpCounter = 0;
+const canonicalNames = new Map<string, string | null>();
+
+function ipOfName(name: string): string | undefined {
+  let ip = canonicalNames.get(name);
+  if (ip === undefined) {
+    if (canonicalNames.size > 65_536) canonicalNames.clear();
+    ip = canonicalIp(name) ?? null;
+    canonicalNames.set(name, ip);
+  }
+  return ip ?? undefined;
+}
 
 /** Options for a {@link FileStore}. */
 export interface FileStoreOptions extends FlockOptions {
@@ -109,7 +124,7 @@ class FileTransaction implements StoreTransaction {
         this.#unlink(name);
         continue;
       }
-      const ip = canonicalIp(name);
+      const ip = ipOfName(name);
       if (ip === undefined) continue;
       let text: string;
       try {
@@ -176,9 +191,20 @@ class FileTransaction implements StoreTransaction {
       this.#unlink(tmp.slice(this.#dir.length + 1));
     }
     entries.set(ip, { ip, containerId: containerId.trim(), ifName });
-    const lastTmp = this.#writeAside(ip);
+    // overwritten in place without O_TRUNC or rename, either of which makes ext4 flush (its
+    // auto_da_alloc); a torn write only costs round-robin its starting point
     try {
-      renameSync(lastTmp, join(this.#dir, LAST_PREFIX + rangeSetIndex));
+      const fd = openSync(
+        join(this.#dir, LAST_PREFIX + rangeSetIndex),
+        constants.O_WRONLY | constants.O_CREAT,
+        0o644,
+      );
+      try {
+        const bytes = writeSync(fd, ip, 0);
+        ftruncateSync(fd, bytes);
+      } finally {
+        closeSync(fd);
+      }
     } catch (cause) {
       throw storeError(`cannot write ${LAST_PREFIX}${rangeSetIndex}`, cause);
     }
