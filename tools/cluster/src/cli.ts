@@ -9,6 +9,7 @@ const USAGE = `usage: podnet <command> [options]
   up [--nodes 3] [--manifests DIR] [--name NAME] [--network podnet|reference]
   apply FILE|DIR [--name NAME]        start pods, add services and policies
   delete-pod POD [--name NAME]
+  delete-policy NAMESPACE/NAME
   probe FROM TO:PORT[/tcp|udp|http]   exit 0 connected, 1 blocked
   exec POD -- CMD...
   podman NODE -- ARGS...              podman on a node with the node's CNI (rootfs: see README)
@@ -86,6 +87,12 @@ export async function main(argv: string[]): Promise<number> {
       case 'delete-pod': {
         if (!args[0]) break;
         await (await Cluster.load(name, runRoot)).deletePod(args[0]);
+        return 0;
+      }
+      case 'delete-policy': {
+        const [ns, pname] = (args[0] ?? '').split('/');
+        if (!ns || !pname) break;
+        await (await Cluster.load(name, runRoot)).deleteNetworkPolicy(ns, pname);
         return 0;
       }
       case 'probe': {

@@ -58,6 +58,16 @@ export interface ClusterState extends ControlPlaneState {
   externalServerPid?: number;
 }
 
+/** The protocols a probe speaks. */
+export type ProbeProtocol = 'tcp' | 'udp' | 'http';
+
+/** One target of {@link Cluster.probeMany}: a pod, node, `external`, IP or DNS name, and a port. */
+export interface ProbeTarget {
+  to: string;
+  port: number;
+  proto?: ProbeProtocol;
+}
+
 /** The answer of {@link Cluster.probe}. */
 export interface ProbeResult {
   ok: boolean;
@@ -166,7 +176,7 @@ async function deleteNetns(runner: ExecRunner, name: string): Promise<void> {
 
 /** A namespace cluster on this machine: underlay, nodes, agents, pods, and the control plane. */
 export class Cluster {
-  private readonly runner = new ExecRunner();
+  private readonly runner = new ExecRunner({ env: NODE_ENV });
   private constructor(public state: ClusterState) {}
 
   get plan(): ClusterPlan {
@@ -628,6 +638,20 @@ export class Cluster {
     await this.save();
   }
 
+  /** Removes a NetworkPolicy from the cluster (the agents drop its rules). */
+  async deleteNetworkPolicy(namespace: string, name: string): Promise<void> {
+    const before = this.state.networkPolicies.length;
+    this.state.networkPolicies = this.state.networkPolicies.filter((np) => {
+      const m = np.metadata as { name: string; namespace: string };
+      return !(m.namespace === namespace && m.name === name);
+    });
+    if (this.state.networkPolicies.length === before) {
+      throw new ClusterError('NOT_FOUND', `no NetworkPolicy ${namespace}/${name}`);
+    }
+    await this.writeManifests();
+    await this.save();
+  }
+
   private async teardownPod(pod: PodRecord): Promise<string[]> {
     const errors: string[] = [];
     if (pidAlive(pod.serverPid)) {
@@ -703,15 +727,30 @@ export class Cluster {
     from: string,
     to: string,
     port: number,
-    proto: 'tcp' | 'udp' | 'http' = 'tcp',
+    proto: ProbeProtocol = 'tcp',
     timeoutMs = 3000,
   ): Promise<ProbeResult> {
-    if (!Number.isInteger(port) || port < 1 || port > 65535)
-      throw new ClusterError('INVALID_ARGUMENT', `port: want 1-65535, got ${port}`);
-    if (!['tcp', 'udp', 'http'].includes(proto))
-      throw new ClusterError('INVALID_ARGUMENT', `protocol: want tcp, udp or http, got ${proto}`);
+    const [r] = await this.probeMany(from, [{ to, port, proto }], timeoutMs);
+    return r!;
+  }
+
+  /** Probes several targets from one endpoint at once (one process in FROM's namespace). */
+  async probeMany(
+    from: string,
+    targets: readonly ProbeTarget[],
+    timeoutMs = 3000,
+  ): Promise<ProbeResult[]> {
+    const list = targets.map((t) => {
+      const proto = t.proto ?? 'tcp';
+      if (!Number.isInteger(t.port) || t.port < 1 || t.port > 65535) {
+        throw new ClusterError('INVALID_ARGUMENT', `port: want 1-65535, got ${t.port}`);
+      }
+      if (!['tcp', 'udp', 'http'].includes(proto)) {
+        throw new ClusterError('INVALID_ARGUMENT', `protocol: want tcp, udp or http, got ${proto}`);
+      }
+      return { host: this.targetHost(t.to), port: t.port, proto };
+    });
     const netns = this.endpointNetns(from);
-    const host = this.targetHost(to);
     const r = await this.runner.run({
       argv: [
         'ip',
@@ -721,18 +760,17 @@ export class Cluster {
         process.execPath,
         '-e',
         PROBE_JS,
-        host,
-        String(port),
-        proto,
+        JSON.stringify(list),
         String(timeoutMs),
       ],
-      timeoutMs: timeoutMs + 15_000,
+      timeoutMs: timeoutMs + 20_000,
     });
     try {
-      return JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as ProbeResult;
-    } catch {
-      return { ok: false, error: r.stderr.trim() || `probe exited ${r.code}` };
-    }
+      const out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as ProbeResult[];
+      if (Array.isArray(out) && out.length === list.length) return out;
+    } catch {}
+    const error = r.stderr.trim() || `probe exited ${r.code}`;
+    return list.map(() => ({ ok: false, error }));
   }
 
   /** argv that runs CMD inside a pod/node/external namespace with its resolv.conf. */

@@ -62,10 +62,14 @@ const BACKENDS = ['backend-1', 'backend-2', 'backend-3'];
 
 async function matrix(cluster: Cluster): Promise<boolean[][]> {
   return Promise.all(
-    CLIENTS.map((c) =>
-      Promise.all(
-        BACKENDS.map(async (b) => (await cluster.probe(c, `${NS}/${b}`, 8080, 'tcp', 1500)).ok),
-      ),
+    CLIENTS.map(async (c) =>
+      (
+        await cluster.probeMany(
+          `${NS}/${c}`,
+          BACKENDS.map((b) => ({ to: `${NS}/${b}`, port: 8080 })),
+          1500,
+        )
+      ).map((r) => r.ok),
     ),
   );
 }
@@ -147,8 +151,12 @@ export async function runDemo(
 
     out(`\n3. 30 requests from frontend to http://backend:80 (ClusterIP ${svc.clusterIP})`);
     const counts: Record<string, number> = {};
-    for (let i = 0; i < 30; i++) {
-      const r = await cluster.probe(`${NS}/frontend`, 'backend', 80, 'http', 2000);
+    const spread = await cluster.probeMany(
+      `${NS}/frontend`,
+      Array.from({ length: 30 }, () => ({ to: 'backend', port: 80, proto: 'http' as const })),
+      3000,
+    );
+    for (const r of spread) {
       const who = r.ok ? (r.reply?.split(' ')[0] ?? '?') : `failed (${r.error})`;
       counts[who] = (counts[who] ?? 0) + 1;
     }

@@ -34,7 +34,9 @@ export {
   podnetBinaries,
   readUserObjects,
   type ClusterState,
+  type ProbeProtocol,
   type ProbeResult,
+  type ProbeTarget,
   type ProgressFn,
 } from './cluster.js';
 export { main, parseTarget } from './cli.js';

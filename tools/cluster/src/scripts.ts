@@ -42,42 +42,50 @@ process.on('SIGTERM', () => process.exit(0));
 `;
 
 /**
- * `node probe.js HOST PORT PROTO TIMEOUT_MS`: resolves HOST with the system resolver (so a pod's
- * resolv.conf applies), sends one request, prints `{"ok":true,"address":..,"reply":..}` and exits
- * 0 when answered, 1 otherwise (reason in `error`).
+ * `node -e PROBE_JS TARGETS_JSON TIMEOUT_MS`: for each `{host, port, proto}` (concurrently)
+ * resolves the host with the system resolver (so a pod's resolv.conf applies), sends one request
+ * and records `{ok, address, reply, error}`; prints the JSON array of results.
  */
 export const PROBE_JS = String.raw`
 const net = require('node:net');
 const dgram = require('node:dgram');
 const dns = require('node:dns');
 const http = require('node:http');
-const [host, portS, proto, timeoutS] = process.argv.slice(1);
-const port = Number(portS), timeout = Number(timeoutS);
-const done = (o) => { process.stdout.write(JSON.stringify(o) + '\n'); process.exit(o.ok ? 0 : 1); };
-setTimeout(() => done({ ok: false, error: 'timeout' }), timeout).unref();
-const go = (address) => {
-  if (proto === 'udp') {
-    const s = dgram.createSocket('udp4');
-    s.on('message', (m) => done({ ok: true, address, reply: m.toString().trim() }));
-    s.on('error', (e) => done({ ok: false, address, error: e.code || e.message }));
-    const send = () => s.send('probe\n', port, address);
-    send();
-    setInterval(send, 300).unref();
-  } else if (proto === 'http') {
-    const r = http.get({ host: address, port, path: '/', timeout, headers: { host: host + ':' + port } }, (res) => {
-      let b = ''; res.on('data', (d) => (b += d));
-      res.on('end', () => done({ ok: res.statusCode === 200, address, reply: b.trim(), status: res.statusCode }));
-    });
-    r.on('error', (e) => done({ ok: false, address, error: e.code || e.message }));
-  } else {
-    const c = net.connect({ host: address, port });
-    let b = '';
-    c.on('connect', () => c.write('probe\n'));
-    c.on('data', (d) => (b += d));
-    c.on('end', () => done({ ok: b.length > 0, address, reply: b.trim() }));
-    c.on('error', (e) => done({ ok: false, address, error: e.code || e.message }));
-  }
-};
-if (net.isIP(host)) go(host);
-else dns.lookup(host, { family: 4 }, (err, address) => (err ? done({ ok: false, error: 'dns: ' + (err.code || err.message) }) : go(address)));
+const [targetsJson, timeoutS] = process.argv.slice(1);
+const timeout = Number(timeoutS);
+const probe = ({ host, port, proto }) => new Promise((resolve) => {
+  let finished = false;
+  const cleanups = [];
+  const done = (o) => { if (finished) return; finished = true; for (const c of cleanups) c(); resolve(o); };
+  const t = setTimeout(() => done({ ok: false, error: 'timeout' }), timeout);
+  cleanups.push(() => clearTimeout(t));
+  const go = (address) => {
+    if (proto === 'udp') {
+      const s = dgram.createSocket('udp4');
+      const iv = setInterval(() => s.send('probe\n', port, address, () => {}), 300);
+      cleanups.push(() => { clearInterval(iv); s.close(); });
+      s.on('message', (m) => done({ ok: true, address, reply: m.toString().trim() }));
+      s.on('error', (e) => done({ ok: false, address, error: e.code || e.message }));
+      s.send('probe\n', port, address, () => {});
+    } else if (proto === 'http') {
+      const r = http.get({ host: address, port, path: '/', agent: false, headers: { host: host + ':' + port } }, (res) => {
+        let b = ''; res.on('data', (d) => (b += d));
+        res.on('end', () => done({ ok: res.statusCode === 200, address, reply: b.trim(), status: res.statusCode }));
+      });
+      cleanups.push(() => r.destroy());
+      r.on('error', (e) => done({ ok: false, address, error: e.code || e.message }));
+    } else {
+      const c = net.connect({ host: address, port });
+      cleanups.push(() => c.destroy());
+      let b = '';
+      c.on('connect', () => c.write('probe\n'));
+      c.on('data', (d) => (b += d));
+      c.on('end', () => done({ ok: b.length > 0, address, reply: b.trim() }));
+      c.on('error', (e) => done({ ok: false, address, error: e.code || e.message }));
+    }
+  };
+  if (net.isIP(host)) go(host);
+  else dns.lookup(host, { family: 4 }, (err, address) => (err ? done({ ok: false, error: 'dns: ' + (err.code || err.message) }) : go(address)));
+});
+Promise.all(JSON.parse(targetsJson).map(probe)).then((r) => { process.stdout.write(JSON.stringify(r) + '\n'); process.exit(0); });
 `;

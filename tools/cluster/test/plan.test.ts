@@ -60,7 +60,11 @@ describe('planCluster', () => {
   it('builds a bridge + host-local conflist with the cluster DNS', () => {
     const plan = planCluster(base);
     const c = referenceConflist(plan, plan.nodes[1]!, '/tmp/ipam') as {
-      plugins: Record<string, any>[];
+      plugins: {
+        ipam: { ranges: unknown };
+        dns: { nameservers: string[] };
+        capabilities: unknown;
+      }[];
     };
     expect(c.plugins[0]!.ipam.ranges).toEqual([
       [{ subnet: '10.244.2.0/24', gateway: '10.244.2.1' }],

@@ -1,0 +1,121 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Cluster } from '../../src/index.js';
+import { waitFor } from '@podnet/host/testing';
+import { parseUserObjects, pod, startCluster } from './helpers.js';
+
+// Services, cluster DNS and NodePorts as the agents program them from the cluster's manifests.
+describe('Services and DNS on the podnet network', () => {
+  let cluster: Cluster;
+  let cleanup: () => Promise<void> = async () => {};
+  const web = [
+    { containerPort: 8080, name: 'http' },
+    { containerPort: 5353, protocol: 'UDP', name: 'dns' },
+  ];
+
+  beforeAll(async () => {
+    const s = await startCluster('podnet');
+    cluster = s.cluster;
+    cleanup = s.cleanup;
+    await cluster.apply(
+      parseUserObjects([
+        { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'client' } },
+        pod('web-1', 'node1', { app: 'web' }, web),
+        pod('web-2', 'node2', { app: 'web' }, web),
+        pod('web-3', 'node3', { app: 'web' }, web),
+        pod('cli', 'node1', { app: 'cli' }, [], 'client'),
+        {
+          kind: 'Service',
+          metadata: { name: 'web' },
+          spec: {
+            type: 'NodePort',
+            selector: { app: 'web' },
+            ports: [
+              { name: 'http', port: 80, targetPort: 'http' },
+              { name: 'dns', port: 53, targetPort: 5353, protocol: 'UDP' },
+            ],
+          },
+        },
+      ]),
+    );
+  }, 180_000);
+  afterAll(() => cleanup(), 120_000);
+
+  it('answers the Service name with its ClusterIP from the cluster DNS', async () => {
+    const ip = cluster.state.services[0]!.clusterIP!;
+    const dig = await waitFor(
+      async () => {
+        const r = await cluster.exec('client/cli', [
+          'dig',
+          '+short',
+          '+time=2',
+          '+tries=1',
+          'web.default.svc.cluster.local',
+        ]);
+        return r.stdout.trim() === ip ? r.stdout : undefined;
+      },
+      { timeoutMs: 20_000, what: 'the DNS answer' },
+    );
+    expect(dig.trim()).toBe(ip);
+  });
+
+  it('reaches the Service by DNS name (search path) over TCP and UDP', async () => {
+    const r = await waitFor(
+      async () => {
+        const x = await cluster.probe('client/cli', 'web.default', 80, 'http');
+        return x.ok ? x : undefined;
+      },
+      { timeoutMs: 20_000, what: 'web.default:80' },
+    );
+    expect(r.address).toBe(cluster.state.services[0]!.clusterIP);
+    expect(r.reply).toMatch(new RegExp(`^web-[123] ${cluster.pod('client/cli')!.ip}$`));
+    const u = await cluster.probe('client/cli', 'web.default.svc.cluster.local', 53, 'udp');
+    expect(u.ok, u.error).toBe(true);
+    expect(u.reply).toMatch(/^web-[123] /);
+  });
+
+  it('spreads connections over every endpoint', async () => {
+    const seen = new Set<string>();
+    const ip = cluster.state.services[0]!.clusterIP!;
+    await waitFor(
+      async () => {
+        const rs = await cluster.probeMany(
+          'client/cli',
+          Array.from({ length: 15 }, () => ({ to: ip, port: 80 })),
+        );
+        for (const r of rs) if (r.ok) seen.add(r.reply!.split(' ')[0]!);
+        return seen.size === 3;
+      },
+      { timeoutMs: 40_000, what: 'all three endpoints to answer' },
+    );
+    expect([...seen].sort()).toEqual(['web-1', 'web-2', 'web-3']);
+  });
+
+  it('serves the NodePort on every node to the external host', async () => {
+    const nodePort = cluster.state.services[0]!.ports[0]!.nodePort!;
+    for (const n of cluster.plan.nodes) {
+      const r = await waitFor(
+        async () => {
+          const x = await cluster.probe('external', n.name, nodePort, 'http');
+          return x.ok ? x : undefined;
+        },
+        { timeoutMs: 20_000, what: `NodePort on ${n.name}` },
+      );
+      expect(r.reply).toMatch(/^web-[123] /);
+    }
+  });
+
+  it('follows endpoints: a deleted pod stops answering through the Service', async () => {
+    await cluster.deletePod('web-3');
+    await waitFor(
+      async () => {
+        const rs = await cluster.probeMany(
+          'client/cli',
+          Array.from({ length: 12 }, () => ({ to: 'web.default', port: 80 })),
+          1500,
+        );
+        return rs.every((r) => r.ok && !r.reply!.startsWith('web-3'));
+      },
+      { timeoutMs: 30_000, what: 'web-3 to leave the Service' },
+    );
+  });
+});
