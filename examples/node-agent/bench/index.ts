@@ -141,7 +141,11 @@ async function main(): Promise<void> {
     });
 
     const nodeStart: number[] = [];
-    for (let i = 0; i < 15; i++) nodeStart.push((await run(['node', '-e', '0'], {}, '')).ms);
+    const shimStart: number[] = [];
+    for (let i = 0; i < 15; i++) {
+      nodeStart.push((await run(['node', '-e', '0'], {}, '')).ms);
+      shimStart.push((await run(shim, { CNI_COMMAND: 'VERSION' }, podnetConf)).ms);
+    }
 
     const results: Record<string, { seq: number[]; del: number[]; burstMs: number }> = {};
     let nsCounter = 0;
@@ -222,6 +226,7 @@ async function main(): Promise<void> {
         `${r.plugin.padEnd(20)}${f(r.addP50)}${f(r.addP95)}${f(r.delP50)}${f(r.burst20WallMs).padStart(10)}`,
       );
     console.log(`${'node -e 0 (p50)'.padEnd(20)}${f(nodeP50)}`);
+    console.log(`${'shim VERSION (p50)'.padEnd(20)}${f(pct(shimStart, 50))}`);
     const ratio = {
       addP50: ours.addP50 / ref.addP50,
       addP95: ours.addP95 / ref.addP95,
@@ -240,7 +245,7 @@ async function main(): Promise<void> {
     mkdirSync(outDir, { recursive: true });
     writeFileSync(
       join(outDir, 'example-node-agent.json'),
-      `${JSON.stringify({ sequential: SEQUENTIAL, burst: BURST, nodeStartP50Ms: nodeP50, agentAddMeanMs, rows, ratio, shim: existsSync(SHIM_DIST) ? 'dist' : 'source' }, null, 2)}\n`,
+      `${JSON.stringify({ sequential: SEQUENTIAL, burst: BURST, nodeStartP50Ms: nodeP50, shimVersionP50Ms: pct(shimStart, 50), agentAddMeanMs, rows, ratio, shim: existsSync(SHIM_DIST) ? 'dist' : 'source' }, null, 2)}\n`,
     );
   } finally {
     agent?.kill('SIGKILL');

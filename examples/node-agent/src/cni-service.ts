@@ -234,6 +234,7 @@ export class CniService {
     const hostIf = hostVethName(ctx.containerId, ctx.ifName);
     const requested = ipsFromRuntimeConfig(ctx.config.runtimeConfig?.ips);
     let allocated: Awaited<ReturnType<Allocator['allocate']>>;
+    const t0 = performance.now();
     try {
       allocated = await net.allocator.allocate(ctx.containerId, ctx.ifName, {
         requestedIps: requested,
@@ -241,6 +242,7 @@ export class CniService {
     } catch (e) {
       throw ipamToCni(e);
     }
+    const tIpam = performance.now();
     const addresses: PodAddress[] = allocated.map((a) => ({
       address: a.address,
       ip: a.ip,
@@ -273,8 +275,11 @@ export class CniService {
         addresses,
         nodePid: this.deps.nodePid ?? process.pid,
       });
+      const tPlan = performance.now();
       await this.podBatch(ctx.netns, plan.pod);
+      const tPod = performance.now();
       await this.deps.host.ipBatch(plan.node);
+      const tNode = performance.now();
       const ready: AttachmentRecord = { ...rec, hostPorts, phase: 'ready' };
       this.deps.attachments.put(ready);
       if (hostPorts.length > 0) await this.deps.hostPortsChanged();
@@ -284,6 +289,13 @@ export class CniService {
         pod: podName ? `${podNamespace ?? ''}/${podName}` : undefined,
         ips: addresses.map((a) => a.ip),
         hostIf,
+        ms: {
+          ipam: round(tIpam - t0),
+          record: round(tPlan - tIpam),
+          podLinks: round(tPod - tPlan),
+          nodeLinks: round(tNode - tPod),
+          total: round(performance.now() - t0),
+        },
       });
       return attachmentResult(ready, this.deps.dns);
     } catch (e) {
@@ -444,6 +456,10 @@ export class CniService {
       });
     }
   }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
 }
 
 function ipsFromRuntimeConfig(raw: unknown): string[] | undefined {
