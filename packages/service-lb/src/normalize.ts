@@ -148,6 +148,23 @@ function normCidr(v: unknown, field: string, fail: Fail): string {
   return `${net.toString()}/${len}`;
 }
 
+/** Drops CIDRs covered by another in the list (nftables interval sets refuse overlaps) and duplicates. */
+export function withoutCoveredCidrs(cidrs: readonly string[]): string[] {
+  const parsed = [...new Set(cidrs)].map((c) => ({ c, p: ipaddr.parseCIDR(c) }));
+  return parsed
+    .filter(
+      ({ c, p }) =>
+        !parsed.some(
+          (o) =>
+            o.c !== c &&
+            o.p[0].kind() === p[0].kind() &&
+            o.p[1] <= p[1] &&
+            p[0].match(o.p as never),
+        ),
+    )
+    .map(({ c }) => c);
+}
+
 function byFamily(list: string[]): Record<IpFamily, string[]> {
   return {
     ip: list.filter((a) => familyOf(a) === 'ip'),
@@ -397,8 +414,8 @@ export function compileContext(node: NodeFacts, options: CompileOptions = {}): C
       name: node.name,
       zone: node.zone,
       addresses: byFamily(addresses),
-      clusterCIDRs: byFamily(clusterCIDRs.map((c) => c)),
-      serviceCIDRs: byFamily(serviceCIDRs),
+      clusterCIDRs: byFamily(withoutCoveredCidrs(clusterCIDRs)),
+      serviceCIDRs: byFamily(withoutCoveredCidrs(serviceCIDRs)),
     },
   };
 }

@@ -42,6 +42,8 @@ export interface ServiceSyncerOptions extends CompileOptions {
   node: NodeFacts;
   /** Delete stale UDP conntrack entries with `conntrack -D` (default true). */
   conntrack?: boolean;
+  /** Timeout of one `nft -f -` transaction in milliseconds (default 120 000). */
+  nftTimeoutMs?: number;
   /** Wall clock in milliseconds (default `Date.now`), for network programming latency. */
   now?: () => number;
 }
@@ -62,6 +64,8 @@ export interface SyncResult {
   changedServices: number;
   /** Seconds from the start of the sync to the end of the transaction (conntrack excluded). */
   durationSeconds: number;
+  /** Of which seconds spent in the `nft -f -` process (it reads the kernel's table cache first). */
+  applySeconds: number;
   /** `conntrack -D` filters run and entries they deleted. */
   conntrack: { filters: number; deleted: number; errors: string[] };
   /** Services (and EndpointSlices) skipped because they are invalid. */
@@ -93,6 +97,28 @@ function sameObject(a: unknown, b: unknown): boolean {
   const rvB = (b as { metadata?: { resourceVersion?: string } })?.metadata?.resourceVersion;
   if (rvA !== undefined && rvB !== undefined) return rvA === rvB;
   return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** Copy-on-write view of the element-owner map: changes stay pending until {@link commit}. */
+class OwnerOverlay {
+  private readonly changes = new Map<string, string | null>();
+  constructor(private readonly base: Map<string, string>) {}
+  get(id: string): string | undefined {
+    const c = this.changes.get(id);
+    return c === undefined ? this.base.get(id) : (c ?? undefined);
+  }
+  set(id: string, owner: string): void {
+    this.changes.set(id, owner);
+  }
+  delete(id: string): void {
+    this.changes.set(id, null);
+  }
+  commit(): void {
+    for (const [id, owner] of this.changes) {
+      if (owner === null) this.base.delete(id);
+      else this.base.set(id, owner);
+    }
+  }
 }
 
 const elementOwnerId = (t: NftTable, set: string, key: string) => `${t.family}|${set}|${key}`;
@@ -215,11 +241,12 @@ export class ServiceSyncer {
 
     let full = this.needFull;
     let tx: Transaction | undefined;
-    let owners = new Map(this.owners);
+    const overlay = new OwnerOverlay(this.owners);
+    let owners: Map<string, string> | undefined;
     this.lastRuleset = undefined;
     if (!full) {
       try {
-        tx = this.partialTransaction(changed, owners);
+        tx = this.partialTransaction(changed, overlay);
       } catch {
         full = true;
       }
@@ -235,8 +262,9 @@ export class ServiceSyncer {
       this.lastRuleset = ruleset;
     }
     const script = renderTransaction(tx);
+    const applyStarted = performance.now();
     try {
-      await this.host.nftApply(script);
+      await this.host.nftApply(script, { timeoutMs: this.options.nftTimeoutMs ?? 120_000 });
     } catch (cause) {
       this.needFull = true;
       this.lastRuleset = undefined;
@@ -249,9 +277,11 @@ export class ServiceSyncer {
     }
     const prevEntries = this.entries;
     this.entries = next;
-    this.owners = owners;
+    if (owners) this.owners = owners;
+    else overlay.commit();
     this.needFull = false;
     const durationSeconds = (performance.now() - started) / 1000;
+    const applySeconds = script === '' ? 0 : (performance.now() - applyStarted) / 1000;
     this.syncHist.observe(durationSeconds);
     (full ? this.fullHist : this.partialHist).observe(durationSeconds);
     for (const p of programming) this.programmingHist.observe(p);
@@ -259,10 +289,21 @@ export class ServiceSyncer {
     this.counters.serviceChangesTotal += changed.length;
     this.counters.endpointChangesTotal += endpointChanges;
     this.counters.lastSyncOperations = tx.ops.length;
-    this.noLocal = { internal: 0, external: 0 };
-    for (const e of next.values()) {
-      this.noLocal.internal += e.fragment.noLocalEndpoints.internal;
-      this.noLocal.external += e.fragment.noLocalEndpoints.external;
+    if (full) {
+      this.noLocal = { internal: 0, external: 0 };
+      for (const e of next.values()) {
+        this.noLocal.internal += e.fragment.noLocalEndpoints.internal;
+        this.noLocal.external += e.fragment.noLocalEndpoints.external;
+      }
+    } else {
+      for (const c of changed) {
+        this.noLocal.internal +=
+          (c.next?.fragment.noLocalEndpoints.internal ?? 0) -
+          (c.prev?.fragment.noLocalEndpoints.internal ?? 0);
+        this.noLocal.external +=
+          (c.next?.fragment.noLocalEndpoints.external ?? 0) -
+          (c.prev?.fragment.noLocalEndpoints.external ?? 0);
+      }
     }
 
     const deletions: ConntrackDeletion[] = [];
@@ -282,6 +323,7 @@ export class ServiceSyncer {
       operations: tx.ops.length,
       changedServices: changed.length,
       durationSeconds,
+      applySeconds,
       conntrack,
       invalid,
     };
@@ -289,7 +331,7 @@ export class ServiceSyncer {
 
   private partialTransaction(
     changed: Array<{ key: string; prev?: Entry; next?: Entry }>,
-    owners: Map<string, string>,
+    owners: OwnerOverlay,
   ): Transaction {
     const phases = emptyPhases();
     for (const c of changed) {

@@ -207,6 +207,16 @@ describe('compileServices features', () => {
     expect(chain(partial, 'ep-')).toHaveLength(3);
   });
 
+  it('drops pod CIDRs covered by another (interval sets refuse overlaps)', () => {
+    const t = v4(
+      compileServices(FEATURE_CASES.nodeport!, {
+        ...NODE,
+        clusterCIDRs: ['10.244.0.0/16', '10.0.0.0/8', '10.0.0.0/8', '192.168.0.0/16'],
+      }),
+    );
+    expect(elements(t, 'pod-cidrs')).toEqual(['10.0.0.0/8', '192.168.0.0/16']);
+  });
+
   it('uses the NodePort address set when node addresses are given', () => {
     const t = v4(
       compileServices(FEATURE_CASES.nodeport!, { ...NODE, addresses: ['192.168.50.1'] }),
