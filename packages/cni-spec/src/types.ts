@@ -29,29 +29,6 @@ export interface GcAttachment {
   ifname: string;
 }
 
-/**
- * A plugin's configuration as the plugin receives it on stdin (spec 1.1.0): the conflist entry
- * plus the `name`, `cniVersion`, `runtimeConfig` and `prevResult` the runtime injected.
- * Unknown (plugin-specific) keys are kept.
- */
-export interface NetConf {
-  cniVersion: string;
-  name: string;
-  type: string;
-  ipMasq?: boolean;
-  ipam?: IpamConfig;
-  dns?: DnsConfig;
-  capabilities?: Record<string, boolean>;
-  runtimeConfig?: Record<string, unknown>;
-  args?: Record<string, unknown>;
-  /** The previous plugin's result, converted to the 1.1.0 shape for the handler. */
-  prevResult?: CniResult;
-  /** GC only: the attachments the runtime still considers valid (either key accepted). */
-  'cni.dev/valid-attachments'?: GcAttachment[];
-  'cni.dev/attachments'?: GcAttachment[];
-  [key: string]: unknown;
-}
-
 /** One entry of a conflist's `plugins` (its `name`/`cniVersion` are ignored: the list's win). */
 export interface PluginConf {
   type: string;
@@ -62,6 +39,21 @@ export interface PluginConf {
   runtimeConfig?: Record<string, unknown>;
   args?: Record<string, unknown>;
   [key: string]: unknown;
+}
+
+/**
+ * A plugin's configuration as the plugin receives it on stdin (spec 1.1.0): the conflist entry
+ * plus the `name`, `cniVersion`, `runtimeConfig` and `prevResult` the runtime injected.
+ * Unknown (plugin-specific) keys are kept.
+ */
+export interface NetConf extends PluginConf {
+  cniVersion: string;
+  name: string;
+  /** The previous plugin's result, converted to the 1.1.0 shape for the handler. */
+  prevResult?: CniResult;
+  /** GC only: the attachments the runtime still considers valid (either key accepted). */
+  'cni.dev/valid-attachments'?: GcAttachment[];
+  'cni.dev/attachments'?: GcAttachment[];
 }
 
 /** A network configuration list (a `.conflist` file). */
