@@ -5,8 +5,10 @@ const BUCKETS = [0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 
 
 /** Counters of a {@link DnsServer}, rendered in the Prometheus text format. */
 export class DnsMetrics {
+  private readonly udpTypes = new Float64Array(256);
+  private readonly tcpTypes = new Float64Array(256);
   private readonly requests = new Map<string, number>();
-  private readonly responses = new Map<number, number>();
+  private readonly responses = new Float64Array(16);
   private readonly buckets = new Array<number>(BUCKETS.length).fill(0);
   private durationSum = 0;
   private durationCount = 0;
@@ -18,13 +20,18 @@ export class DnsMetrics {
 
   /** Counts a request by transport and query type. */
   request(proto: 'udp' | 'tcp', qtype: number): void {
+    if (qtype < 256) {
+      const table = proto === 'udp' ? this.udpTypes : this.tcpTypes;
+      table[qtype] = (table[qtype] as number) + 1;
+      return;
+    }
     const key = `${proto}|${qtype}`;
     this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
   }
 
   /** Counts a response by rcode and records how long it took, in seconds. */
   response(rcode: number, seconds: number): void {
-    this.responses.set(rcode, (this.responses.get(rcode) ?? 0) + 1);
+    this.responses[rcode & 0xf] = (this.responses[rcode & 0xf] as number) + 1;
     this.durationSum += seconds;
     this.durationCount++;
     for (let i = 0; i < BUCKETS.length; i++) {
@@ -39,6 +46,7 @@ export class DnsMetrics {
   get requestCount(): number {
     let n = 0;
     for (const v of this.requests.values()) n += v;
+    for (let i = 0; i < 256; i++) n += (this.udpTypes[i] as number) + (this.tcpTypes[i] as number);
     return n;
   }
 
@@ -49,6 +57,15 @@ export class DnsMetrics {
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     };
     family('podnet_dns_requests_total', 'counter', 'DNS requests by transport and query type.');
+    for (const [proto, table] of [
+      ['udp', this.udpTypes],
+      ['tcp', this.tcpTypes],
+    ] as const) {
+      table.forEach((v, qtype) => {
+        if (v > 0)
+          lines.push(`podnet_dns_requests_total{proto="${proto}",type="${typeName(qtype)}"} ${v}`);
+      });
+    }
     for (const [key, v] of this.requests) {
       const [proto, qtype] = key.split('|') as [string, string];
       lines.push(
@@ -56,8 +73,10 @@ export class DnsMetrics {
       );
     }
     family('podnet_dns_responses_total', 'counter', 'DNS responses by rcode.');
-    for (const [rcode, v] of this.responses)
-      lines.push(`podnet_dns_responses_total{rcode="${RCODE_NAMES[rcode] ?? rcode}"} ${v}`);
+    this.responses.forEach((v, rcode) => {
+      if (v > 0)
+        lines.push(`podnet_dns_responses_total{rcode="${RCODE_NAMES[rcode] ?? rcode}"} ${v}`);
+    });
     family('podnet_dns_request_duration_seconds', 'histogram', 'Time to answer a request.');
     let cumulative = 0;
     BUCKETS.forEach((le, i) => {

@@ -148,6 +148,7 @@ export function buildResponse(
   query: ParsedQuery,
   answer: PreparedAnswer,
   limit: number,
+  alloc: (size: number) => Uint8Array = newBytes,
 ): Uint8Array {
   const b = answer.bytes;
   const o = answer.off;
@@ -160,7 +161,7 @@ export function buildResponse(
     truncated = true;
     total = 12 + qlen + (edns ? 11 : 0);
   }
-  const out = new Uint8Array(total);
+  const out = alloc(total);
   const flags =
     QR_RA |
     (((b[o + 2] as number) << 8) | (b[o + 3] as number)) |
@@ -170,9 +171,12 @@ export function buildResponse(
   out[1] = query.id & 0xff;
   out[2] = flags >> 8;
   out[3] = flags & 0xff;
+  out[4] = 0;
   out[5] = 1;
   let ar = edns ? 1 : 0;
-  if (!truncated) {
+  if (truncated) {
+    out.fill(0, 6, 10);
+  } else {
     out[6] = b[o + 4] as number;
     out[7] = b[o + 5] as number;
     out[8] = b[o + 6] as number;
@@ -189,6 +193,10 @@ export function buildResponse(
   }
   if (edns) writeOptAt(out, pos, 0);
   return out;
+}
+
+function newBytes(size: number): Uint8Array {
+  return new Uint8Array(size);
 }
 
 /** Writes our OPT record (payload 1232, no options) at `pos`. */

@@ -171,11 +171,14 @@ export class DnsServer {
     const limit = transport === 'udp' ? udpLimit(q) : 65535;
     if (q.ednsVersion > 0) return this.done(badVers(msg, q), started);
     if (q.qclass !== 1) return this.done(simple(msg, q, RCODES.REFUSED), started);
-    const apex = authorityOf(this.zoneName, q.key);
-    if (apex !== null) {
-      if (!this.prepared) return this.done(simple(msg, q, RCODES.SERVFAIL), started);
+    let apex: string | null;
+    if (this.prepared) {
       const ans = this.prepared.lookup(q.key, q.qtype, q.questionEnd - 16);
-      if (ans) return this.done(buildResponse(msg, q, ans, limit), started);
+      if (ans) return this.done(buildResponse(msg, q, ans, limit, allocBytes), started);
+      apex = authorityOf(this.zoneName, q.key);
+    } else {
+      apex = authorityOf(this.zoneName, q.key);
+      if (apex !== null) return this.done(simple(msg, q, RCODES.SERVFAIL), started);
     }
     if (!this.forwarder)
       return this.done(simple(msg, q, apex === null ? RCODES.REFUSED : RCODES.NXDOMAIN), started);
@@ -453,6 +456,10 @@ export class DnsServer {
       httpServer ? new Promise<void>((r) => httpServer.close(() => r())) : undefined,
     ]);
   }
+}
+
+function allocBytes(size: number): Uint8Array {
+  return Buffer.allocUnsafe(size);
 }
 
 function simple(msg: Uint8Array, q: ParsedQuery, rcode: number): Uint8Array {
