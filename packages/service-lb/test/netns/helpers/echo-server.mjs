@@ -14,7 +14,7 @@ const ready = () => {
 server.listen({ port: 8080, host: '::' }, ready);
 for (const type of ['udp4', 'udp6']) {
   const sock = dgram.createSocket({ type, ipv6Only: type === 'udp6' });
-  sock.on('message', (msg, rinfo) =>
+  sock.on('message', (_msg, rinfo) =>
     sock.send(`${name} ${rinfo.address}`, rinfo.port, rinfo.address),
   );
   sock.bind(5353, type === 'udp4' ? '0.0.0.0' : '::', ready);
