@@ -80,6 +80,7 @@ function timeExec(argv: string[], input: string, e: NodeJS.ProcessEnv): Promise<
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
     });
+    child.stdin.on('error', () => {});
     child.on('error', reject);
     child.on('close', (code) => {
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
