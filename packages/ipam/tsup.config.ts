@@ -2,7 +2,7 @@ import { defineConfig } from 'tsup';
 
 export default defineConfig([
   {
-    entry: ['src/index.ts', 'src/testing/index.ts'],
+    entry: ['src/index.ts', 'src/testing/index.ts', 'src/plugin.ts'],
     format: 'esm',
     target: 'node20',
     dts: true,

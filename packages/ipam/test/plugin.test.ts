@@ -73,7 +73,7 @@ describe('podnet-ipam plugin', () => {
     ]);
   });
 
-  it.each(['0.3.1', '0.4.0', '1.0.0'])(
+  it.each(['0.3.0', '0.3.1', '0.4.0', '1.0.0'])(
     'prints the result in the configured version %s',
     async (v) => {
       const add = await run('ADD', { ...conf({}), cniVersion: v });
