@@ -126,7 +126,15 @@ interface CompiledNp {
   np: NetworkPolicy;
   subject: string;
   types: { ingress: boolean; egress: boolean };
+  /** Numeric port intervals per direction, or null when a rule has no ports or a named port. */
+  ports: Record<Direction, PortInterval[] | null>;
   refs: Refs;
+}
+
+interface PortInterval {
+  proto: string;
+  lo: number;
+  hi: number;
 }
 
 interface CnpRuleBody {
@@ -159,6 +167,7 @@ interface SigEntry {
   nps: string[];
   baseline: string[];
   refs: number;
+  qChains: string[];
 }
 
 type ElemValue = string | null;
@@ -200,6 +209,7 @@ export class NetpolCompiler {
   private readonly podSig = new Map<string, Record<Direction, string | undefined>>();
   private counter = 0;
   private deferSigs = false;
+  private readonly pendingSigs = new Set<string>();
 
   private readonly setModel = new Map<
     string,
@@ -579,7 +589,21 @@ export class NetpolCompiler {
         this.dropObject('chain', `${id}_${dir === 'ingress' ? 'in' : 'eg'}`);
       }
     }
-    return { key, id, np, subject, types, refs };
+    const ports: Record<Direction, PortInterval[] | null> = { ingress: null, egress: null };
+    for (const dir of ['ingress', 'egress'] as const) {
+      const list = (dir === 'ingress' ? np.spec.ingress : np.spec.egress) ?? [];
+      const out: PortInterval[] = [];
+      let generic = false;
+      for (const r of list) {
+        if (!r.ports || r.ports.length === 0) generic = true;
+        for (const p of r.ports ?? []) {
+          if (typeof p.port !== 'number') generic = true;
+          else out.push({ proto: l4(p.protocol ?? 'TCP'), lo: p.port, hi: p.endPort ?? p.port });
+        }
+      }
+      ports[dir] = generic ? null : out;
+    }
+    return { key, id, np, subject, types, ports, refs };
   }
 
   private cnpPeerMatches(
@@ -722,6 +746,7 @@ export class NetpolCompiler {
         nps,
         baseline,
         refs: 0,
+        qChains: [],
       };
       this.sigs.set(key, e);
       this.renderSig(e);
@@ -764,9 +789,35 @@ export class NetpolCompiler {
       rules: [...this.renderCnpRules(e.admin, dir, `goto ${tail}`), `goto ${tail}`],
     });
     const rules: string[] = [];
+    const q: string[] = [];
     if (e.nps.length > 0) {
-      for (const k of e.nps)
-        rules.push(`jump ${(this.nps.get(k) as CompiledNp).id}_${dir === 'ingress' ? 'in' : 'eg'}`);
+      const suffix = dir === 'ingress' ? 'in' : 'eg';
+      const byPort: { id: string; ports: PortInterval[] }[] = [];
+      for (const k of e.nps) {
+        const c = this.nps.get(k);
+        if (!c?.types[dir]) continue;
+        const ports = c.ports[dir];
+        if (ports === null) rules.push(`jump ${c.id}_${suffix}`);
+        else if (ports.length > 0) byPort.push({ id: `${c.id}_${suffix}`, ports });
+      }
+      if (byPort.length > 0) {
+        const elements: string[] = [];
+        const chainFor = new Map<string, string>();
+        for (const seg of portSegments(byPort)) {
+          const sig = seg.chains.join(',');
+          let name = chainFor.get(sig);
+          if (!name) {
+            name = `${e.id}_q${chainFor.size}`;
+            chainFor.set(sig, name);
+            q.push(name);
+            this.putChain({ name, rules: seg.chains.map((c) => `jump ${c}`) });
+          }
+          elements.push(
+            `${seg.proto} . ${seg.lo === seg.hi ? seg.lo : `${seg.lo}-${seg.hi}`} : jump ${name}`,
+          );
+        }
+        rules.push(`meta l4proto . th dport vmap { ${elements.join(', ')} }`);
+      }
       rules.push(
         `${this.logStmt({ verdict: 'drop', direction: dir, kind: 'np', policies: e.nps, more: 0 })}drop`.trim(),
       );
@@ -774,10 +825,15 @@ export class NetpolCompiler {
       rules.push(...this.renderCnpRules(e.baseline, dir, 'return'));
     }
     this.putChain({ name: tail, rules });
+    for (const old of e.qChains) if (!q.includes(old)) this.dropObject('chain', old);
+    e.qChains = q;
   }
 
   private updatePodSig(key: string): void {
-    if (this.deferSigs) return;
+    if (this.deferSigs) {
+      this.pendingSigs.add(key);
+      return;
+    }
     const pod = this.pods.get(key);
     const old = this.podSig.get(key) ?? { ingress: undefined, egress: undefined };
     const next: Record<Direction, string | undefined> = { ingress: undefined, egress: undefined };
@@ -806,6 +862,7 @@ export class NetpolCompiler {
         this.sigs.delete(k);
         this.dropObject('chain', sig.id);
         this.dropObject('chain', `${sig.id}_t`);
+        for (const qc of sig.qChains) this.dropObject('chain', qc);
       }
     }
     if (next.ingress || next.egress) {
@@ -833,14 +890,32 @@ export class NetpolCompiler {
 
   /** Replaces everything with `state` (bulk: selector membership and signatures computed once). */
   load(state: ClusterState): this {
+    return this.batch(() => {
+      for (const ns of state.namespaces) this.upsertNamespace(ns);
+      for (const n of state.nodes ?? []) this.upsertNode(n);
+      for (const p of state.pods) this.upsertPod(p);
+      for (const np of state.networkPolicies ?? []) this.upsertNetworkPolicy(np);
+      for (const c of state.clusterNetworkPolicies ?? []) this.upsertClusterNetworkPolicy(c);
+    });
+  }
+
+  /**
+   * Runs several mutations and recomputes the affected pods' dispatch once at the end (many
+   * policy changes at once cost one pass, not one pass each).
+   */
+  batch(mutate: () => void): this {
+    const outer = this.deferSigs;
     this.deferSigs = true;
-    for (const ns of state.namespaces) this.upsertNamespace(ns);
-    for (const n of state.nodes ?? []) this.upsertNode(n);
-    for (const p of state.pods) this.upsertPod(p);
-    for (const np of state.networkPolicies ?? []) this.upsertNetworkPolicy(np);
-    for (const c of state.clusterNetworkPolicies ?? []) this.upsertClusterNetworkPolicy(c);
-    this.deferSigs = false;
-    this.refreshSigsFor([...this.pods.keys()]);
+    try {
+      mutate();
+    } finally {
+      if (!outer) {
+        this.deferSigs = false;
+        const keys = [...this.pendingSigs];
+        this.pendingSigs.clear();
+        this.refreshSigsFor(keys);
+      }
+    }
     return this;
   }
 
@@ -938,6 +1013,7 @@ export class NetpolCompiler {
     }
     byNs.add(key);
     if (old) this.unref(old.refs);
+    if (old) for (const e of this.sigs.values()) if (e.nps.includes(key)) this.renderSig(e);
     const newMembers = this.sels.get(compiled.subject)?.members ?? [];
     this.refreshSigsFor(new Set([...oldMembers, ...newMembers]));
   }
@@ -1073,6 +1149,46 @@ export class NetpolCompiler {
     }
     return out.length === 0 ? '' : `${out.join('\n')}\n`;
   }
+}
+
+/**
+ * Splits the port space of several policies into disjoint segments per protocol, each with the
+ * policy chains (in order) whose numeric ports cover it; adjacent segments with the same chains merge.
+ */
+function portSegments(
+  policies: { id: string; ports: PortInterval[] }[],
+): { proto: string; lo: number; hi: number; chains: string[] }[] {
+  const out: { proto: string; lo: number; hi: number; chains: string[] }[] = [];
+  const protos = [...new Set(policies.flatMap((p) => p.ports.map((i) => i.proto)))].sort();
+  for (const proto of protos) {
+    const cuts = new Set<number>();
+    for (const p of policies) {
+      for (const i of p.ports) {
+        if (i.proto !== proto) continue;
+        cuts.add(i.lo);
+        cuts.add(i.hi + 1);
+      }
+    }
+    const points = [...cuts].sort((a, b) => a - b);
+    for (let k = 0; k + 1 < points.length; k++) {
+      const lo = points[k] as number;
+      const hi = (points[k + 1] as number) - 1;
+      const chains = policies
+        .filter((p) => p.ports.some((i) => i.proto === proto && i.lo <= lo && i.hi >= hi))
+        .map((p) => p.id);
+      if (chains.length === 0) continue;
+      const prev = out[out.length - 1];
+      if (
+        prev &&
+        prev.proto === proto &&
+        prev.hi + 1 === lo &&
+        prev.chains.join() === chains.join()
+      )
+        prev.hi = hi;
+      else out.push({ proto, lo, hi, chains });
+    }
+  }
+  return out;
 }
 
 function chunks<T>(a: T[], n = 500): T[][] {

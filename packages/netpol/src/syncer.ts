@@ -98,41 +98,43 @@ export class PolicySyncer {
         return next;
       };
       const l = this.last;
-      l.namespaces = diff(
-        l.namespaces,
-        state.namespaces,
-        keyOf,
-        (n) => c.upsertNamespace(n),
-        (k) => c.deleteNamespace(k),
-      );
-      l.nodes = diff(
-        l.nodes,
-        state.nodes ?? [],
-        keyOf,
-        (n) => c.upsertNode(n),
-        (k) => c.deleteNode(k),
-      );
-      l.pods = diff(
-        l.pods,
-        state.pods,
-        podKey,
-        (p) => c.upsertPod(p),
-        (k) => c.deletePod(k),
-      );
-      l.nps = diff(
-        l.nps,
-        nps,
-        npKey,
-        (p) => c.upsertNetworkPolicy(p),
-        (k) => c.deleteNetworkPolicy(k),
-      );
-      l.cnps = diff(
-        l.cnps,
-        cnps,
-        keyOf,
-        (p) => c.upsertClusterNetworkPolicy(p),
-        (k) => c.deleteClusterNetworkPolicy(k),
-      );
+      c.batch(() => {
+        l.namespaces = diff(
+          l.namespaces,
+          state.namespaces,
+          keyOf,
+          (n) => c.upsertNamespace(n),
+          (k) => c.deleteNamespace(k),
+        );
+        l.nodes = diff(
+          l.nodes,
+          state.nodes ?? [],
+          keyOf,
+          (n) => c.upsertNode(n),
+          (k) => c.deleteNode(k),
+        );
+        l.pods = diff(
+          l.pods,
+          state.pods,
+          podKey,
+          (p) => c.upsertPod(p),
+          (k) => c.deletePod(k),
+        );
+        l.nps = diff(
+          l.nps,
+          nps,
+          npKey,
+          (p) => c.upsertNetworkPolicy(p),
+          (k) => c.deleteNetworkPolicy(k),
+        );
+        l.cnps = diff(
+          l.cnps,
+          cnps,
+          keyOf,
+          (p) => c.upsertClusterNetworkPolicy(p),
+          (k) => c.deleteClusterNetworkPolicy(k),
+        );
+      });
       return this.flushNow(invalid);
     });
   }

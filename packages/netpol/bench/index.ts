@@ -1,0 +1,371 @@
+/**
+ * @podnet/netpol benchmark. Run: `node --conditions=source --import tsx packages/netpol/bench/index.ts`
+ * (root; it makes its own network namespaces and removes them).
+ *
+ * 1. Compile + apply 1,000 NetworkPolicies over 5,000 pods (pure compile, one `nft -f`).
+ * 2. One pod-label change: compile delta + `nft -f`, with 1,000 policies vs 10 (goal < 20 ms,
+ *    ratio ~1: independent of the policy count).
+ * 3. New-connection rate to a pod governed by policies vs no policies (goal ≥ 0.9), measured side
+ *    by side: (a) the 1,000-policy / 5,000-pod ruleset loaded, the server selected by its own
+ *    namespace's policies; (b) worst case: all 1,000 policies select the server and only the
+ *    last one allows the client.
+ * 4. Added latency per new connection (median with policies minus median without; goal ≤ 20 µs),
+ *    printed next to kube-network-policies' published ~100 µs userspace (NFQUEUE) verdict — a
+ *    published figure, since that anchor cannot run here.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { createTestNet, type TestNet } from '@podnet/host/testing';
+import {
+  type ClusterState,
+  NetpolCompiler,
+  type NetworkPolicy,
+  type Pod,
+  PolicySyncer,
+} from '../src/index.js';
+
+const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
+const r1 = (a: number) => Math.round(a * 10) / 10;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+const KNP_PUBLISHED_US = 100;
+
+const net: TestNet = createTestNet();
+process.on('exit', () => net.cleanupSync());
+const results: Record<string, unknown> = {};
+const rows: string[][] = [];
+
+const NS = 50;
+const PODS_PER_NS = 100;
+
+function podIp(n: number, i: number) {
+  return `10.${100 + Math.floor(n / 4)}.${(n % 4) * 60 + Math.floor(i / 250)}.${(i % 250) + 2}`;
+}
+
+function syntheticCluster(policies: number): ClusterState {
+  const namespaces = Array.from({ length: NS }, (_, n) => ({
+    metadata: { name: `ns${n}`, labels: { team: `t${n % 5}` } },
+  }));
+  const pods: Pod[] = [];
+  for (let n = 0; n < NS; n++) {
+    for (let i = 0; i < PODS_PER_NS; i++) {
+      pods.push({
+        metadata: {
+          name: `pod${i}`,
+          namespace: `ns${n}`,
+          labels: { app: `app${i % 10}`, role: `r${i % 4}` },
+        },
+        spec: {
+          nodeName: 'node-1',
+          containers: [{ ports: [{ name: 'http', containerPort: 8080 }] }],
+        },
+        status: { podIP: podIp(n, i), hostIP: '10.99.0.1' },
+      });
+    }
+  }
+  const networkPolicies: NetworkPolicy[] = [];
+  for (let j = 0; j < policies; j++) {
+    const n = j % NS;
+    networkPolicies.push({
+      metadata: { namespace: `ns${n}`, name: `p${String(j).padStart(4, '0')}` },
+      spec: {
+        podSelector: { matchLabels: { app: `app${j % 10}` } },
+        ingress: [
+          {
+            from: [
+              {
+                namespaceSelector: { matchLabels: { team: `t${(n + j) % 5}` } },
+                podSelector: { matchLabels: { role: `r${j % 4}` } },
+              },
+              { ipBlock: { cidr: '192.168.0.0/16', except: [`192.168.${j % 256}.0/24`] } },
+            ],
+            ports: [{ port: 8000 + (j % 100) }, { port: 'http' }],
+          },
+        ],
+      },
+    });
+  }
+  return { namespaces, pods, networkPolicies };
+}
+
+async function nodeNs(short: string) {
+  const ns = await net.ns(short);
+  return ns;
+}
+
+// ---- 1. compile + apply -------------------------------------------------------------------
+async function compileAndApply() {
+  const state = syntheticCluster(1000);
+  let t = performance.now();
+  const compiler = new NetpolCompiler().load(state);
+  const script = compiler.takeScript();
+  const compileMs = performance.now() - t;
+  const ns = await nodeNs('full');
+  t = performance.now();
+  await net.host(ns).nftApply(script, { timeoutMs: 170_000 });
+  const applyMs = performance.now() - t;
+  const rs = compiler.ruleset();
+  const elements =
+    rs.sets.reduce((n, s) => n + s.elements.length, 0) +
+    rs.maps.reduce((n, m) => n + m.elements.length, 0);
+  results.fullSync = {
+    policies: 1000,
+    pods: 5000,
+    compileMs: r1(compileMs),
+    applyMs: r1(applyMs),
+    scriptLines: script.split('\n').length,
+    sets: rs.sets.length,
+    chains: rs.chains.length,
+    elements,
+  };
+  rows.push(['compile 1,000 policies / 5,000 pods', `${r1(compileMs)} ms`, '', '']);
+  rows.push([
+    'apply (one nft -f)',
+    `${r1(applyMs)} ms`,
+    `${rs.chains.length} chains, ${elements} elements`,
+    '',
+  ]);
+  return { compiler, ns, state };
+}
+
+// ---- 2. label change ------------------------------------------------------------------------
+async function labelChange(
+  policies: number,
+  prepared?: { compiler: NetpolCompiler; ns: string; state: ClusterState },
+) {
+  let ctx = prepared;
+  if (!ctx) {
+    const state = syntheticCluster(policies);
+    const compiler = new NetpolCompiler().load(state);
+    const ns = await nodeNs(`lab${policies}`);
+    await net.host(ns).nftApply(compiler.takeScript(), { timeoutMs: 170_000 });
+    ctx = { compiler, ns, state };
+  }
+  const host = net.host(ctx.ns);
+  const pod = ctx.state.pods[123] as Pod;
+  const times: number[] = [];
+  const lines: number[] = [];
+  for (let k = 0; k < 25; k++) {
+    const labels = { app: `app${(k + 4) % 10}`, role: `r${k % 4}` };
+    const t = performance.now();
+    ctx.compiler.upsertPod({ ...pod, metadata: { ...pod.metadata, labels } });
+    const script = ctx.compiler.takeScript();
+    await host.nftApply(script);
+    times.push(performance.now() - t);
+    lines.push(script.split('\n').length - 1);
+  }
+  return { medianMs: median(times), medianLines: median(lines) };
+}
+
+// ---- 3/4. connection rate and latency -------------------------------------------------------
+async function connTopology() {
+  const node = await nodeNs('cnode');
+  await net.exec(node, ['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
+  const gw = '10.99.0.1';
+  const mk = async (short: string, ip: string, dev: string) => {
+    const ns = await net.ns(short);
+    await net.veth(
+      { ns: node, name: dev, addrs: [`${gw}/32`] },
+      { ns, name: 'eth0', addrs: [`${ip}/32`] },
+    );
+    await net.host(ns).ipBatch([
+      ['route', 'add', gw, 'dev', 'eth0', 'scope', 'link'],
+      ['route', 'add', 'default', 'via', gw, 'dev', 'eth0'],
+    ]);
+    await net.host(node).ipBatch([['route', 'add', `${ip}/32`, 'dev', dev]]);
+    return ns;
+  };
+  const clientIp = podIp(7, 3);
+  const serverIp = podIp(0, 0);
+  const client = await mk('cli', clientIp, 'vcli');
+  const server = await mk('srv', serverIp, 'vsrv');
+  const srv = net.spawn(server, [process.execPath, here('hello-server.mjs'), '8080']);
+  await new Promise<void>((resolve) => srv.stdout?.once('data', () => resolve()));
+  return { node, client, serverIp };
+}
+
+async function runClient(client: string, ip: string, ms: number) {
+  const child = spawn(
+    'nsenter',
+    [
+      `--net=/run/netns/${client}`,
+      '--',
+      process.execPath,
+      here('conn-client.mjs'),
+      ip,
+      '8080',
+      String(ms),
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  let out = '';
+  child.stdout.on('data', (d) => {
+    out += d;
+  });
+  await new Promise((r) => child.once('exit', r));
+  const j = JSON.parse(out) as { count: number; seconds: number; latenciesUs: number[] };
+  return { rate: j.count / j.seconds, medianUs: median(j.latenciesUs) };
+}
+
+function worstCase(base: ClusterState): ClusterState {
+  const nps: NetworkPolicy[] = Array.from({ length: 1000 }, (_, j) => ({
+    metadata: { namespace: 'ns0', name: `w${String(j).padStart(4, '0')}` },
+    spec: {
+      podSelector: {},
+      ingress: [
+        {
+          from: [
+            {
+              namespaceSelector: { matchLabels: { team: j === 999 ? 't2' : `none${j}` } },
+              podSelector: { matchLabels: { role: 'r3' } },
+            },
+          ],
+          ports: [{ port: j === 999 ? 8080 : 9000 + (j % 100) }],
+        },
+      ],
+    },
+  }));
+  return { ...base, networkPolicies: nps };
+}
+
+const progress = (what: string) => process.stderr.write(`  ... ${what}\n`);
+
+async function main() {
+  const t0 = performance.now();
+  progress('compile + apply 1,000 policies over 5,000 pods');
+  const full = await compileAndApply();
+  progress('label changes');
+  const big = await labelChange(1000, full);
+  const small = await labelChange(10);
+  results.labelChange = {
+    policies1000: { medianMs: r1(big.medianMs), scriptLines: big.medianLines },
+    policies10: { medianMs: r1(small.medianMs), scriptLines: small.medianLines },
+    ratio: r1((big.medianMs / small.medianMs) * 100) / 100,
+    goalMs: 20,
+  };
+  rows.push([
+    'one pod-label change, 1,000 policies',
+    `${r1(big.medianMs)} ms`,
+    `${big.medianLines} nft lines`,
+    `goal < 20 ms: ${big.medianMs < 20 ? 'met' : 'missed'}`,
+  ]);
+  rows.push([
+    'one pod-label change, 10 policies',
+    `${r1(small.medianMs)} ms`,
+    `ratio 1000/10 = ${r1(big.medianMs / small.medianMs)}`,
+    '',
+  ]);
+
+  progress('connection rate and latency');
+  const { node, client, serverIp } = await connTopology();
+  const base = syntheticCluster(1000);
+  const allowClient: NetworkPolicy = {
+    metadata: { namespace: 'ns0', name: 'allow-client' },
+    spec: {
+      podSelector: { matchLabels: { app: 'app0' } },
+      ingress: [
+        {
+          from: [
+            {
+              namespaceSelector: { matchLabels: { team: 't2' } },
+              podSelector: { matchLabels: { role: 'r3' } },
+            },
+          ],
+          ports: [{ port: 'http' }],
+        },
+      ],
+    },
+  };
+  const governed = { ...base, networkPolicies: [...(base.networkPolicies ?? []), allowClient] };
+  const syncer = new PolicySyncer({ host: net.host(node), log: false });
+  const runs: Record<string, { rate: number; medianUs: number }[]> = {
+    none: [],
+    governed: [],
+    worst: [],
+  };
+  for (let round = 0; round < 3; round++) {
+    await syncer.teardown();
+    runs.none?.push(await runClient(client, serverIp, 1500));
+    await syncer.sync(governed);
+    runs.governed?.push(await runClient(client, serverIp, 1500));
+    await syncer.sync(worstCase(base));
+    runs.worst?.push(await runClient(client, serverIp, 1500));
+  }
+  await syncer.teardown();
+  const agg = (k: string) => {
+    const rs = runs[k] ?? [];
+    return {
+      rate: rs.reduce((a, b) => a + b.rate, 0) / rs.length,
+      medianUs: median(rs.map((r) => r.medianUs)),
+    };
+  };
+  const none = agg('none');
+  const gov = agg('governed');
+  const worst = agg('worst');
+  results.connections = {
+    none: { ratePerS: Math.round(none.rate), medianUs: r1(none.medianUs) },
+    governed1000: {
+      ratePerS: Math.round(gov.rate),
+      medianUs: r1(gov.medianUs),
+      rateRatio: Math.round((gov.rate / none.rate) * 100) / 100,
+      addedUs: r1(gov.medianUs - none.medianUs),
+    },
+    worst1000SelectServer: {
+      ratePerS: Math.round(worst.rate),
+      medianUs: r1(worst.medianUs),
+      rateRatio: Math.round((worst.rate / none.rate) * 100) / 100,
+      addedUs: r1(worst.medianUs - none.medianUs),
+    },
+    goals: { rateRatio: 0.9, addedUs: 20 },
+    kubeNetworkPoliciesPublishedUs: KNP_PUBLISHED_US,
+  };
+  rows.push([
+    'new connections/s, no policies',
+    `${Math.round(none.rate)}/s`,
+    `median ${r1(none.medianUs)} µs`,
+    '',
+  ]);
+  rows.push([
+    'new connections/s, 1,000 policies loaded (server governed)',
+    `${Math.round(gov.rate)}/s`,
+    `ratio ${Math.round((gov.rate / none.rate) * 100) / 100}`,
+    `goal ≥ 0.9: ${gov.rate / none.rate >= 0.9 ? 'met' : 'missed'}`,
+  ]);
+  rows.push([
+    'new connections/s, all 1,000 select the server (worst)',
+    `${Math.round(worst.rate)}/s`,
+    `ratio ${Math.round((worst.rate / none.rate) * 100) / 100}`,
+    `goal ≥ 0.9: ${worst.rate / none.rate >= 0.9 ? 'met' : 'missed'}`,
+  ]);
+  const added = gov.medianUs - none.medianUs;
+  rows.push([
+    'added latency per new connection (governed)',
+    `${r1(added)} µs`,
+    `vs kube-network-policies ~${KNP_PUBLISHED_US} µs: ${r1(added / KNP_PUBLISHED_US)}x`,
+    `goal ≤ 20 µs: ${added <= 20 ? 'met' : 'missed'}`,
+  ]);
+  rows.push([
+    'added latency per new connection (worst)',
+    `${r1(worst.medianUs - none.medianUs)} µs`,
+    `vs ~${KNP_PUBLISHED_US} µs: ${r1((worst.medianUs - none.medianUs) / KNP_PUBLISHED_US)}x`,
+    '',
+  ]);
+
+  const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  console.log('\n@podnet/netpol benchmark');
+  for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  '));
+  results.totalSeconds = r1((performance.now() - t0) / 1000);
+  const dir = fileURLToPath(new URL('../../../bench-results/', import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(`${dir}netpol.json`, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`\nwrote bench-results/netpol.json (${results.totalSeconds} s)`);
+}
+
+main()
+  .catch((e) => {
+    console.error(e);
+    process.exitCode = 1;
+  })
+  .finally(() => net.cleanupSync());
