@@ -72,9 +72,38 @@ describe('node agent on one node, driven through the real shim', () => {
     expect(await net.ping(pods.pa!, '192.168.50.2')).toBe(true);
   });
 
-  it('CHECK passes for a wired pod and fails once its interface is gone', async () => {
+  it('CHECK passes for a wired pod, fails when its address is gone, and answers 3 for an unknown one', async () => {
     const ok = await node.cni('CHECK', 'ctr-a', `/run/netns/${pods.pa}`);
     expect(ok.code, ok.stdout).toBe(0);
+    const addr = (
+      await net.exec(pods.pa!, ['ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0'])
+    ).stdout.split(/\s+/)[3]!;
+    await net.exec(pods.pa!, ['ip', 'addr', 'del', addr, 'dev', 'eth0']);
+    const broken = await node.cni('CHECK', 'ctr-a', `/run/netns/${pods.pa}`);
+    expect(broken.code).not.toBe(0);
+    expect(String(broken.json?.msg)).toContain('lacks');
+    await net.exec(pods.pa!, ['ip', 'addr', 'add', addr, 'dev', 'eth0', 'noprefixroute']);
+    await net.exec(pods.pa!, [
+      'ip',
+      'route',
+      'replace',
+      '10.244.1.1/32',
+      'dev',
+      'eth0',
+      'scope',
+      'link',
+    ]);
+    await net.exec(pods.pa!, [
+      'ip',
+      'route',
+      'replace',
+      'default',
+      'via',
+      '10.244.1.1',
+      'dev',
+      'eth0',
+    ]);
+    expect((await node.cni('CHECK', 'ctr-a', `/run/netns/${pods.pa}`)).code).toBe(0);
     const missing = await node.cni('CHECK', 'ctr-none', `/run/netns/${pods.pa}`);
     expect(missing.code).not.toBe(0);
     expect(missing.json?.code).toBe(3);
