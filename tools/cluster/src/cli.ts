@@ -11,6 +11,7 @@ const USAGE = `usage: podnet <command> [options]
   delete-pod POD [--name NAME]
   delete-policy NAMESPACE/NAME
   probe FROM TO:PORT[/tcp|udp|http]   exit 0 connected, 1 blocked
+  explain FROM TO:PORT[/PROTO]        DNS answer, DNAT, route, policy verdict (exit 0 allowed)
   exec POD -- CMD...
   podman NODE -- ARGS...              podman on a node with the node's CNI (rootfs: see README)
   status
@@ -105,6 +106,20 @@ export async function main(argv: string[]): Promise<number> {
             : `blocked: ${r.error ?? 'no answer'}${r.address ? ` (${r.address})` : ''}\n`,
         );
         return r.ok ? 0 : 1;
+      }
+      case 'explain': {
+        if (!args[0] || !args[1]) break;
+        const t = parseTarget(args[1]);
+        const protocol = t.proto === 'udp' ? 'UDP' : 'TCP';
+        const e = await (await Cluster.load(name, runRoot)).explain(
+          args[0],
+          t.to,
+          t.port,
+          protocol,
+        );
+        for (const step of e.steps) process.stdout.write(`${step.kind.padEnd(8)} ${step.detail}\n`);
+        process.stdout.write(`verdict  ${e.verdict}\n`);
+        return e.verdict === 'allow' ? 0 : 1;
       }
       case 'exec': {
         if (!args[0] || rest.length === 0) break;

@@ -18,6 +18,7 @@ import { ExecRunner, Host } from '@podnet/host';
 import { parseAllDocuments, stringify } from 'yaml';
 import { type AnyCniResult, compareVersions, loadConfLists } from '@podnet/cni-spec';
 import { firstConfList, nodeCniRuntime, resultIpv4 } from './cni-exec.js';
+import { type Explanation, explainFlow } from './explain.js';
 import { ClusterError } from './errors.js';
 import {
   allocateClusterIp,
@@ -771,6 +772,40 @@ export class Cluster {
     } catch {}
     const error = r.stderr.trim() || `probe exited ${r.code}`;
     return list.map(() => ({ ok: false, error }));
+  }
+
+  /**
+   * Explains a flow: DNS answer, Service DNAT, route (with the source node kernel's `ip route
+   * get`) and the NetworkPolicy verdict, computed by {@link explainFlow}.
+   */
+  async explain(
+    from: string,
+    to: string,
+    port: number,
+    protocol: 'TCP' | 'UDP' = 'TCP',
+  ): Promise<Explanation> {
+    const src = this.pod(from);
+    let search: string[] = [];
+    let ndots = 1;
+    if (src?.netns && existsSync(`/etc/netns/${src.netns}/resolv.conf`)) {
+      const text = readFileSync(`/etc/netns/${src.netns}/resolv.conf`, 'utf8');
+      search = /^search\s+(.+)$/m.exec(text)?.[1]?.trim().split(/\s+/) ?? [];
+      ndots = Number(/ndots:(\d+)/.exec(text)?.[1] ?? 1);
+    }
+    const ctx = { plan: this.plan, state: this.state, search, ndots };
+    const special = to === 'external' || this.plan.nodes.some((n) => n.name === to);
+    const flow = { from, to: special ? this.targetHost(to) : to, port, protocol };
+    const first = explainFlow(ctx, flow);
+    if (!src) return first;
+    const routes = new Map<string, string>();
+    for (const step of first.steps.filter((s) => s.kind === 'route')) {
+      const ip = step.detail.split(':')[0]!;
+      const r = await this.runner.run({
+        argv: ['ip', '-n', this.node(src.nodeName).netns, 'route', 'get', ip],
+      });
+      if (r.code === 0) routes.set(ip, r.stdout.split('\n')[0]!.replace(/\s+/g, ' ').trim());
+    }
+    return explainFlow({ ...ctx, routeOf: (ip) => routes.get(ip) }, flow);
   }
 
   /** argv that runs CMD inside a pod/node/external namespace with its resolv.conf. */

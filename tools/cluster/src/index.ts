@@ -40,5 +40,12 @@ export {
   type ProgressFn,
 } from './cluster.js';
 export { main, parseTarget } from './cli.js';
+export {
+  explainFlow,
+  type ExplainContext,
+  type ExplainFlow,
+  type ExplainStep,
+  type Explanation,
+} from './explain.js';
 export { NodePodman, renderContainersConf, type PodmanOptions } from './podman.js';
 export { POD_SERVER_JS, PROBE_JS } from './scripts.js';

@@ -105,6 +105,14 @@ describe('the 9-pod NetworkPolicy model on the podnet network', () => {
       await mismatches(80, (from, to) => base(from, to) || (to === 'x/a' && from.endsWith('/b'))),
     ).toEqual([]);
     expect(await mismatches(81, base)).toEqual([]);
+
+    const allowed = await cluster.explain('y/b', 'x/a', 80);
+    expect(allowed.verdict).toBe('allow');
+    expect(allowed.steps.find((s) => s.kind === 'policy')?.detail).toContain('x/a-from-b');
+    const denied = await cluster.explain('y/c', 'x/a', 80);
+    expect(denied.verdict).toBe('deny');
+    expect((await cluster.explain('y/b', 'x/a', 81)).verdict).toBe('deny');
+    expect(denied.steps.map((s) => s.kind)).toEqual(['source', 'route', 'policy']);
   });
 
   it('deny-all egress in y keeps y pods inside themselves; namespaceSelector allows y to z only', async () => {

@@ -73,6 +73,22 @@ describe('Services and DNS on the podnet network', () => {
     expect(u.reply).toMatch(/^web-[123] /);
   });
 
+  it('explains a flow by name: DNS answer, DNAT to the endpoints, routes, policy', async () => {
+    const e = await cluster.explain('client/cli', 'web.default', 80);
+    const ip = cluster.state.services[0]!.clusterIP!;
+    expect(e.verdict).toBe('allow');
+    expect(e.steps.filter((s) => s.kind === 'dns').pop()?.detail).toBe(
+      `web.default.svc.cluster.local A ${ip} (from ${cluster.plan.dnsIp})`,
+    );
+    const dnat = e.steps.find((s) => s.kind === 'service')!.detail;
+    for (const p of ['web-1', 'web-2', 'web-3'])
+      expect(dnat).toContain(`${cluster.pod(p)!.ip}:8080`);
+    expect(e.steps.filter((s) => s.kind === 'route')).toHaveLength(3);
+    expect(e.steps.find((s) => s.detail.startsWith(cluster.pod('web-1')!.ip!))!.detail).toContain(
+      'local on node1',
+    );
+  });
+
   it('spreads connections over every endpoint', async () => {
     const seen = new Set<string>();
     const ip = cluster.state.services[0]!.clusterIP!;
