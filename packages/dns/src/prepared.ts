@@ -44,6 +44,9 @@ export const ENTRY_HEADER = 12;
 const AA = 0x400;
 const QR_RA = 0x8080;
 
+/** Scratch space for the lower-case key of a question name (escapes can double 255 octets). */
+const keyCodes = new Uint16Array(512);
+
 /** Parses a query without allocating more than its name; answers FORMERR/NOTIMP itself. */
 export function parseQuery(msg: Uint8Array): QueryParse {
   if (msg.length < 12) return { kind: 'drop' };
@@ -57,7 +60,7 @@ export function parseQuery(msg: Uint8Array): QueryParse {
     return { kind: 'reply', response: errorResponse(id, opcode, echoFlags, RCODES.NOTIMP) };
   if (qd !== 1) return { kind: 'reply', response: errorResponse(id, 0, echoFlags, RCODES.FORMERR) };
   let pos = 12;
-  let key = '';
+  let n = 0;
   for (;;) {
     if (pos >= msg.length) return formerr(id, echoFlags);
     const len = msg[pos] as number;
@@ -67,15 +70,18 @@ export function parseQuery(msg: Uint8Array): QueryParse {
     }
     if (len > 63 || pos + 1 + len > msg.length || pos + len > 12 + 254)
       return formerr(id, echoFlags);
-    if (key.length > 0) key += '.';
+    if (n > 0) keyCodes[n++] = 0x2e;
     for (let i = pos + 1; i <= pos + len; i++) {
       const c = msg[i] as number;
-      if (c >= 0x41 && c <= 0x5a) key += String.fromCharCode(c | 0x20);
-      else if (c === 0x2e || c === 0x5c) key += `\\${String.fromCharCode(c)}`;
-      else key += String.fromCharCode(c);
+      if (c >= 0x41 && c <= 0x5a) keyCodes[n++] = c | 0x20;
+      else if (c === 0x2e || c === 0x5c) {
+        keyCodes[n++] = 0x5c;
+        keyCodes[n++] = c;
+      } else keyCodes[n++] = c;
     }
     pos += len + 1;
   }
+  const key = String.fromCharCode.apply(null, keyCodes.subarray(0, n) as unknown as number[]);
   if (pos + 4 > msg.length) return formerr(id, echoFlags);
   const qtype = ((msg[pos] as number) << 8) | (msg[pos + 1] as number);
   const qclass = ((msg[pos + 2] as number) << 8) | (msg[pos + 3] as number);
