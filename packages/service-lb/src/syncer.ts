@@ -78,6 +78,18 @@ interface Entry {
   fragment: ServiceFragment;
 }
 
+const keyCache = new WeakMap<object, string>();
+
+/** `namespace/name` of a Service, or `namespace/service-name` of an EndpointSlice; cached per object. */
+function cachedKey(obj: object, make: () => string): string {
+  let k = keyCache.get(obj);
+  if (k === undefined) {
+    k = make();
+    keyCache.set(obj, k);
+  }
+  return k;
+}
+
 function keyOf(meta: { name?: string; namespace?: string } | undefined): string {
   const ns = meta?.namespace || 'default';
   return `${ns}/${meta?.name ?? ''}`;
@@ -187,6 +199,9 @@ export class ServiceSyncer {
   /**
    * Brings the kernel to `state`. Throws `SYNC_FAILED` when the transaction is rejected (the next
    * call then does a full resync). Invalid Services are skipped and reported in the result.
+   * Treat the objects as immutable (as informer caches do): a changed Service or EndpointSlice must
+   * be a new object (or carry a new `resourceVersion`), since unchanged ones are recognised by
+   * identity.
    */
   async sync(state: ServiceState): Promise<SyncResult> {
     const started = performance.now();
@@ -195,7 +210,7 @@ export class ServiceSyncer {
     for (const s of state.endpointSlices) {
       const svcName = s?.metadata?.labels?.[SERVICE_NAME_LABEL];
       if (!svcName) continue;
-      const key = `${s.metadata?.namespace || 'default'}/${svcName}`;
+      const key = cachedKey(s, () => `${s.metadata?.namespace || 'default'}/${svcName}`);
       const list = slicesByService.get(key);
       if (list) list.push(s);
       else slicesByService.set(key, [s]);
@@ -206,7 +221,10 @@ export class ServiceSyncer {
     const programming: number[] = [];
     const nowMs = (this.options.now ?? Date.now)();
     state.services.forEach((service, index) => {
-      const key = keyOf(service?.metadata);
+      const key =
+        typeof service === 'object' && service !== null
+          ? cachedKey(service, () => keyOf(service.metadata))
+          : keyOf(undefined);
       const slices = slicesByService.get(key) ?? [];
       const prev = this.entries.get(key);
       if (prev && sameInputs(prev, service, slices)) {
