@@ -285,13 +285,13 @@ async function main() {
     governed: [],
     worst: [],
   };
-  for (let round = 0; round < 3; round++) {
+  for (let round = 0; round < 5; round++) {
     await syncer.teardown();
-    runs.none?.push(await runClient(client, serverIp, 1500));
+    runs.none?.push(await runClient(client, serverIp, 1200));
     await syncer.sync(governed);
-    runs.governed?.push(await runClient(client, serverIp, 1500));
+    runs.governed?.push(await runClient(client, serverIp, 1200));
     await syncer.sync(worstCase(base));
-    runs.worst?.push(await runClient(client, serverIp, 1500));
+    runs.worst?.push(await runClient(client, serverIp, 1200));
   }
   await syncer.teardown();
   const agg = (k: string) => {

@@ -183,3 +183,40 @@ describe('PolicySyncer through a recording runner', () => {
     expect(next.full).toBe(true);
   });
 });
+
+describe('port dispatch for pods selected by many policies', () => {
+  it('routes numeric-port policies through one vmap on l4proto . dport, named/port-less ones by jump', () => {
+    const nps = [
+      np('x', 'p1', { podSelector: {}, ingress: [{ ports: [{ port: 80 }] }] }),
+      np('x', 'p2', {
+        podSelector: {},
+        ingress: [
+          {
+            ports: [
+              { port: 79, endPort: 81 },
+              { port: 53, protocol: 'UDP' },
+            ],
+          },
+        ],
+      }),
+      np('x', 'p3', { podSelector: {}, ingress: [{ ports: [{ port: 'serve-80-tcp' }] }] }),
+    ];
+    const rs = compilePolicies({ ...xyzModel(), networkPolicies: nps });
+    const tail = rs.chains.find(
+      (c) => c.name.endsWith('_t') && c.rules.some((r) => r.includes('vmap')),
+    );
+    expect(tail).toBeDefined();
+    const vmap = tail?.rules.find((r) => r.includes('vmap')) ?? '';
+    const q = (seg: string) =>
+      new RegExp(`${seg.replace(/\./g, '\\.')} : jump (in\\d+_q\\d+)`).exec(vmap)?.[1];
+    expect(vmap).toMatch(/^meta l4proto \. th dport vmap \{ /);
+    const only2 = q('tcp . 79');
+    const both = q('tcp . 80');
+    expect(q('tcp . 81')).toBe(only2);
+    expect(q('udp . 53')).toBe(only2);
+    const chain = (n: string | undefined) => rs.chains.find((c) => c.name === n)?.rules;
+    expect(chain(both)).toHaveLength(2);
+    expect(chain(only2)).toHaveLength(1);
+    expect(tail?.rules.filter((r) => r.startsWith('jump '))).toHaveLength(1);
+  });
+});
