@@ -12,6 +12,7 @@ import {
   SHIM_PROTOCOL_VERSION,
   type ShimRequest,
 } from '../src/index.js';
+import { FakeAgent } from '../src/testing/index.js';
 
 const env = {
   CNI_COMMAND: 'ADD',
@@ -59,29 +60,15 @@ describe('shim protocol', () => {
 
 describe('runShim against a fake agent', () => {
   let dir: string;
-  let server: Server;
-  const seen: ShimRequest[] = [];
-  let mode: 'answer' | 'close' | 'silent' | 'garbage' = 'answer';
+  let agent: FakeAgent;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'podnet-shim-'));
-    server = createServer((c) => {
-      let buf = '';
-      c.setEncoding('utf8');
-      c.on('data', (d: string) => {
-        buf += d;
-        if (!buf.includes('\n')) return;
-        seen.push(decodeRequest(buf.trim()));
-        if (mode === 'answer')
-          c.end(encodeFrame({ exitCode: 0, stdout: '{"cniVersion":"1.1.0"}' }));
-        else if (mode === 'close') c.destroy();
-        else if (mode === 'garbage') c.end('not json\n');
-      });
-    });
-    await new Promise<void>((r) => server.listen(join(dir, 's.sock'), r));
+    agent = new FakeAgent(join(dir, 's.sock'));
+    await agent.start();
   });
-  afterAll(() => {
-    server.close();
+  afterAll(async () => {
+    await agent.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -95,11 +82,12 @@ describe('runShim against a fake agent', () => {
     });
 
   it('forwards env and stdin and relays the answer', async () => {
-    mode = 'answer';
+    agent.behaviour = { exitCode: 0, stdout: '{"cniVersion":"1.1.0"}' };
     const r = await runShim({ env, stdin: conf() });
     expect(r).toEqual({ exitCode: 0, stdout: '{"cniVersion":"1.1.0"}' });
-    expect(seen.at(-1)?.env.CNI_ARGS).toBe('K8S_POD_NAMESPACE=a;K8S_POD_NAME=b');
-    expect(seen.at(-1)?.stdin).toBe(conf());
+    expect(agent.requests.at(-1)?.env.CNI_ARGS).toBe('K8S_POD_NAMESPACE=a;K8S_POD_NAME=b');
+    expect(agent.requests.at(-1)?.env).not.toHaveProperty('HOME');
+    expect(agent.requests.at(-1)?.stdin).toBe(conf());
   });
 
   it('answers VERSION without the agent', async () => {
@@ -110,7 +98,7 @@ describe('runShim against a fake agent', () => {
     expect(JSON.parse(r.stdout).supportedVersions).toContain('1.1.0');
   });
 
-  it('maps agent down, a dropped connection, silence and garbage to CNI errors', async () => {
+  it('maps agent down, a dropped connection and silence to CNI errors', async () => {
     const down = await runShim({ env, stdin: conf({ socket: join(dir, 'missing.sock') }) });
     expect(down.exitCode).toBe(1);
     expect(JSON.parse(down.stdout)).toMatchObject({ code: 11, cniVersion: '1.1.0' });
@@ -119,14 +107,12 @@ describe('runShim against a fake agent', () => {
       stdin: conf({ socket: join(dir, 'missing.sock') }),
     });
     expect(JSON.parse(status.stdout).code).toBe(50);
-    mode = 'close';
+    agent.behaviour = 'close';
     expect(JSON.parse((await runShim({ env, stdin: conf() })).stdout).code).toBe(11);
-    mode = 'silent';
+    agent.behaviour = 'silent';
     const slow = await runShim({ env, stdin: conf({ timeoutMs: 200 }) });
     expect(JSON.parse(slow.stdout)).toMatchObject({ code: 11 });
     expect(JSON.parse(slow.stdout).msg).toContain('within 200 ms');
-    mode = 'garbage';
-    expect(JSON.parse((await runShim({ env, stdin: conf() })).stdout).code).toBe(5);
   });
 
   it('rejects bad configurations with codes 6 and 7', async () => {
@@ -137,5 +123,23 @@ describe('runShim against a fake agent', () => {
     expect(JSON.parse((await runShim({ env, stdin: conf({ mode: 'weird' }) })).stdout).code).toBe(
       7,
     );
+  });
+});
+
+describe('runShim against a server that answers garbage', () => {
+  it('reports code 5', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'podnet-shim-'));
+    const server: Server = createServer((c) => c.end('not json\n'));
+    await new Promise<void>((r) => server.listen(join(dir, 'g.sock'), r));
+    const stdin = JSON.stringify({
+      cniVersion: '1.0.0',
+      name: 'podnet',
+      type: 'podnet',
+      socket: join(dir, 'g.sock'),
+    });
+    const r = await runShim({ env, stdin });
+    expect(JSON.parse(r.stdout)).toMatchObject({ code: 5, cniVersion: '1.0.0' });
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 });
