@@ -1,7 +1,8 @@
 /**
  * podnet-dns vs Debian's knotd, side by side in one run, serving the same 10,000 A records
  * (plus ~10 % NXDOMAIN queries) on loopback, measured with dnsperf:
- *   1. throughput: completed queries per server CPU-second (from /proc/<pid>/stat), unlimited rate;
+ *   1. throughput: completed queries per server CPU-second (from /proc/<pid>/stat), unlimited rate,
+ *      best of two alternating rounds;
  *   2. latency: p99 at a fixed 20,000 QPS (per-query latencies from `dnsperf -v`);
  *   3. memory: heap per 1,000 services of the prepared zone (in process, after GC) and the
  *      server processes' RSS.
@@ -24,7 +25,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '../../..');
 const N = 10_000;
 const NAMESPACES = 100;
-const THROUGHPUT_SECONDS = 8;
+const THROUGHPUT_SECONDS = 6;
 const FIXED_QPS = 20_000;
 const FIXED_SECONDS = 5;
 
@@ -292,8 +293,13 @@ async function main(): Promise<void> {
     // Warm both (JIT, caches), then measure alternately.
     await run('dnsperf', ['-s', '127.0.0.1', '-p', String(podnetPort), '-d', queryFile, '-l', '2']);
     await run('dnsperf', ['-s', '127.0.0.1', '-p', String(knotPort), '-d', queryFile, '-l', '2']);
-    const tPodnet = await throughput(podnet.pid as number, podnetPort, queryFile);
-    const tKnot = await throughput(knot.pid as number, knotPort, queryFile);
+    // Two alternating rounds; the better round of each server counts (other load on the machine
+    // only ever lowers a round).
+    const best = (a: Throughput, b: Throughput): Throughput => (b.qpsPerCpu > a.qpsPerCpu ? b : a);
+    let tPodnet = await throughput(podnet.pid as number, podnetPort, queryFile);
+    let tKnot = await throughput(knot.pid as number, knotPort, queryFile);
+    tPodnet = best(tPodnet, await throughput(podnet.pid as number, podnetPort, queryFile));
+    tKnot = best(tKnot, await throughput(knot.pid as number, knotPort, queryFile));
     const lPodnet = await latency(podnetPort, queryFile);
     const lKnot = await latency(knotPort, queryFile);
     const rssPodnet = rssMb(podnet.pid as number);

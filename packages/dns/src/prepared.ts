@@ -292,6 +292,8 @@ export class PreparedZone {
   readonly zone: DnsZone;
   /** Number of names in the zone. */
   readonly names: number;
+  /** ExternalName targets by lower-case owner name. */
+  private readonly cnames = new Map<string, string>();
   private readonly nodes = new Map<string, number>();
   private readonly slab: Uint8Array;
   private readonly negative = new Map<string, PreparedAnswer>();
@@ -302,6 +304,7 @@ export class PreparedZone {
     for (const [name, node] of zone.nodes) {
       const off = w.length;
       const cname = node.records.some((r) => r.type === 'CNAME');
+      for (const r of node.records) if (r.type === 'CNAME') this.cnames.set(name, r.data);
       const types = cname
         ? [TYPE_CODES.CNAME]
         : [
@@ -323,6 +326,11 @@ export class PreparedZone {
     this.slab = w.finish();
     this.names = zone.nodes.size;
     this.zone = { ...zone, nodes: new Map() };
+  }
+
+  /** The CNAME target of `key` (an ExternalName Service), if it has one. */
+  cnameTarget(key: string): string | undefined {
+    return this.cnames.size === 0 ? undefined : this.cnames.get(key);
   }
 
   /** The prepared answer for a parsed question, or `null` when it must be forwarded. */

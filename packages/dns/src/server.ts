@@ -24,7 +24,7 @@ import {
 } from './prepared.js';
 import { type Upstream, parseResolvConf, parseUpstream } from './resolv-conf.js';
 import type { ClusterDnsState, ZoneOptions } from './types.js';
-import { RCODES } from './wire.js';
+import { RCODES, TYPE_CODES, decodeMessage, encodeMessage } from './wire.js';
 import { authorityOf, compileZone, normalizeName } from './zone.js';
 
 /** Options of a {@link DnsServer}. */
@@ -174,7 +174,16 @@ export class DnsServer {
     let apex: string | null;
     if (this.prepared) {
       const ans = this.prepared.lookup(q.key, q.qtype, q.questionEnd - 16);
-      if (ans) return this.done(buildResponse(msg, q, ans, limit, allocBytes), started);
+      if (ans) {
+        const target =
+          q.qtype === TYPE_CODES.CNAME || !this.forwarder
+            ? undefined
+            : this.prepared.cnameTarget(q.key);
+        if (target !== undefined && authorityOf(this.zoneName, target) === null) {
+          return this.chase(msg, q, buildResponse(msg, q, ans, 65535), target, limit, started);
+        }
+        return this.done(buildResponse(msg, q, ans, limit, allocBytes), started);
+      }
       apex = authorityOf(this.zoneName, q.key);
     } else {
       apex = authorityOf(this.zoneName, q.key);
@@ -225,6 +234,63 @@ export class DnsServer {
       : undefined;
     const out = renderResponse(msg, q, partsOf(scanned), limit, 0, cap);
     return this.done(out ?? simple(msg, q, RCODES.SERVFAIL), started);
+  }
+
+  /**
+   * Follows an ExternalName CNAME outside the zone (as CoreDNS does): appends the target's
+   * records, from the cache or the upstreams, to the CNAME answer.
+   */
+  private async chase(
+    msg: Uint8Array,
+    q: ParsedQuery,
+    cnameResponse: Uint8Array,
+    target: string,
+    limit: number,
+    started: number,
+  ): Promise<Uint8Array | null> {
+    const response = decodeMessage(cnameResponse);
+    const probe = encodeMessage({
+      ...response,
+      qr: false,
+      questions: [{ name: target, type: q.qtype }],
+      answers: [],
+      authorities: [],
+      additionals: [],
+      edns: undefined,
+    });
+    const parsed = parseQuery(probe);
+    if (parsed.kind === 'query') {
+      const key = `${q.qtype}|${parsed.query.key}`;
+      const hit = this.cache?.get(key);
+      let upstream: Uint8Array | null = null;
+      if (hit) {
+        this.metrics.cacheHits++;
+        upstream = this.cache?.respond(probe, parsed.query, hit, 65535) ?? null;
+      } else {
+        this.metrics.cacheMisses++;
+        let pending = this.inflight.get(key);
+        if (!pending) {
+          pending = this.fetchUpstream(parsed.query, key);
+          this.inflight.set(key, pending);
+          pending.finally(() => this.inflight.delete(key)).catch(() => undefined);
+        }
+        upstream = await pending;
+      }
+      try {
+        if (upstream) {
+          const u = decodeMessage(upstream);
+          response.answers.push(...u.answers);
+          response.rcode = u.rcode;
+          if (u.answers.length === 0) response.authorities = u.authorities;
+        }
+      } catch {
+        // keep the bare CNAME
+      }
+    }
+    let out = encodeMessage(response);
+    if (out.length > limit)
+      out = encodeMessage({ ...response, tc: true, answers: [], authorities: [], additionals: [] });
+    return this.done(out, started);
   }
 
   private async fetchUpstream(q: ParsedQuery, key: string): Promise<Uint8Array | null> {

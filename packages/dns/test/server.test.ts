@@ -28,7 +28,7 @@ const state: ClusterDnsState = {
     headlessService('default', 'big', ['web:80']),
     {
       metadata: { name: 'ext', namespace: 'default' },
-      spec: { type: 'ExternalName', externalName: 'example.com' },
+      spec: { type: 'ExternalName', externalName: 'ext.example.test' },
     },
   ],
   endpointSlices: [
@@ -82,6 +82,9 @@ describe('DnsServer with real clients on loopback', () => {
       records: {
         'www.example.test': [
           { name: 'www.example.test', type: 'A', class: 'IN', ttl: 120, data: '192.0.2.7' },
+        ],
+        'ext.example.test': [
+          { name: 'ext.example.test', type: 'A', class: 'IN', ttl: 120, data: '192.0.2.8' },
         ],
         'many.example.test': Array.from({ length: 60 }, (_, i) => ({
           name: 'many.example.test',
@@ -187,7 +190,7 @@ describe('DnsServer with real clients on loopback', () => {
       'ExternalName',
       [`ext.default.svc.${Z}`, 'A'],
       'NOERROR',
-      [`ext.default.svc.${Z}. IN CNAME example.com.`],
+      [`ext.default.svc.${Z}. IN CNAME ext.example.test.`, 'ext.example.test. IN A 192.0.2.8'],
     ],
     ['dns-version', [`dns-version.${Z}`, 'TXT'], 'NOERROR', [`dns-version.${Z}. IN TXT "1.1.0"`]],
     [
