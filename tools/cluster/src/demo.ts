@@ -115,6 +115,11 @@ export async function runDemo(
   };
   const name = options.name ?? 'demo';
   out(`podnet demo: a 3-node cluster of network namespaces (cluster "${name}")`);
+  const stale = await Cluster.load(name).catch(() => undefined);
+  if (stale) {
+    progress(`removing the leftovers of an earlier demo run`);
+    await stale.down();
+  }
   const cluster = await Cluster.up({ name, nodes: 3, network: 'podnet', progress });
   try {
     await cluster.apply(parseUserObjects(OBJECTS, 'demo'), progress);
