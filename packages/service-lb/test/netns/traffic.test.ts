@@ -220,6 +220,16 @@ describe('ClusterIP', () => {
   });
 });
 
+describe('hairpin', () => {
+  it('lets a backend reach itself through its own Service (masqueraded hairpin)', async () => {
+    await put(makeService('default', 'self', { clusterIP: '10.96.0.13', ports: webPorts }), [
+      makeEndpointSlice('default', 'self', eps(['b1']), HTTP_UDP),
+    ]);
+    const answers = await probe(ns.b1, 'tcp', '10.96.0.13', 80, 5);
+    expect(answers).toEqual(Array(5).fill(`b1 ${B.b1.gw4}`));
+  });
+});
+
 describe('external traffic', () => {
   beforeAll(async () => {
     await put(
