@@ -146,6 +146,10 @@ describe('agent programs host ports, Services, DNS and NetworkPolicy', () => {
     });
   });
 
+  it('lets a pod reach itself through its own Service (hairpin)', async () => {
+    expect(await tcpRead(pa, '10.96.0.50', 8000)).toBe('web');
+  });
+
   it('answers cluster DNS on the node-local address the pods were given', async () => {
     const dig = async () =>
       (
