@@ -10,7 +10,7 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 const addressFiles = (dir: string) => readdirSync(dir).filter((f) => /^[0-9.]+$|:/.test(f));
 
 describe('concurrent podnet-ipam processes on one data directory', () => {
-  it('50 ADDs at once return 50 distinct addresses', async () => {
+  it('50 ADDs at once (native and child locking mixed) return 50 distinct addresses', async () => {
     const conf = {
       cniVersion: '1.1.0',
       name: 'conc50',
@@ -21,10 +21,12 @@ describe('concurrent podnet-ipam processes on one data directory', () => {
       Array.from(
         { length: 50 },
         (_, i) =>
+          // every other process locks through the flock child instead of the native helper
           execCni(PODNET_IPAM, 'ADD', conf, {
             CNI_CONTAINERID: `c${i}`,
             CNI_IFNAME: 'eth0',
             CNI_NETNS: '/run/netns/x',
+            ...(i % 2 ? { PODNET_IPAM_FLOCK: 'child' } : {}),
           }).done,
       ),
     );
