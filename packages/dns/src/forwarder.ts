@@ -11,6 +11,23 @@ interface Pending {
   resolve: (msg: Uint8Array) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
+  /** The query sent, to check that the answer is for its question. */
+  query: Uint8Array;
+}
+
+/** True when `answer` is a response carrying the same question as `query` (case-insensitive). */
+function sameQuestion(query: Uint8Array, answer: Uint8Array): boolean {
+  if (answer.length < query.length - 11 || !((answer[2] as number) & 0x80)) return false;
+  if ((((answer[4] as number) << 8) | (answer[5] as number)) !== 1) return false;
+  let end = 12;
+  while (end < query.length && query[end] !== 0) end += (query[end] as number) + 1;
+  end += 5;
+  for (let i = 12; i < end; i++) {
+    const a = query[i] as number;
+    const b = answer[i] as number;
+    if (a !== b && (a | 0x20) !== (b | 0x20)) return false;
+  }
+  return true;
 }
 
 /** Options of {@link Forwarder}. */
@@ -95,6 +112,7 @@ export class Forwarder {
     const id = msg.readUInt16BE(0);
     const p = this.pending.get(id);
     if (!p || rinfo.port !== p.upstream.port || rinfo.address !== p.upstream.host) return;
+    if (!sameQuestion(p.query, msg)) return;
     this.pending.delete(id);
     clearTimeout(p.timer);
     p.resolve(new Uint8Array(msg));
@@ -112,7 +130,7 @@ export class Forwarder {
           new DnsError('UPSTREAM_FAILED', `upstream ${upstream.host}:${upstream.port} timed out`),
         );
       }, this.timeoutMs);
-      this.pending.set(id, { upstream, resolve, reject, timer });
+      this.pending.set(id, { upstream, resolve, reject, timer, query: msg });
       this.socket(net.isIPv6(upstream.host) ? 6 : 4).send(
         msg,
         upstream.port,
