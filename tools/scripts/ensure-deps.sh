@@ -6,7 +6,7 @@ cd "$(dirname "$0")/../.."
 
 APT_PACKAGES=(
   iproute2 nftables iputils-ping dnsutils containernetworking-plugins conntrack util-linux procps
-  iperf3 dnsperf knot podman runc busybox-static tcpdump python3
+  iperf3 dnsperf knot podman runc busybox-static tcpdump python3 gcc libc6-dev
 )
 
 missing=()
