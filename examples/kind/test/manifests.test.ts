@@ -165,7 +165,6 @@ describe('kind config', () => {
     expect(checkKindConfig(typo).map((p) => p.path)).toEqual([
       '/networking/kubeProxyMod',
       '/nodes/1/rol',
-      '/nodes/1/role',
     ]);
   });
 });
