@@ -14,6 +14,7 @@ const USAGE = `usage: podnet <command> [options]
   explain FROM TO:PORT[/PROTO]        DNS answer, DNAT, route, policy verdict (exit 0 allowed)
   exec POD -- CMD...
   podman NODE -- ARGS...              podman on a node with the node's CNI (rootfs: see README)
+  restart-agent NODE                  restart a node's agent (pods keep running)
   status
   down [--name NAME]
 
@@ -134,6 +135,12 @@ export async function main(argv: string[]): Promise<number> {
         const full = pm.argv(rest);
         const r = spawnSync(full[0]!, full.slice(1), { stdio: 'inherit', env: pm.env() });
         return r.status ?? 1;
+      }
+      case 'restart-agent': {
+        if (!args[0]) break;
+        const pid = await (await Cluster.load(name, runRoot)).restartAgent(args[0]);
+        process.stdout.write(`agent on ${args[0]} restarted (pid ${pid})\n`);
+        return 0;
       }
       case 'status': {
         process.stdout.write(`${(await Cluster.load(name, runRoot)).status()}\n`);

@@ -383,19 +383,7 @@ export class Cluster {
       };
       await mkdir(config.stateDir, { recursive: true });
       await writeAtomic(join(dir, 'agent.json'), JSON.stringify(config, null, 2));
-      const pid = spawnDetached(
-        [
-          'nsenter',
-          `--net=/run/netns/${n.netns}`,
-          '--',
-          ...nodeEntryArgv(agentJs),
-          '--config',
-          join(dir, 'agent.json'),
-        ],
-        join(dir, 'agent.log'),
-      );
-      this.state.agents[n.name] = pid;
-      await writeFile(join(dir, 'agent.pid'), String(pid));
+      await this.spawnAgent(n, agentJs);
     }
     await this.save();
     for (const n of plan.nodes) {
@@ -412,6 +400,59 @@ export class Cluster {
         `the agent on ${n.name} to write its conflist`,
       );
     }
+  }
+
+  private async spawnAgent(n: NodePlan, agentJs: string): Promise<void> {
+    const dir = this.nodeDir(n.name);
+    const pid = spawnDetached(
+      [
+        'nsenter',
+        `--net=/run/netns/${n.netns}`,
+        '--',
+        ...nodeEntryArgv(agentJs),
+        '--config',
+        join(dir, 'agent.json'),
+      ],
+      join(dir, 'agent.log'),
+    );
+    this.state.agents[n.name] = pid;
+    await writeFile(join(dir, 'agent.pid'), String(pid));
+  }
+
+  /**
+   * Stops a node's agent with `signal` (SIGTERM: graceful; SIGKILL: a crash) and starts it again
+   * with the same configuration; resolves once the new agent logs that it started.
+   */
+  async restartAgent(node: string, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<number> {
+    const n = this.node(node);
+    if (this.plan.network !== 'podnet')
+      throw new ClusterError('INVALID_ARGUMENT', 'network reference has no agents');
+    const agentJs = podnetBinaries().agent;
+    if (!agentJs) throw new ClusterError('NOT_FOUND', 'the node agent is not built');
+    const old = this.state.agents[n.name];
+    if (pidAlive(old)) {
+      process.kill(old!, signal);
+      await waitUntil(() => !pidAlive(old), 15_000, `the agent on ${node} to stop`);
+    }
+    const log = join(this.nodeDir(n.name), 'agent.log');
+    const started = () => (readFileSync(log, 'utf8').match(/"msg":"agent started"/g) ?? []).length;
+    const before = started();
+    await this.spawnAgent(n, agentJs);
+    await this.save();
+    const pid = this.state.agents[n.name]!;
+    await waitUntil(
+      () => {
+        if (!pidAlive(pid))
+          throw new ClusterError(
+            'COMMAND_FAILED',
+            `agent on ${node} exited:\n${readFileSync(log, 'utf8').slice(-2000)}`,
+          );
+        return started() > before;
+      },
+      60_000,
+      `the agent on ${node} to start again`,
+    );
+    return pid;
   }
 
   /** A node of the plan by name. */

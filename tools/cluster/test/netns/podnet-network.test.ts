@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -133,6 +134,34 @@ describe('namespace cluster on the podnet network', () => {
     expect(allocated()).toEqual([]);
     expect(existsSync(sandbox)).toBe(false);
     expect(await veths()).toBe(before);
+  });
+
+  it('restarts agents (graceful and SIGKILL) while a 10 ms ping crosses nodes: no packet lost', async () => {
+    const from = cluster.pod('a1')!;
+    const to = cluster.pod('c3')!.ip!;
+    const ping = spawn('ip', ['netns', 'exec', from.netns!, 'ping', '-n', '-q', '-i', '0.01', to], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    ping.stdout.on('data', (d: Buffer) => (out += d));
+    const exited = new Promise((r) => ping.on('exit', r));
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      const before = cluster.state.agents.node1;
+      const pid1 = await cluster.restartAgent('node1', 'SIGTERM');
+      const pid3 = await cluster.restartAgent('node3', 'SIGKILL');
+      expect(pid1).not.toBe(before);
+      expect(existsSync(`/proc/${pid3}`)).toBe(true);
+      await new Promise((r) => setTimeout(r, 1000));
+    } finally {
+      ping.kill('SIGINT');
+      await exited;
+    }
+    const m = /(\d+) packets transmitted, (\d+) received/.exec(out);
+    expect(m, out).not.toBeNull();
+    expect(Number(m![1])).toBeGreaterThan(100);
+    expect(Number(m![2])).toBe(Number(m![1]));
+    expect(await cluster.probe('a1', 'c3', 80)).toMatchObject({ ok: true });
   });
 
   it('down removes namespaces, agents and files', async () => {
