@@ -220,3 +220,53 @@ describe('port dispatch for pods selected by many policies', () => {
     expect(tail?.rules.filter((r) => r.startsWith('jump '))).toHaveLength(1);
   });
 });
+
+describe('dual stack', () => {
+  it('puts IPv6 pod addresses in the _6 sets and dispatch map, and IPv6 ipBlocks in v6 interval sets', () => {
+    const s = xyzModel();
+    const pods = s.pods.map((p, i) => ({
+      ...p,
+      status: {
+        ...p.status,
+        podIPs: [{ ip: p.status?.podIP as string }, { ip: `fd00::${10 + i}` }],
+      },
+    }));
+    const rs = compilePolicies({
+      ...s,
+      pods,
+      networkPolicies: [
+        np('x', 'v6', {
+          podSelector: { matchLabels: { pod: 'a' } },
+          ingress: [
+            {
+              from: [
+                { podSelector: {} },
+                { ipBlock: { cidr: 'fd00::/64', except: ['fd00::10/127'] } },
+              ],
+              ports: [{ port: 'serve-80-tcp' }],
+            },
+          ],
+        }),
+      ],
+    });
+    expect(rs.maps.find((m) => m.name === 'in_6')?.elements).toEqual([
+      ['fd00::10', expect.stringMatching(/^goto in\d+$/)],
+    ]);
+    const sel6 = rs.sets.find(
+      (x) => x.type === 'ipv6_addr' && !x.interval && x.elements.length === 3,
+    );
+    expect(sel6?.elements).toEqual(['fd00::10', 'fd00::11', 'fd00::12']);
+    expect(rs.sets.find((x) => x.interval && x.type === 'ipv6_addr')?.elements).toEqual([
+      'fd00::-fd00::f',
+      'fd00::12-fd00::ffff:ffff:ffff:ffff',
+    ]);
+    const named6 = rs.sets.find((x) => x.type === 'ipv6_addr . inet_proto . inet_service');
+    expect(named6?.elements).toContain('fd00::10 . tcp . 80');
+    const policyChain = rs.chains.find((c) => /^p\d+_in$/.test(c.name));
+    expect(
+      policyChain?.rules.some(
+        (r) => r.startsWith('ip6 saddr @b') && r.includes('ip6 daddr . meta l4proto . th dport @n'),
+      ),
+    ).toBe(true);
+  });
+});
