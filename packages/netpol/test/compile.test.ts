@@ -270,3 +270,53 @@ describe('dual stack', () => {
     ).toBe(true);
   });
 });
+
+describe('verdict logging options', () => {
+  const state = {
+    ...xyzModel(),
+    networkPolicies: [
+      np('x', 'from-y', {
+        podSelector: {},
+        ingress: [{ from: [{ namespaceSelector: { matchLabels: { ns: 'y' } } }] }],
+      }),
+    ],
+    clusterNetworkPolicies: [
+      {
+        metadata: { name: 'no-z' },
+        spec: {
+          tier: 'Admin' as const,
+          priority: 3,
+          subject: { namespaces: {} },
+          egress: [
+            {
+              name: 'block-z',
+              action: 'Deny' as const,
+              to: [{ namespaces: { matchLabels: { ns: 'z' } } }],
+            },
+          ],
+        },
+      },
+    ],
+  };
+
+  it('logs allowed flows when asked, naming policy and rule', () => {
+    const rs = compilePolicies(state, { logAccepted: true, log: { group: 5 } });
+    const rules = rs.chains.flatMap((c) => c.rules);
+    expect(
+      rules.some((r) => r.endsWith('log group 5 prefix "podnet:accept:in:np:x/from-y:0 " accept')),
+    ).toBe(true);
+    expect(
+      rules.some((r) =>
+        r.endsWith('log group 5 prefix "podnet:drop:eg:admin:no-z:0=block-z " drop'),
+      ),
+    ).toBe(true);
+  });
+
+  it('kernel-log and no-log modes', () => {
+    const kernel = compilePolicies(state, { log: 'kernel' }).chains.flatMap((c) => c.rules);
+    expect(kernel.some((r) => r === 'log prefix "podnet:drop:in:np:x/from-y:* " drop')).toBe(true);
+    const none = compilePolicies(state, { log: false }).chains.flatMap((c) => c.rules);
+    expect(none.some((r) => r.includes('log'))).toBe(false);
+    expect(none).toContain('drop');
+  });
+});
