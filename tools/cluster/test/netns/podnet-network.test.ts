@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { waitFor } from '@podnet/host/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Cluster } from '../../src/index.js';
 import { parseUserObjects, pod, startCluster } from './helpers.js';
@@ -27,6 +28,11 @@ describe('namespace cluster on the podnet network', () => {
           { containerPort: 53, protocol: 'UDP' },
         ]),
         pod('c3', 'node3', { app: 'c' }),
+        {
+          kind: 'Service',
+          metadata: { name: 'svc-b' },
+          spec: { selector: { app: 'b' }, ports: [{ port: 8000, targetPort: 80 }] },
+        },
       ]),
     );
   }, 180_000);
@@ -94,7 +100,7 @@ describe('namespace cluster on the podnet network', () => {
     expect(await cluster.probe('external', 'a1', 80, 'tcp', 1500)).toMatchObject({ ok: false });
   });
 
-  it('lets podman on a node attach a container through the podnet plugin; podman rm releases it', async () => {
+  it('lets podman on a node attach a container through the podnet plugin that reaches pods and Services; podman rm releases it', async () => {
     const pm = cluster.podman('node2');
     const veths = async () =>
       (await cluster.exec('node2', ['ip', '-o', 'link', 'show', 'type', 'veth'])).stdout
@@ -119,6 +125,20 @@ describe('namespace cluster on the podnet network', () => {
     expect(ip, addr.stdout + addr.stderr).toBeDefined();
     const a1 = await pm.run(['exec', 'pm1', 'wget', '-qO-', `http://${cluster.pod('a1')!.ip}:80/`]);
     expect(a1.stdout.trim()).toBe(`a1 ${ip}`);
+    // Services are programmed asynchronously by the agents: wait for the answer.
+    for (const url of [
+      `http://${cluster.state.services[0]!.clusterIP}:8000/`,
+      'http://svc-b.default.svc.cluster.local:8000/',
+    ]) {
+      const got = await waitFor(
+        async () => {
+          const r = await pm.run(['exec', 'pm1', 'wget', '-qO-', url]);
+          return r.stdout.trim() === `b2 ${ip}` ? r.stdout.trim() : undefined;
+        },
+        { timeoutMs: 20_000, what: url },
+      );
+      expect(got).toBe(`b2 ${ip}`);
+    }
     const ipamDir = join(cluster.state.runDir, 'nodes', 'node2', 'agent-state', 'ipam');
     const allocated = () =>
       readdirSync(ipamDir, { recursive: true })
