@@ -379,7 +379,10 @@ export class DnsServer {
 
   private bindUdp(address: string, port: number): Promise<dgram.Socket> {
     return new Promise((resolve, reject) => {
-      const sock = dgram.createSocket({ type: net.isIPv6(address) ? 'udp6' : 'udp4' });
+      const sock = dgram.createSocket({
+        type: net.isIPv6(address) ? 'udp6' : 'udp4',
+        lookup: literalLookup,
+      });
       sock.once('error', (err) =>
         reject(new DnsError('BIND_FAILED', `cannot bind UDP ${address}:${port}`, { cause: err })),
       );
@@ -522,6 +525,20 @@ export class DnsServer {
       httpServer ? new Promise<void>((r) => httpServer.close(() => r())) : undefined,
     ]);
   }
+}
+
+/**
+ * Replies go back to the literal address a query came from, so the per-send name lookup dgram
+ * does (a `dns.lookup` and a tick for every packet) is replaced by a synchronous identity.
+ */
+function literalLookup(
+  address: string,
+  family: unknown,
+  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
+  const given =
+    typeof family === 'number' ? family : (family as { family?: unknown } | null)?.family;
+  callback(null, address, typeof given === 'number' ? given : net.isIPv6(address) ? 6 : 4);
 }
 
 function allocBytes(size: number): Uint8Array {
