@@ -14,6 +14,7 @@ const USAGE = `usage: podnet <command> [options]
   explain FROM TO:PORT[/PROTO]        DNS answer, DNAT, route, policy verdict (exit 0 allowed)
   exec POD -- CMD...
   podman NODE -- ARGS...              podman on a node with the node's CNI (rootfs: see README)
+  gc NODE                             CNI GC: release attachments of pods that no longer exist
   restart-agent NODE                  restart a node's agent (pods keep running)
   status
   down [--name NAME]
@@ -135,6 +136,11 @@ export async function main(argv: string[]): Promise<number> {
         const full = pm.argv(rest);
         const r = spawnSync(full[0]!, full.slice(1), { stdio: 'inherit', env: pm.env() });
         return r.status ?? 1;
+      }
+      case 'gc': {
+        if (!args[0]) break;
+        await (await Cluster.load(name, runRoot)).gc(args[0]);
+        return 0;
       }
       case 'restart-agent': {
         if (!args[0]) break;

@@ -560,7 +560,7 @@ export class Cluster {
     await this.save();
     await this.addNetns(pod.netns);
     await this.host(pod.netns).ip(['link', 'set', 'lo', 'up']);
-    const result = await this.cniAdd(pod);
+    const result = await this.cniAddWithRetry(pod);
     const ip = resultIpv4(result);
     if (!ip)
       throw new ClusterError('CNI_FAILED', `pod ${pod.name}: the CNI result has no IPv4 address`);
@@ -620,6 +620,40 @@ export class Cluster {
       this.conflist(pod.nodeName),
       this.cniAttachment(pod),
     );
+  }
+
+  /**
+   * ADD as kubelet drives a sandbox: when it fails (e.g. the agent is restarting), tear the
+   * attachment down with DEL and try again with backoff, for up to a minute.
+   */
+  private async cniAddWithRetry(pod: PodRecord): Promise<AnyCniResult> {
+    const deadline = Date.now() + 60_000;
+    for (let delay = 250; ; delay = Math.min(delay * 2, 4000)) {
+      try {
+        return await this.cniAdd(pod);
+      } catch (e) {
+        if (Date.now() + delay > deadline) throw e;
+        try {
+          await this.cniRuntime(pod.nodeName).delNetworkList(
+            this.conflist(pod.nodeName),
+            this.cniAttachment(pod),
+          );
+        } catch {}
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  /**
+   * CNI GC on a node (spec 1.1.0): every attachment this runtime did not create for a current pod
+   * is released (cached ones get a DEL first, then each plugin gets the valid list).
+   */
+  async gc(node: string): Promise<void> {
+    this.node(node);
+    const valid = this.state.pods
+      .filter((p) => p.nodeName === node && p.containerId)
+      .map((p) => ({ containerId: p.containerId!, ifName: 'eth0' }));
+    await this.cniRuntime(node).gcNetworkList(this.conflist(node), valid);
   }
 
   private async writeResolvConf(netns: string, result: AnyCniResult): Promise<void> {
