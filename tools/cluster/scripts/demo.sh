@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 if [ "$(id -u)" != 0 ]; then echo "npm run demo: run as root (it creates network namespaces)" >&2; exit 2; fi
-for tool in ip nft podman dig; do
+for tool in ip nft dig; do
   command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install iproute2 nftables dnsutils" >&2; exit 2; }
 done
 [ -d node_modules/.bin ] || npm ci --no-audit --no-fund
