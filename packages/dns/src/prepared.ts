@@ -335,8 +335,6 @@ export class PreparedZone {
 
   /** The prepared answer for a parsed question, or `null` when it must be forwarded. */
   lookup(key: string, qtype: number, qlenWire: number): PreparedAnswer | null {
-    const apex = authorityOf(this.zone.zone, key);
-    if (apex === null) return null;
     const packed = this.nodes.get(key);
     if (packed !== undefined) {
       const count = packed % 8;
@@ -348,8 +346,14 @@ export class PreparedZone {
           return { bytes: b, off };
         off += ENTRY_HEADER + (((b[off + 10] as number) << 8) | (b[off + 11] as number));
       }
-      return this.negativeAnswer(apex, qlenWire, 'NOERROR');
+      return this.negativeAnswer(
+        authorityOf(this.zone.zone, key) ?? this.zone.zone,
+        qlenWire,
+        'NOERROR',
+      );
     }
+    const apex = authorityOf(this.zone.zone, key);
+    if (apex === null) return null;
     const memoKey = `${qtype}|${key}`;
     const memo = this.dynamic.get(memoKey);
     if (memo !== undefined) return memo;
