@@ -11,7 +11,7 @@ function ipOf(r: CniOutcome): string {
 }
 
 const SERVER = (name: string) =>
-  `const net=require('net');net.createServer(s=>s.end('${name}\\n')).listen(80,'0.0.0.0');`;
+  `const net=require('net');net.createServer(s=>{s.on('error',()=>{});s.end('${name}\\n');}).listen(80,'0.0.0.0');`;
 
 describe('agent programs host ports, Services, DNS and NetworkPolicy', () => {
   let net: TestNet;
@@ -68,8 +68,9 @@ describe('agent programs host ports, Services, DNS and NetworkPolicy', () => {
         spec: {
           clusterIP: '10.96.0.50',
           clusterIPs: ['10.96.0.50'],
+          type: 'NodePort',
           selector: { app: 'web' },
-          ports: [{ name: 'http', port: 8000, targetPort: 80, protocol: 'TCP' }],
+          ports: [{ name: 'http', port: 8000, targetPort: 80, nodePort: 30080, protocol: 'TCP' }],
         },
       },
       {
@@ -143,6 +144,13 @@ describe('agent programs host ports, Services, DNS and NetworkPolicy', () => {
     await waitFor(async () => (await tcpRead(pb, '10.96.0.50', 8000)) === 'web', {
       timeoutMs: 20_000,
       what: 'ClusterIP 10.96.0.50:8000',
+    });
+  });
+
+  it('answers the NodePort on the node address from outside the node', async () => {
+    await waitFor(async () => (await tcpRead(underlay, '192.168.55.2', 30080)) === 'web', {
+      timeoutMs: 20_000,
+      what: 'NodePort 30080',
     });
   });
 
