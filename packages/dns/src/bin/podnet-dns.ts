@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { watch } from 'node:fs';
+import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import { DnsError } from '../errors.js';
 import { loadManifests } from '../manifests.js';
@@ -21,6 +22,7 @@ EndpointSlices, Pods as YAML or JSON), reloaded on change and on SIGHUP.
   --upstream ADDR      upstream resolver IP[:port]; repeatable
   --resolv-conf PATH   read upstreams from this file (when no --upstream)
   --no-watch           do not reload when the directory changes
+  --version            print the version
 
 Prints one JSON line {"event":"listening",...} once serving.`;
 
@@ -53,6 +55,7 @@ async function main(): Promise<void> {
         'resolv-conf': { type: 'string' },
         'no-watch': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
       },
       strict: true,
     });
@@ -62,6 +65,11 @@ async function main(): Promise<void> {
     fail(`${(err as Error).message}\n${USAGE}`);
   }
   const v = args.values;
+  if (v.version) {
+    const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
+    process.stdout.write(`podnet-dns ${pkg.version} (Kubernetes DNS specification 1.1.0)\n`);
+    return;
+  }
   if (v.help) {
     process.stdout.write(`${USAGE}\n`);
     return;

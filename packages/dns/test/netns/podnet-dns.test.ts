@@ -146,6 +146,8 @@ describe('podnet-dns binary in a namespace, queried from another', () => {
     });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--port must be a non-negative integer/);
+    const version = await net.exec(server, [process.execPath, BIN, '--version']);
+    expect(version.stdout).toMatch(/^podnet-dns \d+\.\d+\.\d+/);
     const missing = await net.exec(server, [process.execPath, BIN], { allowFail: true });
     expect(missing.stderr).toMatch(/--manifests is required/);
   });
