@@ -4,10 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 if [ "$(id -u)" != 0 ]; then echo "npm run demo: run as root (it creates network namespaces)" >&2; exit 2; fi
-for tool in ip nft dig; do
-  command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install iproute2 nftables dnsutils" >&2; exit 2; }
-done
-[ -d node_modules/.bin ] || npm ci --no-audit --no-fund
+bash tools/scripts/ensure-deps.sh
 export TURBO_TELEMETRY_DISABLED=1
 npx turbo run build --output-logs=errors-only \
   --filter=@podnet/cluster... --filter=@podnet/example-node-agent... --filter=@podnet/example-cni-plugin...

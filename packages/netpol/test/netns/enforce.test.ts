@@ -290,7 +290,7 @@ describe('policies enforced in a node namespace with routed pods', () => {
     try {
       await reader.ready;
       expect(await topo.probe('y/a', 'z/b', 'UDP', 81)).toBe(true);
-      expect(await topo.probe('x/c', 'z/b', 'UDP', 81, 1000)).toBe(false);
+      expect(await topo.probe('x/c', 'z/b', 'UDP', 81, 1000, true)).toBe(false);
       await new Promise((r) => setTimeout(r, 1500));
     } finally {
       await reader.stop();

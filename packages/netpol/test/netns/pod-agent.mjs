@@ -34,23 +34,20 @@ function probeTcp(ip, port, timeoutMs) {
   });
 }
 
-function probeUdp(ip, port, timeoutMs) {
+function probeUdp(ip, port, timeoutMs, once) {
   return new Promise((resolve) => {
     const u = createSocket('udp4');
-    const t = setTimeout(() => {
-      u.close();
-      resolve(false);
-    }, timeoutMs);
-    u.once('message', () => {
+    // Datagrams can be lost on a loaded machine: resend from the same socket until the deadline.
+    const resend = once ? undefined : setInterval(() => u.send('probe', port, ip), 300);
+    const done = (ok) => {
       clearTimeout(t);
+      clearInterval(resend);
       u.close();
-      resolve(true);
-    });
-    u.once('error', () => {
-      clearTimeout(t);
-      u.close();
-      resolve(false);
-    });
+      resolve(ok);
+    };
+    const t = setTimeout(() => done(false), timeoutMs);
+    u.once('message', () => done(true));
+    u.once('error', () => done(false));
     u.send('probe', port, ip);
   });
 }
@@ -95,7 +92,7 @@ function echo(handle, timeoutMs) {
 
 async function handle(req) {
   if (req.op === 'tcp') return probeTcp(req.ip, req.port, req.timeoutMs);
-  if (req.op === 'udp') return probeUdp(req.ip, req.port, req.timeoutMs);
+  if (req.op === 'udp') return probeUdp(req.ip, req.port, req.timeoutMs, req.once === true);
   if (req.op === 'open') return open(req.ip, req.port, req.timeoutMs);
   if (req.op === 'echo') return echo(req.handle, req.timeoutMs);
   return null;

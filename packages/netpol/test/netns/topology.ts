@@ -116,19 +116,24 @@ export class PodTopology {
     return p;
   }
 
-  /** Probes one flow with a real connection (TCP connect, or a UDP echo). */
+  /**
+   * Probes one flow with a real connection (TCP connect, or a UDP echo resent until the timeout;
+   * `once` sends a single datagram, for tests that count log records).
+   */
   probe(
     from: string,
     to: string,
     proto: 'TCP' | 'UDP',
     port: number,
-    timeoutMs = 1500,
+    timeoutMs = 3000,
+    once = false,
   ): Promise<boolean> {
     return this.pod(from).agent.call<boolean>({
       op: proto.toLowerCase(),
       ip: this.pod(to).ip,
       port,
       timeoutMs,
+      once,
     });
   }
 
