@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { KUBERNETES_ACCESS, parseAgentConfig } from '@podnet/example-node-agent';
+import { KUBERNETES_ACCESS, expandConfigEnv, parseAgentConfig } from '@podnet/example-node-agent';
 import {
   type ManifestDoc,
   checkKindConfig,
@@ -13,6 +13,7 @@ import {
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const docs = loadManifests(here('../manifests/podnet.yaml'));
+const daemonSet = () => find('DaemonSet', 'podnet-agent');
 const find = (kind: string, name?: string) => {
   const d = docs.find((x) => x.kind === kind && (name === undefined || x.metadata?.name === name));
   if (!d) throw new Error(`no ${kind} ${name ?? ''} in the manifests`);
@@ -116,8 +117,16 @@ describe('kind manifests', () => {
     const cm = find('ConfigMap', 'podnet-agent');
     const raw = (cm.data as Record<string, string>)['agent.json']!;
     const env = { NODE_NAME: 'podnet-worker', NODE_IP: '172.18.0.3' };
-    const text = raw.replace(/\$\{(\w+)\}/g, (_m, k: string) => env[k as keyof typeof env] ?? '');
-    const config = parseAgentConfig(JSON.parse(text));
+    const config = parseAgentConfig(expandConfigEnv(JSON.parse(raw), env));
+    expect(config.nodeIps).toEqual(['172.18.0.3']);
+    expect(config.dns.ip).toBe('172.18.0.3');
+    expect(() => expandConfigEnv(JSON.parse(raw), { NODE_NAME: 'n' })).toThrow(
+      /config\.nodeIps\[0\].*NODE_IP/,
+    );
+    const names = new Set(
+      daemonSet().spec.template.spec.containers[0].env.map((e: { name: string }) => e.name),
+    );
+    for (const [, name] of raw.matchAll(/\$\{(\w+)\}/g)) expect(names).toContain(name);
     expect(config.source.kind).toBe('kubernetes');
     expect(config.nodeName).toBe('podnet-worker');
     const ds = find('DaemonSet', 'podnet-agent');

@@ -161,3 +161,28 @@ export function parseAgentConfig(value: unknown): AgentConfig {
     fail('socketPath', 'a unix socket path has at most 107 bytes');
   return config;
 }
+
+/**
+ * Replaces `${NAME}` in every string of a parsed config file with `env[NAME]` (e.g. `NODE_NAME`
+ * and `NODE_IP` from a DaemonSet's downward API), so one ConfigMap serves every node. A name the
+ * environment does not set is an error naming the field.
+ */
+export function expandConfigEnv(value: unknown, env: NodeJS.ProcessEnv, path = ''): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => {
+      const v = env[name];
+      if (v === undefined) fail(path, `\${${name}} is not set in the environment`);
+      return v;
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => expandConfigEnv(v, env, `${path}[${i}]`));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [
+        k,
+        expandConfigEnv(v, env, path ? `${path}.${k}` : k),
+      ]),
+    );
+  }
+  return value;
+}

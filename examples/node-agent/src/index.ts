@@ -1,6 +1,11 @@
 export { NodeAgent, overlayPeers, resolvePodCidrs, type NodeAgentOptions } from './agent.js';
 export { AgentError, type AgentErrorCode } from './errors.js';
-export { parseAgentConfig, type AgentConfig, type AgentSourceConfig } from './config.js';
+export {
+  expandConfigEnv,
+  parseAgentConfig,
+  type AgentConfig,
+  type AgentSourceConfig,
+} from './config.js';
 export {
   emptySnapshot,
   nodeInternalIps,

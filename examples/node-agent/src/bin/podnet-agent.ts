@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { NodeAgent } from '../agent.js';
-import { parseAgentConfig } from '../config.js';
+import { expandConfigEnv, parseAgentConfig } from '../config.js';
 import { AgentError } from '../errors.js';
 import { createLogger } from '../log.js';
 
@@ -20,7 +20,7 @@ async function main(): Promise<void> {
       { cause },
     );
   }
-  const config = parseAgentConfig(raw);
+  const config = parseAgentConfig(expandConfigEnv(raw, process.env));
   const log = createLogger({ base: { node: config.nodeName } });
   const agent = new NodeAgent({ config, log });
   let stopping = false;
