@@ -1,5 +1,11 @@
+/**
+ * Argument validators, also published as the pure subpath `@podnet/host/validate`: this module
+ * and everything it imports must stay free of `node:*` so planners can use it anywhere.
+ */
 import ipaddr from 'ipaddr.js';
 import { HostError } from './errors.js';
+
+export { HostError, type HostErrorCode, type HostErrorDetails } from './errors.js';
 
 const IFNAME = /^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,14}$/;
 const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;

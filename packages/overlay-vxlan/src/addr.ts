@@ -116,11 +116,6 @@ export function canonicalIfaceCidr(cidr: string): string | undefined {
   return `${ip}/${prefix}`;
 }
 
-/** True when `mac` is six colon-separated hex octets. */
-export function isMacText(mac: unknown): mac is string {
-  return typeof mac === 'string' && /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(mac);
-}
-
 /** True when `mac` is a unicast (not multicast/broadcast) non-zero MAC. */
 export function isUnicastMac(mac: string): boolean {
   const first = Number.parseInt(mac.slice(0, 2), 16);

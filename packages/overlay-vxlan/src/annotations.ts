@@ -1,4 +1,5 @@
-import { canonicalIp, familyOf, isMacText, isUnicastMac } from './addr.js';
+import { isMac } from '@podnet/host/validate';
+import { canonicalIp, familyOf, isUnicastMac } from './addr.js';
 import { OverlayError } from './errors.js';
 import type { OverlayEvent, PeerNode } from './types.js';
 
@@ -34,7 +35,7 @@ function invalid(key: string, value: unknown, why: string): never {
 function checkInfo(info: NodeOverlayInfo): NodeOverlayInfo {
   if (info.backendType !== 'vxlan')
     invalid(ANNOTATION_KEYS.backendType, info.backendType, 'want vxlan');
-  if (!isMacText(info.vtepMac) || !isUnicastMac(info.vtepMac)) {
+  if (!isMac(info.vtepMac) || !isUnicastMac(info.vtepMac)) {
     invalid(
       ANNOTATION_KEYS.vtepMac,
       info.vtepMac,

@@ -1,8 +1,8 @@
+import { isIfName, isMac } from '@podnet/host/validate';
 import {
   type Family,
   canonicalIp,
   familyOf,
-  isMacText,
   isUnicastMac,
   type Net,
   NetSet,
@@ -31,7 +31,6 @@ import {
   type RouteEntry,
 } from './types.js';
 
-const IFNAME = /^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,14}$/;
 const NODE_NAME = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/;
 
 /** A {@link LocalNode} with every default filled in and every value checked and canonical. */
@@ -76,7 +75,7 @@ export function resolveLocal(local: LocalNode): ResolvedLocal {
   if (typeof local.nodeName !== 'string' || !NODE_NAME.test(local.nodeName)) {
     bad('local.nodeName', local.nodeName, 'want a Kubernetes node name (DNS subdomain)');
   }
-  if (typeof local.uplink !== 'string' || !IFNAME.test(local.uplink)) {
+  if (!isIfName(local.uplink)) {
     bad('local.uplink', local.uplink, 'want an interface name of 1-15 characters');
   }
   if (!Array.isArray(local.nodeIPs) || local.nodeIPs.length === 0) {
@@ -111,14 +110,15 @@ export function resolveLocal(local: LocalNode): ResolvedLocal {
       `no ${underlayFamily} address for the ${underlayFamily} underlay`,
     );
   const deviceName = local.deviceName ?? defaultDeviceName(vni);
-  if (!IFNAME.test(deviceName))
+  if (!isIfName(deviceName))
     bad('local.deviceName', deviceName, 'want an interface name of 1-15 characters');
   if (deviceName === local.uplink)
     bad('local.deviceName', deviceName, 'must differ from local.uplink');
-  const vtepMac = (local.vtepMac ?? vtepMacFor(local.nodeName)).toLowerCase();
-  if (!isMacText(vtepMac) || !isUnicastMac(vtepMac)) {
+  const givenMac: unknown = local.vtepMac ?? vtepMacFor(local.nodeName);
+  if (!isMac(givenMac) || !isUnicastMac(givenMac)) {
     bad('local.vtepMac', local.vtepMac, 'want a unicast MAC of six colon-separated hex octets');
   }
+  const vtepMac = givenMac.toLowerCase();
   const mtu = local.mtu === undefined ? undefined : intIn('local.mtu', local.mtu, 1280, 65_535);
   const routeProtocol = intIn(
     'local.routeProtocol',
@@ -277,11 +277,12 @@ export function desiredPeers(
       }
       nets.push(n);
     }
-    const mac = (peer.vtepMac ?? vtepMacFor(name)).toLowerCase();
-    if (!isMacText(mac) || !isUnicastMac(mac)) {
+    const givenMac: unknown = peer.vtepMac ?? vtepMacFor(name);
+    if (!isMac(givenMac) || !isUnicastMac(givenMac)) {
       events.push(skip(name, `VTEP MAC ${JSON.stringify(peer.vtepMac)} is not a unicast MAC`));
       return;
     }
+    const mac = givenMac.toLowerCase();
     const underlay = ips.find((ip) => familyOf(ip) === local.underlayFamily);
     const entry: DesiredPeer = {
       nodeName: name,

@@ -258,6 +258,16 @@ describe('planOverlay: desired × observed → operations', () => {
     );
   });
 
+  it('MACs given in upper case are planned in lower case', () => {
+    const plan = planOverlay(
+      { ...local, vtepMac: '0A:11:22:33:44:55' },
+      [{ ...n2, vtepMac: '0E:AA:BB:CC:DD:EE' }],
+      emptyObserved(uplink),
+    );
+    expect(plan.device.mac).toBe('0a:11:22:33:44:55');
+    expect(plan.peers[0]?.fdb.map((f) => f.mac)).toEqual(['0e:aa:bb:cc:dd:ee']);
+  });
+
   it('MTU follows the uplink: − 50 for IPv4, − 70 for IPv6 underlay', () => {
     const jumbo = { ifname: 'eth0', mtu: 9000, addrs: [] };
     expect(planOverlay(local, [], emptyObserved(jumbo)).device.mtu).toBe(8950);
@@ -390,6 +400,8 @@ describe('bad peers are skipped with an event; the others are unaffected', () =>
     ['duplicate name', { ...n3, nodeName: 'n2', podCIDRs: ['10.244.33.0/24'] }, 'duplicate'],
     ['bad MAC', { ...n3, vtepMac: 'zz:00:00:00:00:00' }, 'VTEP MAC'],
     ['multicast MAC', { ...n3, vtepMac: '01:00:5e:00:00:01' }, 'VTEP MAC'],
+    ['upper-case multicast MAC', { ...n3, vtepMac: '0F:00:5E:00:00:01' }, 'VTEP MAC'],
+    ['MAC that is not a string', { ...n3, vtepMac: 42 }, 'VTEP MAC'],
     ['MAC already used', { ...n3, vtepMac: mac2 }, 'already used by n2'],
     ['bad name', { ...n3, nodeName: 'Not A Name' }, 'not a node name'],
     ['no pod CIDR', { ...n3, podCIDRs: [] }, 'no pod CIDR'],
@@ -418,6 +430,12 @@ describe('bad local input throws OverlayError naming the field', () => {
     ['local.port', { port: 70000 }],
     ['local.directRouting', { directRouting: 'sometimes' }],
     ['local.deviceName', { deviceName: 'eth0' }],
+    ['local.deviceName', { deviceName: 'podnet.123456789' }],
+    ['local.deviceName', { deviceName: 42 }],
+    ['local.uplink', { uplink: '-eth0' }],
+    ['local.uplink', { uplink: 7 }],
+    ['local.vtepMac', { vtepMac: '02:00:00:00:00' }],
+    ['local.vtepMac', { vtepMac: 42 }],
     ['local.vtepMac', { vtepMac: 'ff:ff:ff:ff:ff:ff' }],
     ['local.mtu', { mtu: 100 }],
     ['local.nodeIPs', { underlayFamily: 'ipv6' }],
