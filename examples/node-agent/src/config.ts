@@ -1,4 +1,4 @@
-import { isCidr, isIfName, isIp } from '@podnet/host';
+import { isCidr, isIfName, isIp } from '@podnet/host/validate';
 import { AgentError } from './errors.js';
 
 /** Where the agent takes cluster state from. */

@@ -1,4 +1,4 @@
-import { assertInt, assertNftName } from '@podnet/host';
+import { assertInt, assertNftName } from '@podnet/host/validate';
 import { cidrMinus, familyOf } from './cidr.js';
 import { cnpPeerKnown, policyTypesOf, sortClusterPolicies } from './evaluate.js';
 import { encodeLogPrefix, type LogPrefixInfo } from './log-prefix.js';

@@ -1,4 +1,4 @@
-import { isCidr } from '@podnet/host';
+import { isCidr } from '@podnet/host/validate';
 import { cidrWithin, familyOf } from './cidr.js';
 import { type FieldIssue, NetpolError } from './errors.js';
 import type { ClusterNetworkPolicy, NetworkPolicy } from './types.js';

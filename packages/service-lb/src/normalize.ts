@@ -1,4 +1,4 @@
-import { isCidr, isIp } from '@podnet/host';
+import { isCidr, isIp } from '@podnet/host/validate';
 import ipaddr from 'ipaddr.js';
 import { ServiceLbError } from './errors.js';
 import type {
