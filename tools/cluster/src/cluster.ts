@@ -850,8 +850,9 @@ export class Cluster {
   }
 
   /**
-   * Explains a flow: DNS answer, Service DNAT, route (with the source node kernel's `ip route
-   * get`) and the NetworkPolicy verdict, computed by {@link explainFlow}.
+   * Explains a flow: DNS answer, Service DNAT (@podnet/service-lb's compiled rules), route or
+   * tunnel (@podnet/overlay-vxlan's plan) and the NetworkPolicy verdict, computed by
+   * {@link explainFlow}; the source node kernel's `ip route get` is added as a cross-check.
    */
   async explain(
     from: string,

@@ -1,31 +1,15 @@
 import {
   type AnyCniResult,
   CniRuntime,
-  findPlugin,
   loadConfLists,
   type NetConfList,
-  type PluginExec,
+  netnsExec,
 } from '@podnet/cni-spec';
-import { ExecRunner } from '@podnet/host';
 
 /**
- * A {@link PluginExec} that runs every plugin inside a node's network namespace
- * (`nsenter --net=PATH -- plugin`), as a runtime on that node would: host-side links land there.
+ * @podnet/cni-spec's libcni-style runtime for one node: its plugin dirs, result cache, and every
+ * plugin run inside the node's namespace (cni-spec's `netnsExec`), as a runtime on that node would.
  */
-export function netnsPluginExec(netnsPath: string): PluginExec {
-  return {
-    find: findPlugin,
-    run: (request) =>
-      new ExecRunner({ env: request.env as NodeJS.ProcessEnv }).run({
-        argv: [request.pluginPath],
-        stdin: request.stdin,
-        netns: { path: netnsPath },
-        timeoutMs: request.timeoutMs,
-      }),
-  };
-}
-
-/** @podnet/cni-spec's libcni-style runtime for one node: its plugin dirs, result cache and namespace. */
 export function nodeCniRuntime(options: {
   binDirs: string[];
   cacheDir: string;
@@ -36,7 +20,7 @@ export function nodeCniRuntime(options: {
     binDirs: options.binDirs,
     cacheDir: options.cacheDir,
     env,
-    exec: netnsPluginExec(options.netnsPath),
+    exec: netnsExec(options.netnsPath),
   });
 }
 

@@ -1,8 +1,18 @@
 import { type ClusterDnsState, compileZone, resolve as resolveDns } from '@podnet/dns';
 import { type ClusterState as PolicyState, evaluate } from '@podnet/netpol';
-import type { ClusterPlan } from './plan.js';
-import type { PodRecord, ServiceRecord } from './model.js';
-import { planEndpointSlice, renderManifests, type ControlPlaneState } from './model.js';
+import { type OverlayPlan, type PeerNode, planOverlay } from '@podnet/overlay-vxlan';
+import {
+  compileServices,
+  type EndpointSlice,
+  type NftChain,
+  type NftTable,
+  type Ruleset,
+  type Service,
+} from '@podnet/service-lb';
+import type { ControlPlaneState, PodRecord } from './model.js';
+import { inCidr, renderManifests } from './model.js';
+import type { ClusterPlan, NodePlan } from './plan.js';
+import { planReferenceRoutes } from './plan.js';
 
 /** One step a flow meets on its way. */
 export interface ExplainStep {
@@ -10,11 +20,15 @@ export interface ExplainStep {
   detail: string;
 }
 
-/** What {@link explainFlow} found: the steps, and whether policy admits the flow. */
+/** What {@link explainFlow} found: the steps, and whether the flow gets through. */
 export interface Explanation {
   steps: ExplainStep[];
-  /** `allow`/`deny` from the policy evaluator; `unknown` when the target did not resolve. */
-  verdict: 'allow' | 'deny' | 'unknown';
+  /**
+   * `allow`/`deny` from the policy evaluator; `reject` when the Service rules reject or drop the
+   * flow (no endpoints, unknown port of a ClusterIP, unallocated service address); `unknown` when
+   * the target did not resolve.
+   */
+  verdict: 'allow' | 'deny' | 'reject' | 'unknown';
 }
 
 /** A flow to explain. `to` is a pod (`ns/name` or unique name), an IP or a DNS name. */
@@ -36,6 +50,39 @@ export interface ExplainContext {
   routeOf?: (dstIp: string) => string | undefined;
 }
 
+/** What a node's compiled Service ruleset does with one new connection. */
+export interface DnatDecision {
+  /** The node whose rules decide (the source pod's node, or the node a NodePort is addressed to). */
+  node: string;
+  /** The map element that matched, e.g. `service-ips[10.96.0.11 . tcp . 80]`. */
+  match?: string;
+  /** The chain the element sends the packet to (`svc-…`, `ext-…`, `local-…`). */
+  chain?: string;
+  action: 'dnat' | 'reject' | 'drop' | 'none';
+  /** Endpoints the rules balance over (`dnat to` of the `ep-…` chains reached). */
+  endpoints: { ip: string; port: number }[];
+  /** The path marks the connection for masquerade (e.g. NodePort, source outside the pod CIDRs). */
+  masquerade: boolean;
+  /** ClientIP session affinity sets are consulted first. */
+  affinity: boolean;
+  /** Why the packet is rejected or dropped (when it is). */
+  reason?: string;
+}
+
+/** A packet as the Service rules of one node see it. */
+export interface DnatPacket {
+  src?: string;
+  dst: string;
+  protocol: 'tcp' | 'udp';
+  port: number;
+  /** `dst` is an address of the node (NodePorts answer there). */
+  dstLocal: boolean;
+  /** The source is the node itself (`fib saddr type local`). */
+  srcLocal: boolean;
+}
+
+type Obj = Record<string, unknown>;
+
 function findPod(state: ControlPlaneState, ref: string): PodRecord | undefined {
   const [a, b] = ref.split('/');
   if (b !== undefined) return state.pods.find((p) => p.namespace === a && p.name === b);
@@ -43,15 +90,199 @@ function findPod(state: ControlPlaneState, ref: string): PodRecord | undefined {
   return m.length === 1 ? m[0] : undefined;
 }
 
-function byKind(files: Record<string, Record<string, unknown>>, kind: string) {
+function byKind(files: Record<string, Obj>, kind: string): Obj[] {
   return Object.values(files).filter((o) => o.kind === kind);
 }
 
 /**
- * Explains a flow with the packages' pure parts: the cluster DNS answer (@podnet/dns's zone
- * compiler and resolver over the same manifests the agents read), the Service DNAT (endpoints of
- * the endpoint-slice controller), the route (the kernel's, when given) and the NetworkPolicy
- * verdict (@podnet/netpol's evaluator). Pure.
+ * Follows a packet through a compiled `@podnet/service-lb` ruleset (its IPv4 table) the way the
+ * kernel does: the `services` dispatch (`service-ips`, then `service-nodeports` for a local
+ * destination), then the filter checks (`no-endpoint-*`, `cluster-ips`, service CIDR drops). Pure.
+ */
+export function followServiceRules(ruleset: Ruleset, node: string, pkt: DnatPacket): DnatDecision {
+  const none: DnatDecision = {
+    node,
+    action: 'none',
+    endpoints: [],
+    masquerade: false,
+    affinity: false,
+  };
+  const table = ruleset.tables.find((t) => t.family === 'ip');
+  if (!table) return none;
+  const element = (set: string, key: string) =>
+    table.elements.find((e) => e.set === set && e.key === key);
+  const vipKey = `${pkt.dst} . ${pkt.protocol} . ${pkt.port}`;
+  const npKey = `${pkt.protocol} . ${pkt.port}`;
+  const hit =
+    (element('service-ips', vipKey) && { set: 'service-ips', key: vipKey }) ||
+    (pkt.dstLocal &&
+      element('service-nodeports', npKey) && { set: 'service-nodeports', key: npKey });
+  if (hit) {
+    const value = element(hit.set, hit.key)!.value ?? '';
+    const chain = /^goto (\S+)$/.exec(value)?.[1];
+    const d: DnatDecision = {
+      ...none,
+      match: `${hit.set}[${hit.key}]`,
+      ...(chain ? { chain } : {}),
+      action: 'dnat',
+    };
+    if (chain) walkChain(table, chain, pkt, d, new Set());
+    if (d.endpoints.length === 0) {
+      d.action = 'drop';
+      d.reason = `${value} reaches no endpoint`;
+    }
+    return d;
+  }
+  const miss =
+    (element('no-endpoint-services', vipKey) && { set: 'no-endpoint-services', key: vipKey }) ||
+    (pkt.dstLocal &&
+      element('no-endpoint-nodeports', npKey) && { set: 'no-endpoint-nodeports', key: npKey });
+  if (miss) {
+    const value = element(miss.set, miss.key)!.value ?? '';
+    const reject = value === 'goto reject-chain';
+    return {
+      ...none,
+      match: `${miss.set}[${miss.key}]`,
+      action: reject ? 'reject' : 'drop',
+      reason: reject
+        ? 'no endpoints: rejected (ICMP port unreachable)'
+        : 'no endpoint for this traffic policy: dropped',
+    };
+  }
+  if (element('cluster-ips', pkt.dst)) {
+    return {
+      ...none,
+      match: `cluster-ips[${pkt.dst}]`,
+      action: 'reject',
+      reason: `port ${pkt.port}/${pkt.protocol} is not a port of this ClusterIP: rejected`,
+    };
+  }
+  const check = table.chains.find((c) => c.name === 'cluster-ips-check');
+  for (const rule of check?.rules ?? []) {
+    const cidr = /^ip daddr (\S+) drop$/.exec(rule)?.[1];
+    if (cidr && inCidr(pkt.dst, cidr)) {
+      return {
+        ...none,
+        action: 'drop',
+        reason: `${pkt.dst} is an unallocated address of the service CIDR ${cidr}: dropped`,
+      };
+    }
+  }
+  return none;
+}
+
+function walkChain(
+  table: NftTable,
+  name: string,
+  pkt: DnatPacket,
+  d: DnatDecision,
+  seen: Set<string>,
+): void {
+  if (seen.has(name)) return;
+  seen.add(name);
+  const chain: NftChain | undefined = table.chains.find((c) => c.name === name);
+  if (!chain) return;
+  const podCidrs = table.elements.filter((e) => e.set === 'pod-cidrs').map((e) => e.key);
+  const fromPods = pkt.src !== undefined && podCidrs.some((c) => inCidr(pkt.src!, c));
+  const follow = (next: string) => walkChain(table, next, pkt, d, seen);
+  for (const rule of chain.rules) {
+    const dnat = /dnat to (\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(rule);
+    if (dnat) {
+      d.endpoints.push({ ip: dnat[1]!, port: Number(dnat[2]) });
+      return;
+    }
+    const hairpin = /^ip saddr (\S+) jump mark-for-masquerade$/.exec(rule);
+    const branch = /^numgen random mod \d+ == 0 goto (\S+)$/.exec(rule);
+    const vmap = /^numgen random mod \d+ vmap \{ (.*) \}$/.exec(rule);
+    const podsGoto = /^ip saddr @pod-cidrs goto (\S+)$/.exec(rule);
+    const localSrc = /^fib saddr type local (?:jump mark-for-masquerade|goto (\S+))$/.exec(rule);
+    const jump = /^goto (\S+)$/.exec(rule);
+    if (rule === 'jump mark-for-masquerade') d.masquerade = true;
+    else if (rule === 'ip saddr != @pod-cidrs jump mark-for-masquerade') {
+      if (!fromPods) d.masquerade = true;
+    } else if (hairpin) {
+      if (pkt.src === hairpin[1]) d.masquerade = true;
+    } else if (rule.startsWith('update @') || /^ip saddr @aff-\S+ goto \S+$/.test(rule))
+      d.affinity = true;
+    else if (branch) follow(branch[1]!);
+    else if (vmap) {
+      for (const g of vmap[1]!.matchAll(/goto ([^\s,]+)/g)) follow(g[1]!);
+      return;
+    } else if (podsGoto && fromPods) {
+      follow(podsGoto[1]!);
+      return;
+    } else if (localSrc && pkt.srcLocal) {
+      if (!localSrc[1]) d.masquerade = true;
+      else {
+        follow(localSrc[1]);
+        return;
+      }
+    } else if (jump) {
+      follow(jump[1]!);
+      return;
+    }
+  }
+}
+
+/** The overlay a node's agent plans (uplink eth0 on the node's segment, fresh kernel state). */
+export function planNodeOverlay(plan: ClusterPlan, files: Record<string, Obj>, node: NodePlan) {
+  const peers: PeerNode[] = [];
+  for (const n of byKind(files, 'Node')) {
+    const name = (n.metadata as { name?: string } | undefined)?.name;
+    const spec = (n.spec ?? {}) as { podCIDRs?: string[] };
+    const status = (n.status ?? {}) as { addresses?: { type: string; address: string }[] };
+    const nodeIPs = (status.addresses ?? [])
+      .filter((a) => a.type === 'InternalIP')
+      .map((a) => a.address);
+    if (!name || name === node.name || !spec.podCIDRs?.length || nodeIPs.length === 0) continue;
+    peers.push({ nodeName: name, nodeIPs, podCIDRs: spec.podCIDRs });
+  }
+  const prefix = plan.segments[node.segment]!.cidr.split('/')[1];
+  return planOverlay(
+    { nodeName: node.name, uplink: 'eth0', nodeIPs: [node.ip], podCIDRs: [node.podCidr] },
+    peers,
+    {
+      uplink: { ifname: 'eth0', mtu: 1500, addrs: [`${node.ip}/${prefix}`] },
+      deviceAddrs: [],
+      neighbours: [],
+      fdb: [],
+      routes: [],
+    },
+  );
+}
+
+function overlayRoute(overlay: OverlayPlan, src: NodePlan, ip: string): string | undefined {
+  for (const peer of overlay.peers) {
+    const route = peer.routes.find((r) => inCidr(ip, r.dst));
+    if (!route) continue;
+    const head = `${src.name} → ${peer.nodeName} (pod CIDR ${route.dst})`;
+    if (route.dev === overlay.device.name) {
+      const mac = peer.neighbours.find((n) => n.dst === route.via)?.mac;
+      const fdb = peer.fdb.find((f) => f.mac === mac);
+      return `${head}: VXLAN, VTEP MAC ${mac}, node IP ${fdb?.dst}, VNI ${overlay.device.vni}, UDP ${overlay.device.port}, dev ${overlay.device.name} via ${route.via} onlink`;
+    }
+    return `${head}: DirectRouting via node IP ${route.via} dev ${route.dev} (same L2 segment, no encapsulation)`;
+  }
+  return undefined;
+}
+
+function referenceRoute(plan: ClusterPlan, src: NodePlan, ip: string): string | undefined {
+  const lines = planReferenceRoutes(plan).nodeLines[src.name] ?? [];
+  for (const l of lines) {
+    if (!inCidr(ip, l[2]!)) continue;
+    const owner = plan.nodes.find((n) => n.podCidr === l[2]);
+    return `${src.name} → ${owner?.name ?? '?'} (pod CIDR ${l[2]}): reference network route via ${l[4]}`;
+  }
+  return undefined;
+}
+
+/**
+ * Explains a flow with the packages' pure parts over the same manifests the agents read: the
+ * cluster DNS answer (@podnet/dns's zone compiler and resolver), the Service DNAT
+ * (@podnet/service-lb's compiled ruleset for the deciding node, followed like the kernel does),
+ * the route or tunnel (@podnet/overlay-vxlan's planner for the source node; the kernel's
+ * `ip route get` as a cross-check when given) and the NetworkPolicy verdict (@podnet/netpol's
+ * evaluator). Pure.
  */
 export function explainFlow(ctx: ExplainContext, flow: ExplainFlow): Explanation {
   const { plan, state } = ctx;
@@ -59,6 +290,7 @@ export function explainFlow(ctx: ExplainContext, flow: ExplainFlow): Explanation
   const files = renderManifests(plan, state);
   const src = findPod(state, flow.from);
   const srcName = src ? `${src.namespace}/${src.name}` : flow.from;
+  const srcNode = src ? plan.nodes.find((n) => n.name === src.nodeName) : undefined;
   steps.push({
     kind: 'source',
     detail: src
@@ -71,65 +303,70 @@ export function explainFlow(ctx: ExplainContext, flow: ExplainFlow): Explanation
   if (dstPod?.ip) address = dstPod.ip;
   else if (/^\d+\.\d+\.\d+\.\d+$/.test(flow.to)) address = flow.to;
   else {
-    const zone = compileZone(
-      {
-        namespaces: byKind(files, 'Namespace'),
-        services: byKind(files, 'Service'),
-        endpointSlices: byKind(files, 'EndpointSlice'),
-        pods: byKind(files, 'Pod'),
-      } as unknown as ClusterDnsState,
-      { zone: plan.clusterDomain },
-    );
-    const name = flow.to.replace(/\.$/, '');
-    const dots = name.split('.').length - 1;
-    const expanded = ctx.search.map((s) => `${name}.${s}`);
-    const candidates = flow.to.endsWith('.')
-      ? [name]
-      : dots >= ctx.ndots
-        ? [name, ...expanded]
-        : [...expanded, name];
-    for (const c of candidates) {
-      const r = resolveDns(zone, { name: c, type: 'A' });
-      if (r.kind === 'forward') {
-        steps.push({
-          kind: 'dns',
-          detail: `${c}: outside ${plan.clusterDomain}, forwarded upstream`,
-        });
-        continue;
-      }
-      const a = r.answers.find((x) => x.type === 'A');
-      if (r.rcode === 'NOERROR' && a) {
-        address = a.data as string;
-        steps.push({ kind: 'dns', detail: `${c} A ${address} (from ${plan.dnsIp})` });
-        break;
-      }
-      steps.push({ kind: 'dns', detail: `${c}: ${r.rcode}` });
-    }
+    address = resolveName(ctx, files, flow.to, steps);
     if (!address) return { steps, verdict: 'unknown' };
   }
 
-  const svc = state.services.find(
-    (s) =>
-      (s.clusterIP === address &&
-        s.ports.some((p) => p.port === flow.port && p.protocol === flow.protocol)) ||
-      (plan.nodes.some((n) => n.ip === address) &&
-        s.ports.some((p) => p.nodePort === flow.port && p.protocol === flow.protocol)),
-  );
   let targets: { ip: string; port: number }[] = [{ ip: address, port: flow.port }];
-  if (svc) targets = serviceTargets(svc, state, flow, steps);
+  let routeNode = srcNode;
+  const dstNode = plan.nodes.find((n) => n.ip === address);
+  const ruleNode = srcNode ?? dstNode;
+  if (plan.network === 'podnet' && ruleNode) {
+    const services = byKind(files, 'Service') as unknown as Service[];
+    const slices = byKind(files, 'EndpointSlice') as unknown as EndpointSlice[];
+    const compile = (n: NodePlan) =>
+      compileServices(
+        { services, endpointSlices: slices },
+        { name: n.name, clusterCIDRs: [plan.clusterCidr], serviceCIDRs: [plan.serviceCidr] },
+        { families: ['ip'] },
+      );
+    const pkt = (n: NodePlan): DnatPacket => ({
+      ...(src?.ip ? { src: src.ip } : {}),
+      dst: address!,
+      protocol: flow.protocol === 'UDP' ? 'udp' : 'tcp',
+      port: flow.port,
+      dstLocal: n.ip === address || n.podGateway === address,
+      srcLocal: false,
+    });
+    let d = followServiceRules(compile(ruleNode), ruleNode.name, pkt(ruleNode));
+    // A NodePort addressed to another node is not DNATed here: that node's rules decide.
+    if (d.action === 'none' && dstNode && dstNode !== ruleNode)
+      d = followServiceRules(compile(dstNode), dstNode.name, pkt(dstNode));
+    if (d.action !== 'none') {
+      steps.push({ kind: 'service', detail: describeDnat(d, services, address, flow) });
+      if (d.action !== 'dnat') return { steps, verdict: 'reject' };
+      targets = d.endpoints;
+      const dnatNode = plan.nodes.find((n) => n.name === d.node)!;
+      if (dnatNode !== routeNode) {
+        if (routeNode) {
+          const kernel = ctx.routeOf?.(address);
+          steps.push({
+            kind: 'route',
+            detail: `${address}: ${routeNode.name} → ${dnatNode.name}'s node address over the underlay (DNATed there)${kernel ? `; kernel: ${kernel}` : ''}`,
+          });
+        }
+        routeNode = dnatNode;
+      }
+    }
+  }
 
-  const srcNode = src ? plan.nodes.find((n) => n.name === src.nodeName) : undefined;
+  const overlay =
+    routeNode && plan.network === 'podnet' ? planNodeOverlay(plan, files, routeNode) : undefined;
   for (const t of targets) {
     const pod = state.pods.find((p) => p.ip === t.ip);
-    let where: string;
-    if (pod && srcNode && pod.nodeName === srcNode.name)
-      where = `local on ${srcNode.name}: the pod's veth`;
-    else if (pod) {
-      const dst = plan.nodes.find((n) => n.name === pod.nodeName)!;
-      const sameSegment = srcNode && srcNode.segment === dst.segment;
-      where = `${srcNode?.name ?? 'here'} → ${dst.name} (${dst.ip}, ${sameSegment ? 'same L2 segment' : 'across the router'})`;
-    } else where = 'leaves the pod network via the node uplink (masqueraded to the node address)';
-    const kernel = ctx.routeOf?.(t.ip);
+    let where: string | undefined;
+    if (routeNode && inCidr(t.ip, routeNode.podCidr))
+      where = `local on ${routeNode.name}: ${pod ? `pod ${pod.namespace}/${pod.name} behind its veth` : 'the node bridge'}`;
+    else if (routeNode && overlay) where = overlayRoute(overlay, routeNode, t.ip);
+    else if (routeNode) where = referenceRoute(plan, routeNode, t.ip);
+    if (!where) {
+      const node = plan.nodes.find((n) => n.ip === t.ip);
+      if (node) where = `${node.name}'s node address on the underlay`;
+      else if (pod)
+        where = `pod on ${pod.nodeName} (${flow.from} is not on a node: no route planned)`;
+      else where = 'leaves the pod network via the node uplink (masqueraded to the node address)';
+    }
+    const kernel = routeNode === srcNode ? ctx.routeOf?.(t.ip) : undefined;
     steps.push({
       kind: 'route',
       detail: `${t.ip}: ${where}${kernel ? `; kernel: ${kernel}` : ''}`,
@@ -159,29 +396,87 @@ export function explainFlow(ctx: ExplainContext, flow: ExplainFlow): Explanation
   return { steps, verdict };
 }
 
-function serviceTargets(
-  svc: ServiceRecord,
-  state: ControlPlaneState,
-  flow: ExplainFlow,
+function resolveName(
+  ctx: ExplainContext,
+  files: Record<string, Obj>,
+  to: string,
   steps: ExplainStep[],
-): { ip: string; port: number }[] {
-  const sp = svc.ports.find(
-    (p) => (p.port === flow.port || p.nodePort === flow.port) && p.protocol === flow.protocol,
-  )!;
-  const slice = planEndpointSlice(svc, state.pods) as {
-    endpoints: { addresses: string[] }[];
-    ports: { name: string; port: number }[];
-  };
-  const port =
-    slice.ports.find((p) => p.name === (sp.name ?? ''))?.port ??
-    (typeof sp.targetPort === 'number' ? sp.targetPort : 0);
-  const targets = slice.endpoints.map((e) => ({ ip: e.addresses[0]!, port }));
-  steps.push({
-    kind: 'service',
-    detail:
-      targets.length === 0
-        ? `Service ${svc.namespace}/${svc.name} has no ready endpoints: rejected`
-        : `Service ${svc.namespace}/${svc.name} (${sp.nodePort === flow.port ? `NodePort ${flow.port}` : `${svc.clusterIP}:${sp.port}`}): DNAT to one of ${targets.map((t) => `${t.ip}:${t.port}`).join(', ')}`,
-  });
-  return targets;
+): string | undefined {
+  const { plan } = ctx;
+  const zone = compileZone(
+    {
+      namespaces: byKind(files, 'Namespace'),
+      services: byKind(files, 'Service'),
+      endpointSlices: byKind(files, 'EndpointSlice'),
+      pods: byKind(files, 'Pod'),
+    } as unknown as ClusterDnsState,
+    { zone: plan.clusterDomain },
+  );
+  const name = to.replace(/\.$/, '');
+  const dots = name.split('.').length - 1;
+  const expanded = ctx.search.map((s) => `${name}.${s}`);
+  const candidates = to.endsWith('.')
+    ? [name]
+    : dots >= ctx.ndots
+      ? [name, ...expanded]
+      : [...expanded, name];
+  for (const c of candidates) {
+    const r = resolveDns(zone, { name: c, type: 'A' });
+    if (r.kind === 'forward') {
+      steps.push({
+        kind: 'dns',
+        detail: `${c}: outside ${plan.clusterDomain}, forwarded upstream`,
+      });
+      continue;
+    }
+    const a = r.answers.find((x) => x.type === 'A');
+    if (r.rcode === 'NOERROR' && a) {
+      steps.push({ kind: 'dns', detail: `${c} A ${a.data as string} (from ${plan.dnsIp})` });
+      return a.data as string;
+    }
+    steps.push({ kind: 'dns', detail: `${c}: ${r.rcode}` });
+  }
+  return undefined;
+}
+
+/** Names the Service (and port) a matched map key belongs to, from the Service objects. */
+function ownerOf(services: Service[], d: DnatDecision, address: string, flow: ExplainFlow) {
+  const nodePort =
+    d.match?.startsWith('service-nodeports') || d.match?.startsWith('no-endpoint-nodeports');
+  for (const s of services) {
+    const spec = (s.spec ?? {}) as {
+      clusterIP?: string;
+      ports?: { name?: string; port: number; nodePort?: number; protocol?: string }[];
+    };
+    const p = spec.ports?.find(
+      (x) =>
+        (x.protocol ?? 'TCP') === flow.protocol &&
+        (nodePort ? x.nodePort === flow.port : spec.clusterIP === address && x.port === flow.port),
+    );
+    const meta = s.metadata as { namespace?: string; name?: string };
+    if (p) return { name: `${meta.namespace}/${meta.name}`, port: p, nodePort };
+    if (!nodePort && spec.clusterIP === address)
+      return { name: `${meta.namespace}/${meta.name}`, port: undefined, nodePort };
+  }
+  return undefined;
+}
+
+function describeDnat(
+  d: DnatDecision,
+  services: Service[],
+  address: string,
+  flow: ExplainFlow,
+): string {
+  const owner = ownerOf(services, d, address, flow);
+  const proto = flow.protocol;
+  const svc = owner
+    ? `Service ${owner.name} ${owner.port ? `port ${owner.port.name ? `${owner.port.name} ` : ''}${owner.nodePort ? `NodePort ${flow.port}` : `${address}:${flow.port}`}/${proto}` : `(no port ${flow.port}/${proto})`}`
+    : `${address}:${flow.port}/${proto}`;
+  const rule = `${d.node}'s podnet-svc ${d.match ?? 'cluster-ips-check'}`;
+  if (d.action !== 'dnat') return `${svc}: ${d.reason} (${rule})`;
+  const eps = d.endpoints.map((e) => `${e.ip}:${e.port}`).join(', ');
+  const extra = [d.masquerade ? 'masqueraded' : '', d.affinity ? 'ClientIP affinity' : ''].filter(
+    Boolean,
+  );
+  return `${svc}: DNAT to ${d.endpoints.length === 1 ? '' : 'one of '}${eps} (${rule} → ${d.chain}${extra.length ? `; ${extra.join(', ')}` : ''})`;
 }

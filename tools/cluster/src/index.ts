@@ -15,6 +15,7 @@ export {
 export {
   allocateClusterIp,
   allocateNodePort,
+  inCidr,
   parseUserObjects,
   planEndpointSlice,
   renderManifests,
@@ -27,7 +28,7 @@ export {
   type ServiceRecord,
   type UserObjects,
 } from './model.js';
-export { firstConfList, netnsPluginExec, nodeCniRuntime, resultIpv4 } from './cni-exec.js';
+export { firstConfList, nodeCniRuntime, resultIpv4 } from './cni-exec.js';
 export {
   Cluster,
   DEFAULT_RUN_ROOT,
@@ -42,6 +43,10 @@ export {
 export { main, parseTarget } from './cli.js';
 export {
   explainFlow,
+  followServiceRules,
+  planNodeOverlay,
+  type DnatDecision,
+  type DnatPacket,
   type ExplainContext,
   type ExplainFlow,
   type ExplainStep,

@@ -216,6 +216,17 @@ function ipToInt(ip: string): number {
   return ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);
 }
 
+/** True when IPv4 `ip` lies in IPv4 `cidr` (`a.b.c.d/len`); false for anything else. Pure. */
+export function inCidr(ip: string, cidr: string): boolean {
+  const [base, bits] = cidr.split('/');
+  const v4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+  if (!base || !v4.test(ip) || !v4.test(base)) return false;
+  const len = bits === undefined ? 32 : Number(bits);
+  if (!Number.isInteger(len) || len < 0 || len > 32) return false;
+  const size = 2 ** (32 - len);
+  return Math.floor(ipToInt(ip) / size) === Math.floor(ipToInt(base) / size);
+}
+
 function intToIp(n: number): string {
   return [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
 }

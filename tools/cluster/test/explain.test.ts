@@ -1,42 +1,37 @@
+import { vtepMacFor } from '@podnet/overlay-vxlan';
+import { compileServices } from '@podnet/service-lb';
 import { describe, expect, it } from 'vitest';
-import { type ControlPlaneState, explainFlow, planCluster } from '../src/index.js';
+import {
+  type ControlPlaneState,
+  type ExplainStep,
+  explainFlow,
+  followServiceRules,
+  type PodRecord,
+  planCluster,
+  planNodeOverlay,
+  renderManifests,
+} from '../src/index.js';
 
 const plan = planCluster({ name: 't', prefix: 'pnc-t-', nodes: 3, network: 'podnet' });
+
+function pod(
+  name: string,
+  nodeName: string,
+  ip: string,
+  labels: Record<string, string> = {},
+  ports: PodRecord['ports'] = [],
+): PodRecord {
+  return { namespace: 'default', name, labels, nodeName, ports, ip };
+}
+
+const http = [{ name: 'http', containerPort: 8080, protocol: 'TCP' as const }];
 const state: ControlPlaneState = {
   namespaces: [],
   pods: [
-    {
-      namespace: 'default',
-      name: 'client',
-      labels: { role: 'client' },
-      nodeName: 'node1',
-      ports: [],
-      ip: '10.244.1.2',
-    },
-    {
-      namespace: 'default',
-      name: 'web-1',
-      labels: { app: 'web' },
-      nodeName: 'node1',
-      ports: [{ containerPort: 8080, protocol: 'TCP' }],
-      ip: '10.244.1.3',
-    },
-    {
-      namespace: 'default',
-      name: 'web-2',
-      labels: { app: 'web' },
-      nodeName: 'node3',
-      ports: [{ containerPort: 8080, protocol: 'TCP' }],
-      ip: '10.244.3.2',
-    },
-    {
-      namespace: 'default',
-      name: 'other',
-      labels: {},
-      nodeName: 'node2',
-      ports: [],
-      ip: '10.244.2.2',
-    },
+    pod('client', 'node1', '10.244.1.2', { role: 'client' }),
+    pod('web-1', 'node1', '10.244.1.3', { app: 'web' }, http),
+    pod('web-2', 'node3', '10.244.3.2', { app: 'web' }, http),
+    pod('other', 'node2', '10.244.2.2', {}, [{ containerPort: 9000, protocol: 'UDP' }]),
   ],
   services: [
     {
@@ -45,7 +40,23 @@ const state: ControlPlaneState = {
       type: 'NodePort',
       selector: { app: 'web' },
       clusterIP: '10.96.0.11',
-      ports: [{ port: 80, targetPort: 8080, protocol: 'TCP', nodePort: 30080 }],
+      ports: [{ port: 80, targetPort: 'http', protocol: 'TCP', nodePort: 30080 }],
+    },
+    {
+      namespace: 'default',
+      name: 'empty',
+      type: 'ClusterIP',
+      selector: { app: 'none' },
+      clusterIP: '10.96.0.12',
+      ports: [{ port: 80, targetPort: 80, protocol: 'TCP' }],
+    },
+    {
+      namespace: 'default',
+      name: 'udp',
+      type: 'ClusterIP',
+      selector: { app: 'web' },
+      clusterIP: '10.96.0.13',
+      ports: [{ name: 'dns', port: 53, targetPort: 5353, protocol: 'UDP' }],
     },
   ],
   networkPolicies: [
@@ -66,44 +77,327 @@ const ctx = {
   ndots: 5,
 };
 
+const mac3 = vtepMacFor('node3');
+const mac1 = vtepMacFor('node1');
+const vxlanTo3 = `node1 → node3 (pod CIDR 10.244.3.0/24): VXLAN, VTEP MAC ${mac3}, node IP 172.30.1.13, VNI 1, UDP 8472, dev podnet.1 via 10.244.3.0 onlink`;
+
+interface Case {
+  name: string;
+  from: string;
+  to: string;
+  port: number;
+  protocol?: 'TCP' | 'UDP';
+  verdict: 'allow' | 'deny' | 'reject' | 'unknown';
+  /** Every step, in order, as `kind detail` (details compared exactly, or by `~substring`). */
+  steps: string[];
+}
+
+const cases: Case[] = [
+  {
+    name: 'a Service by short name: search path, compiled DNAT, local + cross-node VXLAN routes',
+    from: 'client',
+    to: 'web',
+    port: 80,
+    verdict: 'allow',
+    steps: [
+      'source pod default/client 10.244.1.2 on node1',
+      'dns web.default.svc.cluster.local A 10.96.0.11 (from 10.96.0.10)',
+      "~service Service default/web port 10.96.0.11:80/TCP: DNAT to one of 10.244.1.3:8080, 10.244.3.2:8080 (node1's podnet-svc service-ips[10.96.0.11 . tcp . 80] → svc-",
+      'route 10.244.1.3: local on node1: pod default/web-1 behind its veth',
+      `route 10.244.3.2: ${vxlanTo3}`,
+      '~policy 10.244.1.3:8080 allow',
+      '~policy 10.244.3.2:8080 allow',
+    ],
+  },
+  {
+    name: 'a pod on a node across the router: VXLAN to that node',
+    from: 'client',
+    to: 'web-2',
+    port: 8080,
+    verdict: 'allow',
+    steps: [
+      'source pod default/client 10.244.1.2 on node1',
+      `route 10.244.3.2: ${vxlanTo3}`,
+      '~policy 10.244.3.2:8080 allow',
+    ],
+  },
+  {
+    name: 'a pod on a node of the same L2 segment: DirectRouting via its node IP',
+    from: 'client',
+    to: '10.244.2.2',
+    port: 9000,
+    protocol: 'UDP',
+    verdict: 'allow',
+    steps: [
+      'source pod default/client 10.244.1.2 on node1',
+      'route 10.244.2.2: node1 → node2 (pod CIDR 10.244.2.0/24): DirectRouting via node IP 172.30.0.12 dev eth0 (same L2 segment, no encapsulation)',
+      '~policy 10.244.2.2:9000 allow',
+    ],
+  },
+  {
+    name: 'a Service without endpoints is rejected by its no-endpoint element',
+    from: 'client',
+    to: 'empty.default.svc.cluster.local.',
+    port: 80,
+    verdict: 'reject',
+    steps: [
+      'source pod default/client 10.244.1.2 on node1',
+      'dns empty.default.svc.cluster.local A 10.96.0.12 (from 10.96.0.10)',
+      "service Service default/empty port 10.96.0.12:80/TCP: no endpoints: rejected (ICMP port unreachable) (node1's podnet-svc no-endpoint-services[10.96.0.12 . tcp . 80])",
+    ],
+  },
+  {
+    name: 'a ClusterIP on a port it does not serve is rejected through cluster-ips',
+    from: 'client',
+    to: '10.96.0.11',
+    port: 81,
+    verdict: 'reject',
+    steps: [
+      'source pod default/client 10.244.1.2 on node1',
+      "service Service default/web (no port 81/TCP): port 81/tcp is not a port of this ClusterIP: rejected (node1's podnet-svc cluster-ips[10.96.0.11])",
+    ],
+  },
+  {
+    name: 'the same ClusterIP over the wrong protocol is rejected too',
+    from: 'client',
+    to: '10.96.0.11',
+    port: 80,
+    protocol: 'UDP',
+    verdict: 'reject',
+    steps: [
+      'source pod default/client 10.244.1.2 on node1',
+      "service Service default/web (no port 80/UDP): port 80/udp is not a port of this ClusterIP: rejected (node1's podnet-svc cluster-ips[10.96.0.11])",
+    ],
+  },
+  {
+    name: 'an unallocated address of the service CIDR is dropped',
+    from: 'client',
+    to: '10.96.0.99',
+    port: 80,
+    verdict: 'reject',
+    steps: [
+      'source pod default/client 10.244.1.2 on node1',
+      "service 10.96.0.99:80/TCP: 10.96.0.99 is an unallocated address of the service CIDR 10.96.0.0/16: dropped (node1's podnet-svc cluster-ips-check)",
+    ],
+  },
+  {
+    name: 'a UDP Service port maps to its target port',
+    from: 'client',
+    to: 'udp',
+    port: 53,
+    protocol: 'UDP',
+    verdict: 'allow',
+    steps: [
+      'source pod default/client 10.244.1.2 on node1',
+      'dns udp.default.svc.cluster.local A 10.96.0.13 (from 10.96.0.10)',
+      "~service Service default/udp port dns 10.96.0.13:53/UDP: DNAT to one of 10.244.1.3:5353, 10.244.3.2:5353 (node1's podnet-svc service-ips[10.96.0.13 . udp . 53] → svc-",
+      'route 10.244.1.3: local on node1: pod default/web-1 behind its veth',
+      `route 10.244.3.2: ${vxlanTo3}`,
+      '~policy 10.244.1.3:5353 allow',
+      '~policy 10.244.3.2:5353 allow',
+    ],
+  },
+  {
+    name: 'a NodePort on another node: underlay to that node, its rules DNAT (masqueraded), its overlay routes',
+    from: 'client',
+    to: '172.30.1.13',
+    port: 30080,
+    verdict: 'allow',
+    steps: [
+      'source pod default/client 10.244.1.2 on node1',
+      "~service Service default/web port NodePort 30080/TCP: DNAT to one of 10.244.1.3:8080, 10.244.3.2:8080 (node3's podnet-svc service-nodeports[tcp . 30080] → ext-",
+      "route 172.30.1.13: node1 → node3's node address over the underlay (DNATed there)",
+      `route 10.244.1.3: node3 → node1 (pod CIDR 10.244.1.0/24): VXLAN, VTEP MAC ${mac1}, node IP 172.30.0.11, VNI 1, UDP 8472, dev podnet.1 via 10.244.1.0 onlink`,
+      'route 10.244.3.2: local on node3: pod default/web-2 behind its veth',
+      '~policy 10.244.1.3:8080 allow',
+      '~policy 10.244.3.2:8080 allow',
+    ],
+  },
+  {
+    name: 'an unknown NodePort is not a Service: the flow goes to the node address',
+    from: 'client',
+    to: '172.30.0.12',
+    port: 31999,
+    verdict: 'allow',
+    steps: [
+      'source pod default/client 10.244.1.2 on node1',
+      "route 172.30.0.12: node2's node address on the underlay",
+      '~policy 172.30.0.12:31999 allow',
+    ],
+  },
+  {
+    name: 'a pod the policy does not admit is denied, naming the policy',
+    from: 'other',
+    to: 'web-2',
+    port: 8080,
+    verdict: 'deny',
+    steps: [
+      'source pod default/other 10.244.2.2 on node2',
+      `route 10.244.3.2: node2 → node3 (pod CIDR 10.244.3.0/24): VXLAN, VTEP MAC ${mac3}, node IP 172.30.1.13, VNI 1, UDP 8472, dev podnet.1 via 10.244.3.0 onlink`,
+      '~policy 10.244.3.2:8080 deny: default/other -> default/web-2',
+    ],
+  },
+  {
+    name: 'egress to an address outside the cluster leaves through the uplink',
+    from: 'client',
+    to: '203.0.113.10',
+    port: 80,
+    verdict: 'allow',
+    steps: [
+      'source pod default/client 10.244.1.2 on node1',
+      'route 203.0.113.10: leaves the pod network via the node uplink (masqueraded to the node address)',
+      '~policy 203.0.113.10:80 allow',
+    ],
+  },
+  {
+    name: 'a name the cluster DNS does not know',
+    from: 'client',
+    to: 'nosuch',
+    port: 80,
+    verdict: 'unknown',
+    steps: [
+      'source pod default/client 10.244.1.2 on node1',
+      'dns nosuch.default.svc.cluster.local: NXDOMAIN',
+      'dns nosuch.svc.cluster.local: NXDOMAIN',
+      'dns nosuch.cluster.local: NXDOMAIN',
+      'dns nosuch: outside cluster.local, forwarded upstream',
+    ],
+  },
+];
+
+function line(s: ExplainStep): string {
+  return `${s.kind} ${s.detail}`;
+}
+
 describe('explainFlow', () => {
-  it('follows a short name through the search path, the DNAT, the routes and the policy', () => {
-    const e = explainFlow(ctx, { from: 'client', to: 'web', port: 80, protocol: 'TCP' });
-    expect(e.verdict).toBe('allow');
-    expect(e.steps.map((s) => s.kind)).toEqual([
-      'source',
-      'dns',
-      'service',
-      'route',
-      'route',
-      'policy',
-      'policy',
-    ]);
-    expect(e.steps[1]!.detail).toBe('web.default.svc.cluster.local A 10.96.0.11 (from 10.96.0.10)');
-    expect(e.steps[2]!.detail).toContain('DNAT to one of 10.244.1.3:8080, 10.244.3.2:8080');
-    expect(e.steps[3]!.detail).toContain('local on node1');
-    expect(e.steps[4]!.detail).toContain('node1 → node3 (172.30.1.13, across the router)');
+  it.each(cases)('$name', (c) => {
+    const e = explainFlow(ctx, {
+      from: c.from,
+      to: c.to,
+      port: c.port,
+      protocol: c.protocol ?? 'TCP',
+    });
+    const got = e.steps.map(line);
+    expect(got).toHaveLength(c.steps.length);
+    c.steps.forEach((want, i) => {
+      if (want.startsWith('~')) expect(got[i]).toContain(want.slice(1));
+      else expect(got[i]).toBe(want);
+    });
+    expect(e.verdict).toBe(c.verdict);
   });
 
-  it('denies a pod the policy does not admit and names the policy', () => {
+  it('names the policy that isolates the target', () => {
     const e = explainFlow(ctx, { from: 'other', to: 'web-2', port: 8080, protocol: 'TCP' });
-    expect(e.verdict).toBe('deny');
     expect(e.steps.at(-1)!.detail).toContain('web-from-client');
   });
 
-  it('maps a NodePort on a node address to the endpoints', () => {
-    const e = explainFlow(ctx, { from: 'client', to: '172.30.0.12', port: 30080, protocol: 'TCP' });
-    expect(e.steps.find((s) => s.kind === 'service')?.detail).toContain('NodePort 30080');
+  it('adds the kernel route as a cross-check only for routes taken from the source node', () => {
+    const asked: string[] = [];
+    const routeOf = (ip: string) => {
+      asked.push(ip);
+      return `${ip} dev x`;
+    };
+    const e = explainFlow(
+      { ...ctx, routeOf },
+      { from: 'client', to: '172.30.1.13', port: 30080, protocol: 'TCP' },
+    );
+    expect(asked).toEqual(['172.30.1.13']);
+    expect(e.steps.filter((s) => s.detail.includes('; kernel: ')).map((s) => s.detail)).toEqual([
+      "172.30.1.13: node1 → node3's node address over the underlay (DNATed there); kernel: 172.30.1.13 dev x",
+    ]);
   });
 
-  it('reports names the cluster DNS does not know', () => {
-    const e = explainFlow(ctx, { from: 'client', to: 'nosuch', port: 80, protocol: 'TCP' });
-    expect(e.verdict).toBe('unknown');
-    expect(e.steps.filter((s) => s.kind === 'dns').map((s) => s.detail)).toEqual([
-      'nosuch.default.svc.cluster.local: NXDOMAIN',
-      'nosuch.svc.cluster.local: NXDOMAIN',
-      'nosuch.cluster.local: NXDOMAIN',
-      'nosuch: outside cluster.local, forwarded upstream',
+  it('a source outside the cluster meets the rules and the overlay of the node it addresses', () => {
+    const e = explainFlow(ctx, {
+      from: 'external',
+      to: '172.30.0.12',
+      port: 30080,
+      protocol: 'TCP',
+    });
+    expect(e.verdict).toBe('allow');
+    expect(e.steps.map(line)).toEqual([
+      'source external (not a pod: policy does not select it)',
+      expect.stringContaining(
+        "NodePort 30080/TCP: DNAT to one of 10.244.1.3:8080, 10.244.3.2:8080 (node2's",
+      ),
+      `route 10.244.1.3: node2 → node1 (pod CIDR 10.244.1.0/24): DirectRouting via node IP 172.30.0.11 dev eth0 (same L2 segment, no encapsulation)`,
+      `route 10.244.3.2: node2 → node3 (pod CIDR 10.244.3.0/24): VXLAN, VTEP MAC ${mac3}, node IP 172.30.1.13, VNI 1, UDP 8472, dev podnet.1 via 10.244.3.0 onlink`,
     ]);
+  });
+
+  it('the reference network has no Service rules and routes by its static routes', () => {
+    const ref = planCluster({ name: 't', prefix: 'pnc-t-', nodes: 3, network: 'reference' });
+    const e = explainFlow(
+      { ...ctx, plan: ref },
+      { from: 'client', to: '10.244.3.2', port: 8080, protocol: 'TCP' },
+    );
+    expect(e.steps.map((s) => s.kind)).toEqual(['source', 'route', 'policy']);
+    expect(e.steps[1]!.detail).toBe(
+      '10.244.3.2: node1 → node3 (pod CIDR 10.244.3.0/24): reference network route via 172.30.0.1',
+    );
+  });
+});
+
+describe('followServiceRules', () => {
+  const files = renderManifests(plan, state);
+  const of = (kind: string) => Object.values(files).filter((o) => o.kind === kind);
+  const ruleset = compileServices(
+    {
+      services: of('Service') as never,
+      endpointSlices: of('EndpointSlice') as never,
+    },
+    { name: 'node1', clusterCIDRs: ['10.244.0.0/16'], serviceCIDRs: ['10.96.0.0/16'] },
+    { families: ['ip'] },
+  );
+  const pkt = { protocol: 'tcp' as const, srcLocal: false };
+
+  it('a ClusterIP from a pod: the svc chain, every endpoint, no masquerade', () => {
+    const d = followServiceRules(ruleset, 'node1', {
+      ...pkt,
+      src: '10.244.1.2',
+      dst: '10.96.0.11',
+      port: 80,
+      dstLocal: false,
+    });
+    expect(d).toMatchObject({
+      action: 'dnat',
+      match: 'service-ips[10.96.0.11 . tcp . 80]',
+      masquerade: false,
+      endpoints: [
+        { ip: '10.244.1.3', port: 8080 },
+        { ip: '10.244.3.2', port: 8080 },
+      ],
+    });
+    expect(d.chain).toMatch(/^svc-/);
+  });
+
+  it('a ClusterIP from outside the pod CIDRs is masqueraded', () => {
+    const d = followServiceRules(ruleset, 'node1', {
+      ...pkt,
+      src: '172.30.0.11',
+      dst: '10.96.0.11',
+      port: 80,
+      dstLocal: false,
+    });
+    expect(d.masquerade).toBe(true);
+  });
+
+  it('a NodePort answers only on a local destination', () => {
+    const base = { ...pkt, src: '203.0.113.10', dst: '172.30.0.11', port: 30080 };
+    expect(followServiceRules(ruleset, 'node1', { ...base, dstLocal: true })).toMatchObject({
+      action: 'dnat',
+      match: 'service-nodeports[tcp . 30080]',
+      masquerade: true,
+    });
+    expect(followServiceRules(ruleset, 'node1', { ...base, dstLocal: false }).action).toBe('none');
+  });
+
+  it('the overlay plan of a node has one peer per other node, as the planner decides', () => {
+    const o = planNodeOverlay(plan, files, plan.nodes[0]!);
+    expect(o.peers.map((p) => [p.nodeName, p.mode])).toEqual([
+      ['node2', 'direct'],
+      ['node3', 'vxlan'],
+    ]);
+    expect(o.device).toMatchObject({ name: 'podnet.1', vni: 1, mac: mac1, local: '172.30.0.11' });
   });
 });

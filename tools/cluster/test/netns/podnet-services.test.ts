@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Cluster } from '../../src/index.js';
 import { waitFor } from '@podnet/host/testing';
+import { vtepMacFor } from '@podnet/overlay-vxlan';
 import { parseUserObjects, pod, startCluster } from './helpers.js';
 
 // Services, cluster DNS and NodePorts as the agents program them from the cluster's manifests.
@@ -84,9 +85,74 @@ describe('Services and DNS on the podnet network', () => {
     for (const p of ['web-1', 'web-2', 'web-3'])
       expect(dnat).toContain(`${cluster.pod(p)!.ip}:8080`);
     expect(e.steps.filter((s) => s.kind === 'route')).toHaveLength(3);
-    expect(e.steps.find((s) => s.detail.startsWith(cluster.pod('web-1')!.ip!))!.detail).toContain(
-      'local on node1',
+    const route = (p: string) =>
+      e.steps.find((s) => s.detail.startsWith(`${cluster.pod(p)!.ip}:`))!;
+    expect(route('web-1').detail).toContain('local on node1');
+    // The overlay planner's decision, and the source node's kernel agreeing with it.
+    const [n2, n3] = [cluster.plan.nodes[1]!, cluster.plan.nodes[2]!];
+    expect(route('web-2').detail).toContain(`DirectRouting via node IP ${n2.ip} dev eth0`);
+    expect(route('web-2').detail).toMatch(
+      new RegExp(`kernel: .*via ${n2.ip.replace(/\./g, '\\.')} dev eth0`),
     );
+    expect(route('web-3').detail).toContain(
+      `VXLAN, VTEP MAC ${vtepMacFor('node3')}, node IP ${n3.ip}, VNI 1`,
+    );
+    expect(route('web-3').detail).toMatch(/kernel: .*dev podnet\.1/);
+    // The compiled element and chain are what node1's agent programmed.
+    const m = /service-ips\[(.+?)\] → (svc-\S+?)\)/.exec(dnat)!;
+    expect(m[1]).toBe(`${ip} . tcp . 80`);
+    const map = await cluster.exec('node1', [
+      'nft',
+      'list',
+      'map',
+      'ip',
+      'podnet-svc',
+      'service-ips',
+    ]);
+    expect(map.stdout).toContain(`${ip} . tcp . 80 : goto ${m[2]}`);
+  });
+
+  it('explains what the rules reject: a port the ClusterIP does not serve, a Service without endpoints', async () => {
+    const ip = cluster.state.services[0]!.clusterIP!;
+    const unknown = await cluster.explain('client/cli', ip, 81);
+    expect(unknown.verdict).toBe('reject');
+    expect(unknown.steps.find((s) => s.kind === 'service')!.detail).toContain(
+      'is not a port of this ClusterIP: rejected',
+    );
+    expect((await cluster.probe('client/cli', ip, 81, 'tcp')).ok).toBe(false);
+
+    await cluster.apply(
+      parseUserObjects([
+        {
+          kind: 'Service',
+          metadata: { name: 'nobody' },
+          spec: { selector: { app: 'nobody' }, ports: [{ port: 80, targetPort: 8080 }] },
+        },
+      ]),
+    );
+    const e = await cluster.explain('client/cli', 'nobody.default', 80);
+    expect(e.verdict).toBe('reject');
+    expect(e.steps.find((s) => s.kind === 'service')!.detail).toContain(
+      'Service default/nobody port',
+    );
+    expect(e.steps.find((s) => s.kind === 'service')!.detail).toContain('no endpoints: rejected');
+    const vip = cluster.state.services.find((s) => s.name === 'nobody')!.clusterIP!;
+    await waitFor(
+      async () => {
+        const map = await cluster.exec('node1', [
+          'nft',
+          'list',
+          'map',
+          'ip',
+          'podnet-svc',
+          'no-endpoint-services',
+        ]);
+        return map.stdout.includes(`${vip} . tcp . 80 : goto reject-chain`) || undefined;
+      },
+      { timeoutMs: 20_000, what: 'the no-endpoint element on node1' },
+    );
+    const r = await cluster.probe('client/cli', vip, 80, 'tcp');
+    expect(r.ok).toBe(false);
   });
 
   it('spreads connections over every endpoint', async () => {
