@@ -24,7 +24,12 @@ const LINE_BREAK = '\r\n';
 let tmpCounter = 0;
 const canonicalNames = new Map<string, string | null>();
 
+// a dotted quad without leading zeros is its own canonical form (the common case, parsed cheaply)
+const CANONICAL_V4 =
+  /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
 function ipOfName(name: string): string | undefined {
+  if (CANONICAL_V4.test(name)) return name;
   let ip = canonicalNames.get(name);
   if (ip === undefined) {
     if (canonicalNames.size > 65_536) canonicalNames.clear();
@@ -128,7 +133,8 @@ class FileTransaction implements StoreTransaction {
       if (ip === undefined) continue;
       let text: string;
       try {
-        text = readFileSync(join(this.#dir, name), 'utf8');
+        // this.#dir is already a path: concatenating skips join's normalising, per file
+        text = readFileSync(`${this.#dir}/${name}`, 'utf8');
       } catch {
         continue;
       }

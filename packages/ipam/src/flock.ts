@@ -1,5 +1,6 @@
 import { closeSync, openSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { IpamError } from './errors.js';
 
 /** Options for {@link flockExclusive}. */
@@ -19,11 +20,16 @@ let native: NativeFlock | null | undefined;
 function loadNative(): NativeFlock | null {
   if (native !== undefined) return native;
   native = null;
-  // the CommonJS plugin bundle has __filename; the ES module build has import.meta.url
-  const base = typeof __filename === 'string' ? pathToFileURL(__filename).href : import.meta.url;
-  for (const rel of ['./flock.node', '../flock.node', '../dist/flock.node']) {
+  // the CommonJS plugin bundle (dist/bin/) has __filename and tries its place first; the ES
+  // module build (dist/) and the sources (src/) have import.meta.url
+  const cjs = typeof __filename === 'string';
+  const here = dirname(cjs ? __filename : fileURLToPath(import.meta.url));
+  const places = cjs
+    ? ['../flock.node', './flock.node', '../dist/flock.node']
+    : ['./flock.node', '../flock.node', '../dist/flock.node'];
+  for (const rel of places) {
     try {
-      const path = new URL(rel, base).pathname;
+      const path = join(here, rel);
       const mod = { exports: {} as NativeFlock };
       process.dlopen(mod, path);
       if (typeof mod.exports.tryLockExclusive === 'function') {

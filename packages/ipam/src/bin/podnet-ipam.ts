@@ -1,19 +1,46 @@
 #!/usr/bin/env node
-import { readFileSync, writeSync } from 'node:fs';
-import { handleInvocation } from '@podnet/cni-spec';
-import { createIpamPlugin } from '../plugin.js';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Script } from 'node:vm';
 
-// A lean main (rather than cni-spec's runPlugin): no console or stdout stream is created, which
-// keeps the exec'd plugin's start close to a bare `node`.
-let stdin = '';
-try {
-  stdin = readFileSync(0, 'utf8');
-} catch {
-  stdin = '';
+// The exec'd entry: runs the bundled plugin (podnet-ipam-main.cjs) from V8's code cache, which
+// the package's build writes next to it (podnet-ipam-main.cjs.cache, see
+// scripts/build-code-cache.mjs), so a start skips parsing and compiling the plugin. The cache is
+// used only when its header names the build id that ends the bundle; a missing, stale or
+// rejected cache (another Node version) only costs the compile.
+const main = join(__dirname, 'podnet-ipam-main.cjs');
+const cacheFile = `${main}.cache`;
+const TAG = '\n//# podnet-ipam-build ';
+const source = readFileSync(main, 'utf8');
+const at = source.lastIndexOf(TAG);
+const build = at < 0 ? '' : `${source.slice(at + TAG.length).trim()}\n`;
+let cachedData: Buffer | undefined;
+if (build) {
+  try {
+    const cache = readFileSync(cacheFile);
+    if (cache.toString('latin1', 0, build.length) === build)
+      cachedData = cache.subarray(build.length);
+  } catch {
+    // no cache: compile
+  }
 }
-void handleInvocation({ env: process.env, stdin }, createIpamPlugin()).then(
-  ({ stdout, exitCode }) => {
-    if (stdout) writeSync(1, stdout);
-    process.exitCode = exitCode;
-  },
+const script = new Script(
+  `(function (exports, require, module, __filename, __dirname) {${source}\n})`,
+  { filename: main, cachedData },
+);
+if (build && process.env.PODNET_IPAM_WRITE_CODE_CACHE === '1') {
+  // the build's training run: after a real invocation, the cache holds every function it ran
+  process.once('exit', () => {
+    const tmp = `${cacheFile}.${process.pid}`;
+    writeFileSync(tmp, Buffer.concat([Buffer.from(build, 'latin1'), script.createCachedData()]));
+    renameSync(tmp, cacheFile);
+  });
+}
+(script.runInThisContext() as (...args: unknown[]) => void).call(
+  module.exports,
+  module.exports,
+  require,
+  module,
+  main,
+  __dirname,
 );
