@@ -4,6 +4,7 @@
  * Run: node --conditions=source --import tsx examples/node-agent/bench/index.ts
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { createConnection } from 'node:net';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -37,6 +38,25 @@ function run(
       },
     );
     child.stdin?.end(stdin);
+  });
+}
+
+/** One request straight to the agent socket (no shim process): the agent's round trip. */
+function direct(socket: string, env: Record<string, string>, stdin: string): Promise<number> {
+  return new Promise((res, rej) => {
+    const t0 = performance.now();
+    const conn = createConnection(socket);
+    let buf = '';
+    conn.setEncoding('utf8');
+    conn.on('connect', () => conn.write(`${JSON.stringify({ v: 1, env, stdin })}\n`));
+    conn.on('data', (d: string) => {
+      buf += d;
+      if (!buf.includes('\n')) return;
+      conn.destroy();
+      if (JSON.parse(buf).exitCode !== 0) rej(new Error(`agent answered ${buf}`));
+      else res(performance.now() - t0);
+    });
+    conn.on('error', rej);
   });
 }
 
@@ -165,6 +185,21 @@ async function main(): Promise<void> {
         results[name]!.del.push(del.ms);
       }
     }
+    const steps: Record<string, number[]> = {};
+    for (const line of logs.split('\n')) {
+      if (!line.includes('"pod attached"') || !line.includes('-seq-')) continue;
+      const ms = (JSON.parse(line) as { ms?: Record<string, number> }).ms ?? {};
+      for (const [k, v] of Object.entries(ms)) (steps[k] ??= []).push(v);
+    }
+    const agentSteps = Object.fromEntries(Object.entries(steps).map(([k, v]) => [k, pct(v, 50)]));
+    const directAdd: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const netns = await freshNs();
+      directAdd.push(
+        await direct(config.socketPath, cniEnv('ADD', `direct-${i}`, netns), podnetConf),
+      );
+      await direct(config.socketPath, cniEnv('DEL', `direct-${i}`, netns), podnetConf);
+    }
     for (const name of Object.keys(plugins) as (keyof typeof plugins)[]) {
       const p = plugins[name];
       const nss: string[] = [];
@@ -239,13 +274,21 @@ async function main(): Promise<void> {
       `podnet ADD time inside the agent (mean of ${count}): ${agentAddMeanMs.toFixed(1)} ms`,
     );
     console.log(
+      `podnet sequential ADD inside the agent (p50 per step, ms): ${Object.entries(agentSteps)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}`,
+    );
+    console.log(
+      `podnet ADD round trip on the agent socket without the shim (p50 of ${directAdd.length}): ${pct(directAdd, 50).toFixed(1)} ms`,
+    );
+    console.log(
       `podnet ADD p50 beyond a bare node start: ${(ours.addP50 - nodeP50).toFixed(1)} ms (goal: <= 10 ms)`,
     );
     const outDir = join(REPO, 'bench-results');
     mkdirSync(outDir, { recursive: true });
     writeFileSync(
       join(outDir, 'example-node-agent.json'),
-      `${JSON.stringify({ sequential: SEQUENTIAL, burst: BURST, nodeStartP50Ms: nodeP50, shimVersionP50Ms: pct(shimStart, 50), agentAddMeanMs, rows, ratio, shim: existsSync(SHIM_DIST) ? 'dist' : 'source' }, null, 2)}\n`,
+      `${JSON.stringify({ sequential: SEQUENTIAL, burst: BURST, nodeStartP50Ms: nodeP50, shimVersionP50Ms: pct(shimStart, 50), agentAddMeanMs, agentSteps, socketAddP50Ms: pct(directAdd, 50), rows, ratio, shim: existsSync(SHIM_DIST) ? 'dist' : 'source' }, null, 2)}\n`,
     );
   } finally {
     agent?.kill('SIGKILL');
