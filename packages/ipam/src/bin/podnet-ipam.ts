@@ -32,8 +32,13 @@ if (build && process.env.PODNET_IPAM_WRITE_CODE_CACHE === '1') {
   // the build's training run: after a real invocation, the cache holds every function it ran
   process.once('exit', () => {
     const tmp = `${cacheFile}.${process.pid}`;
-    writeFileSync(tmp, Buffer.concat([Buffer.from(build, 'latin1'), script.createCachedData()]));
-    renameSync(tmp, cacheFile);
+    try {
+      writeFileSync(tmp, Buffer.concat([Buffer.from(build, 'latin1'), script.createCachedData()]));
+      renameSync(tmp, cacheFile);
+    } catch (error) {
+      // the invocation itself succeeded; only the cache is not written
+      process.stderr.write(`podnet-ipam: code cache not written: ${(error as Error).message}\n`);
+    }
   });
 }
 (script.runInThisContext() as (...args: unknown[]) => void).call(
