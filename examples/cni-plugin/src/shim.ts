@@ -1,4 +1,3 @@
-import { createConnection } from 'node:net';
 import {
   cniErrorResponse,
   configVersion,
@@ -96,6 +95,9 @@ function forward(
       command === 'STATUS'
         ? cniErrorResponse(version, 50, `podnet agent not available: ${why}`)
         : cniErrorResponse(version, 11, `podnet agent not available, try again later: ${why}`);
+    // node:net (and Node's whole stream stack) loads only here, so VERSION and config errors
+    // never pay for it
+    const { createConnection } = process.getBuiltinModule('node:net');
     const conn = createConnection(socket);
     const timer = setTimeout(
       () => finish(unavailable(`no answer from ${socket} within ${timeoutMs} ms`)),
