@@ -104,9 +104,9 @@ function forward(
       timeoutMs,
     );
     conn.setEncoding('utf8');
-    conn.on('connect', () => {
-      conn.write(encodeFrame({ v: SHIM_PROTOCOL_VERSION, ...req }));
-    });
+    // queued now and sent as soon as the socket connects: the agent starts one event-loop turn
+    // earlier than when writing from the 'connect' callback; a failed connect still ends in 'error'
+    conn.write(encodeFrame({ v: SHIM_PROTOCOL_VERSION, ...req }));
     conn.on('data', (chunk: string) => {
       buf += chunk;
       const nl = buf.indexOf('\n');
