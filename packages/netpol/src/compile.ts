@@ -81,6 +81,14 @@ type Fam = 4 | 6;
 const FAMS: readonly Fam[] = [4, 6];
 const ipKw = (f: Fam) => (f === 4 ? 'ip' : 'ip6');
 const addrType = (f: Fam) => (f === 4 ? 'ipv4_addr' : 'ipv6_addr');
+/**
+ * ipBlock sets are two-field (`addr . addr`) interval sets matched with `saddr . saddr`: the same
+ * ranges as a one-field interval set, but nft (1.0.x) does not dump a concatenated set's elements
+ * before every `add/delete element`, so a label change costs the same with 1 or 1,000 ipBlocks.
+ */
+const blockType = (f: Fam) => `${addrType(f)} . ${addrType(f)}`;
+const blockMatch = (f: Fam, side: 'saddr' | 'daddr', set: string) =>
+  `${ipKw(f)} ${side} . ${ipKw(f)} ${side} @${set}`;
 const l4 = (p: Protocol) => p.toLowerCase();
 
 interface SelDef {
@@ -406,9 +414,9 @@ export class NetpolCompiler {
     if (!e) {
       const f = familyOf(cidr);
       e = { id: `b${++this.counter}`, elements: { 4: [], 6: [] }, refs: 0 };
-      e.elements[f] = cidrMinus(cidr, except);
+      e.elements[f] = cidrMinus(cidr, except).map((r) => `${r} . ${r}`);
       this.blocks.set(key, e);
-      this.createSet(`${e.id}_${f}`, addrType(f), true, e.elements[f]);
+      this.createSet(`${e.id}_${f}`, blockType(f), true, e.elements[f]);
     }
     e.refs++;
     return key;
@@ -503,7 +511,7 @@ export class NetpolCompiler {
       refs.blocks.push(key);
       const e = this.blocks.get(key) as BlockEntry;
       const f = familyOf(peer.ipBlock.cidr);
-      return [{ fam: f, expr: `${ipKw(f)} ${side} @${e.id}_${f}` }];
+      return [{ fam: f, expr: blockMatch(f, side, `${e.id}_${f}`) }];
     }
     const def: SelDef = peer.namespaceSelector
       ? { nsSel: peer.namespaceSelector, podSel: peer.podSelector }
@@ -630,7 +638,7 @@ export class NetpolCompiler {
         const f = familyOf(c);
         return {
           fam: f,
-          expr: `${ipKw(f)} ${side} @${(this.blocks.get(key) as BlockEntry).id}_${f}`,
+          expr: blockMatch(f, side, `${(this.blocks.get(key) as BlockEntry).id}_${f}`),
         };
       });
     }
@@ -1204,9 +1212,7 @@ function setDecl(
   interval: boolean,
   elements: string[],
 ): string[] {
-  const out = [
-    `add set ${t} ${name} { type ${type};${interval ? ' flags interval; auto-merge;' : ''} }`,
-  ];
+  const out = [`add set ${t} ${name} { type ${type};${interval ? ' flags interval;' : ''} }`];
   for (const c of chunks(elements)) out.push(`add element ${t} ${name} { ${c.join(', ')} }`);
   return out;
 }

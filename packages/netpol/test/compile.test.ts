@@ -50,7 +50,11 @@ describe('compilePolicies', () => {
     );
     expect(ySel).toHaveLength(1);
     const block = rs.sets.find((s) => s.interval);
-    expect(block?.elements).toEqual(['10.0.0.0-10.87.255.255', '10.89.0.0-10.255.255.255']);
+    expect(block?.type).toBe('ipv4_addr . ipv4_addr');
+    expect(block?.elements).toEqual([
+      '10.0.0.0-10.87.255.255 . 10.0.0.0-10.87.255.255',
+      '10.89.0.0-10.255.255.255 . 10.89.0.0-10.255.255.255',
+    ]);
     const named = rs.sets.find((s) => s.type === 'ipv4_addr . inet_proto . inet_service');
     expect(named?.elements).toHaveLength(9);
     expect(named?.elements).toContain('10.88.0.10 . tcp . 80');
@@ -256,16 +260,20 @@ describe('dual stack', () => {
       (x) => x.type === 'ipv6_addr' && !x.interval && x.elements.length === 3,
     );
     expect(sel6?.elements).toEqual(['fd00::10', 'fd00::11', 'fd00::12']);
-    expect(rs.sets.find((x) => x.interval && x.type === 'ipv6_addr')?.elements).toEqual([
-      'fd00::-fd00::f',
-      'fd00::12-fd00::ffff:ffff:ffff:ffff',
-    ]);
+    expect(rs.sets.find((x) => x.interval && x.type === 'ipv6_addr . ipv6_addr')?.elements).toEqual(
+      [
+        'fd00::-fd00::f . fd00::-fd00::f',
+        'fd00::12-fd00::ffff:ffff:ffff:ffff . fd00::12-fd00::ffff:ffff:ffff:ffff',
+      ],
+    );
     const named6 = rs.sets.find((x) => x.type === 'ipv6_addr . inet_proto . inet_service');
     expect(named6?.elements).toContain('fd00::10 . tcp . 80');
     const policyChain = rs.chains.find((c) => /^p\d+_in$/.test(c.name));
     expect(
       policyChain?.rules.some(
-        (r) => r.startsWith('ip6 saddr @b') && r.includes('ip6 daddr . meta l4proto . th dport @n'),
+        (r) =>
+          r.startsWith('ip6 saddr . ip6 saddr @b') &&
+          r.includes('ip6 daddr . meta l4proto . th dport @n'),
       ),
     ).toBe(true);
   });
