@@ -155,6 +155,7 @@ export class NodeAgent {
     await new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()));
     this.http?.closeAllConnections();
     await this.queue.catch(() => {});
+    await this.policies?.close().catch(() => {});
     await this.dns?.stop().catch(() => {});
     this.log.info('agent stopped');
   }

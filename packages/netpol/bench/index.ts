@@ -3,9 +3,11 @@
  * (root; it makes its own network namespaces and removes them).
  *
  * 1. Compile + apply 1,000 NetworkPolicies over 5,000 pods (pure compile, one `nft -f`).
- * 2. One pod-label change: compile delta + `nft -f`, with 1,000 policies vs 10 vs 1,000 without
- *    ipBlocks, next to the floor of any `nft -f` (one element moved in a 2-set table), measured
- *    interleaved round by round (goal < 20 ms, ratio ~1: independent of the policy count).
+ * 2. One pod-label change: compile delta + apply through a long-lived `nft -i` (NftSession, as
+ *    PolicySyncer does), with 1,000 policies vs 10 vs 1,000 without ipBlocks, next to the same
+ *    change at 1,000 policies through one `nft -f` per change (the earlier way) and the floor of
+ *    either way (one element moved in a 2-set table), measured interleaved round by round
+ *    (goal < 20 ms, ratio ~1: independent of the policy count).
  * 3. New-connection rate to a pod governed by policies vs no policies (goal ≥ 0.9), measured side
  *    by side: (a) the 1,000-policy / 5,000-pod ruleset loaded, the server selected by its own
  *    namespace's policies; (b) worst case: all 1,000 policies select the server and only the
@@ -17,6 +19,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { NftSession } from '@podnet/host';
 import { createTestNet, type TestNet } from '@podnet/host/testing';
 import {
   type ClusterState,
@@ -138,10 +141,19 @@ interface LabelCtx {
   state: ClusterState;
 }
 
-async function labelCtx(policies: number, ipBlocks = true): Promise<LabelCtx> {
+const sessions: NftSession[] = [];
+/** Applies a script in `ns` through a long-lived `nft -i` ('session') or one `nft -f` ('file'). */
+function applier(ns: string, via: 'session' | 'file') {
+  if (via === 'file') return (script: string) => net.host(ns).nftApply(script);
+  const session = new NftSession({ netns: { name: ns } });
+  sessions.push(session);
+  return (script: string) => session.apply(script);
+}
+
+async function labelCtx(policies: number, ipBlocks = true, tag = ''): Promise<LabelCtx> {
   const state = syntheticCluster(policies, ipBlocks);
   const compiler = new NetpolCompiler().load(state);
-  const ns = await nodeNs(`lab${policies}${ipBlocks ? 'b' : 'n'}`);
+  const ns = await nodeNs(`lab${policies}${ipBlocks ? 'b' : 'n'}${tag}`);
   await net.host(ns).nftApply(compiler.takeScript(), { timeoutMs: 170_000 });
   return { compiler, ns, state };
 }
@@ -150,7 +162,7 @@ async function labelCtx(policies: number, ipBlocks = true): Promise<LabelCtx> {
  * One label change of pod 123 (compile delta + `nft -f`): total and compile-only ms, lines; null
  * when the change moves the pod in no set of this cluster (empty script, nothing applied).
  */
-async function labelStep(ctx: LabelCtx, k: number) {
+async function labelStep(ctx: LabelCtx, k: number, apply: (script: string) => Promise<void>) {
   const pod = ctx.state.pods[123] as Pod;
   const labels = { app: `app${(k + 4) % 10}`, role: `r${k % 4}` };
   const t = performance.now();
@@ -158,13 +170,14 @@ async function labelStep(ctx: LabelCtx, k: number) {
   const script = ctx.compiler.takeScript();
   const compileMs = performance.now() - t;
   if (script === '') return null;
-  await net.host(ctx.ns).nftApply(script);
+  await apply(script);
   return { ms: performance.now() - t, compileMs, lines: script.split('\n').length - 1 };
 }
 
 /** The floor of any apply: one `nft -f` moving one address between two sets of an otherwise empty table. */
-async function floorCtx() {
-  const ns = await nodeNs('floor');
+async function floorCtx(via: 'session' | 'file') {
+  const ns = await nodeNs(`floor${via[0]}`);
+  const apply = applier(ns, via);
   const t = 'inet podnet_floor';
   await net
     .host(ns)
@@ -174,9 +187,7 @@ async function floorCtx() {
   return async (k: number) => {
     const [from, to] = k % 2 === 0 ? ['a', 'b'] : ['b', 'a'];
     const s = performance.now();
-    await net
-      .host(ns)
-      .nftApply(`delete element ${t} ${from} { 10.0.0.1 }\nadd element ${t} ${to} { 10.0.0.1 }\n`);
+    await apply(`delete element ${t} ${from} { 10.0.0.1 }\nadd element ${t} ${to} { 10.0.0.1 }\n`);
     return performance.now() - s;
   };
 }
@@ -188,31 +199,63 @@ const LABEL_ROUNDS = 60;
  * floor, interleaved round by round so that machine load hits all four alike; medians.
  */
 async function labelChanges(full: LabelCtx) {
-  const ctxs = { big: full, small: await labelCtx(10), noBlocks: await labelCtx(1000, false) };
-  const floor = await floorCtx();
-  const ms = { big: [] as number[], small: [] as number[], noBlocks: [] as number[] };
+  const ctxs = {
+    big: full,
+    small: await labelCtx(10),
+    noBlocks: await labelCtx(1000, false),
+    bigFile: await labelCtx(1000, true, 'f'),
+  };
+  const apply = {
+    big: applier(ctxs.big.ns, 'session'),
+    small: applier(ctxs.small.ns, 'session'),
+    noBlocks: applier(ctxs.noBlocks.ns, 'session'),
+    bigFile: applier(ctxs.bigFile.ns, 'file'),
+  };
+  const floor = await floorCtx('session');
+  const floorFile = await floorCtx('file');
+  const ms = {
+    big: [] as number[],
+    small: [] as number[],
+    noBlocks: [] as number[],
+    bigFile: [] as number[],
+  };
   const compileMs = { big: [] as number[], small: [] as number[] };
-  const lines = { big: [] as number[], small: [] as number[], noBlocks: [] as number[] };
+  const lines = {
+    big: [] as number[],
+    small: [] as number[],
+    noBlocks: [] as number[],
+    bigFile: [] as number[],
+  };
   const floorMs: number[] = [];
+  const floorFileMs: number[] = [];
   for (let k = 0; k < LABEL_ROUNDS; k++) {
-    for (const key of ['big', 'small', 'noBlocks'] as const) {
-      const r = await labelStep(ctxs[key], k);
+    for (const key of ['big', 'small', 'noBlocks', 'bigFile'] as const) {
+      const r = await labelStep(ctxs[key], k, apply[key]);
       if (!r) continue;
       ms[key].push(r.ms);
-      if (key !== 'noBlocks') compileMs[key].push(r.compileMs);
+      if (key === 'big' || key === 'small') compileMs[key].push(r.compileMs);
       lines[key].push(r.lines);
     }
     floorMs.push(await floor(k));
+    floorFileMs.push(await floorFile(k));
   }
+  for (const s of sessions.splice(0)) s.close();
   return {
     big: median(ms.big),
     small: median(ms.small),
     noBlocks: median(ms.noBlocks),
+    bigFile: median(ms.bigFile),
     floor: median(floorMs),
+    floorFile: median(floorFileMs),
     compileBig: median(compileMs.big),
     compileSmall: median(compileMs.small),
     lines: { big: median(lines.big), small: median(lines.small), noBlocks: median(lines.noBlocks) },
-    applied: { big: ms.big.length, small: ms.small.length, noBlocks: ms.noBlocks.length },
+    applied: {
+      big: ms.big.length,
+      small: ms.small.length,
+      noBlocks: ms.noBlocks.length,
+      bigFile: ms.bigFile.length,
+    },
   };
 }
 
@@ -351,7 +394,10 @@ async function main() {
       scriptLines: lc.lines.noBlocks,
       applied: lc.applied.noBlocks,
     },
+    policies1000NftF: { medianMs: r1(lc.bigFile), applied: lc.applied.bigFile },
+    ratioSessionVsNftF: r1((lc.big / lc.bigFile) * 100) / 100,
     nftFloorMs: r1(lc.floor),
+    nftFFloorMs: r1(lc.floorFile),
     compileOnlyMs: {
       policies1000: Math.round(lc.compileBig * 100) / 100,
       policies10: Math.round(lc.compileSmall * 100) / 100,
@@ -359,7 +405,7 @@ async function main() {
     goalMs: 20,
   };
   rows.push([
-    'one pod-label change, 1,000 policies',
+    'one pod-label change, 1,000 policies (nft -i)',
     `${r1(lc.big)} ms`,
     `${lc.lines.big} nft lines, ${lc.applied.big}/${LABEL_ROUNDS} applied`,
     `goal < 20 ms: ${lc.big < 20 ? 'met' : 'missed'}`,
@@ -377,8 +423,20 @@ async function main() {
     `goal < 20 ms: ${lc.noBlocks < 20 ? 'met' : 'missed'}`,
   ]);
   rows.push([
-    '  floor: same change, table of 2 sets only',
+    'one pod-label change, 1,000 policies (nft -f)',
+    `${r1(lc.bigFile)} ms`,
+    `one nft process per change; nft -i / nft -f = ${r1((lc.big / lc.bigFile) * 100) / 100}`,
+    '',
+  ]);
+  rows.push([
+    '  floor: same change, table of 2 sets, nft -i',
     `${r1(lc.floor)} ms`,
+    'write file + include + commit + end marker',
+    '',
+  ]);
+  rows.push([
+    '  floor: same change, table of 2 sets, nft -f',
+    `${r1(lc.floorFile)} ms`,
     'nft process + commit + socket close',
     '',
   ]);

@@ -1,4 +1,4 @@
-import type { Host } from '@podnet/host';
+import { ExecRunner, type Host, NftSession } from '@podnet/host';
 import { type CompileOptions, NetpolCompiler } from './compile.js';
 import { NetpolError } from './errors.js';
 import { assertValidPolicy } from './validate.js';
@@ -27,6 +27,12 @@ export interface SyncResult {
 export interface PolicySyncerOptions extends CompileOptions {
   /** `@podnet/host` Host aimed at the node's network namespace. */
   host: Host;
+  /**
+   * Apply incremental changes through one long-lived `nft -i` ({@link NftSession}) instead of a
+   * `nft -f -` per change; full rebuilds still use `nft -f -`. Default: true when `host` runs real
+   * processes (an `ExecRunner`), false with a fake runner.
+   */
+  session?: boolean;
 }
 
 const keyOf = (o: { metadata: { name: string; namespace?: string } }) =>
@@ -39,8 +45,9 @@ const npKey = (p: NetworkPolicy) => `${p.metadata.namespace ?? 'default'}/${p.me
 /**
  * Keeps podnet's nftables table on one node in step with the cluster: {@link PolicySyncer.sync}
  * takes a whole state and applies only what changed since the last call; the `upsert*`/`delete*`
- * methods apply one watch event. Every apply is one atomic `nft -f -`; a failed apply makes the
- * next one rebuild the table.
+ * methods apply one watch event. Every apply is one atomic nft transaction (full rebuilds through
+ * `nft -f -`, incremental changes through a long-lived {@link NftSession}); a failed apply makes
+ * the next one rebuild the table. {@link PolicySyncer.close} ends the session's `nft` process.
  */
 export class PolicySyncer {
   readonly compiler: NetpolCompiler;
@@ -53,10 +60,13 @@ export class PolicySyncer {
     nodes: Map<string, string>;
   } = { namespaces: new Map(), pods: new Map(), nps: new Map(), cnps: new Map(), nodes: new Map() };
   private chain: Promise<unknown> = Promise.resolve();
+  private readonly useSession: boolean;
+  private session?: NftSession;
 
   constructor(options: PolicySyncerOptions) {
-    const { host, ...compile } = options;
+    const { host, session, ...compile } = options;
     this.host = host;
+    this.useSession = session ?? host.runner instanceof ExecRunner;
     this.compiler = new NetpolCompiler(compile);
   }
 
@@ -203,13 +213,27 @@ export class PolicySyncer {
     });
   }
 
-  /** Removes podnet's table from the node (idempotent). */
+  /** Removes podnet's table from the node (idempotent) and ends the `nft` session process. */
   teardown(): Promise<void> {
     return this.serial(async () => {
+      this.endSession();
       const t = `inet ${this.compiler.table}`;
       await this.host.nftApply(`add table ${t}\ndelete table ${t}\n`);
       this.compiler.invalidate();
     });
+  }
+
+  /**
+   * Ends the long-lived `nft` process (after applies already queued); the table stays. A later
+   * apply starts a new process.
+   */
+  close(): Promise<void> {
+    return this.serial(() => this.endSession());
+  }
+
+  private endSession(): void {
+    this.session?.close();
+    this.session = undefined;
   }
 
   private event(mutate: () => void): Promise<SyncResult> {
@@ -230,7 +254,11 @@ export class PolicySyncer {
     const full = script.includes(`delete table inet ${this.compiler.table}\n`);
     if (script === '') return { script, lines: 0, full: false, invalid };
     try {
-      await this.host.nftApply(script, { timeoutMs: 120_000 });
+      if (full || !this.useSession) await this.host.nftApply(script, { timeoutMs: 120_000 });
+      else {
+        this.session ??= new NftSession({ netns: this.host.netns, timeoutMs: 120_000 });
+        await this.session.apply(script);
+      }
     } catch (cause) {
       this.compiler.invalidate();
       throw new NetpolError(

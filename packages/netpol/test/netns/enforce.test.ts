@@ -1,5 +1,6 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestNet, type TestNet } from '@podnet/host/testing';
+import { createTestNet, type TestNet, waitFor } from '@podnet/host/testing';
 import {
   type ClusterNetworkPolicy,
   type ClusterState,
@@ -33,6 +34,7 @@ describe('policies enforced in a node namespace with routed pods', () => {
     syncer = new PolicySyncer({ host: topo.nodeHost(), log: { group: LOG_GROUP } });
   });
   afterAll(async () => {
+    await syncer?.close();
     topo?.close();
     await net?.cleanup();
   });
@@ -307,6 +309,43 @@ describe('policies enforced in a node namespace with routed pods', () => {
       dstPort: 81,
     });
     expect(records[0]?.message).toContain('z/deny-from-x');
+  });
+
+  it('incremental applies reuse one nft -i process in the node namespace; teardown ends it', async () => {
+    const nodeNs = topo.nodeHost().netns;
+    const ino = statSync(`/run/netns/${nodeNs && 'name' in nodeNs ? nodeNs.name : ''}`).ino;
+    const sessions = () =>
+      readdirSync('/proc')
+        .filter((d) => /^\d+$/.test(d))
+        .filter((pid) => {
+          try {
+            const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+            return (
+              argv[0] === 'nft' && argv[1] === '-i' && statSync(`/proc/${pid}/ns/net`).ino === ino
+            );
+          } catch {
+            return false;
+          }
+        });
+    const pod = base.pods.find((p) => p.metadata.name === 'a' && p.metadata.namespace === 'y');
+    if (!pod) throw new Error('no pod y/a');
+    await syncer.sync({
+      ...base,
+      networkPolicies: [np('y', 'sel-a', { podSelector: { matchLabels: { pod: 'a' } } })],
+    });
+    const r1 = await syncer.upsertPod({
+      ...pod,
+      metadata: { ...pod.metadata, labels: { pod: 'b' } },
+    });
+    expect(r1.full).toBe(false);
+    expect(r1.script).not.toBe('');
+    const first = sessions();
+    expect(first).toHaveLength(1);
+    const r2 = await syncer.upsertPod(pod);
+    expect(r2.full).toBe(false);
+    expect(sessions()).toEqual(first);
+    await syncer.teardown();
+    await waitFor(() => sessions().length === 0, { timeoutMs: 10_000, what: 'nft -i to exit' });
   });
 
   it('teardown removes the table', async () => {

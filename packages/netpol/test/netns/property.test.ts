@@ -141,6 +141,7 @@ describe('property: compiled rules in the kernel agree with the evaluator', () =
     syncer = new PolicySyncer({ host: topo.nodeHost(), log: false });
   });
   afterAll(async () => {
+    await syncer?.close();
     topo?.close();
     await net?.cleanup();
   });
