@@ -1,6 +1,6 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HostError } from './errors.js';
@@ -29,7 +29,8 @@ interface Pending {
  * without paying a process start, a cache fill and the kernel's delayed netlink socket close per
  * batch as `Host.nftApply` (`nft -f -`) does.
  *
- * Each {@link NftSession.apply} writes the script to a private file and sends
+ * Each {@link NftSession.apply} writes the script to a private file (mode 0600 in the temporary
+ * directory, removed when the batch ends) and sends
  * `include "FILE"` followed by `list table ip MARK` on stdin: nft parses and commits an included
  * file exactly as `nft -f FILE` (all or nothing), and the marker's "No such file or directory"
  * error on stderr ends the batch; any `Error:` before it fails the batch. Calls are serialised; a
@@ -46,7 +47,6 @@ export class NftSession {
   private readonly argv: readonly string[];
   private readonly token = randomBytes(6).toString('hex');
   private child?: ChildProcessWithoutNullStreams;
-  private dir?: string;
   private stderr = '';
   private seq = 0;
   private pending?: Pending;
@@ -80,14 +80,12 @@ export class NftSession {
     return run;
   }
 
-  /** Ends the `nft` process and removes the session's files. Later `apply` calls reject. */
+  /** Ends the `nft` process. Later `apply` calls reject. */
   close(): void {
     this.closed = true;
     this.stop(
       new HostError('COMMAND_FAILED', 'the nft session was closed', { command: this.command() }),
     );
-    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
-    this.dir = undefined;
   }
 
   private command(): string[] {
@@ -100,10 +98,18 @@ export class NftSession {
       return Promise.reject(new HostError('INVALID_ARGUMENT', 'the nft session is closed'));
     }
     const child = this.ensure();
-    this.dir ??= mkdtempSync(join(tmpdir(), 'podnet-nft-'));
-    const file = join(this.dir, 'batch.nft');
-    writeFileSync(file, script.endsWith('\n') ? script : `${script}\n`);
     const mark = `__podnet_mark_${this.token}_${++this.seq}`;
+    const file = join(tmpdir(), `podnet-nft-${mark}.nft`);
+    try {
+      writeFileSync(file, script.endsWith('\n') ? script : `${script}\n`, {
+        flag: 'wx',
+        mode: 0o600,
+      });
+    } catch (cause) {
+      return Promise.reject(
+        new HostError('SPAWN_FAILED', `cannot write the nft batch file ${file}`, { cause }),
+      );
+    }
     this.stderr = '';
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -116,7 +122,7 @@ export class NftSession {
       }, this.timeoutMs);
       this.pending = { mark, script, resolve, reject, timer };
       child.stdin.write(`include "${file}"\nlist table ip ${mark}\n`);
-    });
+    }).finally(() => rmSync(file, { force: true }));
   }
 
   private ensure(): ChildProcessWithoutNullStreams {
@@ -167,7 +173,7 @@ export class NftSession {
       return;
     }
     const stderr = head.trim();
-    const m = /batch\.nft:(\d+):/.exec(stderr);
+    const m = new RegExp(`${p.mark}\\.nft:(\\d+):`).exec(stderr);
     const lineNumber = m ? Number(m[1]) : undefined;
     const line = lineNumber === undefined ? undefined : p.script.split('\n')[lineNumber - 1];
     const where = line === undefined ? '' : ` at line ${lineNumber} (${line})`;

@@ -1,3 +1,5 @@
+import { readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HostError, NftSession } from '../src/index.js';
@@ -31,6 +33,9 @@ describe('NftSession against a fake nft -i', () => {
     expect((err as HostError).line).toBe('BAD line');
     expect((err as HostError).stderr).toMatch(/Error: syntax error/);
     await expect(s.apply('fine\n')).resolves.toBeUndefined();
+    const token = /__podnet_mark_([0-9a-f]+)_/.exec((err as HostError).stderr ?? '')?.[1];
+    expect(token).toMatch(/^[0-9a-f]{12}$/);
+    expect(readdirSync(tmpdir()).filter((f) => f.includes(token as string))).toEqual([]);
   });
 
   it('rejects a batch during which the process died and restarts on the next call', async () => {
