@@ -4,7 +4,7 @@ import net from 'node:net';
 import { DnsError } from './errors.js';
 import { MAX_UDP_PAYLOAD } from './prepared.js';
 import type { Upstream } from './resolv-conf.js';
-import { encodeMessage, typeName } from './wire.js';
+import { encodeQuery, typeName } from './wire.js';
 
 interface Pending {
   upstream: Upstream;
@@ -70,29 +70,7 @@ export class Forwarder {
   }
 
   private encode(id: number, name: string, qtype: number): Uint8Array {
-    return encodeMessage({
-      id,
-      qr: false,
-      opcode: 0,
-      aa: false,
-      tc: false,
-      rd: true,
-      ra: false,
-      ad: false,
-      cd: false,
-      rcode: 0,
-      questions: [{ name, type: qtype }],
-      answers: [],
-      authorities: [],
-      additionals: [],
-      edns: {
-        udpSize: MAX_UDP_PAYLOAD,
-        extendedRcode: 0,
-        version: 0,
-        do: false,
-        options: new Uint8Array(0),
-      },
-    });
+    return encodeQuery({ id, name, type: qtype, udpSize: MAX_UDP_PAYLOAD });
   }
 
   private socket(family: 4 | 6): dgram.Socket {

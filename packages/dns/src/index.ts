@@ -38,6 +38,7 @@ export {
   WireWriter,
   decodeMessage,
   encodeMessage,
+  encodeQuery,
   readName,
   typeCode,
   typeName,

@@ -320,6 +320,44 @@ export function encodeMessage(msg: DnsMessage, options: EncodeOptions = {}): Uin
   return w.finish();
 }
 
+/**
+ * Encodes a recursion-desired query for one question; with `udpSize`, it carries an EDNS0 OPT
+ * record advertising that payload size.
+ */
+export function encodeQuery(q: {
+  id: number;
+  name: string;
+  type: RecordType | number;
+  udpSize?: number;
+}): Uint8Array {
+  return encodeMessage({
+    id: q.id,
+    qr: false,
+    opcode: 0,
+    aa: false,
+    tc: false,
+    rd: true,
+    ra: false,
+    ad: false,
+    cd: false,
+    rcode: 0,
+    questions: [{ name: q.name, type: q.type }],
+    answers: [],
+    authorities: [],
+    additionals: [],
+    edns:
+      q.udpSize === undefined
+        ? undefined
+        : {
+            udpSize: q.udpSize,
+            extendedRcode: 0,
+            version: 0,
+            do: false,
+            options: new Uint8Array(0),
+          },
+  });
+}
+
 /** Writes the 12-byte header. */
 export function writeHeader(w: WireWriter, msg: DnsMessage, arcount: number): void {
   w.u16(msg.id);

@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import * as packet from 'dns-packet';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ClusterDnsState, DnsServer, decodeMessage, encodeMessage } from '../src/index.js';
+import { type ClusterDnsState, DnsServer, decodeMessage, encodeQuery } from '../src/index.js';
 import {
   type FakeUpstream,
   clusterIpService,
@@ -241,22 +241,7 @@ describe('DnsServer with real clients on loopback', () => {
   });
 
   it('compresses names: 100 A records fit in 12 + question + 100 × 16 bytes', async () => {
-    const q = encodeMessage({
-      id: 9,
-      qr: false,
-      opcode: 0,
-      aa: false,
-      tc: false,
-      rd: true,
-      ra: false,
-      ad: false,
-      cd: false,
-      rcode: 0,
-      questions: [{ name: `big.default.svc.${Z}`, type: 'A' }],
-      answers: [],
-      authorities: [],
-      additionals: [],
-    });
+    const q = encodeQuery({ id: 9, name: `big.default.svc.${Z}`, type: 'A' });
     const res = await server.handle(q, 'tcp');
     if (!res) throw new Error('no response');
     const qlen = `big.default.svc.${Z}`.length + 2 + 4;
@@ -316,22 +301,7 @@ describe('DnsServer with real clients on loopback', () => {
   });
 
   it('answers random and malformed packets with FORMERR/NOTIMP or drops them, and keeps answering', async () => {
-    const valid = encodeMessage({
-      id: 77,
-      qr: false,
-      opcode: 0,
-      aa: false,
-      tc: false,
-      rd: true,
-      ra: false,
-      ad: false,
-      cd: false,
-      rcode: 0,
-      questions: [{ name: `web.default.svc.${Z}`, type: 'A' }],
-      answers: [],
-      authorities: [],
-      additionals: [],
-    });
+    const valid = encodeQuery({ id: 77, name: `web.default.svc.${Z}`, type: 'A' });
     const mutated = fc
       .tuple(
         fc.array(fc.tuple(fc.nat(valid.length - 1), fc.nat(255)), { maxLength: 6 }),
