@@ -133,6 +133,30 @@ function lbRules(chains: string[]): string[] {
   );
 }
 
+/**
+ * Services whose ClusterIP balances over at most this many endpoints need no chain of their own:
+ * the skeleton has one shared chain `lb-N` per endpoint count N up to this limit. The chains are
+ * created with the table (nft 1.0.6 cannot add a rule that uses the `typeof` map `lb-endpoints`
+ * once that map exists in the kernel), so their number is fixed.
+ */
+export const LB_MAX_ENDPOINTS = 32;
+
+/**
+ * The shared balancer chain for `n` endpoints: it picks `numgen random mod n` and DNATs through
+ * the `lb-endpoints` map keyed by the packet's destination, protocol, port and that number, so an
+ * endpoint change only swaps map elements. Pure.
+ */
+export function lbChain(family: IpFamily, n: number, podCidrs: boolean): NftChain {
+  const P = family;
+  return {
+    name: `lb-${n}`,
+    rules: [
+      ...(podCidrs ? [`${P} saddr != @pod-cidrs jump mark-for-masquerade`] : []),
+      `meta l4proto { tcp, udp, sctp } dnat ${P} to ${P} daddr . meta l4proto . th dport . numgen random mod ${n} map @lb-endpoints`,
+    ],
+  };
+}
+
 /** Compiles one Service (with its slices) into the chains, sets and elements it owns. Pure. */
 export function compileServiceFragment(
   svc: NormService,
@@ -158,6 +182,7 @@ export function compileServiceFragment(
       cips.length > 0 || extIPs.length > 0 || (svc.clusterIPs.length === 0 && family === 'ip');
     if (!servesFamily) continue;
     const podCidrs = ctx.node.clusterCIDRs[family].length > 0;
+    const pairs = new Set<string>();
     for (const cip of cips) table.elements.push({ set: 'cluster-ips', key: cip });
     for (const port of svc.ports) {
       const id = `${svc.key}/${port.name}/${port.proto}/${port.port}/${family}`;
@@ -172,9 +197,13 @@ export function compileServiceFragment(
       const localChain = chainName('local', h, readable);
       const extChain = chainName('ext', h, readable);
       const fwChain = chainName('fw', h, readable);
+      const viaLb =
+        svc.affinityTimeout === undefined &&
+        !svc.internalLocal &&
+        cluster.length <= LB_MAX_ENDPOINTS;
       const needCluster =
         cluster.length > 0 &&
-        ((cips.length > 0 && !svc.internalLocal) || (hasExternal && external.length > 0));
+        ((cips.length > 0 && !svc.internalLocal && !viaLb) || (hasExternal && external.length > 0));
       const needLocal =
         local.length > 0 &&
         ((cips.length > 0 && svc.internalLocal) || (hasExternal && svc.externalLocal));
@@ -253,14 +282,25 @@ export function compileServiceFragment(
         table.chains.push({ name: extChain, rules });
       }
       const noEndpointVerdict = cluster.length === 0 ? 'goto reject-chain' : 'drop';
+      if (viaLb && cips.length > 0) for (const ep of cluster) pairs.add(`${ep.ip} . ${ep.ip}`);
       for (const cip of cips) {
         const key = `${cip} . ${port.proto} . ${port.port}`;
         if (internal.length > 0) {
-          table.elements.push({
-            set: 'service-ips',
-            key,
-            value: `goto ${svc.internalLocal ? localChain : clusterChain}`,
-          });
+          const target = svc.internalLocal
+            ? localChain
+            : viaLb
+              ? `lb-${cluster.length}`
+              : clusterChain;
+          table.elements.push({ set: 'service-ips', key, value: `goto ${target}` });
+          if (viaLb) {
+            cluster.forEach((ep, i) => {
+              table.elements.push({
+                set: 'lb-endpoints',
+                key: `${key} . ${i}`,
+                value: `${ep.ip} . ${ep.port}`,
+              });
+            });
+          }
         } else {
           table.elements.push({ set: 'no-endpoint-services', key, value: noEndpointVerdict });
         }
@@ -302,6 +342,8 @@ export function compileServiceFragment(
         });
       }
     }
+    for (const pair of [...pairs].sort())
+      table.elements.push({ set: 'hairpin-endpoints', key: pair });
     if (table.chains.length > 0 || table.elements.length > 0 || table.sets.length > 0)
       fragment.tables.push(table);
   }
@@ -323,6 +365,13 @@ export function compileSkeleton(family: IpFamily, ctx: CompileContext): NftTable
     { name: 'no-endpoint-services', type: `${A} . inet_proto . inet_service`, map: 'verdict' },
     { name: 'no-endpoint-nodeports', type: 'inet_proto . inet_service', map: 'verdict' },
     { name: 'firewall-ips', type: `${A} . inet_proto . inet_service`, map: 'verdict' },
+    {
+      name: 'lb-endpoints',
+      type: `${A} . inet_proto . inet_service . integer`,
+      typeof: `${P} daddr . meta l4proto . th dport . numgen random mod 2 : ${P} daddr . th dport`,
+      map: `${A} . inet_service`,
+    },
+    { name: 'hairpin-endpoints', type: `${A} . ${A}` },
   ];
   const nodePortMatch =
     node.addresses[family].length > 0
@@ -394,6 +443,7 @@ export function compileSkeleton(family: IpFamily, ctx: CompileContext): NftTable
     {
       name: 'masquerading',
       rules: [
+        `ct status dnat ${P} saddr . ${P} daddr @hairpin-endpoints jump mark-for-masquerade`,
         `meta mark & ${mark} == 0 return`,
         `meta mark set meta mark ^ ${mark}`,
         'masquerade fully-random',
@@ -401,6 +451,8 @@ export function compileSkeleton(family: IpFamily, ctx: CompileContext): NftTable
     },
     { name: 'reject-chain', rules: ['reject'] },
   ];
+  const podCidrs = node.clusterCIDRs[family].length > 0;
+  for (let n = 1; n <= LB_MAX_ENDPOINTS; n++) chains.push(lbChain(family, n, podCidrs));
   const elements: NftElement[] = [
     ...node.clusterCIDRs[family].map((c) => ({ set: 'pod-cidrs', key: c })),
     ...node.addresses[family].map((a) => ({ set: 'nodeport-ips', key: a })),

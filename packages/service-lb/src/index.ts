@@ -13,6 +13,7 @@ export type {
 } from './types.js';
 export {
   compileServices,
+  LB_MAX_ENDPOINTS,
   type ChosenEndpoint,
   type ServiceFragment,
   type UdpServicePort,

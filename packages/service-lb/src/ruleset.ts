@@ -19,6 +19,11 @@ export interface NftSet {
   name: string;
   /** Key type, e.g. `ipv4_addr . inet_proto . inet_service`. */
   type: string;
+  /**
+   * Declares the set by expressions instead of `type`: the text after `typeof`, with ` : value`
+   * for a map (needed for a `numgen` key part, which has no named type).
+   */
+  typeof?: string;
   map?: string;
   flags?: string[];
   /** Default element timeout in seconds (dynamic sets). */
@@ -115,6 +120,7 @@ export function phasesToOps(p: PhasedOps): NftOp[] {
 function sameSet(a: NftSet, b: NftSet): boolean {
   return (
     a.type === b.type &&
+    a.typeof === b.typeof &&
     a.map === b.map &&
     a.timeout === b.timeout &&
     (a.flags ?? []).join(',') === (b.flags ?? []).join(',')
@@ -262,7 +268,11 @@ export function fullTransaction(ruleset: Ruleset): Transaction {
 }
 
 function renderSetBody(s: NftSet): string {
-  const parts = [`type ${s.type}${s.map ? ` : ${s.map}` : ''} ;`];
+  const parts = [
+    s.typeof !== undefined
+      ? `typeof ${s.typeof} ;`
+      : `type ${s.type}${s.map ? ` : ${s.map}` : ''} ;`,
+  ];
   if (s.flags && s.flags.length > 0) parts.push(`flags ${s.flags.join(',')} ;`);
   if (s.timeout !== undefined) parts.push(`timeout ${s.timeout}s ;`);
   return `{ ${parts.join(' ')} }`;

@@ -26,6 +26,7 @@ import {
   diffTableInto,
   emptyPhases,
   fullTransaction,
+  type NftElement,
   type NftTable,
   phasesToOps,
   type Ruleset,
@@ -136,6 +137,48 @@ class OwnerOverlay {
 const elementOwnerId = (t: NftTable, set: string, key: string) => `${t.family}|${set}|${key}`;
 
 /**
+ * A set element without a value (a cluster IP, a hairpin pair): several Services may want it at
+ * once, so it is present while at least one does. Keyed by `family|set|key`.
+ */
+interface Shared {
+  family: NftTable['family'];
+  table: string;
+  element: NftElement;
+}
+
+const sharedId = (family: string, s: Shared) => `${family}|${s.element.set}|${s.element.key}`;
+
+/** The shared elements of one fragment table, and the table without them. */
+function splitShared(t: NftTable | undefined): { own?: NftTable; shared: Shared[] } {
+  if (!t) return { shared: [] };
+  const shared: Shared[] = [];
+  const elements = t.elements.filter((e) => {
+    if (e.value !== undefined) return true;
+    shared.push({ family: t.family, table: t.name, element: e });
+    return false;
+  });
+  return { own: { ...t, elements }, shared };
+}
+
+/** Reference counts of {@link Shared} objects, with pending changes kept until commit. */
+class RefCounts {
+  private readonly changes = new Map<string, number>();
+  constructor(private readonly base: Map<string, number>) {}
+  get(id: string): number {
+    return this.changes.get(id) ?? this.base.get(id) ?? 0;
+  }
+  set(id: string, n: number): void {
+    this.changes.set(id, n);
+  }
+  commit(): void {
+    for (const [id, n] of this.changes) {
+      if (n === 0) this.base.delete(id);
+      else this.base.set(id, n);
+    }
+  }
+}
+
+/**
  * Keeps podnet's service tables in a node's namespace equal to the desired state, like kube-proxy's
  * nftables proxier: the first sync (and the one after any failure or node change) replaces the
  * tables atomically; later syncs send only what changed (elements, chains of changed Services,
@@ -148,6 +191,7 @@ export class ServiceSyncer {
   private ctx: CompileContext;
   private entries = new Map<string, Entry>();
   private owners = new Map<string, string>();
+  private refs = new Map<string, number>();
   private needFull = true;
   private lastRuleset: Ruleset | undefined;
   private readonly syncHist = new Histogram(SYNC_BUCKETS);
@@ -260,17 +304,28 @@ export class ServiceSyncer {
     let full = this.needFull;
     let tx: Transaction | undefined;
     const overlay = new OwnerOverlay(this.owners);
+    const refOverlay = new RefCounts(this.refs);
     let owners: Map<string, string> | undefined;
+    let refs: Map<string, number> | undefined;
     this.lastRuleset = undefined;
     if (!full) {
       try {
-        tx = this.partialTransaction(changed, overlay);
+        tx = this.partialTransaction(changed, overlay, refOverlay);
       } catch {
         full = true;
       }
     }
     if (full || !tx) {
       owners = new Map();
+      refs = new Map();
+      for (const e of next.values()) {
+        for (const t of e.fragment.tables) {
+          for (const sh of splitShared(t).shared) {
+            const id = sharedId(t.family, sh);
+            refs.set(id, (refs.get(id) ?? 0) + 1);
+          }
+        }
+      }
       const ruleset = assembleRuleset(
         this.ctx,
         [...next.values()].map((e) => e.fragment),
@@ -297,6 +352,8 @@ export class ServiceSyncer {
     this.entries = next;
     if (owners) this.owners = owners;
     else overlay.commit();
+    if (refs) this.refs = refs;
+    else refOverlay.commit();
     this.needFull = false;
     const durationSeconds = (performance.now() - started) / 1000;
     const applySeconds = script === '' ? 0 : (performance.now() - applyStarted) / 1000;
@@ -350,16 +407,28 @@ export class ServiceSyncer {
   private partialTransaction(
     changed: Array<{ key: string; prev?: Entry; next?: Entry }>,
     owners: OwnerOverlay,
+    refs: RefCounts,
   ): Transaction {
     const phases = emptyPhases();
+    const delta = new Map<string, { shared: Shared; by: number }>();
+    const count = (list: Shared[], by: number) => {
+      for (const sh of list) {
+        const id = sharedId(sh.family, sh);
+        const d = delta.get(id);
+        if (d) d.by += by;
+        else delta.set(id, { shared: sh, by });
+      }
+    };
     for (const c of changed) {
       const families = new Set([
         ...(c.prev?.fragment.tables ?? []).map((t) => t.family),
         ...(c.next?.fragment.tables ?? []).map((t) => t.family),
       ]);
       for (const family of families) {
-        const p = c.prev?.fragment.tables.find((t) => t.family === family);
-        const n = c.next?.fragment.tables.find((t) => t.family === family);
+        const p = splitShared(c.prev?.fragment.tables.find((t) => t.family === family));
+        const n = splitShared(c.next?.fragment.tables.find((t) => t.family === family));
+        count(p.shared, -1);
+        count(n.shared, 1);
         const mine = (t: NftTable | undefined, claim: boolean): NftTable | undefined => {
           if (!t) return undefined;
           const elements = t.elements.filter((e) => {
@@ -370,12 +439,12 @@ export class ServiceSyncer {
           });
           return { ...t, elements };
         };
-        const prevPart = mine(p, false);
+        const prevPart = mine(p.own, false);
         if (prevPart) {
           for (const e of prevPart.elements) owners.delete(elementOwnerId(prevPart, e.set, e.key));
         }
         try {
-          diffTableInto(phases, prevPart, mine(n, true));
+          diffTableInto(phases, prevPart, mine(n.own, true));
         } catch (cause) {
           throw new ServiceLbError(
             'SYNC_FAILED',
@@ -384,6 +453,28 @@ export class ServiceSyncer {
           );
         }
       }
+    }
+    const gone = new Map<string, NftTable>();
+    const born = new Map<string, NftTable>();
+    const part = (m: Map<string, NftTable>, sh: Shared) => {
+      let t = m.get(sh.family);
+      if (!t) {
+        t = { family: sh.family, name: sh.table, sets: [], chains: [], elements: [] };
+        m.set(sh.family, t);
+      }
+      t.elements.push(sh.element);
+    };
+    for (const [id, { shared, by }] of delta) {
+      if (by === 0) continue;
+      const before = refs.get(id);
+      const after = before + by;
+      if (after < 0) throw new ServiceLbError('SYNC_FAILED', `reference count of ${id} below 0`);
+      refs.set(id, after);
+      if (before === 0 && after > 0) part(born, shared);
+      else if (before > 0 && after === 0) part(gone, shared);
+    }
+    for (const family of new Set([...gone.keys(), ...born.keys()])) {
+      diffTableInto(phases, gone.get(family), born.get(family));
     }
     return { full: false, ops: phasesToOps(phases) };
   }
@@ -411,6 +502,7 @@ export class ServiceSyncer {
     await this.host.nftApply(renderTeardown(this.tables));
     this.entries = new Map();
     this.owners = new Map();
+    this.refs = new Map();
     this.needFull = true;
     this.lastRuleset = undefined;
   }

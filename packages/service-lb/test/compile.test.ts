@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   compileServices,
   diffRulesets,
+  LB_MAX_ENDPOINTS,
   type NftTable,
   type Ruleset,
   renderRuleset,
@@ -16,7 +17,7 @@ const v6 = (r: Ruleset): NftTable => r.tables.find((t) => t.family === 'ip6')!;
 const elements = (t: NftTable, set: string) =>
   t.elements.filter((e) => e.set === set).map((e) => (e.value ? `${e.key} : ${e.value}` : e.key));
 const chain = (t: NftTable, prefix: string) => t.chains.filter((c) => c.name.startsWith(prefix));
-const SKELETON_CHAINS = 13;
+const SKELETON_CHAINS = 13 + LB_MAX_ENDPOINTS;
 
 describe('golden rulesets', () => {
   for (const [name, state] of Object.entries(FEATURE_CASES)) {
@@ -40,36 +41,56 @@ describe('golden rulesets', () => {
 });
 
 describe('compileServices features', () => {
-  it('dispatches a multi-port ClusterIP through the service-ips verdict map, one chain per port', () => {
+  it('dispatches a multi-port ClusterIP through the service-ips map to one shared lb chain, no chain of its own', () => {
     const t = v4(compileServices(FEATURE_CASES['clusterip-multiport']!, NODE));
-    const map = elements(t, 'service-ips');
-    expect(map).toHaveLength(3);
-    expect(map.map((e) => e.split(' : ')[0])).toEqual([
-      '10.96.0.20 . tcp . 80',
-      '10.96.0.20 . udp . 53',
-      '10.96.0.20 . sctp . 3868',
+    expect(elements(t, 'service-ips')).toEqual([
+      '10.96.0.20 . tcp . 80 : goto lb-2',
+      '10.96.0.20 . udp . 53 : goto lb-2',
+      '10.96.0.20 . sctp . 3868 : goto lb-2',
     ]);
-    expect(chain(t, 'svc-')).toHaveLength(3);
-    expect(chain(t, 'ep-')).toHaveLength(6);
-    const sctpEp = chain(t, 'ep-').find((c) => c.rules.some((r) => r.includes('sctp')))!;
-    expect(sctpEp.rules.at(-1)).toMatch(/^meta l4proto sctp dnat to 10\.244\.\d\.7:3868$/);
-    const svc = chain(t, 'svc-')[0]!;
-    expect(svc.rules.slice(-2)).toEqual([
-      expect.stringMatching(/^numgen random mod 2 == 0 goto ep-\S+$/),
-      expect.stringMatching(/^goto ep-\S+$/),
+    expect(chain(t, 'svc-')).toHaveLength(0);
+    expect(chain(t, 'ep-')).toHaveLength(0);
+    expect(chain(t, 'lb-')).toHaveLength(LB_MAX_ENDPOINTS);
+    expect(chain(t, 'lb-')[1]).toEqual({
+      name: 'lb-2',
+      rules: [
+        'ip saddr != @pod-cidrs jump mark-for-masquerade',
+        'meta l4proto { tcp, udp, sctp } dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 2 map @lb-endpoints',
+      ],
+    });
+    expect(elements(t, 'lb-endpoints').filter((e) => e.includes('sctp'))).toEqual([
+      '10.96.0.20 . sctp . 3868 . 0 : 10.244.0.7 . 3868',
+      '10.96.0.20 . sctp . 3868 . 1 : 10.244.1.7 . 3868',
+    ]);
+    expect(elements(t, 'hairpin-endpoints')).toEqual([
+      '10.244.0.7 . 10.244.0.7',
+      '10.244.1.7 . 10.244.1.7',
     ]);
     expect(elements(t, 'cluster-ips')).toEqual(['10.96.0.20']);
   });
 
-  it('balances with a numgen cascade up to 16 endpoints and one numgen vmap above', () => {
+  it('keeps per-service and per-endpoint chains only where needed (NodePort, affinity, Local)', () => {
+    const np = v4(compileServices(FEATURE_CASES.nodeport!, NODE));
+    expect(elements(np, 'service-ips')).toEqual(['10.96.0.10 . tcp . 80 : goto lb-3']);
+    expect(chain(np, 'svc-')).toHaveLength(1);
+    expect(chain(np, 'ep-')).toHaveLength(3);
+    const aff = v4(compileServices(FEATURE_CASES['session-affinity']!, NODE));
+    expect(elements(aff, 'lb-endpoints')).toEqual([]);
+    expect(elements(aff, 'service-ips')).toEqual([
+      expect.stringMatching(/^10\.96\.0\.10 \. tcp \. 80 : goto svc-/),
+    ]);
+  });
+
+  it('balances a per-service chain with a numgen cascade up to 16 endpoints and one numgen vmap above', () => {
     const many = (n: number) =>
       v4(
         compileServices(
           {
             services: [
               makeService('default', 'big', {
+                type: 'NodePort',
                 clusterIP: '10.96.0.30',
-                ports: [{ name: 'http', port: 80 }],
+                ports: [{ name: 'http', port: 80, nodePort: 30030 }],
               }),
             ],
             endpointSlices: [
@@ -152,10 +173,9 @@ describe('compileServices features', () => {
 
   it('uses ready endpoints, else serving+terminating ones; never not-serving ones', () => {
     const t = v4(compileServices(FEATURE_CASES['endpoint-conditions']!, NODE));
-    const eps = chain(t, 'ep-').map((c) => c.rules.at(-1));
-    expect(eps).toEqual([
-      'meta l4proto tcp dnat to 10.244.0.8:8080',
-      'meta l4proto tcp dnat to 10.244.0.5:8080',
+    expect(elements(t, 'lb-endpoints')).toEqual([
+      '10.96.0.12 . tcp . 80 . 0 : 10.244.0.8 . 8080',
+      '10.96.0.10 . tcp . 80 . 0 : 10.244.0.5 . 8080',
     ]);
   });
 
@@ -184,27 +204,27 @@ describe('compileServices features', () => {
 
   it('programs each family in its own table (dual stack)', () => {
     const r = compileServices(FEATURE_CASES['dual-stack']!, NODE);
-    expect(elements(v6(r), 'service-ips')).toEqual([
-      expect.stringMatching(/^fd00:96::10 \. tcp \. 80 : goto svc-/),
+    expect(elements(v6(r), 'service-ips')).toEqual(['fd00:96::10 . tcp . 80 : goto lb-2']);
+    expect(elements(v6(r), 'lb-endpoints')).toEqual([
+      'fd00:96::10 . tcp . 80 . 0 : fd00:244:1::5 . 8080',
+      'fd00:96::10 . tcp . 80 . 1 : fd00:244::5 . 8080',
     ]);
-    expect(chain(v6(r), 'ep-').map((c) => c.rules.at(-1))).toEqual([
-      'meta l4proto tcp dnat to [fd00:244:1::5]:8080',
-      'meta l4proto tcp dnat to [fd00:244::5]:8080',
-    ]);
-    expect(chain(v4(r), 'ep-')).toHaveLength(3);
+    expect(chain(v6(r), 'lb-')[0]!.rules[1]).toContain('dnat ip6 to ip6 daddr');
+    expect(elements(v4(r), 'service-ips')).toEqual(['10.96.0.10 . tcp . 80 : goto lb-3']);
     expect(v6(r).chains.find((c) => c.name === 'services')!.rules[1]).toContain('ip6 daddr != ::1');
   });
 
   it('PreferClose keeps endpoints hinted for the node zone, and falls back when hints are missing', () => {
+    const eps = (t: NftTable) => elements(t, 'lb-endpoints').length;
     const t = v4(compileServices(FEATURE_CASES['prefer-close']!, NODE));
-    expect(chain(t, 'ep-')).toHaveLength(2);
+    expect(eps(t)).toBe(2);
     const other = v4(compileServices(FEATURE_CASES['prefer-close']!, { ...NODE, zone: 'zone-c' }));
-    expect(chain(other, 'ep-')).toHaveLength(3);
+    expect(eps(other)).toBe(3);
     const s = FEATURE_CASES['prefer-close']!;
     const slice = structuredClone(s.endpointSlices[0]!);
     delete slice.endpoints![2]!.hints;
     const partial = v4(compileServices({ services: s.services, endpointSlices: [slice] }, NODE));
-    expect(chain(partial, 'ep-')).toHaveLength(3);
+    expect(eps(partial)).toBe(3);
   });
 
   it('drops pod CIDRs covered by another (interval sets refuse overlaps)', () => {
@@ -389,30 +409,22 @@ describe('diffRulesets', () => {
     ).toEqual({ full: false, ops: [] });
   });
 
-  it('one endpoint added touches only that service: its new endpoint chain and its service chain', () => {
+  it('one endpoint added touches only map elements: the dispatch target, the new slot, its hairpin pair', () => {
     const a = compileServices(withEndpoints(['10.244.0.5', '10.244.1.5']), NODE);
     const b = compileServices(withEndpoints(['10.244.0.5', '10.244.1.5', '10.244.2.5']), NODE);
     const tx = diffRulesets(a, b);
     expect(tx.full).toBe(false);
     expect(tx.ops.length).toBeLessThanOrEqual(10);
-    expect(
-      tx.ops.every((op) => !('chain' in op) || /default\.web\.|-10\.244\.\d\.5\./.test(op.chain)),
-    ).toBe(true);
-    expect(tx.ops.filter((op) => op.kind === 'element')).toEqual([]);
     expect(renderTransaction(tx)).toMatchInlineSnapshot(`
-      "add chain ip podnet-svc ep-o30z3t66yexp-10.244.2.5.8080
-      add rule ip podnet-svc ep-o30z3t66yexp-10.244.2.5.8080 ip saddr 10.244.2.5 jump mark-for-masquerade
-      add rule ip podnet-svc ep-o30z3t66yexp-10.244.2.5.8080 meta l4proto tcp dnat to 10.244.2.5:8080
-      flush chain ip podnet-svc svc-2uqlujj10mev-default.web.http.tcp
-      add rule ip podnet-svc svc-2uqlujj10mev-default.web.http.tcp ip saddr != @pod-cidrs jump mark-for-masquerade
-      add rule ip podnet-svc svc-2uqlujj10mev-default.web.http.tcp numgen random mod 3 == 0 goto ep-6tnoqjnnibnj-10.244.0.5.8080
-      add rule ip podnet-svc svc-2uqlujj10mev-default.web.http.tcp numgen random mod 2 == 0 goto ep-dzt6b6obt7di-10.244.1.5.8080
-      add rule ip podnet-svc svc-2uqlujj10mev-default.web.http.tcp goto ep-o30z3t66yexp-10.244.2.5.8080
+      "delete element ip podnet-svc service-ips { 10.96.0.10 . tcp . 80 }
+      add element ip podnet-svc service-ips { 10.96.0.10 . tcp . 80 : goto lb-3 }
+      add element ip podnet-svc lb-endpoints { 10.96.0.10 . tcp . 80 . 2 : 10.244.2.5 . 8080 }
+      add element ip podnet-svc hairpin-endpoints { 10.244.2.5 . 10.244.2.5 }
       "
     `);
   });
 
-  it('last endpoint removed: map element swapped for a reject, chains flushed then deleted after the swap', () => {
+  it('last endpoint removed: map element swapped for a reject, its slot and hairpin pair deleted', () => {
     const a = compileServices(withEndpoints(['10.244.0.5']), NODE);
     const b = compileServices(withEndpoints([]), NODE);
     const tx = diffRulesets(a, b);
@@ -421,9 +433,41 @@ describe('diffRulesets', () => {
     );
     expect(kinds).toEqual([
       'delete element service-ips',
+      'delete element lb-endpoints',
+      'delete element hairpin-endpoints',
       'add element no-endpoint-services',
+    ]);
+  });
+
+  it('a chain-owning Service that loses its last endpoint flushes its chains and deletes them after the swap', () => {
+    const nodePort = (ips: string[]) => {
+      const s = withEndpoints(ips);
+      const web = s.services.at(-1)!;
+      web.spec = {
+        ...web.spec,
+        type: 'NodePort',
+        ports: [{ name: 'http', port: 80, nodePort: 30080 }],
+      };
+      return s;
+    };
+    const tx = diffRulesets(
+      compileServices(nodePort(['10.244.0.5']), NODE),
+      compileServices(nodePort([]), NODE),
+    );
+    const kinds = tx.ops.map(
+      (op) => `${op.op} ${op.kind}${op.kind === 'element' ? ` ${op.set}` : ''}`,
+    );
+    expect(kinds).toEqual([
+      'delete element service-ips',
+      'delete element lb-endpoints',
+      'delete element service-nodeports',
+      'delete element hairpin-endpoints',
+      'add element no-endpoint-services',
+      'add element no-endpoint-nodeports',
       'flush chain',
       'flush chain',
+      'flush chain',
+      'delete chain',
       'delete chain',
       'delete chain',
     ]);

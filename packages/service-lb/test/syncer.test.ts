@@ -61,8 +61,14 @@ describe('ServiceSyncer', () => {
     expect(removed.operations).toBeLessThanOrEqual(10);
     const [nft, ...conntrack] = runner.requests;
     expect(nft!.stdin).not.toContain('add table');
-    expect(nft!.stdin).toMatch(
-      /flush chain ip podnet-svc ep-\S+10\.244\.1\.5\.5353\ndelete chain ip podnet-svc ep-/,
+    expect(nft!.stdin).toBe(
+      [
+        'delete element ip podnet-svc service-ips { 10.96.0.10 . udp . 53 }',
+        'delete element ip podnet-svc lb-endpoints { 10.96.0.10 . udp . 53 . 1 }',
+        'delete element ip podnet-svc hairpin-endpoints { 10.244.1.5 . 10.244.1.5 }',
+        'add element ip podnet-svc service-ips { 10.96.0.10 . udp . 53 : goto lb-1 }',
+        '',
+      ].join('\n'),
     );
     expect(conntrack.map((r) => r.argv.join(' '))).toEqual([
       'conntrack -D -f ipv4 -p udp --orig-dst 10.96.0.10 --orig-port-dst 53 --dst-nat 10.244.1.5',
@@ -87,8 +93,41 @@ describe('ServiceSyncer', () => {
     failing = false;
     const again = await syncer.sync(dnsState(['10.244.0.6']));
     expect(again.full).toBe(true);
-    expect(syncer.programmed()!.tables[0]!.chains.some((c) => c.name.includes('10.244.0.6'))).toBe(
-      true,
+    expect(syncer.programmed()!.tables[0]!.elements).toContainEqual({
+      set: 'lb-endpoints',
+      key: '10.96.0.10 . udp . 53 . 0',
+      value: '10.244.0.6 . 5353',
+    });
+  });
+
+  it('keeps a set element two Services share until the last of them drops it', async () => {
+    const { runner, syncer } = setup();
+    const svc = (name: string, cip: string) =>
+      makeService('default', name, { clusterIP: cip, ports: [{ name: 'http', port: 80 }] });
+    const slice = (name: string, ips: string[]) =>
+      makeEndpointSlice(
+        'default',
+        name,
+        ips.map((ip) => ({ ip })),
+        [{ name: 'http', port: 8080 }],
+      );
+    const services = [svc('a', '10.96.0.1'), svc('b', '10.96.0.2')];
+    await syncer.sync({
+      services,
+      endpointSlices: [slice('a', ['10.244.0.5']), slice('b', ['10.244.0.5'])],
+    });
+    runner.clear();
+    await syncer.sync({ services, endpointSlices: [slice('a', []), slice('b', ['10.244.0.5'])] });
+    expect(runner.requests[0]!.stdin).not.toContain('hairpin-endpoints');
+    runner.clear();
+    await syncer.sync({ services, endpointSlices: [slice('a', []), slice('b', [])] });
+    expect(runner.requests[0]!.stdin).toContain(
+      'delete element ip podnet-svc hairpin-endpoints { 10.244.0.5 . 10.244.0.5 }',
+    );
+    runner.clear();
+    await syncer.sync({ services, endpointSlices: [slice('a', ['10.244.0.5']), slice('b', [])] });
+    expect(runner.requests[0]!.stdin).toContain(
+      'add element ip podnet-svc hairpin-endpoints { 10.244.0.5 . 10.244.0.5 }',
     );
   });
 
