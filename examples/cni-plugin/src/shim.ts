@@ -83,12 +83,15 @@ function forward(
 ): Promise<ShimResponse> {
   return new Promise((resolve) => {
     let done = false;
-    let buf = '';
+    const chunks: Buffer[] = [];
     const finish = (r: ShimResponse) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      conn.destroy();
+      // closed one turn later: a bin exits before that turn (destroying touches process.stderr,
+      // which costs a start of its stream), a library caller still gets the socket closed
+      conn.unref();
+      setImmediate(() => conn.destroy());
       resolve(r);
     };
     const unavailable = (why: string) =>
@@ -103,16 +106,17 @@ function forward(
       () => finish(unavailable(`no answer from ${socket} within ${timeoutMs} ms`)),
       timeoutMs,
     );
-    conn.setEncoding('utf8');
     // queued now and sent as soon as the socket connects: the agent starts one event-loop turn
     // earlier than when writing from the 'connect' callback; a failed connect still ends in 'error'
     conn.write(encodeFrame({ v: SHIM_PROTOCOL_VERSION, ...req }));
-    conn.on('data', (chunk: string) => {
-      buf += chunk;
-      const nl = buf.indexOf('\n');
-      if (nl < 0) return;
+    // Buffers joined once (no setEncoding: that loads a string decoder per start)
+    conn.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      if (chunk.indexOf(10) < 0) return;
+      const text = Buffer.concat(chunks).toString('utf8');
+      const nl = text.indexOf('\n');
       try {
-        finish(decodeResponse(buf.slice(0, nl)));
+        finish(decodeResponse(text.slice(0, nl)));
       } catch (e) {
         finish(
           cniErrorResponse(

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import type { Server } from 'node:net';
 import { join } from 'node:path';
-import { Host } from '@podnet/host';
+import { Host, IpSession } from '@podnet/host';
 import {
   Allocator,
   FileNodeSubnetStore,
@@ -101,11 +101,13 @@ export class NodeAgent {
   private conflistWritten = false;
   private readonly reconcileStats = { ok: 0, failed: 0, seconds: 0 };
   private lastError?: string;
+  private readonly nodeIp: IpSession;
 
   constructor(private readonly options: NodeAgentOptions) {
     this.config = options.config;
     this.log = options.log ?? createLogger({ base: { node: options.config.nodeName } });
     this.host = options.host ?? new Host();
+    this.nodeIp = new IpSession({ netns: this.host.netns });
     mkdirSync(this.config.stateDir, { recursive: true, mode: 0o700 });
     this.attachments = new AttachmentStore(join(this.config.stateDir, 'attachments'));
     this.cni = new CniService({
@@ -115,6 +117,9 @@ export class NodeAgent {
       dns: this.config.dns,
       network: () => this.network,
       hostPortsChanged: () => this.syncNft(),
+      // a real host gets a long-lived ip for the host side of ADD/DEL; an injected one (tests
+      // with a recording runner) keeps every call on its runner
+      ...(options.host ? {} : { nodeIp: this.nodeIp }),
     });
   }
 
@@ -157,6 +162,7 @@ export class NodeAgent {
     await this.queue.catch(() => {});
     await this.policies?.close().catch(() => {});
     await this.dns?.stop().catch(() => {});
+    this.nodeIp.close();
     this.log.info('agent stopped');
   }
 

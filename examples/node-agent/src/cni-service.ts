@@ -42,6 +42,11 @@ export interface CniServiceDeps {
   hostPortsChanged(): Promise<void>;
   /** A PID in the node namespace (`ip link ... netns PID`); default: this process. */
   readonly nodePid?: number;
+  /**
+   * Runs the node-namespace `ip` lines of ADD and DEL, e.g. a long-lived `IpSession` so a pod
+   * does not pay an `ip` process start for its host side; default: `host.ipBatch`.
+   */
+  readonly nodeIp?: { batch(lines: readonly BatchLine[]): Promise<void> };
 }
 
 const PROTOCOLS = new Set(['tcp', 'udp', 'sctp']);
@@ -278,7 +283,7 @@ export class CniService {
       const tPlan = performance.now();
       await this.podBatch(ctx.netns, plan.pod);
       const tPod = performance.now();
-      await this.deps.host.ipBatch(plan.node);
+      await this.nodeBatch(plan.node);
       const tNode = performance.now();
       const ready: AttachmentRecord = { ...rec, hostPorts, phase: 'ready' };
       this.deps.attachments.put(ready);
@@ -309,6 +314,10 @@ export class CniService {
     }
   }
 
+  private nodeBatch(lines: readonly BatchLine[]): Promise<void> {
+    return this.deps.nodeIp ? this.deps.nodeIp.batch(lines) : this.deps.host.ipBatch(lines);
+  }
+
   /** Runs a batch in the pod namespace: `ip -n NAME` when it is a named namespace, else nsenter. */
   private async podBatch(netns: string, lines: BatchLine[]): Promise<void> {
     const named = /^\/(?:var\/)?run\/netns\/([A-Za-z0-9_][A-Za-z0-9_.-]*)$/.exec(netns);
@@ -322,7 +331,8 @@ export class CniService {
   private async teardown(containerId: string, ifName: string, hostIf: string): Promise<boolean> {
     const rec = this.deps.attachments.get(containerId, ifName);
     try {
-      await this.deps.host.ip(['link', 'del', hostIf]);
+      if (this.deps.nodeIp) await this.deps.nodeIp.batch([['link', 'del', hostIf]]);
+      else await this.deps.host.ip(['link', 'del', hostIf]);
     } catch (e) {
       if (!isMissingDevice(e)) throw e;
     }

@@ -8,6 +8,7 @@ export {
   type RunResult,
   type Runner,
 } from './runner.js';
+export { IpSession, type IpSessionOptions } from './ip-session.js';
 export { NftSession, type NftSessionOptions } from './nft-session.js';
 export {
   Host,

@@ -1,10 +1,10 @@
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HostError } from './errors.js';
 import { type NetnsTarget, resolveArgv } from './runner.js';
+import { type SettleResult, StdinSession } from './stdin-session.js';
 
 /** Options of {@link NftSession}. */
 export interface NftSessionOptions {
@@ -14,14 +14,6 @@ export interface NftSessionOptions {
   readonly timeoutMs?: number;
   /** The command to run instead of `['nft', '-i']` (a fake for tests); it gets the same stdin protocol. */
   readonly argv?: readonly string[];
-}
-
-interface Pending {
-  readonly mark: string;
-  readonly script: string;
-  readonly resolve: () => void;
-  readonly reject: (error: HostError) => void;
-  readonly timer: NodeJS.Timeout;
 }
 
 /**
@@ -43,26 +35,20 @@ interface Pending {
  */
 export class NftSession {
   readonly netns?: NetnsTarget;
-  private readonly timeoutMs: number;
-  private readonly argv: readonly string[];
   private readonly token = randomBytes(6).toString('hex');
-  private child?: ChildProcessWithoutNullStreams;
-  private stderr = '';
+  private readonly session: StdinSession;
+  private readonly argv: string[];
   private seq = 0;
-  private pending?: Pending;
-  private chain: Promise<unknown> = Promise.resolve();
-  private closed = false;
 
   constructor(options: NftSessionOptions = {}) {
     this.netns = options.netns;
-    this.timeoutMs = options.timeoutMs ?? 120_000;
-    this.argv = options.argv ?? ['nft', '-i'];
-    resolveArgv({ argv: this.argv, netns: this.netns });
+    this.argv = resolveArgv({ argv: options.argv ?? ['nft', '-i'], netns: this.netns });
+    this.session = new StdinSession(this.argv, 'nft session', options.timeoutMs ?? 120_000);
   }
 
   /** The process id of the running `nft`, if one runs (for tests and diagnostics). */
   get pid(): number | undefined {
-    return this.child?.pid;
+    return this.session.pid;
   }
 
   /**
@@ -72,136 +58,53 @@ export class NftSession {
    * the batch was committed is unknown.
    */
   apply(script: string): Promise<void> {
-    if (this.closed) {
-      return Promise.reject(new HostError('INVALID_ARGUMENT', 'the nft session is closed'));
-    }
-    const run = this.chain.then(() => this.applyNow(script));
-    this.chain = run.catch(() => undefined);
-    return run;
+    if (script.trim() === '') return this.session.run(() => null);
+    let file = '';
+    return this.session
+      .run(() => {
+        const mark = `__podnet_mark_${this.token}_${++this.seq}`;
+        file = join(tmpdir(), `podnet-nft-${mark}.nft`);
+        try {
+          writeFileSync(file, script.endsWith('\n') ? script : `${script}\n`, {
+            flag: 'wx',
+            mode: 0o600,
+          });
+        } catch (cause) {
+          file = '';
+          throw new HostError('SPAWN_FAILED', `cannot write the nft batch file ${file}`, { cause });
+        }
+        return {
+          stdin: `include "${file}"\nlist table ip ${mark}\n`,
+          settle: (stderr) => this.settle(stderr, mark, script),
+        };
+      })
+      .finally(() => {
+        if (file) rmSync(file, { force: true });
+      });
   }
 
   /** Ends the `nft` process. Later `apply` calls reject. */
   close(): void {
-    this.closed = true;
-    this.stop(
-      new HostError('COMMAND_FAILED', 'the nft session was closed', { command: this.command() }),
-    );
+    this.session.close();
   }
 
-  private command(): string[] {
-    return resolveArgv({ argv: this.argv, netns: this.netns });
-  }
-
-  private applyNow(script: string): Promise<void> {
-    if (script.trim() === '') return Promise.resolve();
-    if (this.closed) {
-      return Promise.reject(new HostError('INVALID_ARGUMENT', 'the nft session is closed'));
-    }
-    const child = this.ensure();
-    const mark = `__podnet_mark_${this.token}_${++this.seq}`;
-    const file = join(tmpdir(), `podnet-nft-${mark}.nft`);
-    try {
-      writeFileSync(file, script.endsWith('\n') ? script : `${script}\n`, {
-        flag: 'wx',
-        mode: 0o600,
-      });
-    } catch (cause) {
-      return Promise.reject(
-        new HostError('SPAWN_FAILED', `cannot write the nft batch file ${file}`, { cause }),
-      );
-    }
-    this.stderr = '';
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.stop(
-          new HostError('TIMEOUT', `nft session batch did not finish within ${this.timeoutMs} ms`, {
-            command: this.command(),
-            stderr: this.stderr,
-          }),
-        );
-      }, this.timeoutMs);
-      this.pending = { mark, script, resolve, reject, timer };
-      child.stdin.write(`include "${file}"\nlist table ip ${mark}\n`);
-    }).finally(() => rmSync(file, { force: true }));
-  }
-
-  private ensure(): ChildProcessWithoutNullStreams {
-    if (this.child) return this.child;
-    const argv = this.command();
-    const child = spawn(argv[0]!, argv.slice(1), {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, LC_ALL: 'C' },
-    });
-    this.child = child;
-    child.stdout.on('data', () => {});
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (text: string) => {
-      if (this.child !== child) return;
-      this.stderr += text;
-      this.settle();
-    });
-    child.stdin.on('error', () => {});
-    const gone = (why: string, cause?: unknown) => {
-      if (this.child !== child) return;
-      this.child = undefined;
-      this.fail(
-        new HostError('COMMAND_FAILED', `nft session process ${why}`, {
-          command: argv,
-          stderr: this.stderr.trim(),
-          cause,
-        }),
-      );
-    };
-    child.on('error', (cause) => gone(`could not run: ${cause.message}`, cause));
-    child.on('exit', (code, signal) => gone(`exited (${signal ?? code}) mid-batch`));
-    return child;
-  }
-
-  private settle(): void {
-    const p = this.pending;
-    if (!p) return;
-    const end = this.stderr.indexOf(`list table ip ${p.mark}\n`);
-    if (end < 0) return;
-    const head = this.stderr.slice(0, this.stderr.lastIndexOf('Error:', end));
-    const caret = this.stderr.indexOf('\n', end + p.mark.length + 15);
-    if (caret < 0) return;
-    this.stderr = '';
-    this.pending = undefined;
-    clearTimeout(p.timer);
-    if (!/Error:/.test(head)) {
-      p.resolve();
-      return;
-    }
-    const stderr = head.trim();
-    const m = new RegExp(`${p.mark}\\.nft:(\\d+):`).exec(stderr);
+  private settle(stderr: string, mark: string, script: string): SettleResult {
+    const end = stderr.indexOf(`list table ip ${mark}\n`);
+    if (end < 0) return undefined;
+    const caret = stderr.indexOf('\n', end + mark.length + 15);
+    if (caret < 0) return undefined;
+    const head = stderr.slice(0, stderr.lastIndexOf('Error:', end));
+    if (!/Error:/.test(head)) return null;
+    const text = head.trim();
+    const m = new RegExp(`${mark}\\.nft:(\\d+):`).exec(text);
     const lineNumber = m ? Number(m[1]) : undefined;
-    const line = lineNumber === undefined ? undefined : p.script.split('\n')[lineNumber - 1];
+    const line = lineNumber === undefined ? undefined : script.split('\n')[lineNumber - 1];
     const where = line === undefined ? '' : ` at line ${lineNumber} (${line})`;
-    p.reject(
-      new HostError('COMMAND_FAILED', `nft session batch failed${where}: ${stderr}`, {
-        command: this.command(),
-        lineNumber,
-        line,
-        stderr,
-      }),
-    );
-  }
-
-  private fail(error: HostError): void {
-    const p = this.pending;
-    this.pending = undefined;
-    if (!p) return;
-    clearTimeout(p.timer);
-    p.reject(error);
-  }
-
-  private stop(error: HostError): void {
-    const child = this.child;
-    this.child = undefined;
-    this.fail(error);
-    if (child) {
-      child.stdin.end();
-      child.kill('SIGKILL');
-    }
+    return new HostError('COMMAND_FAILED', `nft session batch failed${where}: ${text}`, {
+      command: this.argv,
+      lineNumber,
+      line,
+      stderr: text,
+    });
   }
 }

@@ -6,6 +6,7 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
+  readSync,
   readdirSync,
   unlinkSync,
   writeFileSync,
@@ -22,6 +23,7 @@ const LAST_PREFIX = 'last_reserved_ip.';
 const TMP_PREFIX = '.podnet-tmp-';
 const LINE_BREAK = '\r\n';
 let tmpCounter = 0;
+const readBuffer = Buffer.allocUnsafe(4096);
 const canonicalNames = new Map<string, string | null>();
 
 // a dotted quad without leading zeros is its own canonical form (the common case, parsed cheaply)
@@ -37,6 +39,26 @@ function ipOfName(name: string): string | undefined {
     canonicalNames.set(name, ip);
   }
   return ip ?? undefined;
+}
+
+// an address file is a few dozen bytes: one open/read/close into a shared buffer instead of
+// readFileSync's stat and second read, per file of the network
+function readSmall(path: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const n = readSync(fd, readBuffer, 0, readBuffer.length, 0);
+    if (n < readBuffer.length) return readBuffer.toString('utf8', 0, n);
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Options for a {@link FileStore}. */
@@ -131,13 +153,9 @@ class FileTransaction implements StoreTransaction {
       }
       const ip = ipOfName(name);
       if (ip === undefined) continue;
-      let text: string;
-      try {
-        // this.#dir is already a path: concatenating skips join's normalising, per file
-        text = readFileSync(`${this.#dir}/${name}`, 'utf8');
-      } catch {
-        continue;
-      }
+      // this.#dir is already a path: concatenating skips join's normalising, per file
+      const text = readSmall(`${this.#dir}/${name}`);
+      if (text === undefined) continue;
       const trimmed = text.trim();
       const cut = trimmed.indexOf(LINE_BREAK);
       const containerId = cut < 0 ? trimmed : trimmed.slice(0, cut).trim();

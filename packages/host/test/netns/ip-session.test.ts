@@ -1,0 +1,74 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Host, HostError, IpSession } from '../../src/index.js';
+import { createTestNet, type TestNet } from '../../src/testing/index.js';
+
+describe('IpSession on a real kernel', () => {
+  let net: TestNet;
+  let a: string;
+  let b: string;
+  let host: Host;
+  let session: IpSession;
+
+  beforeAll(async () => {
+    net = createTestNet();
+    a = await net.ns('a');
+    b = await net.ns('b');
+    host = new Host({ netns: { name: a } });
+    session = new IpSession({ netns: { name: a } });
+  });
+  afterAll(() => {
+    session.close();
+    return net.cleanup();
+  });
+
+  it('creates a veth into another namespace, addresses and routes, and traffic flows', async () => {
+    await session.batch([
+      ['link', 'add', 'v0', 'up', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', b],
+      ['addr', 'add', '10.77.0.1/24', 'dev', 'v0'],
+    ]);
+    const pid = session.pid;
+    await host.inNetns({ name: b }).ipBatch([
+      ['addr', 'add', '10.77.0.2/24', 'dev', 'eth0'],
+      ['link', 'set', 'eth0', 'up'],
+    ]);
+    await session.batch([['route', 'replace', '10.77.1.0/24', 'via', '10.77.0.2', 'dev', 'v0']]);
+    expect(session.pid).toBe(pid);
+    const routes = await host.ipJson<{ dst: string; gateway?: string }[]>(['route', 'show']);
+    expect(routes).toContainEqual(
+      expect.objectContaining({ dst: '10.77.1.0/24', gateway: '10.77.0.2' }),
+    );
+    expect((await net.exec(a, ['ping', '-c', '1', '-W', '5', '10.77.0.2'])).code).toBe(0);
+  });
+
+  it('names the failing line, runs the rest (-force), and keeps serving', async () => {
+    const err = await session
+      .batch([
+        ['link', 'set', 'v0', 'mtu', '1400'],
+        ['addr', 'add', '10.77.9.1/24', 'dev', 'nosuchdev0'],
+        ['link', 'set', 'v0', 'mtu', '1380'],
+      ])
+      .catch((e: unknown) => e);
+    expect(HostError.isInstance(err) && err.code).toBe('COMMAND_FAILED');
+    expect((err as HostError).lineNumber).toBe(2);
+    expect((err as HostError).line).toBe('addr add 10.77.9.1/24 dev nosuchdev0');
+    expect((err as HostError).stderr).toMatch(/nosuchdev0/);
+    const [link] = await host.ipJson<{ mtu: number }[]>(['link', 'show', 'dev', 'v0']);
+    expect(link?.mtu).toBe(1380);
+    await session.batch([['link', 'set', 'v0', 'mtu', '1500']]);
+  });
+
+  it('starts a new ip after its process was killed', async () => {
+    const pid = session.pid;
+    expect(pid).toBeDefined();
+    process.kill(pid as number, 'SIGKILL');
+    let recovered = false;
+    for (let i = 0; i < 50 && !recovered; i++) {
+      recovered = await session.batch([['link', 'set', 'v0', 'up']]).then(
+        () => true,
+        () => false,
+      );
+    }
+    expect(recovered).toBe(true);
+    expect(session.pid).not.toBe(pid);
+  });
+});
