@@ -62,5 +62,7 @@ export { Forwarder } from './forwarder.js';
 export type { ForwarderOptions } from './forwarder.js';
 export { DnsMetrics } from './metrics.js';
 export { DnsServer } from './server.js';
+export { nativeUdpAvailable } from './native-udp.js';
+export type { NativeUdpStats, UdpPath } from './native-udp.js';
 export type { DnsListenOptions, DnsServerAddress, DnsServerOptions } from './server.js';
 export { loadManifests, parseManifests } from './manifests.js';

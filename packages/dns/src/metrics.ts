@@ -31,13 +31,24 @@ export class DnsMetrics {
 
   /** Counts a response by rcode and records how long it took, in seconds. */
   response(rcode: number, seconds: number): void {
+    this.rcode(rcode);
+    this.observe(seconds, 1);
+  }
+
+  /** Counts a response by rcode only (its time is observed with its batch, see {@link observe}). */
+  rcode(rcode: number): void {
     this.responses[rcode & 0xf] = (this.responses[rcode & 0xf] as number) + 1;
-    this.durationSum += seconds;
-    this.durationCount++;
+  }
+
+  /** Records `count` responses that each took at most `seconds` (e.g. one batch). */
+  observe(seconds: number, count: number): void {
+    if (count <= 0) return;
+    this.durationSum += seconds * count;
+    this.durationCount += count;
     for (let i = 0; i < BUCKETS.length; i++) {
       if (seconds <= (BUCKETS[i] as number)) {
-        this.buckets[i] = (this.buckets[i] as number) + 1;
-        break;
+        this.buckets[i] = (this.buckets[i] as number) + count;
+        return;
       }
     }
   }
@@ -51,7 +62,15 @@ export class DnsMetrics {
   }
 
   /** The Prometheus text exposition (format 0.0.4). */
-  render(gauges: { synced: boolean; names: number; cacheEntries: number }): string {
+  render(gauges: {
+    synced: boolean;
+    names: number;
+    cacheEntries: number;
+    /** How UDP is served, when listening. */
+    udpPath?: 'native' | 'dgram' | null;
+    /** Batches and datagrams of the native UDP path. */
+    udpBatches?: { batches: number; datagrams: number } | null;
+  }): string {
     const lines: string[] = [];
     const family = (name: string, type: string, help: string): void => {
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -106,6 +125,16 @@ export class DnsMetrics {
     lines.push(`podnet_dns_zone_names ${gauges.names}`);
     family('podnet_dns_synced', 'gauge', '1 once the cluster state has been synced.');
     lines.push(`podnet_dns_synced ${gauges.synced ? 1 : 0}`);
+    if (gauges.udpPath) {
+      family('podnet_dns_udp_path', 'gauge', 'How UDP is served (native batches or node:dgram).');
+      lines.push(`podnet_dns_udp_path{path="${gauges.udpPath}"} 1`);
+    }
+    if (gauges.udpBatches) {
+      family('podnet_dns_udp_batches_total', 'counter', 'recvmmsg batches of the native path.');
+      lines.push(`podnet_dns_udp_batches_total ${gauges.udpBatches.batches}`);
+      family('podnet_dns_udp_datagrams_total', 'counter', 'Datagrams read by the native path.');
+      lines.push(`podnet_dns_udp_datagrams_total ${gauges.udpBatches.datagrams}`);
+    }
     return `${lines.join('\n')}\n`;
   }
 }

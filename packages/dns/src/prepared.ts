@@ -156,11 +156,32 @@ export function buildResponse(
   limit: number,
   alloc: (size: number) => Uint8Array = newBytes,
 ): Uint8Array {
-  const b = answer.bytes;
-  const o = answer.off;
+  return writeResponse(
+    msg,
+    query.id,
+    query.echoFlags,
+    query.questionEnd,
+    query.ednsSize >= 0,
+    answer.bytes,
+    answer.off,
+    limit,
+    alloc,
+  );
+}
+
+function writeResponse(
+  msg: Uint8Array,
+  id: number,
+  echoFlags: number,
+  questionEnd: number,
+  edns: boolean,
+  b: Uint8Array,
+  o: number,
+  limit: number,
+  alloc: (size: number) => Uint8Array,
+): Uint8Array {
   const len = ((b[o + 10] as number) << 8) | (b[o + 11] as number);
-  const edns = query.ednsSize >= 0;
-  const qlen = query.questionEnd - 12;
+  const qlen = questionEnd - 12;
   let total = 12 + qlen + len + (edns ? 11 : 0);
   let truncated = false;
   if (total > limit) {
@@ -171,10 +192,10 @@ export function buildResponse(
   const flags =
     QR_RA |
     (((b[o + 2] as number) << 8) | (b[o + 3] as number)) |
-    query.echoFlags |
+    echoFlags |
     (truncated ? 0x200 : 0);
-  out[0] = query.id >> 8;
-  out[1] = query.id & 0xff;
+  out[0] = id >> 8;
+  out[1] = id & 0xff;
   out[2] = flags >> 8;
   out[3] = flags & 0xff;
   out[4] = 0;
@@ -191,11 +212,21 @@ export function buildResponse(
   }
   out[10] = ar >> 8;
   out[11] = ar & 0xff;
-  out.set(msg.subarray(12, query.questionEnd), 12);
-  let pos = 12 + qlen;
+  let pos = 12;
+  if (qlen < 64) {
+    for (let i = 12; i < questionEnd; i++) out[pos++] = msg[i] as number;
+  } else {
+    out.set(msg.subarray(12, questionEnd), 12);
+    pos += qlen;
+  }
   if (!truncated) {
-    out.set(b.subarray(o + ENTRY_HEADER, o + ENTRY_HEADER + len), pos);
-    pos += len;
+    if (len < 64) {
+      const end = o + ENTRY_HEADER + len;
+      for (let i = o + ENTRY_HEADER; i < end; i++) out[pos++] = b[i] as number;
+    } else {
+      out.set(b.subarray(o + ENTRY_HEADER, o + ENTRY_HEADER + len), pos);
+      pos += len;
+    }
   }
   if (edns) writeOptAt(out, pos, 0);
   return out;
@@ -213,7 +244,11 @@ export function writeOptAt(out: Uint8Array, pos: number, extendedRcode: number):
   out[pos + 3] = MAX_UDP_PAYLOAD >> 8;
   out[pos + 4] = MAX_UDP_PAYLOAD & 0xff;
   out[pos + 5] = extendedRcode;
-  out.fill(0, pos + 6, pos + 11);
+  out[pos + 6] = 0;
+  out[pos + 7] = 0;
+  out[pos + 8] = 0;
+  out[pos + 9] = 0;
+  out[pos + 10] = 0;
 }
 
 /** The UDP size limit for a query: 512 without EDNS, else min(client size, 1232) (at least 512). */
@@ -278,6 +313,32 @@ function wireNameLength(name: string): number {
   return n;
 }
 
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+/** Lower-case wire form of a zone key, or null when it has escapes (those take the full path). */
+function wireKey(name: string): number[] | null {
+  if (name.length === 0 || name.includes('\\')) return null;
+  const out: number[] = [];
+  for (const label of name.split('.')) {
+    if (label.length === 0 || label.length > 63) return null;
+    out.push(label.length);
+    for (let i = 0; i < label.length; i++) {
+      const c = label.charCodeAt(i);
+      if (c > 0xff) return null;
+      out.push(c >= 0x41 && c <= 0x5a ? c | 0x20 : c);
+    }
+  }
+  out.push(0);
+  return out.length > 255 ? null : out;
+}
+
+function hashWire(bytes: ArrayLike<number>, start: number, end: number): number {
+  let h = FNV_OFFSET;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ (bytes[i] as number), FNV_PRIME);
+  return h >>> 0;
+}
+
 const NEGATIVE_CACHE_LIMIT = 4096;
 const DYNAMIC_CACHE_LIMIT = 10_000;
 
@@ -298,6 +359,15 @@ export class PreparedZone {
   private readonly slab: Uint8Array;
   private readonly negative = new Map<string, PreparedAnswer>();
   private readonly dynamic = new Map<string, PreparedAnswer | null>();
+  /** Lower-case wire names of the indexed names, back to back. */
+  private readonly wire: Uint8Array;
+  /** Per indexed name: its offset in `wire` and its packed slab position (as in `nodes`). */
+  private readonly wireAt: Int32Array;
+  private readonly wireNode: Int32Array;
+  /** Open addressing on the wire name's FNV-1a hash: index + 1 into `wireAt`, 0 empty. */
+  private readonly table: Int32Array;
+  /** Query type of the last {@link fastResponse} that answered. */
+  fastQtype = 0;
 
   constructor(zone: DnsZone) {
     const w = new WireWriter(false, 64 * 1024);
@@ -325,7 +395,145 @@ export class PreparedZone {
     }
     this.slab = w.finish();
     this.names = zone.nodes.size;
+    const keys: number[][] = [];
+    const packs: number[] = [];
+    let wireBytes = 0;
+    for (const [name, packed] of this.nodes) {
+      const k = packed % 8 > 0 ? wireKey(name) : null;
+      if (!k) continue;
+      keys.push(k);
+      packs.push(packed);
+      wireBytes += k.length;
+    }
+    let size = 8;
+    while (size < keys.length * 2) size *= 2;
+    this.table = new Int32Array(size);
+    this.wire = new Uint8Array(wireBytes);
+    this.wireAt = new Int32Array(keys.length);
+    this.wireNode = Int32Array.from(packs);
+    let at = 0;
+    for (const [i, k] of keys.entries()) {
+      this.wire.set(k, at);
+      this.wireAt[i] = at;
+      at += k.length;
+      let slot = hashWire(k, 0, k.length) & (size - 1);
+      while (this.table[slot] !== 0) slot = (slot + 1) & (size - 1);
+      this.table[slot] = i + 1;
+    }
     this.zone = { ...zone, nodes: new Map() };
+  }
+
+  /**
+   * The fast path for the common query, straight from the wire: one question, no answer or
+   * authority records, at most an EDNS version 0 OPT, class IN, a name with a prepared RRset of
+   * exactly the asked type. Writes the response (as {@link buildResponse} would) through
+   * `alloc`, sets {@link fastQtype} and returns it; returns null for anything else, which then
+   * takes the full path (parse, negative answers, forwarding, errors).
+   */
+  fastResponse(
+    msg: Uint8Array,
+    udp: boolean,
+    alloc: (size: number) => Uint8Array,
+  ): Uint8Array | null {
+    const end = msg.length;
+    if (
+      end < 17 ||
+      ((msg[2] as number) & 0xf8) !== 0 ||
+      msg[4] !== 0 ||
+      msg[5] !== 1 ||
+      msg[6] !== 0 ||
+      msg[7] !== 0 ||
+      msg[8] !== 0 ||
+      msg[9] !== 0 ||
+      msg[10] !== 0 ||
+      (msg[11] as number) > 1
+    )
+      return null;
+    let pos = 12;
+    let h = FNV_OFFSET;
+    for (;;) {
+      const len = msg[pos] as number;
+      h = Math.imul(h ^ len, FNV_PRIME);
+      if (len === 0) break;
+      if (len > 63 || pos + len + 1 >= end || pos + len > 12 + 254) return null;
+      const stop = pos + len;
+      while (pos < stop) {
+        const c = msg[++pos] as number;
+        h = Math.imul(h ^ (c >= 0x41 && c <= 0x5a ? c | 0x20 : c), FNV_PRIME);
+      }
+      pos++;
+    }
+    const nameEnd = pos + 1;
+    const questionEnd = nameEnd + 4;
+    if (questionEnd > end) return null;
+    const qtype = ((msg[nameEnd] as number) << 8) | (msg[nameEnd + 1] as number);
+    if (msg[nameEnd + 2] !== 0 || msg[nameEnd + 3] !== 1) return null;
+    let ednsSize = -1;
+    if (msg[11] === 1) {
+      if (
+        questionEnd + 11 > end ||
+        msg[questionEnd] !== 0 ||
+        msg[questionEnd + 1] !== 0 ||
+        msg[questionEnd + 2] !== TYPE_CODES.OPT ||
+        msg[questionEnd + 6] !== 0 ||
+        questionEnd +
+          11 +
+          (((msg[questionEnd + 9] as number) << 8) | (msg[questionEnd + 10] as number)) !==
+          end
+      )
+        return null;
+      ednsSize = ((msg[questionEnd + 3] as number) << 8) | (msg[questionEnd + 4] as number);
+    } else if (questionEnd !== end) return null;
+    const table = this.table;
+    const mask = table.length - 1;
+    const wire = this.wire;
+    const nameLen = nameEnd - 12;
+    let slot = (h >>> 0) & mask;
+    let packed = -1;
+    for (;;) {
+      const idx = table[slot] as number;
+      if (idx === 0) return null;
+      const at = this.wireAt[idx - 1] as number;
+      let same = wire[at + nameLen - 1] === 0;
+      for (let i = 0; same && i < nameLen; i++) {
+        const c = msg[12 + i] as number;
+        same = wire[at + i] === (c >= 0x41 && c <= 0x5a ? c | 0x20 : c);
+      }
+      if (same) {
+        packed = this.wireNode[idx - 1] as number;
+        break;
+      }
+      slot = (slot + 1) & mask;
+    }
+    const count = packed % 8;
+    let off = (packed - count) / 8;
+    const b = this.slab;
+    for (let i = 0; i < count; i++) {
+      const t = ((b[off] as number) << 8) | (b[off + 1] as number);
+      if (t === qtype) {
+        const limit = !udp
+          ? 65535
+          : ednsSize < 0
+            ? 512
+            : Math.max(512, Math.min(ednsSize, MAX_UDP_PAYLOAD));
+        this.fastQtype = qtype;
+        const flags = ((msg[2] as number) << 8) | (msg[3] as number);
+        return writeResponse(
+          msg,
+          ((msg[0] as number) << 8) | (msg[1] as number),
+          flags & 0x0110,
+          questionEnd,
+          ednsSize >= 0,
+          b,
+          off,
+          limit,
+          alloc,
+        );
+      }
+      if (t === TYPE_CODES.CNAME) return null;
+      off += ENTRY_HEADER + (((b[off + 10] as number) << 8) | (b[off + 11] as number));
+    }
+    return null;
   }
 
   /** The CNAME target of `key` (an ExternalName Service), if it has one. */

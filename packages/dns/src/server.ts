@@ -14,6 +14,14 @@ import { DnsError } from './errors.js';
 import { Forwarder } from './forwarder.js';
 import { DnsMetrics } from './metrics.js';
 import {
+  NATIVE_IN_SLOT,
+  NATIVE_PEER_BYTES,
+  NativeUdpSocket,
+  type NativeUdpStats,
+  type UdpPath,
+  nativeUdpAvailable,
+} from './native-udp.js';
+import {
   type ParsedQuery,
   PreparedZone,
   buildResponse,
@@ -51,6 +59,15 @@ export interface DnsListenOptions {
   httpPort?: number;
   /** Address of the HTTP endpoints; default `address`. */
   httpAddress?: string;
+  /**
+   * How UDP is served: `native` (the batch fast path: recvmmsg/sendmmsg, one JavaScript call per
+   * batch; fails with `BIND_FAILED` when the addon is not built), `dgram` (`node:dgram`, one
+   * callback and one send per packet) or `auto` (default: native when built, unless the
+   * environment has `PODNET_DNS_UDP=dgram`).
+   */
+  udp?: 'auto' | UdpPath;
+  /** Most datagrams the native path reads per call (1-1024, default 64). */
+  udpBatch?: number;
 }
 
 /** The addresses a started server listens on. */
@@ -61,9 +78,21 @@ export interface DnsServerAddress {
   udpPort: number;
   tcpPort: number;
   httpPort?: number;
+  /** How UDP is served. */
+  udpPath: UdpPath;
+}
+
+/** A bound UDP listener of either path. */
+interface UdpListener {
+  readonly port: number;
+  readonly path: UdpPath;
+  close(): Promise<void>;
 }
 
 const MAX_TCP_CONNECTIONS = 1000;
+const DEFAULT_UDP_BATCH = 64;
+const MAX_UDP_BATCH = 1024;
+const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
 const TCP_IDLE_MS = 10_000;
 
 /**
@@ -80,7 +109,14 @@ export class DnsServer {
   private readonly inflight = new Map<string, Promise<Uint8Array | null>>();
   /** Request counters and latency histogram. */
   readonly metrics = new DnsMetrics();
-  private udp: dgram.Socket | null = null;
+  private udp: UdpListener | null = null;
+  private nativeUdp: NativeUdpSocket | null = null;
+  /** Write position in the native output buffer during a batch. */
+  private outPos = 0;
+  /** Inside a native batch: answers are timed once, with the batch. */
+  private batching = false;
+  private batchStart = 0;
+  private batchAnswered = 0;
   private tcp: net.Server | null = null;
   private http: http.Server | null = null;
   private readonly connections = new Set<net.Socket>();
@@ -145,27 +181,34 @@ export class DnsServer {
    * Resolves to the response bytes, or null when the packet is dropped.
    */
   async handle(msg: Uint8Array, transport: 'udp' | 'tcp' = 'udp'): Promise<Uint8Array | null> {
-    const out = this.answer(msg, transport);
+    const out = this.answer(msg, transport, allocBytes);
     return out instanceof Promise ? await out : out;
   }
 
+  /**
+   * Answers synchronously when it can. `msg` may be a view into a buffer reused by the next
+   * batch: the paths that answer later work on a copy.
+   */
   private answer(
     msg: Uint8Array,
     transport: 'udp' | 'tcp',
+    alloc: (size: number) => Uint8Array,
   ): Uint8Array | null | Promise<Uint8Array | null> {
-    const started = performance.now();
+    const started = this.batching ? this.batchStart : performance.now();
+    const prepared = this.prepared;
+    if (prepared !== null) {
+      const fast = prepared.fastResponse(msg, transport === 'udp', alloc);
+      if (fast !== null) {
+        this.metrics.request(transport, prepared.fastQtype);
+        return this.done(fast, started);
+      }
+    }
     const parsed = parseQuery(msg);
     if (parsed.kind === 'drop') {
       this.metrics.dropped++;
       return null;
     }
-    if (parsed.kind === 'reply') {
-      this.metrics.response(
-        (parsed.response[3] as number) & 0xf,
-        (performance.now() - started) / 1000,
-      );
-      return parsed.response;
-    }
+    if (parsed.kind === 'reply') return this.done(parsed.response, started);
     const q = parsed.query;
     this.metrics.request(transport, q.qtype);
     const limit = transport === 'udp' ? udpLimit(q) : 65535;
@@ -180,9 +223,9 @@ export class DnsServer {
             ? undefined
             : this.prepared.cnameTarget(q.key);
         if (target !== undefined && authorityOf(this.zoneName, target) === null) {
-          return this.chase(msg, q, buildResponse(msg, q, ans, 65535), target, limit, started);
+          return this.chase(q, buildResponse(msg, q, ans, 65535), target, limit, started);
         }
-        return this.done(buildResponse(msg, q, ans, limit, allocBytes), started);
+        return this.done(buildResponse(msg, q, ans, limit, alloc), started);
       }
       apex = authorityOf(this.zoneName, q.key);
     } else {
@@ -201,11 +244,16 @@ export class DnsServer {
       }
     }
     this.metrics.cacheMisses++;
-    return this.forward(msg, q, key, limit, started);
+    return this.forward(msg.slice(), q, key, limit, started);
   }
 
   private done(out: Uint8Array, started: number): Uint8Array {
-    this.metrics.response((out[3] as number) & 0xf, (performance.now() - started) / 1000);
+    if (this.batching) {
+      this.metrics.rcode((out[3] as number) & 0xf);
+      this.batchAnswered++;
+    } else {
+      this.metrics.response((out[3] as number) & 0xf, (performance.now() - started) / 1000);
+    }
     return out;
   }
 
@@ -241,7 +289,6 @@ export class DnsServer {
    * records, from the cache or the upstreams, to the CNAME answer.
    */
   private async chase(
-    msg: Uint8Array,
     q: ParsedQuery,
     cnameResponse: Uint8Array,
     target: string,
@@ -331,11 +378,39 @@ export class DnsServer {
           { field, value: v },
         );
     }
+    const batch = options.udpBatch ?? DEFAULT_UDP_BATCH;
+    if (!Number.isInteger(batch) || batch < 1 || batch > MAX_UDP_BATCH)
+      throw new DnsError(
+        'INVALID_ARGUMENT',
+        `udpBatch must be an integer 1-${MAX_UDP_BATCH}, got ${JSON.stringify(batch)}`,
+        { field: 'udpBatch', value: batch },
+      );
+    const wanted = options.udp ?? 'auto';
+    if (wanted !== 'auto' && wanted !== 'native' && wanted !== 'dgram')
+      throw new DnsError(
+        'INVALID_ARGUMENT',
+        `udp must be auto, native or dgram, got ${JSON.stringify(wanted)}`,
+        { field: 'udp', value: wanted },
+      );
+    if (wanted === 'native' && !nativeUdpAvailable())
+      throw new DnsError(
+        'BIND_FAILED',
+        'udp: native was asked for but the native UDP fast path is not built (dist/dns-udp.node)',
+        { field: 'udp', value: wanted },
+      );
+    const path: UdpPath =
+      wanted === 'dgram' ||
+      (wanted === 'auto' && (process.env.PODNET_DNS_UDP === 'dgram' || !nativeUdpAvailable()))
+        ? 'dgram'
+        : 'native';
     const shared = options.udpPort === undefined && options.tcpPort === undefined;
     let lastError: unknown;
     for (let attempt = 0; attempt < 20; attempt++) {
-      const udp = await this.bindUdp(address, udpPort);
-      const port = (udp.address() as net.AddressInfo).port;
+      const udp =
+        path === 'native'
+          ? this.bindNativeUdp(address, udpPort, batch)
+          : await this.bindUdp(address, udpPort);
+      const port = udp.port;
       try {
         const tcp = await this.bindTcp(address, shared ? port : tcpPort);
         this.udp = udp;
@@ -345,10 +420,11 @@ export class DnsServer {
           port,
           udpPort: port,
           tcpPort: (tcp.address() as net.AddressInfo).port,
+          udpPath: udp.path,
         };
         break;
       } catch (err) {
-        udp.close();
+        await udp.close();
         lastError = err;
         if (!(shared && udpPort === 0)) break;
       }
@@ -377,7 +453,113 @@ export class DnsServer {
     return { ...this.bound };
   }
 
-  private bindUdp(address: string, port: number): Promise<dgram.Socket> {
+  /** How UDP is served, or null before {@link start}. */
+  get udpPath(): UdpPath | null {
+    return this.udp?.path ?? null;
+  }
+
+  /** Counters of the native UDP path (null on the dgram path or before {@link start}). */
+  udpStats(): NativeUdpStats | null {
+    return this.nativeUdp?.stats() ?? null;
+  }
+
+  private bindNativeUdp(address: string, port: number, batch: number): UdpListener {
+    let sock: NativeUdpSocket;
+    try {
+      sock = NativeUdpSocket.open(
+        address,
+        port,
+        { ipv6: net.isIPv6(address), batch, bufferBytes: UDP_BUFFER_BYTES },
+        (count, s) => this.onNativeBatch(count, s),
+      );
+    } catch (err) {
+      throw new DnsError('BIND_FAILED', `cannot bind UDP ${address}:${port}`, { cause: err });
+    }
+    this.nativeUdp = sock;
+    return {
+      port: sock.port,
+      path: 'native',
+      close: async () => {
+        sock.close();
+        if (this.nativeUdp === sock) this.nativeUdp = null;
+      },
+    };
+  }
+
+  /** Bump allocator over the native output buffer; a fresh buffer when the batch's is full. */
+  private readonly nativeAlloc = (size: number): Uint8Array => {
+    const out = this.nativeUdp?.output;
+    const at = this.outPos;
+    if (out && at + size <= out.length) {
+      this.outPos = at + size;
+      return out.subarray(at, at + size);
+    }
+    return Buffer.allocUnsafe(size);
+  };
+
+  /**
+   * One native batch: answers every datagram into the shared output buffer (sent with one
+   * sendmmsg when this returns); answers that need an upstream are sent when they are ready.
+   */
+  private onNativeBatch(count: number, sock: NativeUdpSocket): void {
+    const { input, meta, output } = sock;
+    this.outPos = 0;
+    this.batching = true;
+    this.batchStart = performance.now();
+    this.batchAnswered = 0;
+    try {
+      this.answerBatch(count, sock, input, meta, output);
+    } finally {
+      this.batching = false;
+      this.metrics.observe((performance.now() - this.batchStart) / 1000, this.batchAnswered);
+    }
+  }
+
+  private answerBatch(
+    count: number,
+    sock: NativeUdpSocket,
+    input: Uint8Array,
+    meta: Int32Array,
+    output: Uint8Array,
+  ): void {
+    for (let i = 0; i < count; i++) {
+      const m = i * 4;
+      const len = meta[m] as number;
+      if (len < 0) {
+        this.metrics.dropped++;
+        continue;
+      }
+      const msg = input.subarray(i * NATIVE_IN_SLOT, i * NATIVE_IN_SLOT + len);
+      let out: Uint8Array | null | Promise<Uint8Array | null>;
+      try {
+        out = this.answer(msg, 'udp', this.nativeAlloc);
+      } catch {
+        out = servfailFor(msg);
+      }
+      if (out === null) continue;
+      if (out instanceof Promise) {
+        const peer = sock.peer(i);
+        out.then(
+          (r) => r && sock.sendTo(r, peer),
+          () => undefined,
+        );
+        continue;
+      }
+      if (out.buffer === output.buffer) {
+        meta[m + 1] = out.byteOffset;
+        meta[m + 2] = out.length;
+      } else if (this.outPos + out.length <= output.length) {
+        output.set(out, this.outPos);
+        meta[m + 1] = this.outPos;
+        meta[m + 2] = out.length;
+        this.outPos += out.length;
+      } else {
+        sock.sendTo(out, sock.peers.subarray(i * NATIVE_PEER_BYTES, (i + 1) * NATIVE_PEER_BYTES));
+      }
+    }
+  }
+
+  private bindUdp(address: string, port: number): Promise<UdpListener> {
     return new Promise((resolve, reject) => {
       const sock = dgram.createSocket({
         type: net.isIPv6(address) ? 'udp6' : 'udp4',
@@ -396,7 +578,11 @@ export class DnsServer {
           // kernel limits apply
         }
         sock.on('message', (msg, rinfo) => this.onUdp(sock, msg, rinfo));
-        resolve(sock);
+        resolve({
+          port: sock.address().port,
+          path: 'dgram',
+          close: () => new Promise<void>((r) => sock.close(() => r())),
+        });
       });
     });
   }
@@ -404,9 +590,9 @@ export class DnsServer {
   private onUdp(sock: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
     let out: Uint8Array | null | Promise<Uint8Array | null>;
     try {
-      out = this.answer(msg, 'udp');
+      out = this.answer(msg, 'udp', allocBytes);
     } catch {
-      out = msg.length >= 12 ? errorResponse(msg.readUInt16BE(0), 0, 0, RCODES.SERVFAIL) : null;
+      out = servfailFor(msg);
     }
     if (out === null) return;
     if (out instanceof Promise) {
@@ -454,8 +640,7 @@ export class DnsServer {
           try {
             out = await this.handle(msg, 'tcp');
           } catch {
-            out =
-              msg.length >= 12 ? errorResponse(msg.readUInt16BE(0), 0, 0, RCODES.SERVFAIL) : null;
+            out = servfailFor(msg);
           }
           if (out === null) {
             sock.destroy();
@@ -504,6 +689,8 @@ export class DnsServer {
       synced: this.synced,
       names: this.names,
       cacheEntries: this.cache?.size ?? 0,
+      udpPath: this.udpPath,
+      udpBatches: this.udpStats(),
     });
   }
 
@@ -520,7 +707,7 @@ export class DnsServer {
     this.connections.clear();
     this.forwarder?.close();
     await Promise.all([
-      udp ? new Promise<void>((r) => udp.close(() => r())) : undefined,
+      udp?.close(),
       tcp ? new Promise<void>((r) => tcp.close(() => r())) : undefined,
       httpServer ? new Promise<void>((r) => httpServer.close(() => r())) : undefined,
     ]);
@@ -539,6 +726,12 @@ function literalLookup(
   const given =
     typeof family === 'number' ? family : (family as { family?: unknown } | null)?.family;
   callback(null, address, typeof given === 'number' ? given : net.isIPv6(address) ? 6 : 4);
+}
+
+/** A header-only SERVFAIL for a packet whose handling threw, or null when it has no header. */
+function servfailFor(msg: Uint8Array): Uint8Array | null {
+  if (msg.length < 12) return null;
+  return errorResponse(((msg[0] as number) << 8) | (msg[1] as number), 0, 0, RCODES.SERVFAIL);
 }
 
 function allocBytes(size: number): Uint8Array {

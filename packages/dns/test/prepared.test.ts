@@ -1,4 +1,5 @@
 import * as packet from 'dns-packet';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   PreparedZone,
@@ -8,7 +9,7 @@ import {
   parseQuery,
   udpLimit,
 } from '../src/index.js';
-import { clusterIpService } from '../src/testing/index.js';
+import { clusterIpService, endpointSlice, headlessService } from '../src/testing/index.js';
 
 function query(
   name: string,
@@ -156,5 +157,134 @@ describe('PreparedZone', () => {
     ).toBeGreaterThan(0);
     expect(zone.lookup('example.com', 1, 13)).toBeNull();
     expect(zone.names).toBeGreaterThan(3);
+  });
+});
+
+describe('PreparedZone.fastResponse', () => {
+  const big = Array.from({ length: 100 }, (_, i) => ({ ip: `10.8.0.${i}`, hostname: `b-${i}` }));
+  const prepared = new PreparedZone(
+    compileZone({
+      services: [
+        clusterIpService('default', 'web', ['10.96.0.1', 'fd00::1'], ['http:80']),
+        headlessService('default', 'big', ['web:80']),
+        {
+          metadata: { name: 'ext', namespace: 'default' },
+          spec: { type: 'ExternalName', externalName: 'ext.example.test' },
+        },
+      ],
+      endpointSlices: [endpointSlice('default', 'big', big, ['web:80'])],
+    }),
+  );
+  const names = [
+    'web.default.svc.cluster.local',
+    '_http._tcp.web.default.svc.cluster.local',
+    'big.default.svc.cluster.local',
+    'b-7.big.default.svc.cluster.local',
+    'ext.default.svc.cluster.local',
+    '1.0.96.10.in-addr.arpa',
+    'default.svc.cluster.local',
+    'dns-version.cluster.local',
+    'nope.default.svc.cluster.local',
+    'www.example.test',
+  ];
+  const types = [1, 28, 33, 12, 16, 5, 255, 2, 6];
+
+  /** What the full path answers (parse, lookup, build), or null when it is not a plain answer. */
+  function fullPath(msg: Uint8Array, udp: boolean): Uint8Array | null {
+    const p = parseQuery(msg);
+    if (p.kind !== 'query' || p.query.qclass !== 1 || p.query.ednsVersion > 0) return null;
+    const ans = prepared.lookup(p.query.key, p.query.qtype, p.query.questionEnd - 16);
+    if (!ans) return null;
+    return buildResponse(msg, p.query, ans, udp ? udpLimit(p.query) : 65535);
+  }
+
+  it('answers byte for byte as the full path, or leaves the query to it', () => {
+    const queryArb = fc
+      .record({
+        name: fc.constantFrom(...names),
+        upper: fc.array(fc.boolean(), { maxLength: 64 }),
+        type: fc.constantFrom(...types),
+        id: fc.nat(0xffff),
+        rd: fc.boolean(),
+        cd: fc.boolean(),
+        edns: fc.option(fc.nat(5000), { nil: undefined }),
+        udp: fc.boolean(),
+        flips: fc.oneof(
+          { arbitrary: fc.constant([] as [number, number][]), weight: 3 },
+          { arbitrary: fc.array(fc.tuple(fc.nat(80), fc.nat(255)), { maxLength: 2 }), weight: 1 },
+        ),
+        cut: fc.option(fc.nat(90), { nil: undefined, freq: 5 }),
+      })
+      .map((r) => {
+        const name = [...r.name].map((c, i) => (r.upper[i] ? c.toUpperCase() : c)).join('');
+        const msg = Uint8Array.from(
+          encodeMessage({
+            id: r.id,
+            qr: false,
+            opcode: 0,
+            aa: false,
+            tc: false,
+            rd: r.rd,
+            ra: false,
+            ad: false,
+            cd: r.cd,
+            rcode: 0,
+            questions: [{ name, type: r.type }],
+            answers: [],
+            authorities: [],
+            additionals: [],
+            edns:
+              r.edns === undefined
+                ? undefined
+                : {
+                    udpSize: r.edns,
+                    extendedRcode: 0,
+                    version: 0,
+                    do: false,
+                    options: new Uint8Array(),
+                  },
+          }),
+        );
+        for (const [at, v] of r.flips) if (at < msg.length) msg[at] = v;
+        return { msg: r.cut === undefined ? msg : msg.subarray(0, r.cut), udp: r.udp };
+      });
+    let answered = 0;
+    fc.assert(
+      fc.property(queryArb, ({ msg, udp }) => {
+        const fast = prepared.fastResponse(msg, udp, (n) => new Uint8Array(n));
+        if (fast === null) return;
+        answered++;
+        expect(fast).toEqual(fullPath(msg, udp));
+        const parsed = parseQuery(msg);
+        expect(parsed.kind === 'query' && parsed.query.qtype).toBe(prepared.fastQtype);
+      }),
+      { numRuns: 5000 },
+    );
+    expect(answered).toBeGreaterThan(100);
+  });
+
+  it('takes the plain answers and leaves negative, CNAME, ANY and odd queries to the full path', () => {
+    const alloc = (n: number): Uint8Array => new Uint8Array(n);
+    const q = (name: string, type: 'A' | 'AAAA' | 'ANY' | 'TXT', opts = {}): Uint8Array =>
+      query(name, type, opts);
+    expect(
+      prepared.fastResponse(q('WEB.default.svc.cluster.local', 'A'), true, alloc),
+    ).not.toBeNull();
+    expect(
+      prepared.fastResponse(
+        q('web.default.svc.cluster.local', 'AAAA', { edns: 1232 }),
+        true,
+        alloc,
+      ),
+    ).not.toBeNull();
+    for (const msg of [
+      q('web.default.svc.cluster.local', 'TXT'),
+      q('nope.default.svc.cluster.local', 'A'),
+      q('ext.default.svc.cluster.local', 'A'),
+      q('web.default.svc.cluster.local', 'ANY'),
+      q('web.default.svc.cluster.local', 'A', { edns: 1232, version: 1 }),
+      q('www.example.test', 'A'),
+    ])
+      expect(prepared.fastResponse(msg, true, alloc)).toBeNull();
   });
 });

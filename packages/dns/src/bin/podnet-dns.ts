@@ -21,6 +21,8 @@ EndpointSlices, Pods as YAML or JSON), reloaded on change and on SIGHUP.
   --pods MODE          disabled | insecure | verified (default insecure)
   --upstream ADDR      upstream resolver IP[:port]; repeatable
   --resolv-conf PATH   read upstreams from this file (when no --upstream)
+  --udp PATH           auto | native | dgram: how UDP is served (default auto: the
+                       native batch path when built, else node:dgram)
   --no-watch           do not reload when the directory changes
   --version            print the version
 
@@ -53,6 +55,7 @@ async function main(): Promise<void> {
         pods: { type: 'string' },
         upstream: { type: 'string', multiple: true },
         'resolv-conf': { type: 'string' },
+        udp: { type: 'string' },
         'no-watch': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
@@ -76,6 +79,9 @@ async function main(): Promise<void> {
   }
   if (!v.manifests) fail(`--manifests is required\n${USAGE}`);
   const dir = v.manifests;
+  const udp = v.udp ?? 'auto';
+  if (udp !== 'auto' && udp !== 'native' && udp !== 'dgram')
+    fail(`--udp must be auto, native or dgram, got ${JSON.stringify(udp)}`);
   const port = int(v.port, 'port', 53);
   const httpPort = v['http-port'] === undefined ? undefined : int(v['http-port'], 'http-port', 0);
   const server = new DnsServer({
@@ -102,6 +108,7 @@ async function main(): Promise<void> {
     address: v.address ?? '127.0.0.1',
     port,
     httpPort,
+    udp,
   });
   process.stdout.write(
     `${JSON.stringify({ event: 'listening', ...addr, upstreams: server.upstreams })}\n`,
