@@ -96,6 +96,26 @@ function keyOf(meta: { name?: string; namespace?: string } | undefined): string 
   return `${ns}/${meta?.name ?? ''}`;
 }
 
+const serviceKey = (service: Service): string =>
+  typeof service === 'object' && service !== null
+    ? cachedKey(service, () => keyOf(service.metadata))
+    : keyOf(undefined);
+
+/** `namespace/service-name` of an EndpointSlice, or `undefined` without the service-name label. */
+function sliceKey(s: EndpointSlice): string | undefined {
+  const svcName = s?.metadata?.labels?.[SERVICE_NAME_LABEL];
+  if (!svcName) return undefined;
+  return cachedKey(s, () => `${s.metadata?.namespace || 'default'}/${svcName}`);
+}
+
+/** What reading the input found: changed Services and the counters the metrics need. */
+interface Scan {
+  changed: Array<{ key: string; prev?: Entry; next?: Entry }>;
+  endpointChanges: number;
+  programming: number[];
+  nowMs: number;
+}
+
 function sameInputs(a: Entry, service: Service, slices: EndpointSlice[]): boolean {
   if (a.service !== service && !sameObject(a.service, service)) return false;
   if (a.slices.length !== slices.length) return false;
@@ -192,6 +212,11 @@ export class ServiceSyncer {
   private entries = new Map<string, Entry>();
   private owners = new Map<string, string>();
   private refs = new Map<string, number>();
+  private invalid = new Map<string, InvalidObject>();
+  private slicesByKey = new Map<string, EndpointSlice[]>();
+  private serviceByKey = new Map<string, { service: Service; index: number }>();
+  /** Shallow copies of the last input arrays, for {@link ServiceSyncer.scanChanges}. */
+  private lastInput: { services: Service[]; endpointSlices: EndpointSlice[] } | undefined;
   private needFull = true;
   private lastRuleset: Ruleset | undefined;
   private readonly syncHist = new Histogram(SYNC_BUCKETS);
@@ -249,57 +274,25 @@ export class ServiceSyncer {
    */
   async sync(state: ServiceState): Promise<SyncResult> {
     const started = performance.now();
-    const invalid: InvalidObject[] = [];
-    const slicesByService = new Map<string, EndpointSlice[]>();
-    for (const s of state.endpointSlices) {
-      const svcName = s?.metadata?.labels?.[SERVICE_NAME_LABEL];
-      if (!svcName) continue;
-      const key = cachedKey(s, () => `${s.metadata?.namespace || 'default'}/${svcName}`);
-      const list = slicesByService.get(key);
-      if (list) list.push(s);
-      else slicesByService.set(key, [s]);
-    }
-    const next = new Map<string, Entry>();
-    const changed: Array<{ key: string; prev?: Entry; next?: Entry }> = [];
-    let endpointChanges = 0;
-    const programming: number[] = [];
-    const nowMs = (this.options.now ?? Date.now)();
-    state.services.forEach((service, index) => {
-      const key =
-        typeof service === 'object' && service !== null
-          ? cachedKey(service, () => keyOf(service.metadata))
-          : keyOf(undefined);
-      const slices = slicesByService.get(key) ?? [];
-      const prev = this.entries.get(key);
-      if (prev && sameInputs(prev, service, slices)) {
-        next.set(key, prev);
-        return;
+    const scan: Scan = {
+      changed: [],
+      endpointChanges: 0,
+      programming: [],
+      nowMs: (this.options.now ?? Date.now)(),
+    };
+    const updates = this.needFull ? undefined : this.scanChanges(state, scan);
+    const next = updates ? undefined : this.scanAll(state, scan);
+    const { changed, endpointChanges, programming } = scan;
+    const nextEntries = (): Map<string, Entry> => {
+      if (next) return next;
+      const m = new Map(this.entries);
+      for (const [key, e] of updates!) {
+        if (e) m.set(key, e);
+        else m.delete(key);
       }
-      let fragment: ServiceFragment;
-      try {
-        const svc = normalizeService(service, index);
-        const norm = slices.flatMap((s, i) => {
-          const n = normalizeSlice(s, i);
-          return n ? [n] : [];
-        });
-        fragment = compileServiceFragment(svc, norm, this.ctx);
-      } catch (error) {
-        if (!ServiceLbError.isInstance(error)) throw error;
-        invalid.push({ object: key, error });
-        return;
-      }
-      const entry = { service, slices, fragment };
-      next.set(key, entry);
-      changed.push({ key, prev, next: entry });
-      const before = new Set(prev?.slices ?? []);
-      for (const s of slices) {
-        if (before.has(s)) continue;
-        endpointChanges++;
-        const t = Date.parse(s.metadata?.annotations?.[LAST_CHANGE_TRIGGER_TIME] ?? '');
-        if (Number.isFinite(t) && prev) programming.push(Math.max(0, (nowMs - t) / 1000));
-      }
-    });
-    for (const [key, prev] of this.entries) if (!next.has(key)) changed.push({ key, prev });
+      return m;
+    };
+    const invalid = [...this.invalid.values()];
 
     let full = this.needFull;
     let tx: Transaction | undefined;
@@ -318,7 +311,8 @@ export class ServiceSyncer {
     if (full || !tx) {
       owners = new Map();
       refs = new Map();
-      for (const e of next.values()) {
+      const all = nextEntries();
+      for (const e of all.values()) {
         for (const t of e.fragment.tables) {
           for (const sh of splitShared(t).shared) {
             const id = sharedId(t.family, sh);
@@ -328,7 +322,7 @@ export class ServiceSyncer {
       }
       const ruleset = assembleRuleset(
         this.ctx,
-        [...next.values()].map((e) => e.fragment),
+        [...all.values()].map((e) => e.fragment),
         owners,
       );
       tx = fullTransaction(ruleset);
@@ -348,8 +342,13 @@ export class ServiceSyncer {
         { cause },
       );
     }
-    const prevEntries = this.entries;
-    this.entries = next;
+    if (next) this.entries = next;
+    else {
+      for (const [key, e] of updates!) {
+        if (e) this.entries.set(key, e);
+        else this.entries.delete(key);
+      }
+    }
     if (owners) this.owners = owners;
     else overlay.commit();
     if (refs) this.refs = refs;
@@ -366,7 +365,7 @@ export class ServiceSyncer {
     this.counters.lastSyncOperations = tx.ops.length;
     if (full) {
       this.noLocal = { internal: 0, external: 0 };
-      for (const e of next.values()) {
+      for (const e of this.entries.values()) {
         this.noLocal.internal += e.fragment.noLocalEndpoints.internal;
         this.noLocal.external += e.fragment.noLocalEndpoints.external;
       }
@@ -383,12 +382,9 @@ export class ServiceSyncer {
 
     const deletions: ConntrackDeletion[] = [];
     if (this.options.conntrack !== false) {
-      const keys = full
-        ? new Set([...prevEntries.keys(), ...next.keys()])
-        : new Set(changed.map((c) => c.key));
-      for (const key of keys) {
-        const p = prevEntries.get(key)?.fragment.udp ?? [];
-        const n = next.get(key)?.fragment.udp ?? [];
+      for (const c of changed) {
+        const p = c.prev?.fragment.udp ?? [];
+        const n = c.next?.fragment.udp ?? [];
         if (p.length > 0 || n.length > 0) deletions.push(...planConntrackCleanup(p, n));
       }
     }
@@ -402,6 +398,155 @@ export class ServiceSyncer {
       conntrack,
       invalid,
     };
+  }
+
+  /** Compiles `service` (at `index` of the input) with `slices` unless its inputs are unchanged. */
+  private visit(
+    scan: Scan,
+    key: string,
+    service: Service,
+    index: number,
+    slices: EndpointSlice[],
+  ): Entry | undefined {
+    const prev = this.entries.get(key);
+    if (prev && sameInputs(prev, service, slices)) {
+      this.invalid.delete(key);
+      return prev;
+    }
+    let fragment: ServiceFragment;
+    try {
+      const svc = normalizeService(service, index);
+      const norm = slices.flatMap((s, i) => {
+        const n = normalizeSlice(s, i);
+        return n ? [n] : [];
+      });
+      fragment = compileServiceFragment(svc, norm, this.ctx);
+    } catch (error) {
+      if (!ServiceLbError.isInstance(error)) throw error;
+      this.invalid.set(key, { object: key, error });
+      return undefined;
+    }
+    this.invalid.delete(key);
+    const entry = { service, slices, fragment };
+    scan.changed.push({ key, prev, next: entry });
+    const before = new Set(prev?.slices ?? []);
+    for (const s of slices) {
+      if (before.has(s)) continue;
+      scan.endpointChanges++;
+      const t = Date.parse(s.metadata?.annotations?.[LAST_CHANGE_TRIGGER_TIME] ?? '');
+      if (Number.isFinite(t) && prev) scan.programming.push(Math.max(0, (scan.nowMs - t) / 1000));
+    }
+    return entry;
+  }
+
+  /**
+   * Reads the whole state: O(Services + EndpointSlices); rebuilds the indexes. The slice lists in
+   * `slicesByKey` are never changed in place (entries share them).
+   */
+  private scanAll(state: ServiceState, scan: Scan): Map<string, Entry> {
+    this.invalid = new Map();
+    this.slicesByKey = new Map();
+    this.serviceByKey = new Map();
+    for (const s of state.endpointSlices) {
+      const key = sliceKey(s);
+      if (key === undefined) continue;
+      const list = this.slicesByKey.get(key);
+      if (list) list.push(s);
+      else this.slicesByKey.set(key, [s]);
+    }
+    const next = new Map<string, Entry>();
+    let unique = true;
+    state.services.forEach((service, index) => {
+      const key = serviceKey(service);
+      if (this.serviceByKey.has(key)) unique = false;
+      this.serviceByKey.set(key, { service, index });
+      const entry = this.visit(scan, key, service, index, this.slicesByKey.get(key) ?? []);
+      if (entry) next.set(key, entry);
+    });
+    for (const [key, prev] of this.entries) if (!next.has(key)) scan.changed.push({ key, prev });
+    this.lastInput = unique
+      ? { services: [...state.services], endpointSlices: [...state.endpointSlices] }
+      : undefined;
+    return next;
+  }
+
+  /**
+   * When the input arrays have the lengths of the last ones and differ in a few positions, looks
+   * only at the objects in those positions and the Services they belong to: O(changes) work plus
+   * one identity comparison per object. Returns `undefined` when the whole state must be read.
+   */
+  private scanChanges(state: ServiceState, scan: Scan): Map<string, Entry | undefined> | undefined {
+    const last = this.lastInput;
+    if (!last) return undefined;
+    const { services, endpointSlices } = state;
+    if (services.length !== last.services.length) return undefined;
+    if (endpointSlices.length !== last.endpointSlices.length) return undefined;
+    const limit = Math.max(64, (services.length + endpointSlices.length) >> 4);
+    const svcAt: number[] = [];
+    for (let i = 0; i < services.length; i++) {
+      if (services[i] !== last.services[i] && svcAt.push(i) > limit) return undefined;
+    }
+    const sliceAt: number[] = [];
+    for (let i = 0; i < endpointSlices.length; i++) {
+      if (endpointSlices[i] !== last.endpointSlices[i] && sliceAt.push(i) > limit) return undefined;
+    }
+    const affected = new Set<string>();
+    for (const i of svcAt) {
+      const oldKey = serviceKey(last.services[i]!);
+      const newKey = serviceKey(services[i]!);
+      const held = this.serviceByKey.get(newKey);
+      if (newKey !== oldKey && held && held.index !== i) {
+        this.lastInput = undefined;
+        return undefined;
+      }
+      if (this.serviceByKey.get(oldKey)?.index === i) this.serviceByKey.delete(oldKey);
+      this.serviceByKey.set(newKey, { service: services[i]!, index: i });
+      last.services[i] = services[i]!;
+      affected.add(oldKey).add(newKey);
+    }
+    for (const i of sliceAt) {
+      const old = last.endpointSlices[i]!;
+      const now = endpointSlices[i]!;
+      const oldKey = sliceKey(old);
+      const newKey = sliceKey(now);
+      const list = oldKey === undefined ? undefined : this.slicesByKey.get(oldKey);
+      const at = list ? list.indexOf(old) : -1;
+      if (list && at >= 0 && oldKey === newKey) {
+        this.slicesByKey.set(oldKey!, list.with(at, now));
+      } else {
+        if (list && at >= 0) this.slicesByKey.set(oldKey!, list.toSpliced(at, 1));
+        if (newKey !== undefined) {
+          this.slicesByKey.set(newKey, [...(this.slicesByKey.get(newKey) ?? []), now]);
+        }
+      }
+      last.endpointSlices[i] = now;
+      if (oldKey !== undefined) affected.add(oldKey);
+      if (newKey !== undefined) affected.add(newKey);
+    }
+    const updates = new Map<string, Entry | undefined>();
+    for (const key of affected) {
+      const held = this.serviceByKey.get(key);
+      if (!held) {
+        this.invalid.delete(key);
+        const prev = this.entries.get(key);
+        if (prev) {
+          scan.changed.push({ key, prev });
+          updates.set(key, undefined);
+        }
+        continue;
+      }
+      const entry = this.visit(
+        scan,
+        key,
+        held.service,
+        held.index,
+        this.slicesByKey.get(key) ?? [],
+      );
+      const prev = this.entries.get(key);
+      if (!entry && prev) scan.changed.push({ key, prev });
+      if (entry !== prev) updates.set(key, entry);
+    }
+    return updates;
   }
 
   private partialTransaction(

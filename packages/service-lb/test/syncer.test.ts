@@ -2,13 +2,16 @@ import { Host } from '@podnet/host';
 import { RecordingRunner } from '@podnet/host/testing';
 import { describe, expect, it } from 'vitest';
 import {
+  compileServices,
   planConntrackCleanup,
+  renderRuleset,
   ServiceLbError,
   ServiceSyncer,
   type ServiceState,
 } from '../src/index.js';
 import { makeEndpointSlice, makeService, syntheticCluster } from '../src/testing/index.js';
 import { NODE } from './fixtures.js';
+import { mutations } from './mutations.js';
 
 function dnsState(ips: string[], trigger?: Date): ServiceState {
   return {
@@ -129,6 +132,23 @@ describe('ServiceSyncer', () => {
     expect(runner.requests[0]!.stdin).toContain(
       'add element ip podnet-svc hairpin-endpoints { 10.244.0.5 . 10.244.0.5 }',
     );
+  });
+
+  it('after any sequence of changes holds exactly what compiling the state afresh gives', async () => {
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const { syncer } = setup();
+      let partial = 0;
+      for (const { state, valid, what } of mutations(seed, 60)) {
+        const r = await syncer.sync(state);
+        if (!r.full) partial++;
+        const expected = renderRuleset(compileServices(valid, NODE, { families: ['ip'] }));
+        expect(renderRuleset(syncer.programmed()!), `seed ${seed}, ${what}`).toBe(expected);
+        expect(r.invalid.length, `seed ${seed}, ${what}`).toBe(
+          state.services.length - valid.services.length,
+        );
+      }
+      expect(partial).toBe(60);
+    }
   });
 
   it('skips an invalid Service, reports it, and programs the rest', async () => {

@@ -6,8 +6,10 @@ import {
   type Ruleset,
   renderRuleset,
   renderTransaction,
+  ServiceSyncer,
 } from '../../src/index.js';
 import { FEATURE_CASES, NODE } from '../fixtures.js';
+import { mutations } from '../mutations.js';
 
 let net: TestNet;
 let incremental: string;
@@ -63,4 +65,18 @@ describe('generated rulesets in a real kernel', () => {
     await expect(net.host(fresh).nftApply(bad)).rejects.toMatchObject({ code: 'COMMAND_FAILED' });
     expect(await listing(fresh)).toEqual(before);
   });
+
+  it("the syncer's incremental transactions leave the kernel exactly as a fresh full sync", async () => {
+    const inc = await net.ns('syncinc');
+    const full = await net.ns('syncfull');
+    const syncer = new ServiceSyncer({ host: net.host(inc), node: NODE, conntrack: false });
+    let partial = 0;
+    for (const { state, what } of mutations(7, 40)) {
+      const r = await syncer.sync(state);
+      if (!r.full) partial++;
+      await new ServiceSyncer({ host: net.host(full), node: NODE, conntrack: false }).sync(state);
+      expect(await listing(inc), what).toEqual(await listing(full));
+    }
+    expect(partial).toBe(40);
+  }, 120_000);
 });
