@@ -21,7 +21,7 @@ import {
   nodeInternalIps,
   nodePodCidrs,
 } from './cluster-state.js';
-import { CniService, LATENCY_BUCKETS, type PodNetwork } from './cni-service.js';
+import { CniService, type IpBatcher, LATENCY_BUCKETS, type PodNetwork } from './cni-service.js';
 import type { AgentConfig } from './config.js';
 import { writeConflist } from './conflist.js';
 import { AgentError } from './errors.js';
@@ -102,6 +102,8 @@ export class NodeAgent {
   private readonly reconcileStats = { ok: 0, failed: 0, seconds: 0 };
   private lastError?: string;
   private readonly nodeIp: IpSession;
+  private spareIp?: IpSession;
+  private stopped = false;
 
   constructor(private readonly options: NodeAgentOptions) {
     this.config = options.config;
@@ -119,8 +121,40 @@ export class NodeAgent {
       hostPortsChanged: () => this.syncNft(),
       // a real host gets a long-lived ip for the host side of ADD/DEL; an injected one (tests
       // with a recording runner) keeps every call on its runner
-      ...(options.host ? {} : { nodeIp: this.nodeIp }),
+      ...(options.host
+        ? {}
+        : {
+            nodeIp: this.nodeIp,
+            podIp: (name: string) => this.podIp(name),
+          }),
     });
+  }
+
+  /**
+   * An `ip` in pod namespace `name` for one ADD: the spare started after the previous ADD (its
+   * fork already paid) when there is one, else a new one. The next spare starts after this turn.
+   */
+  private podIp(name: string): IpBatcher & { close(): void } {
+    const spare = this.spareIp;
+    this.spareIp = undefined;
+    let session: IpSession;
+    if (spare?.enter(name)) session = spare;
+    else {
+      spare?.close();
+      session = new IpSession({ netns: { name } }).start();
+    }
+    return {
+      batch: (lines) => session.batch(lines),
+      close: () => {
+        session.close();
+        // after this ADD's answer is written: spawning forks this process, which takes a while
+        setImmediate(() => this.ensureSpareIp());
+      },
+    };
+  }
+
+  private ensureSpareIp(): void {
+    if (!this.spareIp && !this.stopped && !this.options.host) this.spareIp = IpSession.spare();
   }
 
   /** The HTTP server's bound port (useful with `http.port: 0`). */
@@ -150,6 +184,7 @@ export class NodeAgent {
       this.snapshot = s;
       void this.enqueue();
     });
+    this.ensureSpareIp();
     this.log.info('agent started', { socket: this.config.socketPath, httpPort: this.httpPort });
   }
 
@@ -162,7 +197,9 @@ export class NodeAgent {
     await this.queue.catch(() => {});
     await this.policies?.close().catch(() => {});
     await this.dns?.stop().catch(() => {});
+    this.stopped = true;
     this.nodeIp.close();
+    this.spareIp?.close();
     this.log.info('agent stopped');
   }
 

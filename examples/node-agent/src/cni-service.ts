@@ -46,8 +46,21 @@ export interface CniServiceDeps {
    * Runs the node-namespace `ip` lines of ADD and DEL, e.g. a long-lived `IpSession` so a pod
    * does not pay an `ip` process start for its host side; default: `host.ipBatch`.
    */
-  readonly nodeIp?: { batch(lines: readonly BatchLine[]): Promise<void> };
+  readonly nodeIp?: IpBatcher;
+  /**
+   * Starts an `ip` in the named pod namespace at the beginning of an ADD (e.g.
+   * `new IpSession({ netns: { name } }).start()`), so its process start overlaps IPAM and the
+   * node side. Used together with `nodeIp`; without it the pod side is one `ip -n NAME -batch`.
+   */
+  readonly podIp?: (netnsName: string) => IpBatcher & { close(): void };
 }
+
+/** What runs `ip` batch lines for the CNI service (an `IpSession`, or `Host.ipBatch`). */
+export interface IpBatcher {
+  batch(lines: readonly BatchLine[]): Promise<void>;
+}
+
+const NAMED_NETNS = /^\/(?:var\/)?run\/netns\/([A-Za-z0-9_][A-Za-z0-9_.-]*)$/;
 
 const PROTOCOLS = new Set(['tcp', 'udp', 'sctp']);
 
@@ -236,6 +249,21 @@ export class CniService {
         `CNI_NETNS ${ctx.netns} does not exist`,
       );
     }
+    const named = NAMED_NETNS.exec(ctx.netns)?.[1];
+    const podIp = named && this.deps.nodeIp && this.deps.podIp ? this.deps.podIp(named) : undefined;
+    try {
+      return await this.addWith(ctx, net, named, podIp);
+    } finally {
+      podIp?.close();
+    }
+  }
+
+  private async addWith(
+    ctx: PluginContext,
+    net: PodNetwork,
+    named: string | undefined,
+    podIp: IpBatcher | undefined,
+  ): Promise<CniResult> {
     const hostIf = hostVethName(ctx.containerId, ctx.ifName);
     const requested = ipsFromRuntimeConfig(ctx.config.runtimeConfig?.ips);
     let allocated: Awaited<ReturnType<Allocator['allocate']>>;
@@ -279,12 +307,22 @@ export class CniService {
         mtu: rec.mtu,
         addresses,
         nodePid: this.deps.nodePid ?? process.pid,
+        ...(podIp ? { podNetnsName: named } : {}),
       });
       const tPlan = performance.now();
-      await this.podBatch(ctx.netns, plan.pod);
-      const tPod = performance.now();
-      await this.nodeBatch(plan.node);
-      const tNode = performance.now();
+      let tPod: number;
+      let tNode: number;
+      if (podIp && plan.order === 'node-first') {
+        await this.nodeBatch(plan.node);
+        tNode = performance.now();
+        await podIp.batch(plan.pod);
+        tPod = performance.now();
+      } else {
+        await this.podBatch(ctx.netns, plan.pod);
+        tPod = performance.now();
+        await this.nodeBatch(plan.node);
+        tNode = performance.now();
+      }
       const ready: AttachmentRecord = { ...rec, hostPorts, phase: 'ready' };
       this.deps.attachments.put(ready);
       if (hostPorts.length > 0) await this.deps.hostPortsChanged();
@@ -297,8 +335,8 @@ export class CniService {
         ms: {
           ipam: round(tIpam - t0),
           record: round(tPlan - tIpam),
-          podLinks: round(tPod - tPlan),
-          nodeLinks: round(tNode - tPod),
+          podLinks: round(tPod - (podIp ? tNode : tPlan)),
+          nodeLinks: round(tNode - (podIp ? tPlan : tPod)),
           total: round(performance.now() - t0),
         },
       });
@@ -320,7 +358,7 @@ export class CniService {
 
   /** Runs a batch in the pod namespace: `ip -n NAME` when it is a named namespace, else nsenter. */
   private async podBatch(netns: string, lines: BatchLine[]): Promise<void> {
-    const named = /^\/(?:var\/)?run\/netns\/([A-Za-z0-9_][A-Za-z0-9_.-]*)$/.exec(netns);
+    const named = NAMED_NETNS.exec(netns);
     if (named) {
       await this.deps.host.exec('ip', ['-n', named[1]!, '-batch', '-'], renderBatch(lines));
       return;

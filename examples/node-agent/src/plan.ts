@@ -29,12 +29,19 @@ export interface PodLinkSpec {
   readonly addresses: readonly PodAddress[];
   /** PID of a process in the node namespace (the agent) for `ip link ... netns PID`. */
   readonly nodePid: number;
+  /**
+   * The pod namespace's name (`/run/netns/NAME`), when it has one: the node side then creates the
+   * veth with its pod end already in that namespace, and runs first ({@link PodLinkPlan.order}).
+   */
+  readonly podNetnsName?: string;
 }
 
 /** The batches that wire a pod: one `ip -batch` inside the pod namespace, one in the node's. */
 export interface PodLinkPlan {
   readonly pod: BatchLine[];
   readonly node: BatchLine[];
+  /** Which batch creates the veth and so runs first. */
+  readonly order: 'pod-first' | 'node-first';
 }
 
 function fnv1a(text: string, seed: number): number {
@@ -75,29 +82,20 @@ function hexBytes(n: number): number[] {
  */
 export function planPodLinks(spec: PodLinkSpec): PodLinkPlan {
   const mtu = String(spec.mtu);
-  const pod: BatchLine[] = [
-    [
-      'link',
-      'add',
-      spec.ifName,
-      'address',
-      spec.podMac,
-      'mtu',
-      mtu,
-      'type',
-      'veth',
-      'peer',
-      'name',
-      spec.hostIf,
-      'address',
-      HOST_VETH_MAC,
-      'mtu',
-      mtu,
-      'netns',
-      String(spec.nodePid),
-    ],
-  ];
-  const node: BatchLine[] = [];
+  const named = spec.podNetnsName;
+  const veth: BatchLine = named
+    ? [
+        ...['link', 'add', spec.hostIf, 'address', HOST_VETH_MAC, 'mtu', mtu, 'up'],
+        ...['type', 'veth', 'peer', 'name', spec.ifName, 'address', spec.podMac, 'mtu', mtu],
+        ...['netns', named],
+      ]
+    : [
+        ...['link', 'add', spec.ifName, 'address', spec.podMac, 'mtu', mtu],
+        ...['type', 'veth', 'peer', 'name', spec.hostIf, 'address', HOST_VETH_MAC, 'mtu', mtu],
+        ...['netns', String(spec.nodePid)],
+      ];
+  const pod: BatchLine[] = named ? [] : [veth];
+  const node: BatchLine[] = named ? [veth] : [];
   for (const a of spec.addresses) {
     pod.push([
       'addr',
@@ -119,7 +117,7 @@ export function planPodLinks(spec: PodLinkSpec): PodLinkPlan {
     pod.push(['route', 'add', 'default', 'via', IPV6_LINK_LOCAL_GATEWAY, 'dev', spec.ifName]);
     node.push(['addr', 'replace', `${IPV6_LINK_LOCAL_GATEWAY}/64`, 'dev', spec.hostIf, 'nodad']);
   }
-  node.push(['link', 'set', spec.hostIf, 'up']);
+  if (!named) node.push(['link', 'set', spec.hostIf, 'up']);
   for (const a of spec.addresses) {
     node.push([
       'route',
@@ -131,7 +129,7 @@ export function planPodLinks(spec: PodLinkSpec): PodLinkPlan {
       'link',
     ]);
   }
-  return { pod, node };
+  return { pod, node, order: named ? 'node-first' : 'pod-first' };
 }
 
 /** Inputs of the node's base wiring. */

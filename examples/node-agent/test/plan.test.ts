@@ -57,6 +57,33 @@ describe('pure planners', () => {
     ]);
   });
 
+  it('creates the veth from the node side, pod end in a named namespace, and runs it first', () => {
+    const plan = planPodLinks({
+      ifName: 'eth0',
+      hostIf: 'pnabc',
+      podMac: '0a:58:0a:f4:01:05',
+      mtu: 1450,
+      addresses: [v4],
+      nodePid: 42,
+      podNetnsName: 'cni-1234',
+    });
+    expect(plan.order).toBe('node-first');
+    expect(plan.node).toEqual([
+      [
+        ...['link', 'add', 'pnabc', 'address', 'ee:ee:ee:ee:ee:ee', 'mtu', '1450', 'up'],
+        ...['type', 'veth', 'peer', 'name', 'eth0', 'address', '0a:58:0a:f4:01:05', 'mtu', '1450'],
+        ...['netns', 'cni-1234'],
+      ],
+      ['route', 'replace', '10.244.1.5/32', 'dev', 'pnabc', 'scope', 'link'],
+    ]);
+    expect(plan.pod).toEqual([
+      ['addr', 'add', '10.244.1.5/24', 'dev', 'eth0', 'noprefixroute'],
+      ['link', 'set', 'eth0', 'up'],
+      ['route', 'add', '10.244.1.1/32', 'dev', 'eth0', 'scope', 'link'],
+      ['route', 'add', 'default', 'via', '10.244.1.1', 'dev', 'eth0'],
+    ]);
+  });
+
   it('plans the gateway device idempotently', () => {
     expect(
       planNodeBase({ gateways: ['10.244.1.1'], dnsIp: '169.254.20.10', deviceExists: true }),

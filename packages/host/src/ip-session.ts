@@ -3,14 +3,19 @@ import { HostError } from './errors.js';
 import { type BatchLine, renderBatch } from './host.js';
 import { type NetnsTarget, resolveArgv } from './runner.js';
 import { type SettleResult, StdinSession } from './stdin-session.js';
+import { assertNetnsName } from './validate.js';
 
 /** Options of {@link IpSession}. */
 export interface IpSessionOptions {
-  /** The namespace the `ip` process runs in (through `nsenter --net=PATH`, as `Host` does). */
+  /** The namespace the `ip` process runs in: `ip -n NAME` for a name, `nsenter --net=PATH` for a path. */
   readonly netns?: NetnsTarget;
   /** Reject (and kill the process) when one batch takes longer than this (default 30 000 ms). */
   readonly timeoutMs?: number;
-  /** The command to run instead of `['ip', '-force', '-batch', '-']` (a fake for tests). */
+  /**
+   * The command to run instead of `['ip', '-force', '-batch', '-']`: e.g.
+   * `['ip', '-n', NAME, '-force', '-batch', '-']` for a named namespace without `nsenter`, or a
+   * fake for tests.
+   */
   readonly argv?: readonly string[];
 }
 
@@ -41,10 +46,12 @@ export class IpSession {
 
   constructor(options: IpSessionOptions = {}) {
     this.netns = options.netns;
-    this.argv = resolveArgv({
-      argv: options.argv ?? ['ip', '-force', '-batch', '-'],
-      netns: this.netns,
-    });
+    const netns = this.netns;
+    // a named namespace is entered by ip itself (-n), a process fewer than nsenter
+    this.argv =
+      !options.argv && netns && 'name' in netns
+        ? ['ip', '-n', assertNetnsName(netns.name), '-force', '-batch', '-']
+        : resolveArgv({ argv: options.argv ?? ['ip', '-force', '-batch', '-'], netns });
     this.session = new StdinSession(this.argv, 'ip session', options.timeoutMs ?? 30_000, () => {
       this.linesRead = 0;
     });
@@ -78,6 +85,36 @@ export class IpSession {
         settle: (stderr) => this.settle(stderr, lines, first, markLine, mark),
       };
     });
+  }
+
+  /**
+   * Starts `ip` now instead of at the first batch, so that its process start overlaps whatever
+   * the caller does before its first batch (e.g. a session for a new pod namespace).
+   */
+  start(): this {
+    this.session.start();
+    return this;
+  }
+
+  /**
+   * A session started now whose `ip` does not know its namespace yet: a shell waits for
+   * {@link IpSession.enter} and then becomes `ip -n NAME -force -batch -`. A caller that knows it
+   * will need an `ip` in a namespace that does not exist yet (a pod's, at its next ADD) keeps one
+   * spare, so the fork happens off the hot path.
+   */
+  static spare(options: Pick<IpSessionOptions, 'timeoutMs'> = {}): IpSession {
+    return new IpSession({
+      ...options,
+      argv: ['sh', '-c', 'read -r ns && exec ip -n "$ns" -force -batch -'],
+    }).start();
+  }
+
+  /**
+   * Tells a {@link IpSession.spare} session its namespace (by `ip netns` name). Call it once,
+   * before the first batch; returns false when the spare's process is gone (start another).
+   */
+  enter(netnsName: string): boolean {
+    return this.session.writeRaw(`${assertNetnsName(netnsName)}\n`);
   }
 
   /** Ends the `ip` process. Later `batch` calls reject. */

@@ -42,8 +42,16 @@ export class StdinSession {
     return this.child?.pid;
   }
 
-  get isClosed(): boolean {
-    return this.closed;
+  /** Starts the process now (else the first batch does), so its start overlaps other work. */
+  start(): void {
+    if (!this.closed) this.ensure();
+  }
+
+  /** Writes `text` to the running process's stdin outside any batch (false when none runs). */
+  writeRaw(text: string): boolean {
+    if (!this.child || this.closed) return false;
+    this.child.stdin.write(text);
+    return true;
   }
 
   /**

@@ -57,6 +57,29 @@ describe('IpSession on a real kernel', () => {
     await session.batch([['link', 'set', 'v0', 'mtu', '1500']]);
   });
 
+  it('a spare started before its namespace exists enters it when told and configures it', async () => {
+    const spare = IpSession.spare();
+    const c = await net.ns('c');
+    try {
+      expect(spare.enter(c)).toBe(true);
+      await spare.batch([
+        ['link', 'set', 'lo', 'up'],
+        ['addr', 'add', '10.77.5.1/32', 'dev', 'lo'],
+      ]);
+      const addrs = await host.inNetns({ name: c }).ip(['-4', '-o', 'addr', 'show', 'dev', 'lo']);
+      expect(addrs).toMatch(/10\.77\.5\.1\/32/);
+      const err = await spare
+        .batch([['addr', 'add', '10.77.5.2/32', 'dev', 'nosuch0']])
+        .catch((e: unknown) => e);
+      expect((err as HostError).lineNumber).toBe(1);
+    } finally {
+      spare.close();
+    }
+    const other = IpSession.spare();
+    expect(() => other.enter('bad name')).toThrowError(HostError);
+    other.close();
+  });
+
   it('starts a new ip after its process was killed', async () => {
     const pid = session.pid;
     expect(pid).toBeDefined();
