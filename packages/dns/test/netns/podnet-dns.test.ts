@@ -90,6 +90,8 @@ describe('podnet-dns binary in a namespace, queried from another', () => {
     ).stdout.trim();
 
   it('answers ClusterIP, SRV, PTR and headless-from-pods names over UDP and TCP', async () => {
+    // the built binary serves UDP through the native batch path across the veth pair
+    expect(out.join('')).toContain('"udpPath":"native"');
     for (const t of ['+notcp', '+tcp']) {
       expect(await dig(t, `web.shop.svc.${Z}`)).toBe('10.96.5.5');
       expect(await dig(t, `_http._tcp.web.shop.svc.${Z}`, 'SRV')).toBe(
