@@ -13,7 +13,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { canonicalIp } from './addr.js';
+import { canonicalIp, parseV4 } from './addr.js';
 import { DEFAULT_DATA_DIR } from './config.js';
 import { IpamError } from './errors.js';
 import { type FlockOptions, flockExclusive } from './flock.js';
@@ -26,12 +26,9 @@ let tmpCounter = 0;
 const readBuffer = Buffer.allocUnsafe(4096);
 const canonicalNames = new Map<string, string | null>();
 
-// a dotted quad without leading zeros is its own canonical form (the common case, parsed cheaply)
-const CANONICAL_V4 =
-  /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
-
 function ipOfName(name: string): string | undefined {
-  if (CANONICAL_V4.test(name)) return name;
+  // a dotted quad without leading zeros is its own canonical form (the common case, parsed cheaply)
+  if (parseV4(name) >= 0) return name;
   let ip = canonicalNames.get(name);
   if (ip === undefined) {
     if (canonicalNames.size > 65_536) canonicalNames.clear();
