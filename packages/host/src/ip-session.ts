@@ -1,9 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { HostError } from './errors.js';
 import { type BatchLine, renderBatch } from './host.js';
 import { type NetnsTarget, resolveArgv } from './runner.js';
 import { type SettleResult, StdinSession } from './stdin-session.js';
 import { assertNetnsName } from './validate.js';
+
+let sessions = 0;
 
 /** Options of {@link IpSession}. */
 export interface IpSessionOptions {
@@ -38,7 +39,9 @@ export interface IpSessionOptions {
  */
 export class IpSession {
   readonly netns?: NetnsTarget;
-  private readonly token = randomBytes(3).toString('hex');
+  // unique among this process's sessions; a pod's session must not pay for random bytes
+  private readonly token =
+    `${(process.pid % 36 ** 3).toString(36)}${(++sessions % 36 ** 3).toString(36)}`;
   private readonly session: StdinSession;
   private readonly argv: string[];
   private linesRead = 0;

@@ -69,7 +69,7 @@ export class StdinSession {
   close(): void {
     this.closed = true;
     this.stop(
-      new HostError('COMMAND_FAILED', `the ${this.what} was closed`, { command: this.argv }),
+      () => new HostError('COMMAND_FAILED', `the ${this.what} was closed`, { command: this.argv }),
     );
   }
 
@@ -91,14 +91,15 @@ export class StdinSession {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.stop(
-          new HostError(
-            'TIMEOUT',
-            `${this.what} batch did not finish within ${this.timeoutMs} ms`,
-            {
-              command: this.argv,
-              stderr: this.stderr,
-            },
-          ),
+          () =>
+            new HostError(
+              'TIMEOUT',
+              `${this.what} batch did not finish within ${this.timeoutMs} ms`,
+              {
+                command: this.argv,
+                stderr: this.stderr,
+              },
+            ),
         );
       }, this.timeoutMs);
       this.pending = { settle: batch.settle, resolve, reject, timer };
@@ -159,10 +160,11 @@ export class StdinSession {
     p.reject(error);
   }
 
-  private stop(error: HostError): void {
+  private stop(error: () => HostError): void {
     const child = this.child;
     this.child = undefined;
-    this.fail(error);
+    // an error (and its stack) only when a batch is waiting for it
+    if (this.pending) this.fail(error());
     if (child) {
       child.stdin.end();
       child.kill('SIGKILL');
