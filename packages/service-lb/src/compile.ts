@@ -135,26 +135,24 @@ function lbRules(chains: string[]): string[] {
 
 /**
  * Services whose ClusterIP balances over at most this many endpoints need no chain of their own:
- * the skeleton has one shared chain `lb-N` per endpoint count N up to this limit. The chains are
- * created with the table (nft 1.0.6 cannot add a rule that uses the `typeof` map `lb-endpoints`
- * once that map exists in the kernel), so their number is fixed.
+ * their `address . protocol . port` is an element of the plain set `lb-N` (N endpoints), and the
+ * shared chain `lb` has one rule per N that DNATs members through the `lb-endpoints` map (slot
+ * `numgen random mod N`). An endpoint change then only moves set and map elements: no rule, no
+ * chain and no verdict element (each of those makes the kernel re-validate every jump in the table,
+ * which grows with the number of Services). The rules are created with the table, since nft 1.0.6
+ * cannot add a rule that uses the `typeof` map `lb-endpoints` once that map is in the kernel.
  */
 export const LB_MAX_ENDPOINTS = 32;
 
-/**
- * The shared balancer chain for `n` endpoints: it picks `numgen random mod n` and DNATs through
- * the `lb-endpoints` map keyed by the packet's destination, protocol, port and that number, so an
- * endpoint change only swaps map elements. Pure.
- */
-export function lbChain(family: IpFamily, n: number, podCidrs: boolean): NftChain {
+/** The shared balancer chain `lb` (see {@link LB_MAX_ENDPOINTS}). Pure. */
+export function lbChain(family: IpFamily, podCidrs: boolean): NftChain {
   const P = family;
-  return {
-    name: `lb-${n}`,
-    rules: [
-      ...(podCidrs ? [`${P} saddr != @pod-cidrs jump mark-for-masquerade`] : []),
-      `meta l4proto { tcp, udp, sctp } dnat ${P} to ${P} daddr . meta l4proto . th dport . numgen random mod ${n} map @lb-endpoints`,
-    ],
-  };
+  const key = `${P} daddr . meta l4proto . th dport`;
+  const rules = podCidrs ? [`${P} saddr != @pod-cidrs jump mark-for-masquerade`] : [];
+  for (let n = 1; n <= LB_MAX_ENDPOINTS; n++) {
+    rules.push(`${key} @lb-${n} dnat ${P} to ${key} . numgen random mod ${n} map @lb-endpoints`);
+  }
+  return { name: 'lb', rules };
 }
 
 /** Compiles one Service (with its slices) into the chains, sets and elements it owns. Pure. */
@@ -200,6 +198,7 @@ export function compileServiceFragment(
       const viaLb =
         svc.affinityTimeout === undefined &&
         !svc.internalLocal &&
+        cluster.length > 0 &&
         cluster.length <= LB_MAX_ENDPOINTS;
       const needCluster =
         cluster.length > 0 &&
@@ -285,22 +284,18 @@ export function compileServiceFragment(
       if (viaLb && cips.length > 0) for (const ep of cluster) pairs.add(`${ep.ip} . ${ep.ip}`);
       for (const cip of cips) {
         const key = `${cip} . ${port.proto} . ${port.port}`;
-        if (internal.length > 0) {
-          const target = svc.internalLocal
-            ? localChain
-            : viaLb
-              ? `lb-${cluster.length}`
-              : clusterChain;
-          table.elements.push({ set: 'service-ips', key, value: `goto ${target}` });
-          if (viaLb) {
-            cluster.forEach((ep, i) => {
-              table.elements.push({
-                set: 'lb-endpoints',
-                key: `${key} . ${i}`,
-                value: `${ep.ip} . ${ep.port}`,
-              });
+        if (viaLb) {
+          table.elements.push({ set: `lb-${cluster.length}`, key });
+          cluster.forEach((ep, i) => {
+            table.elements.push({
+              set: 'lb-endpoints',
+              key: `${key} . ${i}`,
+              value: `${ep.ip} . ${ep.port}`,
             });
-          }
+          });
+        } else if (internal.length > 0) {
+          const target = svc.internalLocal ? localChain : clusterChain;
+          table.elements.push({ set: 'service-ips', key, value: `goto ${target}` });
         } else {
           table.elements.push({ set: 'no-endpoint-services', key, value: noEndpointVerdict });
         }
@@ -373,6 +368,9 @@ export function compileSkeleton(family: IpFamily, ctx: CompileContext): NftTable
     },
     { name: 'hairpin-endpoints', type: `${A} . ${A}` },
   ];
+  for (let n = 1; n <= LB_MAX_ENDPOINTS; n++) {
+    sets.push({ name: `lb-${n}`, type: `${A} . inet_proto . inet_service` });
+  }
   const nodePortMatch =
     node.addresses[family].length > 0
       ? `${P} daddr @nodeport-ips`
@@ -422,6 +420,7 @@ export function compileSkeleton(family: IpFamily, ctx: CompileContext): NftTable
       name: 'services',
       rules: [
         `${P} daddr . meta l4proto . th dport vmap @service-ips`,
+        `${P} daddr @cluster-ips goto lb`,
         `${nodePortMatch} meta l4proto . th dport vmap @service-nodeports`,
       ],
     },
@@ -451,8 +450,7 @@ export function compileSkeleton(family: IpFamily, ctx: CompileContext): NftTable
     },
     { name: 'reject-chain', rules: ['reject'] },
   ];
-  const podCidrs = node.clusterCIDRs[family].length > 0;
-  for (let n = 1; n <= LB_MAX_ENDPOINTS; n++) chains.push(lbChain(family, n, podCidrs));
+  chains.push(lbChain(family, node.clusterCIDRs[family].length > 0));
   const elements: NftElement[] = [
     ...node.clusterCIDRs[family].map((c) => ({ set: 'pod-cidrs', key: c })),
     ...node.addresses[family].map((a) => ({ set: 'nodeport-ips', key: a })),

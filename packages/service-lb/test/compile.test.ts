@@ -17,7 +17,7 @@ const v6 = (r: Ruleset): NftTable => r.tables.find((t) => t.family === 'ip6')!;
 const elements = (t: NftTable, set: string) =>
   t.elements.filter((e) => e.set === set).map((e) => (e.value ? `${e.key} : ${e.value}` : e.key));
 const chain = (t: NftTable, prefix: string) => t.chains.filter((c) => c.name.startsWith(prefix));
-const SKELETON_CHAINS = 13 + LB_MAX_ENDPOINTS;
+const SKELETON_CHAINS = 14;
 
 describe('golden rulesets', () => {
   for (const [name, state] of Object.entries(FEATURE_CASES)) {
@@ -41,23 +41,26 @@ describe('golden rulesets', () => {
 });
 
 describe('compileServices features', () => {
-  it('dispatches a multi-port ClusterIP through the service-ips map to one shared lb chain, no chain of its own', () => {
+  it('balances a multi-port ClusterIP through the lb-N sets and the lb chain, no chain of its own', () => {
     const t = v4(compileServices(FEATURE_CASES['clusterip-multiport']!, NODE));
-    expect(elements(t, 'service-ips')).toEqual([
-      '10.96.0.20 . tcp . 80 : goto lb-2',
-      '10.96.0.20 . udp . 53 : goto lb-2',
-      '10.96.0.20 . sctp . 3868 : goto lb-2',
+    expect(elements(t, 'service-ips')).toEqual([]);
+    expect(elements(t, 'lb-2')).toEqual([
+      '10.96.0.20 . tcp . 80',
+      '10.96.0.20 . udp . 53',
+      '10.96.0.20 . sctp . 3868',
     ]);
     expect(chain(t, 'svc-')).toHaveLength(0);
     expect(chain(t, 'ep-')).toHaveLength(0);
-    expect(chain(t, 'lb-')).toHaveLength(LB_MAX_ENDPOINTS);
-    expect(chain(t, 'lb-')[1]).toEqual({
-      name: 'lb-2',
-      rules: [
-        'ip saddr != @pod-cidrs jump mark-for-masquerade',
-        'meta l4proto { tcp, udp, sctp } dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 2 map @lb-endpoints',
-      ],
-    });
+    const lb = t.chains.find((c) => c.name === 'lb')!;
+    expect(lb.rules).toHaveLength(1 + LB_MAX_ENDPOINTS);
+    expect(lb.rules.slice(0, 3)).toEqual([
+      'ip saddr != @pod-cidrs jump mark-for-masquerade',
+      'ip daddr . meta l4proto . th dport @lb-1 dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 1 map @lb-endpoints',
+      'ip daddr . meta l4proto . th dport @lb-2 dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 2 map @lb-endpoints',
+    ]);
+    expect(t.chains.find((c) => c.name === 'services')!.rules[1]).toBe(
+      'ip daddr @cluster-ips goto lb',
+    );
     expect(elements(t, 'lb-endpoints').filter((e) => e.includes('sctp'))).toEqual([
       '10.96.0.20 . sctp . 3868 . 0 : 10.244.0.7 . 3868',
       '10.96.0.20 . sctp . 3868 . 1 : 10.244.1.7 . 3868',
@@ -71,7 +74,8 @@ describe('compileServices features', () => {
 
   it('keeps per-service and per-endpoint chains only where needed (NodePort, affinity, Local)', () => {
     const np = v4(compileServices(FEATURE_CASES.nodeport!, NODE));
-    expect(elements(np, 'service-ips')).toEqual(['10.96.0.10 . tcp . 80 : goto lb-3']);
+    expect(elements(np, 'service-ips')).toEqual([]);
+    expect(elements(np, 'lb-3')).toEqual(['10.96.0.10 . tcp . 80']);
     expect(chain(np, 'svc-')).toHaveLength(1);
     expect(chain(np, 'ep-')).toHaveLength(3);
     const aff = v4(compileServices(FEATURE_CASES['session-affinity']!, NODE));
@@ -168,7 +172,7 @@ describe('compileServices features', () => {
       expect.stringMatching(/^goto local-/),
     ]);
     expect(elements(t, 'no-endpoint-nodeports')).toEqual(['tcp . 30081 : drop']);
-    expect(elements(t, 'service-ips').filter((e) => e.startsWith('10.96.0.11'))).toHaveLength(1);
+    expect(elements(t, 'lb-1')).toEqual(['10.96.0.11 . tcp . 80']);
   });
 
   it('uses ready endpoints, else serving+terminating ones; never not-serving ones', () => {
@@ -204,14 +208,14 @@ describe('compileServices features', () => {
 
   it('programs each family in its own table (dual stack)', () => {
     const r = compileServices(FEATURE_CASES['dual-stack']!, NODE);
-    expect(elements(v6(r), 'service-ips')).toEqual(['fd00:96::10 . tcp . 80 : goto lb-2']);
+    expect(elements(v6(r), 'lb-2')).toEqual(['fd00:96::10 . tcp . 80']);
     expect(elements(v6(r), 'lb-endpoints')).toEqual([
       'fd00:96::10 . tcp . 80 . 0 : fd00:244:1::5 . 8080',
       'fd00:96::10 . tcp . 80 . 1 : fd00:244::5 . 8080',
     ]);
-    expect(chain(v6(r), 'lb-')[0]!.rules[1]).toContain('dnat ip6 to ip6 daddr');
-    expect(elements(v4(r), 'service-ips')).toEqual(['10.96.0.10 . tcp . 80 : goto lb-3']);
-    expect(v6(r).chains.find((c) => c.name === 'services')!.rules[1]).toContain('ip6 daddr != ::1');
+    expect(v6(r).chains.find((c) => c.name === 'lb')!.rules[1]).toContain('dnat ip6 to ip6 daddr');
+    expect(elements(v4(r), 'lb-3')).toEqual(['10.96.0.10 . tcp . 80']);
+    expect(v6(r).chains.find((c) => c.name === 'services')!.rules[2]).toContain('ip6 daddr != ::1');
   });
 
   it('PreferClose keeps endpoints hinted for the node zone, and falls back when hints are missing', () => {
@@ -242,7 +246,7 @@ describe('compileServices features', () => {
       compileServices(FEATURE_CASES.nodeport!, { ...NODE, addresses: ['192.168.50.1'] }),
     );
     expect(elements(t, 'nodeport-ips')).toEqual(['192.168.50.1']);
-    expect(t.chains.find((c) => c.name === 'services')!.rules[1]).toBe(
+    expect(t.chains.find((c) => c.name === 'services')!.rules[2]).toBe(
       'ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports',
     );
   });
@@ -409,22 +413,25 @@ describe('diffRulesets', () => {
     ).toEqual({ full: false, ops: [] });
   });
 
-  it('one endpoint added touches only map elements: the dispatch target, the new slot, its hairpin pair', () => {
+  it('one endpoint added moves only set and map elements, none a verdict: lb-2 → lb-3, its slot, its hairpin pair', () => {
     const a = compileServices(withEndpoints(['10.244.0.5', '10.244.1.5']), NODE);
     const b = compileServices(withEndpoints(['10.244.0.5', '10.244.1.5', '10.244.2.5']), NODE);
     const tx = diffRulesets(a, b);
     expect(tx.full).toBe(false);
     expect(tx.ops.length).toBeLessThanOrEqual(10);
+    expect(tx.ops.every((op) => op.kind === 'element' && !/goto|jump/.test(op.value ?? ''))).toBe(
+      true,
+    );
     expect(renderTransaction(tx)).toMatchInlineSnapshot(`
-      "delete element ip podnet-svc service-ips { 10.96.0.10 . tcp . 80 }
-      add element ip podnet-svc service-ips { 10.96.0.10 . tcp . 80 : goto lb-3 }
+      "delete element ip podnet-svc lb-2 { 10.96.0.10 . tcp . 80 }
+      add element ip podnet-svc lb-3 { 10.96.0.10 . tcp . 80 }
       add element ip podnet-svc lb-endpoints { 10.96.0.10 . tcp . 80 . 2 : 10.244.2.5 . 8080 }
       add element ip podnet-svc hairpin-endpoints { 10.244.2.5 . 10.244.2.5 }
       "
     `);
   });
 
-  it('last endpoint removed: map element swapped for a reject, its slot and hairpin pair deleted', () => {
+  it('last endpoint removed: lb-1 membership swapped for a reject, its slot and hairpin pair deleted', () => {
     const a = compileServices(withEndpoints(['10.244.0.5']), NODE);
     const b = compileServices(withEndpoints([]), NODE);
     const tx = diffRulesets(a, b);
@@ -432,7 +439,7 @@ describe('diffRulesets', () => {
       (op) => `${op.op} ${op.kind}${op.kind === 'element' ? ` ${op.set}` : ''}`,
     );
     expect(kinds).toEqual([
-      'delete element service-ips',
+      'delete element lb-1',
       'delete element lb-endpoints',
       'delete element hairpin-endpoints',
       'add element no-endpoint-services',
@@ -458,7 +465,7 @@ describe('diffRulesets', () => {
       (op) => `${op.op} ${op.kind}${op.kind === 'element' ? ` ${op.set}` : ''}`,
     );
     expect(kinds).toEqual([
-      'delete element service-ips',
+      'delete element lb-1',
       'delete element lb-endpoints',
       'delete element service-nodeports',
       'delete element hairpin-endpoints',

@@ -66,10 +66,10 @@ describe('ServiceSyncer', () => {
     expect(nft!.stdin).not.toContain('add table');
     expect(nft!.stdin).toBe(
       [
-        'delete element ip podnet-svc service-ips { 10.96.0.10 . udp . 53 }',
         'delete element ip podnet-svc lb-endpoints { 10.96.0.10 . udp . 53 . 1 }',
+        'delete element ip podnet-svc lb-2 { 10.96.0.10 . udp . 53 }',
         'delete element ip podnet-svc hairpin-endpoints { 10.244.1.5 . 10.244.1.5 }',
-        'add element ip podnet-svc service-ips { 10.96.0.10 . udp . 53 : goto lb-1 }',
+        'add element ip podnet-svc lb-1 { 10.96.0.10 . udp . 53 }',
         '',
       ].join('\n'),
     );

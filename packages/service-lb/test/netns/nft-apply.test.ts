@@ -66,17 +66,66 @@ describe('generated rulesets in a real kernel', () => {
     expect(await listing(fresh)).toEqual(before);
   });
 
-  it("the syncer's incremental transactions leave the kernel exactly as a fresh full sync", async () => {
-    const inc = await net.ns('syncinc');
+  it("the syncer's incremental transactions (nft -f and session) leave the kernel exactly as a fresh full sync", async () => {
     const full = await net.ns('syncfull');
-    const syncer = new ServiceSyncer({ host: net.host(inc), node: NODE, conntrack: false });
-    let partial = 0;
-    for (const { state, what } of mutations(7, 40)) {
-      const r = await syncer.sync(state);
-      if (!r.full) partial++;
-      await new ServiceSyncer({ host: net.host(full), node: NODE, conntrack: false }).sync(state);
-      expect(await listing(inc), what).toEqual(await listing(full));
+    const inc = await net.ns('syncinc');
+    const sess = await net.ns('syncsess');
+    const viaFile = new ServiceSyncer({
+      host: net.host(inc),
+      node: NODE,
+      conntrack: false,
+    });
+    const viaSession = new ServiceSyncer({
+      host: net.host(sess),
+      node: NODE,
+      conntrack: false,
+      session: true,
+    });
+    try {
+      let partial = 0;
+      for (const { state, what } of mutations(7, 40)) {
+        const a = await viaFile.sync(state);
+        const b = await viaSession.sync(state);
+        if (!a.full && !b.full) partial++;
+        await new ServiceSyncer({ host: net.host(full), node: NODE, conntrack: false }).sync(state);
+        const expected = await listing(full);
+        expect(await listing(inc), what).toEqual(expected);
+        expect(await listing(sess), what).toEqual(expected);
+      }
+      expect(partial).toBe(40);
+    } finally {
+      viaSession.close();
     }
-    expect(partial).toBe(40);
-  }, 120_000);
+  }, 180_000);
+
+  it('a partial sync the kernel rejects (table changed behind its back) fails cleanly; the next sync is full', async () => {
+    const ns = await net.ns('syncreject');
+    for (const session of [false, true]) {
+      const syncer = new ServiceSyncer({
+        host: net.host(ns),
+        node: NODE,
+        conntrack: false,
+        session,
+      });
+      try {
+        const steps = [...mutations(3, 3)];
+        await syncer.sync(steps[0]!.state);
+        await net.host(ns).nftApply('flush set ip podnet-svc hairpin-endpoints\n');
+        const state = {
+          ...steps[0]!.state,
+          endpointSlices: steps[0]!.state.endpointSlices.map((s) => ({ ...s, endpoints: [] })),
+        };
+        await expect(syncer.sync(state)).rejects.toMatchObject({ code: 'SYNC_FAILED' });
+        const again = await syncer.sync(state);
+        expect(again.full).toBe(true);
+        const fresh = await net.ns(`syncrefresh${session ? 's' : 'f'}`);
+        await new ServiceSyncer({ host: net.host(fresh), node: NODE, conntrack: false }).sync(
+          state,
+        );
+        expect(await listing(ns)).toEqual(await listing(fresh));
+      } finally {
+        syncer.close();
+      }
+    }
+  }, 60_000);
 });
