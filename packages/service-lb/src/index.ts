@@ -44,6 +44,7 @@ export { LAST_CHANGE_TRIGGER_TIME, SERVICE_NAME_LABEL } from './normalize.js';
 export {
   ServiceSyncer,
   type InvalidObject,
+  type ServiceChanges,
   type ServiceSyncerOptions,
   type SyncResult,
 } from './syncer.js';

@@ -172,20 +172,19 @@ function byFamily(list: string[]): Record<IpFamily, string[]> {
   };
 }
 
-/** Validates and normalises one Service. Throws `INVALID_SERVICE` naming the field. */
-export function normalizeService(svc: Service, index = 0): NormService {
-  if (!isObject(svc))
-    failer('INVALID_SERVICE', 'Service', `services[${index}]`)('', svc, 'want an object');
+/**
+ * Validates and normalises one Service. Throws `INVALID_SERVICE` naming the field; `index` (its
+ * position in the input, or a label) names a Service that has no name yet.
+ */
+export function normalizeService(svc: Service, index: number | string = 0): NormService {
+  const where = typeof index === 'number' ? `services[${index}]` : index;
+  if (!isObject(svc)) failer('INVALID_SERVICE', 'Service', where)('', svc, 'want an object');
   const meta: ObjectMeta = isObject(svc.metadata) ? svc.metadata : {};
   const namespace =
     typeof meta.namespace === 'string' && meta.namespace !== '' ? meta.namespace : 'default';
   const name = meta.name;
   if (typeof name !== 'string' || name === '') {
-    failer('INVALID_SERVICE', 'Service', `services[${index}]`)(
-      'metadata.name',
-      name,
-      'want a non-empty name',
-    );
+    failer('INVALID_SERVICE', 'Service', where)('metadata.name', name, 'want a non-empty name');
   }
   const key = `${namespace}/${name}`;
   const fail = failer('INVALID_SERVICE', 'Service', key);

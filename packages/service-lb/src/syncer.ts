@@ -84,6 +84,8 @@ interface Entry {
   service: Service;
   slices: EndpointSlice[];
   fragment: ServiceFragment;
+  /** The node facts and options the fragment was compiled with. */
+  ctx: CompileContext;
 }
 
 const keyCache = new WeakMap<object, string>();
@@ -138,6 +140,28 @@ interface Scan {
   endpointChanges: number;
   programming: number[];
   nowMs: number;
+}
+
+const newScan = (now: (() => number) | undefined): Scan => ({
+  changed: [],
+  endpointChanges: 0,
+  programming: [],
+  nowMs: (now ?? Date.now)(),
+});
+
+/** `namespace/name` of an EndpointSlice (how watch events identify it). */
+const sliceName = (s: EndpointSlice): string =>
+  `${s?.metadata?.namespace || 'default'}/${s?.metadata?.name ?? ''}`;
+
+/**
+ * Watch events for {@link ServiceSyncer.update}: objects added or changed (the whole new object),
+ * and objects deleted (only `metadata.namespace` and `metadata.name` are read).
+ */
+export interface ServiceChanges {
+  services?: readonly Service[];
+  endpointSlices?: readonly EndpointSlice[];
+  deletedServices?: readonly Service[];
+  deletedEndpointSlices?: readonly EndpointSlice[];
 }
 
 function sameInputs(a: Entry, service: Service, slices: EndpointSlice[]): boolean {
@@ -238,7 +262,9 @@ export class ServiceSyncer {
   private refs = new Map<string, number>();
   private invalid = new Map<string, InvalidObject>();
   private slicesByKey = new Map<string, EndpointSlice[]>();
-  private serviceByKey = new Map<string, { service: Service; index: number }>();
+  private sliceByName = new Map<string, EndpointSlice>();
+  private serviceByKey = new Map<string, { service: Service; where: number | string }>();
+  private queue: Promise<unknown> = Promise.resolve();
   /** Shallow copies of the last input arrays, for {@link ServiceSyncer.scanChanges}. */
   private lastInput: { services: Service[]; endpointSlices: EndpointSlice[] } | undefined;
   private needFull = true;
@@ -297,16 +323,47 @@ export class ServiceSyncer {
    * be a new object (or carry a new `resourceVersion`), since unchanged ones are recognised by
    * identity.
    */
-  async sync(state: ServiceState): Promise<SyncResult> {
-    const started = performance.now();
-    const scan: Scan = {
-      changed: [],
-      endpointChanges: 0,
-      programming: [],
-      nowMs: (this.options.now ?? Date.now)(),
-    };
-    const updates = this.needFull ? undefined : this.scanChanges(state, scan);
-    const next = updates ? undefined : this.scanAll(state, scan);
+  sync(state: ServiceState): Promise<SyncResult> {
+    return this.serial(() => {
+      const started = performance.now();
+      const scan = newScan(this.options.now);
+      const updates = this.needFull ? undefined : this.scanChanges(state, scan);
+      if (updates) return this.program(started, scan, updates);
+      this.indexAll(state);
+      return this.program(started, scan, undefined, this.buildAll(scan));
+    });
+  }
+
+  /**
+   * Applies watch events (Services and EndpointSlices added, changed or deleted) on top of what
+   * the last {@link ServiceSyncer.sync} or `update` saw, without reading the rest of the state:
+   * the work is proportional to the objects named. EndpointSlices are identified by
+   * `namespace/name`, Services by `namespace/name`. Same results and errors as `sync`.
+   */
+  update(changes: ServiceChanges): Promise<SyncResult> {
+    return this.serial(() => {
+      const started = performance.now();
+      const scan = newScan(this.options.now);
+      this.lastInput = undefined;
+      const affected = this.applyEvents(changes);
+      if (this.needFull) return this.program(started, scan, undefined, this.buildAll(scan));
+      return this.program(started, scan, this.recompile(affected, scan));
+    });
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Turns the scanned changes into one transaction, applies it and updates the bookkeeping. */
+  private async program(
+    started: number,
+    scan: Scan,
+    updates?: Map<string, Entry | undefined>,
+    next?: Map<string, Entry>,
+  ): Promise<SyncResult> {
     const { changed, endpointChanges, programming } = scan;
     const nextEntries = (): Map<string, Entry> => {
       if (next) return next;
@@ -430,22 +487,22 @@ export class ServiceSyncer {
     };
   }
 
-  /** Compiles `service` (at `index` of the input) with `slices` unless its inputs are unchanged. */
+  /** Compiles `service` (`where`: its place in the input) with `slices` unless its inputs are unchanged. */
   private visit(
     scan: Scan,
     key: string,
     service: Service,
-    index: number,
+    where: number | string,
     slices: EndpointSlice[],
   ): Entry | undefined {
     const prev = this.entries.get(key);
-    if (prev && sameInputs(prev, service, slices)) {
+    if (prev && prev.ctx === this.ctx && sameInputs(prev, service, slices)) {
       this.invalid.delete(key);
       return prev;
     }
     let fragment: ServiceFragment;
     try {
-      const svc = normalizeService(service, index);
+      const svc = normalizeService(service, where);
       const norm = slices.flatMap((s, i) => {
         const n = normalizeSlice(s, i);
         return n ? [n] : [];
@@ -457,7 +514,7 @@ export class ServiceSyncer {
       return undefined;
     }
     this.invalid.delete(key);
-    const entry = { service, slices, fragment };
+    const entry = { service, slices, fragment, ctx: this.ctx };
     scan.changed.push({ key, prev, next: entry });
     const before = new Set(prev?.slices ?? []);
     for (const s of slices) {
@@ -470,40 +527,48 @@ export class ServiceSyncer {
   }
 
   /**
-   * Reads the whole state: O(Services + EndpointSlices); rebuilds the indexes. The slice lists in
+   * Rebuilds the indexes from the whole state: O(Services + EndpointSlices). The slice lists in
    * `slicesByKey` are never changed in place (entries share them).
    */
-  private scanAll(state: ServiceState, scan: Scan): Map<string, Entry> {
-    this.invalid = new Map();
+  private indexAll(state: ServiceState): void {
     this.slicesByKey = new Map();
+    this.sliceByName = new Map();
     this.serviceByKey = new Map();
     for (const s of state.endpointSlices) {
+      this.sliceByName.set(sliceName(s), s);
       const key = sliceKey(s);
       if (key === undefined) continue;
       const list = this.slicesByKey.get(key);
       if (list) list.push(s);
       else this.slicesByKey.set(key, [s]);
     }
-    const next = new Map<string, Entry>();
     let unique = true;
     state.services.forEach((service, index) => {
       const key = serviceKey(service);
       if (this.serviceByKey.has(key)) unique = false;
-      this.serviceByKey.set(key, { service, index });
-      const entry = this.visit(scan, key, service, index, this.slicesByKey.get(key) ?? []);
-      if (entry) next.set(key, entry);
+      this.serviceByKey.set(key, { service, where: index });
     });
-    for (const [key, prev] of this.entries) if (!next.has(key)) scan.changed.push({ key, prev });
     this.lastInput = unique
       ? { services: [...state.services], endpointSlices: [...state.endpointSlices] }
       : undefined;
+  }
+
+  /** Compiles every indexed Service (reusing unchanged entries): the next entries, whole. */
+  private buildAll(scan: Scan): Map<string, Entry> {
+    this.invalid = new Map();
+    const next = new Map<string, Entry>();
+    for (const [key, { service, where }] of this.serviceByKey) {
+      const entry = this.visit(scan, key, service, where, this.slicesByKey.get(key) ?? []);
+      if (entry) next.set(key, entry);
+    }
+    for (const [key, prev] of this.entries) if (!next.has(key)) scan.changed.push({ key, prev });
     return next;
   }
 
   /**
-   * When the input arrays have the lengths of the last ones and differ in a few positions, looks
-   * only at the objects in those positions and the Services they belong to: O(changes) work plus
-   * one identity comparison per object. Returns `undefined` when the whole state must be read.
+   * When the input arrays have the lengths of the last ones and differ in a few positions, updates
+   * the indexes from those positions only (one identity comparison per object, no other work per
+   * unchanged object) and recompiles the Services they touch. `undefined`: read everything.
    */
   private scanChanges(state: ServiceState, scan: Scan): Map<string, Entry | undefined> | undefined {
     const last = this.lastInput;
@@ -520,40 +585,77 @@ export class ServiceSyncer {
       const oldKey = serviceKey(last.services[i]!);
       const newKey = serviceKey(services[i]!);
       const held = this.serviceByKey.get(newKey);
-      if (newKey !== oldKey && held && held.index !== i) {
+      if (newKey !== oldKey && held && held.where !== i) {
         this.lastInput = undefined;
         return undefined;
       }
-      if (this.serviceByKey.get(oldKey)?.index === i) this.serviceByKey.delete(oldKey);
-      this.serviceByKey.set(newKey, { service: services[i]!, index: i });
+      if (this.serviceByKey.get(oldKey)?.where === i) this.serviceByKey.delete(oldKey);
+      this.serviceByKey.set(newKey, { service: services[i]!, where: i });
       last.services[i] = services[i]!;
       affected.add(oldKey).add(newKey);
     }
     for (const i of sliceAt) {
-      const old = last.endpointSlices[i]!;
-      const now = endpointSlices[i]!;
-      const oldKey = sliceKey(old);
-      const newKey = sliceKey(now);
-      const list = oldKey === undefined ? undefined : this.slicesByKey.get(oldKey);
-      const at = list ? list.indexOf(old) : -1;
-      if (list && at >= 0 && oldKey === newKey) {
-        this.slicesByKey.set(oldKey!, list.with(at, now));
-      } else {
-        if (list && at >= 0) this.slicesByKey.set(oldKey!, list.toSpliced(at, 1));
-        if (newKey !== undefined) {
-          this.slicesByKey.set(newKey, [...(this.slicesByKey.get(newKey) ?? []), now]);
-        }
-      }
-      last.endpointSlices[i] = now;
-      if (oldKey !== undefined) affected.add(oldKey);
-      if (newKey !== undefined) affected.add(newKey);
+      this.moveSlice(last.endpointSlices[i]!, endpointSlices[i]!, affected);
+      last.endpointSlices[i] = endpointSlices[i]!;
     }
+    return this.recompile(affected, scan);
+  }
+
+  /** Replaces slice `old` by `now` in the indexes (either may be absent); notes the keys touched. */
+  private moveSlice(
+    old: EndpointSlice | undefined,
+    now: EndpointSlice | undefined,
+    affected: Set<string>,
+  ): void {
+    const oldKey = old && sliceKey(old);
+    const newKey = now && sliceKey(now);
+    const list = oldKey === undefined ? undefined : this.slicesByKey.get(oldKey);
+    const at = list && old ? list.indexOf(old) : -1;
+    if (list && at >= 0 && oldKey === newKey) {
+      this.slicesByKey.set(oldKey!, list.with(at, now!));
+    } else {
+      if (list && at >= 0) this.slicesByKey.set(oldKey!, list.toSpliced(at, 1));
+      if (newKey !== undefined) {
+        this.slicesByKey.set(newKey, [...(this.slicesByKey.get(newKey) ?? []), now!]);
+      }
+    }
+    if (old && this.sliceByName.get(sliceName(old)) === old)
+      this.sliceByName.delete(sliceName(old));
+    if (now) this.sliceByName.set(sliceName(now), now);
+    if (oldKey !== undefined) affected.add(oldKey);
+    if (newKey !== undefined) affected.add(newKey);
+  }
+
+  /** Updates the indexes from watch events; returns the Service keys they touch. */
+  private applyEvents(changes: ServiceChanges): Set<string> {
+    const affected = new Set<string>();
+    for (const service of changes.deletedServices ?? []) {
+      const key = serviceKey(service);
+      this.serviceByKey.delete(key);
+      affected.add(key);
+    }
+    for (const service of changes.services ?? []) {
+      const key = serviceKey(service);
+      this.serviceByKey.set(key, { service, where: `service ${key}` });
+      affected.add(key);
+    }
+    for (const s of changes.deletedEndpointSlices ?? []) {
+      this.moveSlice(this.sliceByName.get(sliceName(s)), undefined, affected);
+    }
+    for (const s of changes.endpointSlices ?? []) {
+      this.moveSlice(this.sliceByName.get(sliceName(s)), s, affected);
+    }
+    return affected;
+  }
+
+  /** Recompiles the Services behind `affected` keys: the entries to replace (`undefined`: remove). */
+  private recompile(affected: Set<string>, scan: Scan): Map<string, Entry | undefined> {
     const updates = new Map<string, Entry | undefined>();
     for (const key of affected) {
       const held = this.serviceByKey.get(key);
+      const prev = this.entries.get(key);
       if (!held) {
         this.invalid.delete(key);
-        const prev = this.entries.get(key);
         if (prev) {
           scan.changed.push({ key, prev });
           updates.set(key, undefined);
@@ -564,10 +666,9 @@ export class ServiceSyncer {
         scan,
         key,
         held.service,
-        held.index,
+        held.where,
         this.slicesByKey.get(key) ?? [],
       );
-      const prev = this.entries.get(key);
       if (!entry && prev) scan.changed.push({ key, prev });
       if (entry !== prev) updates.set(key, entry);
     }

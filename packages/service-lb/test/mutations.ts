@@ -1,4 +1,4 @@
-import type { EndpointSlice, Service, ServiceState } from '../src/index.js';
+import type { EndpointSlice, Service, ServiceChanges, ServiceState } from '../src/index.js';
 import { makeEndpointSlice, makeService } from '../src/testing/index.js';
 
 /** A small deterministic PRNG (mulberry32), so a failing sequence can be replayed. */
@@ -96,4 +96,27 @@ export function* mutations(seed: number, steps: number, size = 8) {
     }
     yield { ...state(), what };
   }
+}
+
+const nameOf = (o: { metadata?: { namespace?: string; name?: string } }) =>
+  `${o.metadata?.namespace || 'default'}/${o.metadata?.name ?? ''}`;
+
+/** The watch events that turn state `a` into `b` (objects compared by identity, keyed by name). */
+export function eventsBetween(a: ServiceState, b: ServiceState): ServiceChanges {
+  const diff = <T extends Service | EndpointSlice>(x: readonly T[], y: readonly T[]) => {
+    const before = new Map(x.map((o) => [nameOf(o), o]));
+    const after = new Map(y.map((o) => [nameOf(o), o]));
+    return {
+      upsert: [...after].filter(([k, o]) => before.get(k) !== o).map(([, o]) => o),
+      deleted: [...before].filter(([k]) => !after.has(k)).map(([, o]) => o),
+    };
+  };
+  const s = diff(a.services, b.services);
+  const e = diff(a.endpointSlices, b.endpointSlices);
+  return {
+    services: s.upsert,
+    deletedServices: s.deleted,
+    endpointSlices: e.upsert,
+    deletedEndpointSlices: e.deleted,
+  };
 }

@@ -10,8 +10,8 @@ import {
   type ServiceState,
 } from '../src/index.js';
 import { makeEndpointSlice, makeService, syntheticCluster } from '../src/testing/index.js';
-import { NODE } from './fixtures.js';
-import { mutations } from './mutations.js';
+import { FEATURE_CASES, NODE } from './fixtures.js';
+import { eventsBetween, mutations } from './mutations.js';
 
 function dnsState(ips: string[], trigger?: Date): ServiceState {
   return {
@@ -101,6 +101,54 @@ describe('ServiceSyncer', () => {
       key: '10.96.0.10 . udp . 53 . 0',
       value: '10.244.0.6 . 5353',
     });
+  });
+
+  it('update() applies watch events alone, and mixed with sync(), to the same result', async () => {
+    for (const seed of [11, 12, 13]) {
+      const { syncer } = setup();
+      let prev: ServiceState = { services: [], endpointSlices: [] };
+      let step = 0;
+      for (const { state, valid, what } of mutations(seed, 60)) {
+        const r =
+          step++ % 5 === 4
+            ? await syncer.sync(state)
+            : await syncer.update(eventsBetween(prev, state));
+        prev = state;
+        expect(r.full, `seed ${seed}, ${what}`).toBe(step === 1);
+        const expected = renderRuleset(compileServices(valid, NODE, { families: ['ip'] }));
+        expect(renderRuleset(syncer.programmed()!), `seed ${seed}, ${what}`).toBe(expected);
+        expect(r.invalid.length, `seed ${seed}, ${what}`).toBe(
+          state.services.length - valid.services.length,
+        );
+      }
+    }
+  });
+
+  it('update() recompiles only the Services the events name', async () => {
+    const { runner, syncer } = setup();
+    const state = syntheticCluster(200, 3);
+    await syncer.sync(state);
+    runner.clear();
+    const slice = structuredClone(state.endpointSlices[7]!);
+    slice.endpoints!.pop();
+    const r = await syncer.update({ endpointSlices: [slice] });
+    expect(r).toMatchObject({ full: false, changedServices: 1 });
+    expect(r.operations).toBeLessThanOrEqual(4);
+    const gone = await syncer.update({ deletedServices: [state.services[8]!] });
+    expect(gone).toMatchObject({ full: false, changedServices: 1 });
+    expect(runner.requests.at(-1)!.stdin).toContain('delete element ip podnet-svc cluster-ips');
+  });
+
+  it('setNode recompiles every Service with the new node facts', async () => {
+    const { syncer } = setup();
+    const state = FEATURE_CASES['prefer-close']!;
+    await syncer.sync(state);
+    const slots = () =>
+      syncer.programmed()!.tables[0]!.elements.filter((e) => e.set === 'lb-endpoints').length;
+    expect(slots()).toBe(2);
+    syncer.setNode({ ...NODE, zone: 'zone-c' });
+    expect((await syncer.sync(state)).full).toBe(true);
+    expect(slots()).toBe(3);
   });
 
   it('keeps a set element two Services share until the last of them drops it', async () => {

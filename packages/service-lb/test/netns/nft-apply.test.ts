@@ -7,9 +7,10 @@ import {
   renderRuleset,
   renderTransaction,
   ServiceSyncer,
+  type ServiceState,
 } from '../../src/index.js';
 import { FEATURE_CASES, NODE } from '../fixtures.js';
-import { mutations } from '../mutations.js';
+import { eventsBetween, mutations } from '../mutations.js';
 
 let net: TestNet;
 let incremental: string;
@@ -66,10 +67,11 @@ describe('generated rulesets in a real kernel', () => {
     expect(await listing(fresh)).toEqual(before);
   });
 
-  it("the syncer's incremental transactions (nft -f and session) leave the kernel exactly as a fresh full sync", async () => {
+  it("the syncer's incremental transactions (nft -f, session, watch events) leave the kernel exactly as a fresh full sync", async () => {
     const full = await net.ns('syncfull');
     const inc = await net.ns('syncinc');
     const sess = await net.ns('syncsess');
+    const evt = await net.ns('syncevt');
     const viaFile = new ServiceSyncer({
       host: net.host(inc),
       node: NODE,
@@ -81,20 +83,31 @@ describe('generated rulesets in a real kernel', () => {
       conntrack: false,
       session: true,
     });
+    const viaEvents = new ServiceSyncer({
+      host: net.host(evt),
+      node: NODE,
+      conntrack: false,
+      session: true,
+    });
     try {
       let partial = 0;
+      let prev: ServiceState = { services: [], endpointSlices: [] };
       for (const { state, what } of mutations(7, 40)) {
         const a = await viaFile.sync(state);
         const b = await viaSession.sync(state);
-        if (!a.full && !b.full) partial++;
+        const c = await viaEvents.update(eventsBetween(prev, state));
+        prev = state;
+        if (!a.full && !b.full && !c.full) partial++;
         await new ServiceSyncer({ host: net.host(full), node: NODE, conntrack: false }).sync(state);
         const expected = await listing(full);
         expect(await listing(inc), what).toEqual(expected);
         expect(await listing(sess), what).toEqual(expected);
+        expect(await listing(evt), what).toEqual(expected);
       }
       expect(partial).toBe(40);
     } finally {
       viaSession.close();
+      viaEvents.close();
     }
   }, 180_000);
 
