@@ -19,6 +19,7 @@ import {
   hostVethName,
   type PodAddress,
   planPodLinks,
+  planPodVeth,
   podMac,
 } from './plan.js';
 
@@ -268,11 +269,23 @@ export class CniService {
     const requested = ipsFromRuntimeConfig(ctx.config.runtimeConfig?.ips);
     let allocated: Awaited<ReturnType<Allocator['allocate']>>;
     const t0 = performance.now();
+    // with a named pod namespace the node side creates the veth while IPAM allocates
+    const veth =
+      podIp && named
+        ? this.nodeBatch([
+            planPodVeth({ ifName: ctx.ifName, hostIf, mtu: net.mtu, podNetnsName: named }),
+          ])
+        : undefined;
+    veth?.catch(() => {});
     try {
       allocated = await net.allocator.allocate(ctx.containerId, ctx.ifName, {
         requestedIps: requested,
       });
     } catch (e) {
+      if (veth) {
+        await veth.catch(() => {});
+        await this.deps.nodeIp?.batch([['link', 'del', hostIf]]).catch(() => {});
+      }
       throw ipamToCni(e);
     }
     const tIpam = performance.now();
@@ -310,18 +323,17 @@ export class CniService {
         ...(podIp ? { podNetnsName: named } : {}),
       });
       const tPlan = performance.now();
-      let tPod: number;
-      let tNode: number;
-      if (podIp && plan.order === 'node-first') {
-        await this.nodeBatch(plan.node);
-        tNode = performance.now();
-        await podIp.batch(plan.pod);
-        tPod = performance.now();
+      let steps: Record<string, number>;
+      if (veth && podIp && plan.order === 'node-first') {
+        await veth;
+        const tVeth = performance.now();
+        await Promise.all([this.nodeBatch(plan.node), podIp.batch(plan.pod)]);
+        steps = { vethWait: round(tVeth - tPlan), links: round(performance.now() - tVeth) };
       } else {
         await this.podBatch(ctx.netns, plan.pod);
-        tPod = performance.now();
+        const tPod = performance.now();
         await this.nodeBatch(plan.node);
-        tNode = performance.now();
+        steps = { podLinks: round(tPod - tPlan), nodeLinks: round(performance.now() - tPod) };
       }
       const ready: AttachmentRecord = { ...rec, hostPorts, phase: 'ready' };
       this.deps.attachments.put(ready);
@@ -335,8 +347,7 @@ export class CniService {
         ms: {
           ipam: round(tIpam - t0),
           record: round(tPlan - tIpam),
-          podLinks: round(tPod - (podIp ? tNode : tPlan)),
-          nodeLinks: round(tNode - (podIp ? tPlan : tPod)),
+          ...steps,
           total: round(performance.now() - t0),
         },
       });

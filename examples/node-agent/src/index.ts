@@ -33,6 +33,7 @@ export {
   hostVethName,
   planNodeBase,
   planPodLinks,
+  planPodVeth,
   podMac,
   renderAgentNft,
   renderConflist,

@@ -30,8 +30,8 @@ export interface PodLinkSpec {
   /** PID of a process in the node namespace (the agent) for `ip link ... netns PID`. */
   readonly nodePid: number;
   /**
-   * The pod namespace's name (`/run/netns/NAME`), when it has one: the node side then creates the
-   * veth with its pod end already in that namespace, and runs first ({@link PodLinkPlan.order}).
+   * The pod namespace's name (`/run/netns/NAME`) when the veth was created from the node side
+   * ({@link planPodVeth}): the plan then only configures both ends ({@link PodLinkPlan.order}).
    */
   readonly podNetnsName?: string;
 }
@@ -40,7 +40,10 @@ export interface PodLinkSpec {
 export interface PodLinkPlan {
   readonly pod: BatchLine[];
   readonly node: BatchLine[];
-  /** Which batch creates the veth and so runs first. */
+  /**
+   * `pod-first`: the pod batch creates the veth, the node batch then configures its end.
+   * `node-first`: the veth exists already ({@link planPodVeth}); both batches may run at once.
+   */
   readonly order: 'pod-first' | 'node-first';
 }
 
@@ -75,6 +78,28 @@ function hexBytes(n: number): number[] {
   return [(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255];
 }
 
+/** Inputs of {@link planPodVeth}. */
+export interface PodVethSpec {
+  readonly ifName: string;
+  readonly hostIf: string;
+  readonly mtu: number;
+  /** The pod namespace's name (`/run/netns/NAME`). */
+  readonly podNetnsName: string;
+}
+
+/**
+ * The node-side line that creates a pod's veth with its pod end already in the pod's named
+ * namespace, node end up. It needs no address, so it can run while IPAM allocates; the pod end
+ * gets its MAC and addresses from {@link planPodLinks} with `podNetnsName` set.
+ */
+export function planPodVeth(spec: PodVethSpec): BatchLine {
+  const mtu = String(spec.mtu);
+  return [
+    ...['link', 'add', spec.hostIf, 'address', HOST_VETH_MAC, 'mtu', mtu, 'up'],
+    ...['type', 'veth', 'peer', 'name', spec.ifName, 'mtu', mtu, 'netns', spec.podNetnsName],
+  ];
+}
+
 /**
  * Plans a routed (point-to-point) pod interface: a veth whose pod end gets the addresses without
  * a subnet route, a host route to its gateway and a default route; the node end carries one /32
@@ -83,19 +108,16 @@ function hexBytes(n: number): number[] {
 export function planPodLinks(spec: PodLinkSpec): PodLinkPlan {
   const mtu = String(spec.mtu);
   const named = spec.podNetnsName;
-  const veth: BatchLine = named
-    ? [
-        ...['link', 'add', spec.hostIf, 'address', HOST_VETH_MAC, 'mtu', mtu, 'up'],
-        ...['type', 'veth', 'peer', 'name', spec.ifName, 'address', spec.podMac, 'mtu', mtu],
-        ...['netns', named],
-      ]
+  const pod: BatchLine[] = named
+    ? [['link', 'set', spec.ifName, 'address', spec.podMac]]
     : [
-        ...['link', 'add', spec.ifName, 'address', spec.podMac, 'mtu', mtu],
-        ...['type', 'veth', 'peer', 'name', spec.hostIf, 'address', HOST_VETH_MAC, 'mtu', mtu],
-        ...['netns', String(spec.nodePid)],
+        [
+          ...['link', 'add', spec.ifName, 'address', spec.podMac, 'mtu', mtu],
+          ...['type', 'veth', 'peer', 'name', spec.hostIf, 'address', HOST_VETH_MAC, 'mtu', mtu],
+          ...['netns', String(spec.nodePid)],
+        ],
       ];
-  const pod: BatchLine[] = named ? [] : [veth];
-  const node: BatchLine[] = named ? [veth] : [];
+  const node: BatchLine[] = [];
   for (const a of spec.addresses) {
     pod.push([
       'addr',

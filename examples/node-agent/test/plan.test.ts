@@ -6,6 +6,7 @@ import {
   parsePortMappings,
   planNodeBase,
   planPodLinks,
+  planPodVeth,
   podMac,
   renderAgentNft,
   renderConflist,
@@ -57,7 +58,13 @@ describe('pure planners', () => {
     ]);
   });
 
-  it('creates the veth from the node side, pod end in a named namespace, and runs it first', () => {
+  it('creates the veth from the node side into a named namespace, then configures both ends', () => {
+    expect(
+      planPodVeth({ ifName: 'eth0', hostIf: 'pnabc', mtu: 1450, podNetnsName: 'cni-1' }),
+    ).toEqual([
+      ...['link', 'add', 'pnabc', 'address', 'ee:ee:ee:ee:ee:ee', 'mtu', '1450', 'up'],
+      ...['type', 'veth', 'peer', 'name', 'eth0', 'mtu', '1450', 'netns', 'cni-1'],
+    ]);
     const plan = planPodLinks({
       ifName: 'eth0',
       hostIf: 'pnabc',
@@ -65,18 +72,14 @@ describe('pure planners', () => {
       mtu: 1450,
       addresses: [v4],
       nodePid: 42,
-      podNetnsName: 'cni-1234',
+      podNetnsName: 'cni-1',
     });
     expect(plan.order).toBe('node-first');
     expect(plan.node).toEqual([
-      [
-        ...['link', 'add', 'pnabc', 'address', 'ee:ee:ee:ee:ee:ee', 'mtu', '1450', 'up'],
-        ...['type', 'veth', 'peer', 'name', 'eth0', 'address', '0a:58:0a:f4:01:05', 'mtu', '1450'],
-        ...['netns', 'cni-1234'],
-      ],
       ['route', 'replace', '10.244.1.5/32', 'dev', 'pnabc', 'scope', 'link'],
     ]);
     expect(plan.pod).toEqual([
+      ['link', 'set', 'eth0', 'address', '0a:58:0a:f4:01:05'],
       ['addr', 'add', '10.244.1.5/24', 'dev', 'eth0', 'noprefixroute'],
       ['link', 'set', 'eth0', 'up'],
       ['route', 'add', '10.244.1.1/32', 'dev', 'eth0', 'scope', 'link'],

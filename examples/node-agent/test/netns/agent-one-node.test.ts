@@ -157,4 +157,26 @@ describe('node agent on one node, driven through the real shim', () => {
       },
     );
   });
+
+  it('a failed ADD (a requested address outside the pod CIDR) leaves no veth, record or address', async () => {
+    const ipamDir = join(node.config.stateDir, 'ipam', 'podnet');
+    const heldBefore = readdirSync(ipamDir).sort();
+    const vethsBefore = (await net.exec(node.ns, ['ip', '-o', 'link', 'show', 'type', 'veth']))
+      .stdout;
+    const pc = await net.ns('pc');
+    const r = await node.cni('ADD', 'ctr-x', `/run/netns/${pc}`, {
+      extra: { runtimeConfig: { ips: ['10.99.0.5/24'] } },
+    });
+    expect(r.code, r.stdout).not.toBe(0);
+    expect((r.json as { msg?: string }).msg).toMatch(/10\.99\.0\.5/);
+    expect(readdirSync(ipamDir).sort()).toEqual(heldBefore);
+    expect(existsSync(join(node.config.stateDir, 'attachments', 'ctr-x_eth0.json'))).toBe(false);
+    const vethsAfter = (await net.exec(node.ns, ['ip', '-o', 'link', 'show', 'type', 'veth']))
+      .stdout;
+    const names = (t: string) => (t.match(/pn[0-9a-f]{11}/g) ?? []).sort();
+    expect(names(vethsAfter)).toEqual(names(vethsBefore));
+    expect(
+      (await net.exec(pc, ['ip', '-o', 'link', 'show', 'eth0'], { allowFail: true })).code,
+    ).not.toBe(0);
+  });
 });
