@@ -4,8 +4,9 @@
  *
  * 1. Full sync of 10,000 Services × 10 endpoints and 30,000 × 3 (compile, render, one `nft -f`).
  * 2. A single-endpoint change at 1,000 vs 30,000 Services, the 30,000-Service table loaded in the
- *    kernel: time and nft operations (goal: ratio ≤ 1.5, ≤ 10 operations), through a `nft -f`
- *    process per change (the default) and through an nft session, all four interleaved.
+ *    kernel: time and nft operations (goal: ratio ≤ 1.5, ≤ 10 operations). Three ways, all six
+ *    targets interleaved: `sync(state)` with a `nft -f` process per change (the defaults),
+ *    `sync(state)` through an nft session, and `update(event)` through an nft session.
  * 3. TCP connection latency to a ClusterIP with 10,000 Services programmed vs 10 (goal: ratio ≤
  *    1.2), next to the same connection straight to the pod IP.
  * The anchor (kube-proxy's nftables mode) publishes no numbers to run beside; the issue's goals
@@ -80,6 +81,8 @@ async function fullSync(services: number, endpoints: number) {
 
 interface ChangeTarget {
   label: string;
+  /** `sync`: the whole state each time; `update`: the changed EndpointSlice as a watch event. */
+  via: 'sync' | 'update';
   state: ServiceState;
   syncer: ServiceSyncer;
   slices: ServiceState['endpointSlices'][number][];
@@ -90,10 +93,16 @@ interface ChangeTarget {
   ops: number[];
 }
 
-function changeTarget(label: string, state: ServiceState, syncer: ServiceSyncer): ChangeTarget {
+function changeTarget(
+  label: string,
+  state: ServiceState,
+  syncer: ServiceSyncer,
+  via: ChangeTarget['via'] = 'sync',
+): ChangeTarget {
   const slices = [...state.endpointSlices];
   const at = Math.floor(slices.length / 2);
-  return { label, state, syncer, slices, at, original: slices[at]!, times: [], js: [], ops: [] };
+  const original = slices[at]!;
+  return { label, via, state, syncer, slices, at, original, times: [], js: [], ops: [] };
 }
 
 /**
@@ -107,7 +116,10 @@ async function singleChanges(targets: ChangeTarget[], rounds: number) {
       if (i % 2 === 0) s.endpoints!.pop();
       t.slices[t.at] = s;
       const started = performance.now();
-      const r = await t.syncer.sync({ services: t.state.services, endpointSlices: t.slices });
+      const r =
+        t.via === 'sync'
+          ? await t.syncer.sync({ services: t.state.services, endpointSlices: t.slices })
+          : await t.syncer.update({ endpointSlices: [s] });
       const elapsed = performance.now() - started;
       if (r.full) throw new Error(`${t.label}: expected a partial sync`);
       if (i === 0) continue;
@@ -222,23 +234,29 @@ async function main() {
   await smallSess.syncer.sync(smallState);
   const bigSess = await syncerIn('sess30k', true);
   await bigSess.syncer.sync(big30.state);
-  const [f1k, f30k, s1k, s30k] = await singleChanges(
+  const smallEvt = await syncerIn('evt1k', true);
+  await smallEvt.syncer.sync(smallState);
+  const bigEvt = await syncerIn('evt30k', true);
+  await bigEvt.syncer.sync(big30.state);
+  const [f1k, f30k, s1k, s30k, e1k, e30k] = await singleChanges(
     [
-      changeTarget('1,000 Services, nft -f', smallState, small.syncer),
-      changeTarget('30,000 Services, nft -f', big30.state, big30.syncer),
-      changeTarget('1,000 Services, session', smallState, smallSess.syncer),
-      changeTarget('30,000 Services, session', big30.state, bigSess.syncer),
+      changeTarget('1,000 Services, sync(), nft -f', smallState, small.syncer),
+      changeTarget('30,000 Services, sync(), nft -f', big30.state, big30.syncer),
+      changeTarget('1,000 Services, sync(), session', smallState, smallSess.syncer),
+      changeTarget('30,000 Services, sync(), session', big30.state, bigSess.syncer),
+      changeTarget('1,000 Services, update(), session', smallState, smallEvt.syncer, 'update'),
+      changeTarget('30,000 Services, update(), session', big30.state, bigEvt.syncer, 'update'),
     ],
     20,
   );
-  smallSess.syncer.close();
-  bigSess.syncer.close();
-  for (const ns of [big30.ns, bigSess.ns]) {
+  for (const x of [smallSess, bigSess, smallEvt, bigEvt]) x.syncer.close();
+  for (const ns of [big30.ns, bigSess.ns, bigEvt.ns]) {
     await net.exec(ns, ['nft', 'delete', 'table', 'ip', 'podnet-svc']);
   }
   const ratio = (a: number, b: number) => Math.round((a / Math.max(b, 0.1)) * 100) / 100;
   const changeRatio = ratio(f30k!.medianMs, f1k!.medianMs);
   const sessionRatio = ratio(s30k!.medianMs, s1k!.medianMs);
+  const eventRatio = ratio(e30k!.medianMs, e1k!.medianMs);
   const jsRatio = ratio(f30k!.compileDiffMedianMs, f1k!.compileDiffMedianMs);
   const maxOps = Math.max(
     f1k!.maxOperations,
@@ -251,6 +269,7 @@ async function main() {
     at30k: f30k,
     ratio: changeRatio,
     session: { at1k: s1k, at30k: s30k, ratio: sessionRatio },
+    sessionUpdate: { at1k: e1k, at30k: e30k, ratio: eventRatio },
     compileDiffRatio: jsRatio,
   };
 
@@ -267,8 +286,9 @@ async function main() {
   console.log(
     `  one endpoint change, 30,000 vs 1,000 Services: ${changeRatio}  [≤ 1.5], ops ≤ ${maxOps} [≤ 10]`,
   );
-  console.log(`    the same through an nft session:            ${sessionRatio}`);
-  console.log(`    podnet's own part alone (scan, diff, render): ${jsRatio}`);
+  console.log(`    sync() through an nft session:              ${sessionRatio}`);
+  console.log(`    update() (watch event) through a session:   ${eventRatio}`);
+  console.log(`    podnet's own part of sync() (scan, diff, render): ${jsRatio}`);
   console.log(`  ClusterIP connect p50, 10,000 vs 10 Services:   ${latency.ratio}  [≤ 1.2]`);
   console.log(`  total ${results.totalSeconds} s`);
   const dir = fileURLToPath(new URL('../../../bench-results/', import.meta.url));

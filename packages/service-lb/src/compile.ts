@@ -395,11 +395,13 @@ export function compileSkeleton(family: IpFamily, ctx: CompileContext): NftTable
     {
       name: 'filter-output',
       hook: { type: 'filter', hook: 'output', priority: -110 },
-      rules: [
-        `ct state new ${firewall}`,
-        'ct state new jump service-endpoints-check',
-        'ct state new jump cluster-ips-check',
-      ],
+      rules: [`ct state new ${firewall}`, 'ct state new jump service-endpoints-check'],
+    },
+    {
+      // After nat-output's DNAT, so only ClusterIP traffic no Service port took is refused.
+      name: 'filter-output-post-dnat',
+      hook: { type: 'filter', hook: 'output', priority: -90 },
+      rules: ['ct state new jump cluster-ips-check'],
     },
     {
       name: 'nat-prerouting',

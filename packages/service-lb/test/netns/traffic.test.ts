@@ -162,6 +162,15 @@ describe('ClusterIP', () => {
     expect(names(udp)).toEqual(new Set(BACKENDS));
   });
 
+  it('serves the node itself (host-network clients), masqueraded, and refuses its unknown ports', async () => {
+    const tcp = await probe(ns.node, 'tcp', '10.96.0.10', 80, 30);
+    expect(names(tcp)).toEqual(new Set(BACKENDS));
+    expect(tcp.every((a) => a === `${a.split(' ')[0]} ${B[a.split(' ')[0] as 'b1'].gw4}`)).toBe(
+      true,
+    );
+    expect(await probe(ns.node, 'tcp', '10.96.0.10', 81, 1)).toEqual(['ECONNREFUSED']);
+  });
+
   it('sticks a client to one backend with ClientIP affinity', async () => {
     await put(
       makeService('default', 'sticky', {
