@@ -29,6 +29,8 @@ import { type MetricFamily, renderMetrics, serveHttp } from './http.js';
 import { createLogger, type Logger } from './log.js';
 import { type HostPortMapping, planNodeBase, renderAgentNft, GATEWAY_DEVICE } from './plan.js';
 import { serveCni } from './server.js';
+
+const SPARE_IP_DELAY_MS = 25;
 import { ManifestsSource } from './sources/manifests.js';
 
 /** Options of {@link NodeAgent}. */
@@ -147,8 +149,9 @@ export class NodeAgent {
       batch: (lines) => session.batch(lines),
       close: () => {
         session.close();
-        // after this ADD's answer is written: spawning forks this process, which takes a while
-        setImmediate(() => this.ensureSpareIp());
+        // a little after this ADD's answer: spawning forks this process, which takes a few
+        // milliseconds of CPU that should not compete with the shim printing that answer
+        setTimeout(() => this.ensureSpareIp(), SPARE_IP_DELAY_MS).unref();
       },
     };
   }
