@@ -155,6 +155,31 @@ export function lbChain(family: IpFamily, podCidrs: boolean): NftChain {
   return { name: 'lb', rules };
 }
 
+/**
+ * Where the shared `lb` chain of one compiled table sends a new connection to `key`
+ * (`daddr . l4proto . dport`, as the sets spell it, e.g. `10.96.0.10 . tcp . 80`): the `lb-N` set
+ * holding the key and the endpoints of its N slots in slot order; `undefined` when `lb` does not
+ * balance that key (then `service-ips` decides). For tools that explain a ruleset. Pure.
+ */
+export function lbTarget(
+  table: NftTable,
+  key: string,
+): { set: string; endpoints: ChosenEndpoint[] } | undefined {
+  const member = table.elements.find((e) => e.key === key && /^lb-\d+$/.test(e.set));
+  if (!member) return undefined;
+  const slots = new Map(
+    table.elements.filter((e) => e.set === 'lb-endpoints').map((e) => [e.key, e.value ?? '']),
+  );
+  const endpoints: ChosenEndpoint[] = [];
+  for (let i = 0; i < Number(member.set.slice(3)); i++) {
+    const value = slots.get(`${key} . ${i}`);
+    const at = value?.lastIndexOf(' . ') ?? -1;
+    if (value === undefined || at < 0) continue;
+    endpoints.push({ ip: value.slice(0, at), port: Number(value.slice(at + 3)) });
+  }
+  return { set: member.set, endpoints };
+}
+
 /** Compiles one Service (with its slices) into the chains, sets and elements it owns. Pure. */
 export function compileServiceFragment(
   svc: NormService,

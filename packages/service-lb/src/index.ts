@@ -14,6 +14,7 @@ export type {
 export {
   compileServices,
   LB_MAX_ENDPOINTS,
+  lbTarget,
   type ChosenEndpoint,
   type ServiceFragment,
   type UdpServicePort,

@@ -3,6 +3,7 @@ import {
   compileServices,
   diffRulesets,
   LB_MAX_ENDPOINTS,
+  lbTarget,
   type NftTable,
   type Ruleset,
   renderRuleset,
@@ -70,6 +71,28 @@ describe('compileServices features', () => {
       '10.244.1.7 . 10.244.1.7',
     ]);
     expect(elements(t, 'cluster-ips')).toEqual(['10.96.0.20']);
+  });
+
+  it('lbTarget reads where the lb chain sends a key: its lb-N set and the endpoints of its slots', () => {
+    const r = compileServices(FEATURE_CASES['dual-stack']!, NODE);
+    expect(lbTarget(v4(r), '10.96.0.10 . tcp . 80')).toEqual({
+      set: 'lb-3',
+      endpoints: [
+        { ip: '10.244.0.5', port: 8080 },
+        { ip: '10.244.1.5', port: 8080 },
+        { ip: '10.244.2.5', port: 8080 },
+      ],
+    });
+    expect(lbTarget(v6(r), 'fd00:96::10 . tcp . 80')).toEqual({
+      set: 'lb-2',
+      endpoints: [
+        { ip: 'fd00:244:1::5', port: 8080 },
+        { ip: 'fd00:244::5', port: 8080 },
+      ],
+    });
+    expect(lbTarget(v4(r), '10.96.0.10 . tcp . 81')).toBeUndefined();
+    const aff = v4(compileServices(FEATURE_CASES['session-affinity']!, NODE));
+    expect(lbTarget(aff, '10.96.0.10 . tcp . 80')).toBeUndefined();
   });
 
   it('keeps per-service and per-endpoint chains only where needed (NodePort, affinity, Local)', () => {
