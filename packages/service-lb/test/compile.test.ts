@@ -95,6 +95,40 @@ describe('compileServices features', () => {
     expect(lbTarget(aff, '10.96.0.10 . tcp . 80')).toBeUndefined();
   });
 
+  it('balances up to LB_MAX_ENDPOINTS endpoints through lb, more through a chain of its own', () => {
+    const many = (n: number) =>
+      v4(
+        compileServices(
+          {
+            services: [
+              makeService('default', 'big', {
+                clusterIP: '10.96.0.30',
+                ports: [{ name: 'http', port: 80 }],
+              }),
+            ],
+            endpointSlices: [
+              makeEndpointSlice(
+                'default',
+                'big',
+                Array.from({ length: n }, (_, i) => ({ ip: `10.244.3.${i + 1}` })),
+                [{ name: 'http', port: 8080 }],
+              ),
+            ],
+          },
+          NODE,
+        ),
+      );
+    const atLimit = many(LB_MAX_ENDPOINTS);
+    expect(lbTarget(atLimit, '10.96.0.30 . tcp . 80')!.endpoints).toHaveLength(LB_MAX_ENDPOINTS);
+    expect(chain(atLimit, 'svc-')).toEqual([]);
+    const over = many(LB_MAX_ENDPOINTS + 1);
+    expect(lbTarget(over, '10.96.0.30 . tcp . 80')).toBeUndefined();
+    expect(elements(over, 'service-ips')).toEqual([
+      expect.stringMatching(/^10\.96\.0\.30 \. tcp \. 80 : goto svc-/),
+    ]);
+    expect(elements(over, 'hairpin-endpoints')).toEqual([]);
+  });
+
   it('keeps per-service and per-endpoint chains only where needed (NodePort, affinity, Local)', () => {
     const np = v4(compileServices(FEATURE_CASES.nodeport!, NODE));
     expect(elements(np, 'service-ips')).toEqual([]);
