@@ -199,6 +199,7 @@ export class NodeAgent {
     this.http?.closeAllConnections();
     await this.queue.catch(() => {});
     await this.policies?.close().catch(() => {});
+    this.services?.close();
     await this.dns?.stop().catch(() => {});
     this.stopped = true;
     this.nodeIp.close();
@@ -302,6 +303,8 @@ export class NodeAgent {
           serviceCIDRs: [...this.config.serviceCidrs],
         },
         families: this.families(),
+        // partial syncs through one long-lived nft -i (a real host only: an injected one records)
+        session: !this.options.host,
       });
     }
     const state = {

@@ -3,6 +3,7 @@ import { type ClusterState as PolicyState, evaluate } from '@podnet/netpol';
 import { type OverlayPlan, type PeerNode, planOverlay } from '@podnet/overlay-vxlan';
 import {
   compileServices,
+  lbTarget,
   type EndpointSlice,
   type NftChain,
   type NftTable,
@@ -113,6 +114,20 @@ export function followServiceRules(ruleset: Ruleset, node: string, pkt: DnatPack
     table.elements.find((e) => e.set === set && e.key === key);
   const vipKey = `${pkt.dst} . ${pkt.protocol} . ${pkt.port}`;
   const npKey = `${pkt.protocol} . ${pkt.port}`;
+  const lb = !element('service-ips', vipKey) && lbTarget(table, vipKey);
+  if (lb) {
+    const podCidrs = table.elements.filter((e) => e.set === 'pod-cidrs').map((e) => e.key);
+    const fromPods = pkt.src !== undefined && podCidrs.some((c) => inCidr(pkt.src!, c));
+    const hairpin = lb.endpoints.some((e) => e.ip === pkt.src);
+    return {
+      ...none,
+      match: `${lb.set}[${vipKey}]`,
+      chain: 'lb',
+      action: 'dnat',
+      endpoints: lb.endpoints,
+      masquerade: (podCidrs.length > 0 && !fromPods) || hairpin,
+    };
+  }
   const hit =
     (element('service-ips', vipKey) && { set: 'service-ips', key: vipKey }) ||
     (pkt.dstLocal &&

@@ -102,7 +102,7 @@ const cases: Case[] = [
     steps: [
       'source pod default/client 10.244.1.2 on node1',
       'dns web.default.svc.cluster.local A 10.96.0.11 (from 10.96.0.10)',
-      "~service Service default/web port 10.96.0.11:80/TCP: DNAT to one of 10.244.1.3:8080, 10.244.3.2:8080 (node1's podnet-svc service-ips[10.96.0.11 . tcp . 80] → svc-",
+      "~service Service default/web port 10.96.0.11:80/TCP: DNAT to one of 10.244.1.3:8080, 10.244.3.2:8080 (node1's podnet-svc lb-2[10.96.0.11 . tcp . 80] → lb)",
       'route 10.244.1.3: local on node1: pod default/web-1 behind its veth',
       `route 10.244.3.2: ${vxlanTo3}`,
       '~policy 10.244.1.3:8080 allow',
@@ -190,7 +190,7 @@ const cases: Case[] = [
     steps: [
       'source pod default/client 10.244.1.2 on node1',
       'dns udp.default.svc.cluster.local A 10.96.0.13 (from 10.96.0.10)',
-      "~service Service default/udp port dns 10.96.0.13:53/UDP: DNAT to one of 10.244.1.3:5353, 10.244.3.2:5353 (node1's podnet-svc service-ips[10.96.0.13 . udp . 53] → svc-",
+      "~service Service default/udp port dns 10.96.0.13:53/UDP: DNAT to one of 10.244.1.3:5353, 10.244.3.2:5353 (node1's podnet-svc lb-2[10.96.0.13 . udp . 53] → lb)",
       'route 10.244.1.3: local on node1: pod default/web-1 behind its veth',
       `route 10.244.3.2: ${vxlanTo3}`,
       '~policy 10.244.1.3:5353 allow',
@@ -351,7 +351,7 @@ describe('followServiceRules', () => {
   );
   const pkt = { protocol: 'tcp' as const, srcLocal: false };
 
-  it('a ClusterIP from a pod: the svc chain, every endpoint, no masquerade', () => {
+  it('a ClusterIP from a pod: the shared lb chain, every endpoint, no masquerade', () => {
     const d = followServiceRules(ruleset, 'node1', {
       ...pkt,
       src: '10.244.1.2',
@@ -361,14 +361,14 @@ describe('followServiceRules', () => {
     });
     expect(d).toMatchObject({
       action: 'dnat',
-      match: 'service-ips[10.96.0.11 . tcp . 80]',
+      match: 'lb-2[10.96.0.11 . tcp . 80]',
       masquerade: false,
       endpoints: [
         { ip: '10.244.1.3', port: 8080 },
         { ip: '10.244.3.2', port: 8080 },
       ],
     });
-    expect(d.chain).toMatch(/^svc-/);
+    expect(d.chain).toBe('lb');
   });
 
   it('a ClusterIP from outside the pod CIDRs is masqueraded', () => {

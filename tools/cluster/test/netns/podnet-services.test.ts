@@ -99,17 +99,11 @@ describe('Services and DNS on the podnet network', () => {
     );
     expect(route('web-3').detail).toMatch(/kernel: .*dev podnet\.1/);
     // The compiled element and chain are what node1's agent programmed.
-    const m = /service-ips\[(.+?)\] → (svc-\S+?)\)/.exec(dnat)!;
-    expect(m[1]).toBe(`${ip} . tcp . 80`);
-    const map = await cluster.exec('node1', [
-      'nft',
-      'list',
-      'map',
-      'ip',
-      'podnet-svc',
-      'service-ips',
-    ]);
-    expect(map.stdout).toContain(`${ip} . tcp . 80 : goto ${m[2]}`);
+    const m = /(lb-\d+)\[(.+?)\] → lb\)/.exec(dnat)!;
+    expect(m[1]).toBe('lb-3');
+    expect(m[2]).toBe(`${ip} . tcp . 80`);
+    const set = await cluster.exec('node1', ['nft', 'list', 'set', 'ip', 'podnet-svc', m[1]!]);
+    expect(set.stdout).toContain(`${ip} . tcp . 80`);
   });
 
   it('explains what the rules reject: a port the ClusterIP does not serve, a Service without endpoints', async () => {
