@@ -6,9 +6,41 @@
 /** Protocol revision; the agent refuses requests of another revision. */
 export const SHIM_PROTOCOL_VERSION = 1;
 
+/**
+ * The FIFO next to the agent's socket (`<socket>.fifo`) where a shim may write its request
+ * before it loads its socket client, so the agent starts while the shim is still starting. The
+ * same request, with the same `id`, then goes over the socket, which is where the answer comes
+ * from; the agent runs each `id` once. A frame is only written there when it fits in one atomic
+ * pipe write ({@link EARLY_REQUEST_MAX_BYTES}).
+ */
+export function earlyRequestPath(socket: string): string {
+  return `${socket}.fifo`;
+}
+
+/** The largest frame written to the FIFO: Linux's PIPE_BUF, below which a pipe write is atomic. */
+export const EARLY_REQUEST_MAX_BYTES = 4096;
+
+/**
+ * The directory of reply FIFOs next to the socket (`<socket>.replies`): slots `0` to
+ * `REPLY_SLOTS - 1`, each a FIFO the agent made, taken by a shim that creates `<slot>.lock`
+ * (exclusively, holding its pid) and removed when it is done. A request naming a slot in `reply`
+ * is answered there with `{id, exitCode, stdout}` (or `{id, socket: true}`: ask the socket), so
+ * a shim needs no socket client at all.
+ */
+export function replyDir(socket: string): string {
+  return `${socket}.replies`;
+}
+
+/** How many reply FIFOs the agent keeps. */
+export const REPLY_SLOTS = 32;
+
 /** What the shim sends: the CNI environment and the plugin configuration from stdin. */
 export interface ShimRequest {
   readonly v: number;
+  /** Names a request sent twice (FIFO and socket) so that the agent runs it once. */
+  readonly id?: string;
+  /** The reply FIFO slot (see {@link replyDir}) where the shim waits for the answer. */
+  readonly reply?: number;
   /** Only the `CNI_*` variables. */
   readonly env: Readonly<Record<string, string>>;
   /** Stdin as the runtime wrote it (the plugin configuration JSON). */
@@ -65,7 +97,25 @@ export function decodeRequest(line: string): ShimRequest {
     if (typeof val !== 'string') throw new Error(`request.env.${k}: want a string`);
     env[k] = val;
   }
-  return { v: SHIM_PROTOCOL_VERSION, env, stdin: v.stdin };
+  if (v.id !== undefined && (typeof v.id !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(v.id))) {
+    throw new Error('request.id: want 1-64 characters of [A-Za-z0-9._-]');
+  }
+  if (
+    v.reply !== undefined &&
+    (typeof v.reply !== 'number' ||
+      !Number.isInteger(v.reply) ||
+      v.reply < 0 ||
+      v.reply >= REPLY_SLOTS)
+  ) {
+    throw new Error(`request.reply: want an integer 0-${REPLY_SLOTS - 1}`);
+  }
+  return {
+    v: SHIM_PROTOCOL_VERSION,
+    ...(v.id === undefined ? {} : { id: v.id as string }),
+    ...(v.reply === undefined ? {} : { reply: v.reply as number }),
+    env,
+    stdin: v.stdin,
+  };
 }
 
 /** Decodes an answer line; throws `Error` naming the field that is wrong. */

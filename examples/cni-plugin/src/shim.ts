@@ -1,5 +1,7 @@
+import { type FifoOutcome, fifoRoundTrip, writeRequest } from './fifo-transport.js';
 import {
   cniErrorResponse,
+  EARLY_REQUEST_MAX_BYTES,
   configVersion,
   decodeResponse,
   encodeFrame,
@@ -16,6 +18,12 @@ export const DEFAULT_SHIM_TIMEOUT_MS = 60_000;
 export interface ShimInvocation {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly stdin: string;
+  /**
+   * Try the agent's FIFOs first (see `replyDir`): the request goes there and the caller waits
+   * synchronously for the answer, with no socket client loaded. For the exec'd shim only; a
+   * process that serves the agent itself would block it. Default false: the socket.
+   */
+  readonly fifo?: boolean;
 }
 
 /**
@@ -71,6 +79,7 @@ export async function runShim(inv: ShimInvocation): Promise<ShimResponse> {
     timeoutMs,
     command,
     version,
+    inv.fifo === true,
   );
 }
 
@@ -80,7 +89,25 @@ function forward(
   timeoutMs: number,
   command: string,
   version: string,
+  useFifo: boolean,
 ): Promise<ShimResponse> {
+  const unavailable = (why: string) =>
+    command === 'STATUS'
+      ? cniErrorResponse(version, 50, `podnet agent not available: ${why}`)
+      : cniErrorResponse(version, 11, `podnet agent not available, try again later: ${why}`);
+  const request = { v: SHIM_PROTOCOL_VERSION, id: requestId(), ...req };
+  // the FIFOs first: when the agent has them, no socket client is loaded at all
+  const fifo: FifoOutcome = useFifo
+    ? fifoRoundTrip(socket, request, timeoutMs)
+    : { kind: 'socket', sent: false };
+  if (fifo.kind === 'answer') return Promise.resolve(fifo.response);
+  if (fifo.kind === 'timeout') {
+    return Promise.resolve(unavailable(`no answer from ${socket} within ${timeoutMs} ms`));
+  }
+  const frame = encodeFrame(request);
+  // still early: the agent starts on the FIFO copy while node:net loads
+  const bytes = Buffer.from(frame, 'utf8');
+  if (!fifo.sent && bytes.length <= EARLY_REQUEST_MAX_BYTES) writeRequest(socket, bytes);
   return new Promise((resolve) => {
     let done = false;
     const chunks: Buffer[] = [];
@@ -94,10 +121,6 @@ function forward(
       setImmediate(() => conn.destroy());
       resolve(r);
     };
-    const unavailable = (why: string) =>
-      command === 'STATUS'
-        ? cniErrorResponse(version, 50, `podnet agent not available: ${why}`)
-        : cniErrorResponse(version, 11, `podnet agent not available, try again later: ${why}`);
     // node:net (and Node's whole stream stack) loads only here, so VERSION and config errors
     // never pay for it
     const { createConnection } = process.getBuiltinModule('node:net');
@@ -108,7 +131,7 @@ function forward(
     );
     // queued now and sent as soon as the socket connects: the agent starts one event-loop turn
     // earlier than when writing from the 'connect' callback; a failed connect still ends in 'error'
-    conn.write(encodeFrame({ v: SHIM_PROTOCOL_VERSION, ...req }));
+    conn.write(frame);
     // Buffers joined once (no setEncoding: that loads a string decoder per start)
     conn.on('data', (chunk: Buffer) => {
       chunks.push(chunk);
@@ -133,4 +156,8 @@ function forward(
     );
     conn.on('close', () => finish(unavailable(`${socket} closed the connection before answering`)));
   });
+}
+
+function requestId(): string {
+  return `${process.pid}.${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 10)}`;
 }

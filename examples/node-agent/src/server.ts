@@ -1,6 +1,17 @@
-import { chmodSync, mkdirSync, rmSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { execFile } from 'node:child_process';
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  mkdirSync,
+  openSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
+import { createServer, type Server, Socket } from 'node:net';
 import { dirname } from 'node:path';
+import { promisify } from 'node:util';
 import { handleInvocation, type PluginHandlers } from '@podnet/cni-spec';
 import type { Logger } from './log.js';
 
@@ -10,9 +21,16 @@ const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 
 /** One decoded shim request. */
 export interface ShimRequest {
+  /** Set when the shim sent the request twice, on the FIFO and on the socket. */
+  readonly id?: string;
+  /** The reply FIFO slot a shim waits on (requests that came on the FIFO only). */
+  readonly reply?: number;
   readonly env: Record<string, string>;
   readonly stdin: string;
 }
+
+/** How long an answer to a request that came early on the FIFO waits for its socket twin. */
+const EARLY_ANSWER_TTL_MS = 120_000;
 
 /** Decodes a request line from the shim; throws `Error` naming the bad field. Pure. */
 export function decodeShimRequest(line: string): ShimRequest {
@@ -36,7 +54,30 @@ export function decodeShimRequest(line: string): ShimRequest {
     if (typeof val !== 'string') throw new Error(`request.env.${k}: want a string`);
     env[k] = val;
   }
-  return { env, stdin: o.stdin };
+  if (o.id !== undefined && (typeof o.id !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(o.id)))
+    throw new Error('request.id: want 1-64 characters of [A-Za-z0-9._-]');
+  const reply = o.reply;
+  if (
+    reply !== undefined &&
+    (typeof reply !== 'number' || !Number.isInteger(reply) || reply < 0 || reply >= REPLY_SLOTS)
+  )
+    throw new Error(`request.reply: want an integer 0-${REPLY_SLOTS - 1}`);
+  return {
+    ...(o.id === undefined ? {} : { id: o.id as string }),
+    ...(reply === undefined ? {} : { reply: reply as number }),
+    env,
+    stdin: o.stdin,
+  };
+}
+
+/** How many reply FIFOs (`<socket>.replies/0` ...) the agent keeps for shims. */
+export const REPLY_SLOTS = 32;
+const REPLY_SWEEP_MS = 30_000;
+const REPLY_LOCK_STALE_MS = 10 * 60_000;
+
+/** The FIFO next to the socket where a shim may write its request early (see serveCni). */
+export function earlyRequestPath(socketPath: string): string {
+  return `${socketPath}.fifo`;
 }
 
 /** Options of {@link serveCni}. */
@@ -48,14 +89,50 @@ export interface CniServerOptions {
   readonly onRequest?: (command: string, ok: boolean, seconds: number) => void;
 }
 
+type Answer = { stdout: string; exitCode: number };
+
 /**
  * Serves CNI requests from the shim on a unix socket (mode 0600): one JSON line in, one JSON
  * line `{exitCode, stdout}` out, per connection. A stale socket file is replaced.
+ *
+ * Next to it, a FIFO (`<socket>.fifo`, mode 0600) takes the same requests early: a shim writes
+ * its request there before it loads its socket client, the agent starts on it at once, and the
+ * socket request with the same `id` gets that run's answer. Each `id` runs once whichever copy
+ * arrives first; an early answer nobody asks for is dropped after two minutes.
  */
 export async function serveCni(options: CniServerOptions): Promise<Server> {
   mkdirSync(dirname(options.socketPath), { recursive: true, mode: 0o755 });
   rmSync(options.socketPath, { force: true });
-  const server = createServer((conn) => handle(conn, options));
+  const runs = new Map<string, { answer: Promise<Answer>; timer?: NodeJS.Timeout }>();
+  const run = (req: ShimRequest): Promise<Answer> => {
+    if (req.id === undefined) return execute(req, options);
+    const known = runs.get(req.id);
+    if (known) {
+      clearTimeout(known.timer);
+      runs.delete(req.id);
+      return known.answer;
+    }
+    const answer = execute(req, options);
+    const entry: { answer: Promise<Answer>; timer?: NodeJS.Timeout } = { answer };
+    entry.timer = setTimeout(() => runs.delete(req.id!), EARLY_ANSWER_TTL_MS).unref();
+    runs.set(req.id, entry);
+    return answer;
+  };
+  const replies = await makeReplySlots(`${options.socketPath}.replies`, options.log);
+  const early = await readEarlyRequests(
+    earlyRequestPath(options.socketPath),
+    options.log,
+    (req) => {
+      const answer = run(req);
+      if (replies && req.reply !== undefined && req.id !== undefined)
+        void answer.then((a) => replies.send(req.reply!, req.id!, a));
+    },
+  );
+  const server = createServer((conn) => handle(conn, options, run));
+  server.once('close', () => {
+    early?.destroy();
+    replies?.stop();
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.socketPath, () => {
@@ -67,7 +144,113 @@ export async function serveCni(options: CniServerOptions): Promise<Server> {
   return server;
 }
 
-function handle(conn: Socket, options: CniServerOptions): void {
+/**
+ * Makes the reply FIFOs (`<dir>/<slot>`, mode 0600, in a 0700 directory) and sweeps the slot
+ * locks of shims that died holding them. `send` answers a slot without blocking: a shim that is
+ * gone (no reader) or an answer larger than the pipe only lose the reply; the shim asks the socket.
+ */
+async function makeReplySlots(
+  dir: string,
+  log: Logger,
+): Promise<{ send(slot: number, id: string, a: Answer): void; stop(): void } | undefined> {
+  try {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { mode: 0o700 });
+    const slots = Array.from({ length: REPLY_SLOTS }, (_, k) => `${dir}/${k}`);
+    await promisify(execFile)('mkfifo', ['-m', '0600', ...slots]);
+  } catch (e) {
+    log.warn('no reply FIFOs; shims answer through the socket', { dir, error: String(e) });
+    return undefined;
+  }
+  // a lock older than any shim waits (its timeout is a minute by default) belongs to a shim that
+  // died holding it; by age, as the shim's pid may be in another pid namespace than ours
+  const sweep = () => {
+    for (let k = 0; k < REPLY_SLOTS; k++) {
+      const lock = `${dir}/${k}.lock`;
+      try {
+        if (Date.now() - statSync(lock).mtimeMs > REPLY_LOCK_STALE_MS)
+          rmSync(lock, { force: true });
+      } catch {
+        // no lock
+      }
+    }
+  };
+  const timer = setInterval(sweep, REPLY_SWEEP_MS).unref();
+  return {
+    send(slot, id, a) {
+      let fd: number;
+      try {
+        fd = openSync(`${dir}/${slot}`, constants.O_WRONLY | constants.O_NONBLOCK);
+      } catch {
+        return;
+      }
+      try {
+        let frame = Buffer.from(`${JSON.stringify({ id, ...a })}\n`, 'utf8');
+        if (frame.length > PIPE_CAPACITY)
+          frame = Buffer.from(`${JSON.stringify({ id, socket: true })}\n`);
+        writeSync(fd, frame);
+      } catch (e) {
+        log.warn('reply FIFO write failed', { slot, error: String(e) });
+      } finally {
+        closeSync(fd);
+      }
+    },
+    stop: () => clearInterval(timer),
+  };
+}
+
+/** Linux's default pipe capacity: an answer this large fits into an empty reply FIFO at once. */
+const PIPE_CAPACITY = 65_536;
+
+/** Creates the FIFO (replacing a stale one) and reads request lines from it. */
+async function readEarlyRequests(
+  path: string,
+  log: Logger,
+  run: (req: ShimRequest) => void,
+): Promise<Socket | undefined> {
+  try {
+    rmSync(path, { force: true });
+    await promisify(execFile)('mkfifo', ['-m', '0600', path]);
+    // read-write: the open does not wait for a writer, and the last shim closing it is no EOF
+    const fifo = new Socket({
+      fd: openSync(path, constants.O_RDWR | constants.O_NONBLOCK),
+      readable: true,
+      writable: false,
+    });
+    let buf = '';
+    fifo.setEncoding('utf8');
+    fifo.on('error', (e) => log.warn('early request FIFO failed', { path, error: String(e) }));
+    fifo.on('data', (chunk: string) => {
+      buf += chunk;
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        let req: ShimRequest;
+        try {
+          req = decodeShimRequest(line);
+        } catch (e) {
+          log.warn('bad early request', { error: (e as Error).message });
+          continue;
+        }
+        if (req.id !== undefined) run(req);
+      }
+      if (buf.length > MAX_REQUEST_BYTES) buf = '';
+    });
+    return fifo;
+  } catch (e) {
+    log.warn('no early request FIFO; requests come by the socket only', {
+      path,
+      error: String(e),
+    });
+    return undefined;
+  }
+}
+
+function handle(
+  conn: Socket,
+  options: CniServerOptions,
+  run: (req: ShimRequest) => Promise<Answer>,
+): void {
   let buf = '';
   let started = false;
   conn.setEncoding('utf8');
@@ -83,18 +266,18 @@ function handle(conn: Socket, options: CniServerOptions): void {
     const nl = buf.indexOf('\n');
     if (nl < 0) return;
     started = true;
-    void answer(conn, buf.slice(0, nl), options);
+    void answer(conn, buf.slice(0, nl), run);
   });
 }
 
-async function answer(conn: Socket, line: string, options: CniServerOptions): Promise<void> {
-  const t0 = performance.now();
-  let command = 'INVALID';
-  let out: { stdout: string; exitCode: number };
+async function answer(
+  conn: Socket,
+  line: string,
+  run: (req: ShimRequest) => Promise<Answer>,
+): Promise<void> {
+  let out: Answer;
   try {
-    const req = decodeShimRequest(line);
-    command = req.env.CNI_COMMAND ?? 'UNKNOWN';
-    out = await handleInvocation({ env: req.env, stdin: req.stdin }, options.handlers);
+    out = await run(decodeShimRequest(line));
   } catch (e) {
     out = {
       exitCode: 1,
@@ -106,9 +289,15 @@ async function answer(conn: Socket, line: string, options: CniServerOptions): Pr
       }),
     };
   }
-  const seconds = (performance.now() - t0) / 1000;
-  options.onRequest?.(command, out.exitCode === 0, seconds);
+  conn.end(`${JSON.stringify({ exitCode: out.exitCode, stdout: out.stdout })}\n`);
+}
+
+async function execute(req: ShimRequest, options: CniServerOptions): Promise<Answer> {
+  const t0 = performance.now();
+  const command = req.env.CNI_COMMAND ?? 'UNKNOWN';
+  const out = await handleInvocation({ env: req.env, stdin: req.stdin }, options.handlers);
+  options.onRequest?.(command, out.exitCode === 0, (performance.now() - t0) / 1000);
   if (out.exitCode !== 0)
     options.log.warn('CNI request failed', { command, answer: out.stdout.slice(0, 500) });
-  conn.end(`${JSON.stringify({ exitCode: out.exitCode, stdout: out.stdout })}\n`);
+  return out;
 }

@@ -31,5 +31,5 @@ function writeOut(text: string, exitCode: number): void {
 }
 
 void readStdin()
-  .then((stdin) => runShim({ env: process.env, stdin }))
+  .then((stdin) => runShim({ env: process.env, stdin, fifo: true }))
   .then((r) => writeOut(r.stdout, r.exitCode));
