@@ -181,7 +181,7 @@ async function latencyTopology(tag: string, services: number) {
   const measure = async (host: string, port: number) => {
     const r = await net.exec(
       client,
-      [process.execPath, here('./connect-latency.mjs'), host, String(port), '100'],
+      [process.execPath, here('./connect-latency.mjs'), host, String(port), String(PER_BATCH)],
       {
         timeoutMs: 120_000,
       },
@@ -191,10 +191,15 @@ async function latencyTopology(tag: string, services: number) {
   return { services, vip: [] as number[], direct: [] as number[], measure };
 }
 
+const LATENCY_ROUNDS = 20;
+const PER_BATCH = 40;
+
 async function connectLatency() {
   const small = await latencyTopology('s', 10);
   const large = await latencyTopology('l', 10_000);
-  for (let round = 0; round < 8; round++) {
+  // short batches, alternating which topology goes first: drift on a shared machine lands on
+  // both sides alike
+  for (let round = 0; round < LATENCY_ROUNDS; round++) {
     for (const t of round % 2 === 0 ? [small, large] : [large, small]) {
       t.vip.push(...(await t.measure('10.100.0.1', 80)));
       t.direct.push(...(await t.measure('10.244.0.6', 8080)));
@@ -211,7 +216,7 @@ async function connectLatency() {
     rows.push([
       `connect to ClusterIP, ${x.services.toLocaleString('en')} Services`,
       `p50 ${x.p50us} µs`,
-      `p90 ${x.p90us} µs; same connection straight to the pod IP p50 ${x.directP50us} µs (800 each, interleaved)`,
+      `p90 ${x.p90us} µs; same connection straight to the pod IP p50 ${x.directP50us} µs (${LATENCY_ROUNDS * PER_BATCH} each, interleaved)`,
     ]);
   }
   return { small: a, large: b, ratio: Math.round((b.p50us / a.p50us) * 100) / 100 };
