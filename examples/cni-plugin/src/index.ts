@@ -1,16 +1,21 @@
 export {
   CNI_ENV_KEYS,
+  EARLY_REQUEST_MAX_BYTES,
+  REPLY_SLOTS,
   SHIM_PROTOCOL_VERSION,
   SUPPORTED_CNI_VERSIONS,
   cniErrorResponse,
   configVersion,
   decodeRequest,
   decodeResponse,
+  earlyRequestPath,
   encodeFrame,
   pickCniEnv,
+  replyDir,
   type CniErrorJson,
   type ShimRequest,
   type ShimResponse,
 } from './protocol.js';
+export { type FifoOutcome, fifoRoundTrip } from './fifo-transport.js';
 export { DEFAULT_SHIM_TIMEOUT_MS, runShim, type ShimInvocation } from './shim.js';
 export { parseStandaloneConfig, runStandalone, type StandaloneConfig } from './standalone.js';
