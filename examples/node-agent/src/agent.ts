@@ -200,6 +200,7 @@ export class NodeAgent {
     await this.queue.catch(() => {});
     await this.policies?.close().catch(() => {});
     this.services?.close();
+    this.overlay?.close();
     await this.dns?.stop().catch(() => {});
     this.stopped = true;
     this.nodeIp.close();
@@ -396,12 +397,17 @@ export class NodeAgent {
   private async syncOverlay(snapshot: ClusterSnapshot): Promise<void> {
     const net = this.network!;
     if (!this.overlay) {
-      this.overlay = new OverlayReconciler(this.host, {
-        nodeName: this.config.nodeName,
-        uplink: this.config.uplink,
-        nodeIPs: [...this.config.nodeIps],
-        podCIDRs: [...net.podCidrs],
-      });
+      this.overlay = new OverlayReconciler(
+        this.host,
+        {
+          nodeName: this.config.nodeName,
+          uplink: this.config.uplink,
+          nodeIPs: [...this.config.nodeIps],
+          podCIDRs: [...net.podCidrs],
+        },
+        // long-lived ip/bridge processes (a real host only: an injected one records)
+        { sessions: !this.options.host },
+      );
     }
     const plan = await this.overlay.sync(overlayPeers(snapshot, this.config.nodeName));
     if (plan.operations.length > 0)

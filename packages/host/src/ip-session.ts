@@ -12,6 +12,8 @@ export interface IpSessionOptions {
   readonly netns?: NetnsTarget;
   /** Reject (and kill the process) when one batch takes longer than this (default 30 000 ms). */
   readonly timeoutMs?: number;
+  /** `ip` (default) or `bridge`: both read `-batch -` the same way. */
+  readonly tool?: 'ip' | 'bridge';
   /**
    * The command to run instead of `['ip', '-force', '-batch', '-']`: e.g.
    * `['ip', '-n', NAME, '-force', '-batch', '-']` for a named namespace without `nsenter`, or a
@@ -21,13 +23,15 @@ export interface IpSessionOptions {
 }
 
 /**
- * One long-lived `ip -force -batch -` process that runs batches of `ip` lines without paying a
+ * One long-lived `ip -force -batch -` process (or `bridge -force -batch -` with `tool: 'bridge'`)
+ * that runs batches of lines without paying a
  * process start (fork, exec, dynamic loading) per batch as `Host.ipBatch` does: for callers on a
  * hot path, such as a CNI ADD.
  *
  * `ip` reads its batch input line by line as it arrives and reports every failing line on stderr
  * as `Command failed -:N`, N counting lines since the process started. Each
- * {@link IpSession.batch} sends its lines followed by `link show dev MARK` for a device that does
+ * {@link IpSession.batch} sends its lines followed by `link show dev MARK` (bridge:
+ * `fdb show dev MARK`) for a device that does
  * not exist; that line's failure ends the batch. With `-force` the lines after a failing line
  * still run (unlike `Host.ipBatch`, which stops at the first), and the batch rejects naming the
  * first failing line. Calls are serialised; a process that died is started again by the next call.
@@ -39,6 +43,8 @@ export interface IpSessionOptions {
  */
 export class IpSession {
   readonly netns?: NetnsTarget;
+  /** The tool this session runs. */
+  readonly tool: 'ip' | 'bridge';
   // unique among this process's sessions; a pod's session must not pay for random bytes
   private readonly token =
     `${(process.pid % 36 ** 3).toString(36)}${(++sessions % 36 ** 3).toString(36)}`;
@@ -50,14 +56,21 @@ export class IpSession {
   constructor(options: IpSessionOptions = {}) {
     this.netns = options.netns;
     const netns = this.netns;
-    // a named namespace is entered by ip itself (-n), a process fewer than nsenter
+    const tool = options.tool ?? 'ip';
+    this.tool = tool;
+    // a named namespace is entered by the tool itself (-n), a process fewer than nsenter
     this.argv =
       !options.argv && netns && 'name' in netns
-        ? ['ip', '-n', assertNetnsName(netns.name), '-force', '-batch', '-']
-        : resolveArgv({ argv: options.argv ?? ['ip', '-force', '-batch', '-'], netns });
-    this.session = new StdinSession(this.argv, 'ip session', options.timeoutMs ?? 30_000, () => {
-      this.linesRead = 0;
-    });
+        ? [tool, '-n', assertNetnsName(netns.name), '-force', '-batch', '-']
+        : resolveArgv({ argv: options.argv ?? [tool, '-force', '-batch', '-'], netns });
+    this.session = new StdinSession(
+      this.argv,
+      `${tool} session`,
+      options.timeoutMs ?? 30_000,
+      () => {
+        this.linesRead = 0;
+      },
+    );
   }
 
   /** The process id of the running `ip`, if one runs (for tests and diagnostics). */
@@ -84,7 +97,7 @@ export class IpSession {
       // an interface name (at most 15 characters) that no one else creates
       const mark = `pnm${this.token}${(++this.seq % 36 ** 6).toString(36)}`;
       return {
-        stdin: `${text}link show dev ${mark}\n`,
+        stdin: `${text}${this.tool === 'bridge' ? 'fdb' : 'link'} show dev ${mark}\n`,
         settle: (stderr) => this.settle(stderr, lines, first, markLine, mark),
       };
     });
@@ -134,7 +147,9 @@ export class IpSession {
   ): SettleResult {
     const end = stderr.indexOf(`Command failed -:${markLine}\n`);
     if (end < 0) return undefined;
-    const head = stderr.slice(0, stderr.lastIndexOf(`Device "${mark}" does not exist.`, end));
+    // ip says `Device "MARK" does not exist.`, bridge `Cannot find device "MARK"`: cut at that line
+    const named = stderr.lastIndexOf(`"${mark}"`, end);
+    const head = stderr.slice(0, named < 0 ? end : stderr.lastIndexOf('\n', named) + 1);
     const failed = /Command failed -:(\d+)/.exec(head);
     if (!failed) return null;
     const lineNumber = Number(failed[1]) - first + 1;
@@ -142,7 +157,7 @@ export class IpSession {
     const text = head.trim();
     return new HostError(
       'COMMAND_FAILED',
-      `ip session batch failed at line ${lineNumber} (${line}): ${text}`,
+      `${this.tool} session batch failed at line ${lineNumber} (${line}): ${text}`,
       { command: this.argv, lineNumber, line, stderr: text },
     );
   }

@@ -1,4 +1,4 @@
-import { type Host, HostError } from '@podnet/host';
+import { type Host, HostError, IpSession } from '@podnet/host';
 import { assertCidr, assertIfName, assertInt, assertIp, assertMac } from '@podnet/host';
 import { OverlayError } from './errors.js';
 import { parseObserved } from './observe.js';
@@ -129,6 +129,12 @@ function validateOperation(op: OverlayOperation): void {
   }
 }
 
+/** Long-lived `ip` and `bridge` processes to apply plans through (see `IpSession`). */
+export interface OverlaySessions {
+  readonly ip: Pick<IpSession, 'batch'>;
+  readonly bridge: Pick<IpSession, 'batch'>;
+}
+
 /**
  * Applies a plan's operations in order, one `ip -batch -` / `bridge -batch -` process per run of
  * same-tool operations (at most ip, bridge, ip). Every value is validated before any process
@@ -138,6 +144,7 @@ function validateOperation(op: OverlayOperation): void {
 export async function applyOverlayPlan(
   host: Host,
   plan: Pick<OverlayPlan, 'operations'>,
+  sessions?: OverlaySessions,
 ): Promise<number> {
   try {
     for (const op of plan.operations) validateOperation(op);
@@ -151,7 +158,8 @@ export async function applyOverlayPlan(
   const batches = renderPlan(plan);
   for (const batch of batches) {
     try {
-      if (batch.tool === 'ip') await host.ipBatch(batch.lines);
+      if (sessions) await sessions[batch.tool].batch(batch.lines);
+      else if (batch.tool === 'ip') await host.ipBatch(batch.lines);
       else await host.bridgeBatch(batch.lines);
     } catch (cause) {
       const where =
@@ -224,11 +232,36 @@ export class OverlayReconciler {
   private readonly keys = new Map<string, string>();
   private readonly skipped = new Set<string>();
 
+  private sessions?: { ip: IpSession; bridge: IpSession };
+
+  /**
+   * `options.sessions`: apply through one long-lived `ip` and one `bridge` process (see
+   * `IpSession`) instead of a process per batch, which is most of a one-peer change's time; call
+   * {@link OverlayReconciler.close} when done. Off by default (the host's runner then sees every
+   * batch, as a recording runner in tests wants).
+   */
   constructor(
     readonly host: Host,
     readonly local: LocalNode,
+    private readonly options: { readonly sessions?: boolean } = {},
   ) {
     this.resolved = resolveLocal(local);
+  }
+
+  /** Ends the session processes, if any (a later sync starts new ones). */
+  close(): void {
+    this.sessions?.ip.close();
+    this.sessions?.bridge.close();
+    this.sessions = undefined;
+  }
+
+  private appliers(): OverlaySessions | undefined {
+    if (!this.options.sessions) return undefined;
+    this.sessions ??= {
+      ip: new IpSession({ netns: this.host.netns }),
+      bridge: new IpSession({ netns: this.host.netns, tool: 'bridge' }),
+    };
+    return this.sessions;
   }
 
   /** Forget the cached kernel state; the next sync reads it again and re-plans every peer. */
@@ -262,7 +295,7 @@ export class OverlayReconciler {
       reread || !this.state ? await readOverlayState(this.host, this.local) : this.state;
     const claims = newPeerClaims(this.resolved);
     const plan = planResolved(this.resolved, peers, observed, claims);
-    await applyOverlayPlan(this.host, plan);
+    await applyOverlayPlan(this.host, plan, this.appliers());
     this.state = observedAfter(plan, observed.uplink);
     this.device = plan.device;
     this.claims = claims;
@@ -303,7 +336,7 @@ export class OverlayReconciler {
       routes: old.flatMap((p) => p.routes),
     };
     const sub = planResolved(this.resolved, subset, observed, claims);
-    await applyOverlayPlan(this.host, sub);
+    await applyOverlayPlan(this.host, sub, this.appliers());
     for (const name of touched) this.accepted.delete(name);
     for (const p of sub.peers) this.accepted.set(p.nodeName, p);
     this.remember(subset, touched);

@@ -30,6 +30,7 @@ export { parseObserved, type RawOverlayReads } from './observe.js';
 export {
   OverlayReconciler,
   applyOverlayPlan,
+  type OverlaySessions,
   ensureOverlay,
   readOverlayState,
   removeOverlay,

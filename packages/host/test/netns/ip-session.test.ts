@@ -80,6 +80,43 @@ describe('IpSession on a real kernel', () => {
     other.close();
   });
 
+  it('drives bridge the same way (tool: bridge): fdb entries, a failing line named', async () => {
+    const bridge = new IpSession({ netns: { name: a }, tool: 'bridge' });
+    try {
+      await session.batch([
+        [
+          'link',
+          'add',
+          'vx0',
+          'type',
+          'vxlan',
+          'id',
+          '42',
+          'dstport',
+          '4789',
+          'local',
+          '10.77.0.1',
+        ],
+      ]);
+      await bridge.batch([
+        ['fdb', 'append', '00:00:00:00:00:00', 'dev', 'vx0', 'dst', '10.77.0.2'],
+        ['fdb', 'replace', '02:00:00:00:00:01', 'dev', 'vx0', 'dst', '10.77.0.2'],
+      ]);
+      const fdb = await host.bridge(['fdb', 'show', 'dev', 'vx0']);
+      expect(fdb).toMatch(/02:00:00:00:00:01 dst 10\.77\.0\.2/);
+      const err = await bridge
+        .batch([
+          ['fdb', 'del', '02:00:00:00:00:01', 'dev', 'vx0'],
+          ['fdb', 'add', '02:00:00:00:00:02', 'dev', 'nosuch1'],
+        ])
+        .catch((e: unknown) => e);
+      expect((err as HostError).lineNumber).toBe(2);
+      expect((err as HostError).message).toMatch(/^bridge session batch failed/);
+    } finally {
+      bridge.close();
+    }
+  });
+
   it('starts a new ip after its process was killed', async () => {
     const pid = session.pid;
     expect(pid).toBeDefined();

@@ -130,8 +130,10 @@ describe('VXLAN overlay across three node namespaces (two L2 segments)', () => {
     a = await mk('node-a', nsA, 1, '192.168.10.1', true);
     b = await mk('node-b', nsB, 2, '192.168.10.2', true);
     c = await mk('node-c', nsC, 3, '192.168.20.3', false);
+    // node-a applies through long-lived ip/bridge sessions (as the node agent does), the others
+    // through a process per batch: the peer-change tests below run on node-a
     for (const n of [a, b, c]) {
-      const r = new OverlayReconciler(net.host(n.ns), n.local);
+      const r = new OverlayReconciler(net.host(n.ns), n.local, { sessions: n === a });
       reconcilers.set(n.name, r);
       const plan = await r.sync(peersOf(n, [a, b, c]));
       expect(plan.events.filter((e) => e.type === 'Warning')).toEqual([]);
@@ -139,7 +141,10 @@ describe('VXLAN overlay across three node namespaces (two L2 segments)', () => {
     for (const n of [a, b, c]) echoServer(net, n.pod, '::');
     for (const n of [a, b, c]) await net.waitForTcp(n.pod, '127.0.0.1', 8080, 30_000);
   });
-  afterAll(() => net.cleanup());
+  afterAll(() => {
+    for (const r of reconcilers.values()) r.close();
+    return net.cleanup();
+  });
 
   it('programs VXLAN for the off-segment peer and DirectRouting for the same-segment one', async () => {
     const state = await readOverlayState(net.host(a.ns), a.local);
