@@ -72,7 +72,6 @@ export function decodeShimRequest(line: string): ShimRequest {
 
 /** How many reply FIFOs (`<socket>.replies/0` ...) the agent keeps for shims. */
 export const REPLY_SLOTS = 32;
-const REPLY_SWEEP_MS = 30_000;
 const REPLY_LOCK_STALE_MS = 10 * 60_000;
 
 /** The FIFO next to the socket where a shim may write its request early (see serveCni). */
@@ -87,6 +86,11 @@ export interface CniServerOptions {
   readonly log: Logger;
   /** Called after each request with the command, success and duration in seconds. */
   readonly onRequest?: (command: string, ok: boolean, seconds: number) => void;
+  /**
+   * A reply-slot lock older than this belongs to a shim that died holding it and is removed
+   * (default 10 minutes: longer than any shim waits); checked every `staleMs / 20`.
+   */
+  readonly replyLockStaleMs?: number;
 }
 
 type Answer = { stdout: string; exitCode: number };
@@ -118,7 +122,11 @@ export async function serveCni(options: CniServerOptions): Promise<Server> {
     runs.set(req.id, entry);
     return answer;
   };
-  const replies = await makeReplySlots(`${options.socketPath}.replies`, options.log);
+  const replies = await makeReplySlots(
+    `${options.socketPath}.replies`,
+    options.log,
+    options.replyLockStaleMs ?? REPLY_LOCK_STALE_MS,
+  );
   const early = await readEarlyRequests(
     earlyRequestPath(options.socketPath),
     options.log,
@@ -152,6 +160,7 @@ export async function serveCni(options: CniServerOptions): Promise<Server> {
 async function makeReplySlots(
   dir: string,
   log: Logger,
+  staleMs: number,
 ): Promise<{ send(slot: number, id: string, a: Answer): void; stop(): void } | undefined> {
   try {
     rmSync(dir, { recursive: true, force: true });
@@ -168,14 +177,13 @@ async function makeReplySlots(
     for (let k = 0; k < REPLY_SLOTS; k++) {
       const lock = `${dir}/${k}.lock`;
       try {
-        if (Date.now() - statSync(lock).mtimeMs > REPLY_LOCK_STALE_MS)
-          rmSync(lock, { force: true });
+        if (Date.now() - statSync(lock).mtimeMs > staleMs) rmSync(lock, { force: true });
       } catch {
         // no lock
       }
     }
   };
-  const timer = setInterval(sweep, REPLY_SWEEP_MS).unref();
+  const timer = setInterval(sweep, Math.max(10, staleMs / 20)).unref();
   return {
     send(slot, id, a) {
       let fd: number;
