@@ -284,7 +284,7 @@ export class CniService {
     } catch (e) {
       if (veth) {
         await veth.catch(() => {});
-        await this.deps.nodeIp?.batch([['link', 'del', hostIf]]).catch(() => {});
+        await this.deleteHostLink(hostIf).catch(() => {});
       }
       throw ipamToCni(e);
     }
@@ -363,6 +363,16 @@ export class CniService {
     }
   }
 
+  /** Deletes a pod's host veth (and so its pod end); a link already gone is fine. */
+  private async deleteHostLink(hostIf: string): Promise<void> {
+    try {
+      if (this.deps.nodeIp) await this.deps.nodeIp.batch([['link', 'del', hostIf]]);
+      else await this.deps.host.ip(['link', 'del', hostIf]);
+    } catch (e) {
+      if (!isMissingDevice(e)) throw e;
+    }
+  }
+
   private nodeBatch(lines: readonly BatchLine[]): Promise<void> {
     return this.deps.nodeIp ? this.deps.nodeIp.batch(lines) : this.deps.host.ipBatch(lines);
   }
@@ -379,12 +389,7 @@ export class CniService {
 
   private async teardown(containerId: string, ifName: string, hostIf: string): Promise<boolean> {
     const rec = this.deps.attachments.get(containerId, ifName);
-    try {
-      if (this.deps.nodeIp) await this.deps.nodeIp.batch([['link', 'del', hostIf]]);
-      else await this.deps.host.ip(['link', 'del', hostIf]);
-    } catch (e) {
-      if (!isMissingDevice(e)) throw e;
-    }
+    await this.deleteHostLink(hostIf);
     const net = this.deps.network();
     if (net) await net.allocator.release(containerId, ifName);
     this.deps.attachments.delete(containerId, ifName);
