@@ -99,10 +99,12 @@ type Answer = { stdout: string; exitCode: number };
  * Serves CNI requests from the shim on a unix socket (mode 0600): one JSON line in, one JSON
  * line `{exitCode, stdout}` out, per connection. A stale socket file is replaced.
  *
- * Next to it, a FIFO (`<socket>.fifo`, mode 0600) takes the same requests early: a shim writes
- * its request there before it loads its socket client, the agent starts on it at once, and the
- * socket request with the same `id` gets that run's answer. Each `id` runs once whichever copy
- * arrives first; an early answer nobody asks for is dropped after two minutes.
+ * Next to it, a FIFO (`<socket>.fifo`, mode 0600) takes the same requests: a shim writes its
+ * request there before it would load a socket client. A request naming a reply slot is answered
+ * into that FIFO of `<socket>.replies/` (mode 0700, {@link REPLY_SLOTS} FIFOs), so the shim needs
+ * no socket at all; otherwise the socket request with the same `id` gets that run's answer. Each
+ * `id` runs once whichever copy arrives first; an answer nobody asks for is dropped after two
+ * minutes.
  */
 export async function serveCni(options: CniServerOptions): Promise<Server> {
   mkdirSync(dirname(options.socketPath), { recursive: true, mode: 0o755 });
