@@ -4,6 +4,7 @@ import {
   fstatSync,
   openSync,
   readSync,
+  statSync,
   unlinkSync,
   writeSync,
 } from 'node:fs';
@@ -37,7 +38,7 @@ const sleeper = new Int32Array(new SharedArrayBuffer(4));
 /**
  * Sends a request to the agent and waits for its answer through FIFOs only (see `replyDir`):
  * no socket client is loaded, which is most of a shim's start. Synchronous: it polls its reply
- * FIFO (every 0.2 ms at first, see `pollInterval`) and checks every 100 ms that the agent still reads its request FIFO. Any
+ * FIFO (every 0.2 ms at first, see `pollInterval`) and checks every 100 ms that the agent still reads its request FIFO and has not replaced the reply FIFO (a restart). Any
  * missing piece (no free slot, no FIFOs, a frame too large for one atomic write, an agent that
  * stopped reading) answers `socket`, and the caller asks the socket with the same request `id`.
  */
@@ -65,7 +66,8 @@ export function fifoRoundTrip(
     // read-write: reads wait (EAGAIN) instead of seeing end-of-file while the agent has not
     // opened the FIFO yet
     fd = openSync(`${dir}/${slot}`, constants.O_RDWR | constants.O_NONBLOCK);
-    if (!fstatSync(fd).isFIFO()) return { kind: 'socket', sent: false };
+    const own = fstatSync(fd);
+    if (!own.isFIFO()) return { kind: 'socket', sent: false };
     const buf = Buffer.allocUnsafe(65536);
     while (readOrAgain(fd, buf) > 0) {
       // leftovers of an earlier, abandoned request in this slot
@@ -93,7 +95,10 @@ export function fifoRoundTrip(
       const now = Date.now();
       if (now >= deadline) return { kind: 'timeout' };
       if (now >= nextCheck) {
-        if (!agentReads(socket)) return { kind: 'socket', sent: true };
+        // an agent that stopped, or restarted (it makes new reply FIFOs: ours is gone)
+        if (!agentReads(socket) || !sameFile(`${dir}/${slot}`, own.ino)) {
+          return { kind: 'socket', sent: true };
+        }
         nextCheck = now + LIVENESS_EVERY_MS;
       }
       Atomics.wait(sleeper, 0, 0, pollInterval(now - started));
@@ -143,6 +148,14 @@ export function writeRequest(socket: string, frame: Buffer): boolean {
     return false;
   } finally {
     closeSync(fd);
+  }
+}
+
+function sameFile(path: string, ino: number): boolean {
+  try {
+    return statSync(path).ino === ino;
+  } catch {
+    return false;
   }
 }
 

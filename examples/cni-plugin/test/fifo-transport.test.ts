@@ -58,6 +58,15 @@ describe('fifoRoundTrip against a fake agent in another process', () => {
     expect(fifoRoundTrip(socket, request('c-1'), 300)).toEqual({ kind: 'timeout' });
   });
 
+  it('turns to the socket when the agent replaced its reply FIFOs (a restart)', async () => {
+    await start('silent');
+    const d = `${socket}.replies`;
+    const fifos = Array.from({ length: REPLY_SLOTS }, (_, k) => `${d}/${k}`).join(' ');
+    spawn('sh', ['-c', `sleep 0.3; rm -rf ${d}; mkdir ${d}; mkfifo ${fifos}`], { stdio: 'ignore' });
+    // without the check it would wait out the 20 s and answer 'timeout'
+    expect(fifoRoundTrip(socket, request('r-1'), 20_000)).toEqual({ kind: 'socket', sent: true });
+  }, 30_000);
+
   it('turns to the socket when the agent stops reading, and when no agent or slot is there', async () => {
     await start('silent');
     // fifoRoundTrip blocks this process, so the agent is killed by another one meanwhile
@@ -67,5 +76,5 @@ describe('fifoRoundTrip against a fake agent in another process', () => {
     expect(fifoRoundTrip(socket, request('d-2'), 20_000)).toEqual({ kind: 'socket', sent: false });
     rmSync(`${socket}.replies`, { recursive: true });
     expect(fifoRoundTrip(socket, request('d-3'), 20_000)).toEqual({ kind: 'socket', sent: false });
-  });
+  }, 30_000);
 });
