@@ -62,7 +62,9 @@ describe('fifoRoundTrip against a fake agent in another process', () => {
     await start('silent');
     const d = `${socket}.replies`;
     const fifos = Array.from({ length: REPLY_SLOTS }, (_, k) => `${d}/${k}`).join(' ');
-    spawn('sh', ['-c', `sleep 0.3; rm -rf ${d}; mkdir ${d}; mkfifo ${fifos}`], { stdio: 'ignore' });
+    // once the request reached the agent, the "restarted agent" replaces the FIFOs
+    const replace = `until [ -e ${socket}.seen ]; do sleep 0.05; done; rm -rf ${d}; mkdir ${d}; mkfifo ${fifos}`;
+    spawn('sh', ['-c', replace], { stdio: 'ignore' });
     // without the check it would wait out the 20 s and answer 'timeout'
     expect(fifoRoundTrip(socket, request('r-1'), 20_000)).toEqual({ kind: 'socket', sent: true });
   }, 30_000);
@@ -71,7 +73,9 @@ describe('fifoRoundTrip against a fake agent in another process', () => {
     await start('silent');
     // fifoRoundTrip blocks this process, so the agent is killed by another one meanwhile
     const pid = agent!.pid!;
-    spawn('sh', ['-c', `sleep 0.3; kill -9 ${pid}`], { stdio: 'ignore' });
+    spawn('sh', ['-c', `until [ -e ${socket}.seen ]; do sleep 0.05; done; kill -9 ${pid}`], {
+      stdio: 'ignore',
+    });
     expect(fifoRoundTrip(socket, request('d-1'), 20_000)).toEqual({ kind: 'socket', sent: true });
     expect(fifoRoundTrip(socket, request('d-2'), 20_000)).toEqual({ kind: 'socket', sent: false });
     rmSync(`${socket}.replies`, { recursive: true });
