@@ -8,31 +8,28 @@ let sessions = 0;
 
 /** Options of {@link IpSession}. */
 export interface IpSessionOptions {
-  /** The namespace the `ip` process runs in: `ip -n NAME` for a name, `nsenter --net=PATH` for a path. */
+  /** Where the process runs: `-n NAME` for a named namespace, `nsenter --net=PATH` for a path. */
   readonly netns?: NetnsTarget;
   /** Reject (and kill the process) when one batch takes longer than this (default 30 000 ms). */
   readonly timeoutMs?: number;
   /** `ip` (default) or `bridge`: both read `-batch -` the same way. */
   readonly tool?: 'ip' | 'bridge';
   /**
-   * The command to run instead of `['ip', '-force', '-batch', '-']`: e.g.
-   * `['ip', '-n', NAME, '-force', '-batch', '-']` for a named namespace without `nsenter`, or a
-   * fake for tests.
+   * The command to run instead of `[tool, '-force', '-batch', '-']` (a fake for tests, or a
+   * wrapper such as the shell of {@link IpSession.spare}).
    */
   readonly argv?: readonly string[];
 }
 
 /**
  * One long-lived `ip -force -batch -` process (or `bridge -force -batch -` with `tool: 'bridge'`)
- * that runs batches of lines without paying a
- * process start (fork, exec, dynamic loading) per batch as `Host.ipBatch` does: for callers on a
- * hot path, such as a CNI ADD.
+ * that runs batches of lines without paying a process start (fork, exec, dynamic loading) per
+ * batch as `Host.ipBatch` does: for callers on a hot path, such as a CNI ADD.
  *
  * `ip` reads its batch input line by line as it arrives and reports every failing line on stderr
  * as `Command failed -:N`, N counting lines since the process started. Each
  * {@link IpSession.batch} sends its lines followed by `link show dev MARK` (bridge:
- * `fdb show dev MARK`) for a device that does
- * not exist; that line's failure ends the batch. With `-force` the lines after a failing line
+ * `fdb show dev MARK`) for a device that does not exist; that line's failure ends the batch. With `-force` the lines after a failing line
  * still run (unlike `Host.ipBatch`, which stops at the first), and the batch rejects naming the
  * first failing line. Calls are serialised; a process that died is started again by the next call.
  *
