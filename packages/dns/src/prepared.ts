@@ -268,6 +268,20 @@ export function prepareAnswer(
   return { bytes: w.finish(), off: 0 };
 }
 
+/** The header prepared answers are encoded with: an authoritative reply (the ID is patched per query). */
+const AUTHORITATIVE_REPLY = {
+  id: 0,
+  qr: true,
+  opcode: 0,
+  aa: true,
+  tc: false,
+  rd: false,
+  ra: false,
+  ad: false,
+  cd: false,
+  rcode: 0,
+} as const;
+
 function writeEntry(
   w: WireWriter,
   name: string,
@@ -275,16 +289,7 @@ function writeEntry(
   resolution: Extract<Resolution, { kind: 'answer' }>,
 ): void {
   const full = encodeMessage({
-    id: 0,
-    qr: true,
-    opcode: 0,
-    aa: true,
-    tc: false,
-    rd: false,
-    ra: false,
-    ad: false,
-    cd: false,
-    rcode: 0,
+    ...AUTHORITATIVE_REPLY,
     questions: [{ name, type: typeName(qtype), class: CLASS_IN }],
     answers: resolution.answers,
     authorities: resolution.authorities,
@@ -587,16 +592,7 @@ export class PreparedZone {
     const hit = this.negative.get(cacheKey);
     if (hit) return hit;
     const soa = encodeMessage({
-      id: 0,
-      qr: true,
-      opcode: 0,
-      aa: true,
-      tc: false,
-      rd: false,
-      ra: false,
-      ad: false,
-      cd: false,
-      rcode: 0,
+      ...AUTHORITATIVE_REPLY,
       questions: [],
       answers: [],
       authorities: [soaRecord(this.zone, apex)],
