@@ -138,7 +138,7 @@ export async function serveCni(options: CniServerOptions): Promise<Server> {
         void answer.then((a) => replies.send(req.reply!, req.id!, a));
     },
   );
-  const server = createServer((conn) => handle(conn, options, run));
+  const server = createServer((conn) => handle(conn, run));
   server.once('close', () => {
     early?.destroy();
     replies?.stop();
@@ -256,11 +256,7 @@ async function readEarlyRequests(
   }
 }
 
-function handle(
-  conn: Socket,
-  options: CniServerOptions,
-  run: (req: ShimRequest) => Promise<Answer>,
-): void {
+function handle(conn: Socket, run: (req: ShimRequest) => Promise<Answer>): void {
   let buf = '';
   let started = false;
   conn.setEncoding('utf8');

@@ -1,6 +1,6 @@
 import { createTestNet, type TestNet } from '@podnet/host/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeNodeNs, TestNode } from './node-kit.js';
+import { startOneNode, type TestNode } from './node-kit.js';
 
 interface LegacyResult {
   cniVersion: string;
@@ -13,15 +13,10 @@ describe('dual-stack pods and older CNI versions', () => {
 
   beforeAll(async () => {
     net = createTestNet();
-    const underlay = await net.ns('ul');
-    const ns = await makeNodeNs(net, 'n1', underlay, '192.168.56.2/24', '192.168.56.1/24');
-    node = new TestNode(net, ns, {
-      nodeName: 'n1',
-      nodeIps: ['192.168.56.2'],
+    ({ node } = await startOneNode(net, '192.168.56', {
       clusterCidrs: ['10.244.0.0/16', 'fd00:10:244::/56'],
       podCidrs: ['10.244.6.0/24', 'fd00:10:244:6::/64'],
-    });
-    await node.start();
+    }));
   });
   afterAll(async () => {
     node?.cleanup();

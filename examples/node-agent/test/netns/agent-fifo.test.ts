@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { createTestNet, type TestNet } from '@podnet/host/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPLY_SLOTS } from '../../src/server.js';
-import { makeNodeNs, TestNode } from './node-kit.js';
+import { startOneNode, type TestNode } from './node-kit.js';
 
 interface Result {
   ips: { address: string }[];
@@ -53,14 +53,9 @@ describe('the agent takes shim requests on its FIFOs as well as on its socket', 
 
   beforeAll(async () => {
     net = createTestNet();
-    const underlay = await net.ns('ul');
-    const ns = await makeNodeNs(net, 'n1', underlay, '192.168.51.2/24', '192.168.51.1/24');
-    node = new TestNode(net, ns, {
-      nodeName: 'n1',
-      nodeIps: ['192.168.51.2'],
+    ({ node } = await startOneNode(net, '192.168.51', {
       podCidrs: ['10.244.7.0/24'],
-    });
-    await node.start();
+    }));
     for (const p of ['pa', 'pb', 'pc']) pods[p] = await net.ns(p);
   });
   afterAll(async () => {

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTestNet, type TestNet, waitFor } from '@podnet/host/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeNodeNs, TestNode } from './node-kit.js';
+import { startOneNode, type TestNode } from './node-kit.js';
 
 interface Result {
   ips: { address: string; gateway: string }[];
@@ -13,19 +13,13 @@ interface Result {
 describe('node agent on one node, driven through the real shim', () => {
   let net: TestNet;
   let node: TestNode;
-  let underlay: string;
   const pods: Record<string, string> = {};
 
   beforeAll(async () => {
     net = createTestNet();
-    underlay = await net.ns('ul');
-    const ns = await makeNodeNs(net, 'n1', underlay, '192.168.50.2/24', '192.168.50.1/24');
-    node = new TestNode(net, ns, {
-      nodeName: 'n1',
-      nodeIps: ['192.168.50.2'],
+    ({ node } = await startOneNode(net, '192.168.50', {
       podCidrs: ['10.244.1.0/24'],
-    });
-    await node.start();
+    }));
     for (const p of ['pa', 'pb']) pods[p] = await net.ns(p);
   });
   afterAll(async () => {

@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTestNet, type TestNet, waitFor } from '@podnet/host/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CniOutcome, makeNodeNs, TestNode } from './node-kit.js';
+import { type CniOutcome, startOneNode, type TestNode } from './node-kit.js';
 
 function ipOf(r: CniOutcome): string {
   const ips = (r.json as { ips?: { address: string }[] } | undefined)?.ips;
@@ -16,14 +16,9 @@ describe('agent restarts and crashes', () => {
 
   beforeAll(async () => {
     net = createTestNet();
-    const underlay = await net.ns('ul');
-    const ns = await makeNodeNs(net, 'n1', underlay, '192.168.51.2/24', '192.168.51.1/24');
-    node = new TestNode(net, ns, {
-      nodeName: 'n1',
-      nodeIps: ['192.168.51.2'],
+    ({ node } = await startOneNode(net, '192.168.51', {
       podCidrs: ['10.244.3.0/24'],
-    });
-    await node.start();
+    }));
   });
   afterAll(async () => {
     node?.cleanup();

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { CniRuntime, loadConfList } from '@podnet/cni-spec';
 import { createTestNet, type TestNet } from '@podnet/host/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanEnv, makeNodeNs, TestNode } from './node-kit.js';
+import { cleanEnv, startOneNode, type TestNode } from './node-kit.js';
 
 describe("the agent's conflist driven by @podnet/cni-spec's CniRuntime, as containerd would", () => {
   let net: TestNet;
@@ -14,14 +14,9 @@ describe("the agent's conflist driven by @podnet/cni-spec's CniRuntime, as conta
 
   beforeAll(async () => {
     net = createTestNet();
-    const underlay = await net.ns('ul');
-    const ns = await makeNodeNs(net, 'n1', underlay, '192.168.58.2/24', '192.168.58.1/24');
-    node = new TestNode(net, ns, {
-      nodeName: 'n1',
-      nodeIps: ['192.168.58.2'],
+    ({ node } = await startOneNode(net, '192.168.58', {
       podCidrs: ['10.244.31.0/24'],
-    });
-    await node.start();
+    }));
     cache = mkdtempSync(join(tmpdir(), 'podnet-rt-cache-'));
     runtime = new CniRuntime({
       binDirs: [node.binDir],

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTestNet, type TestNet, waitFor } from '@podnet/host/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CniOutcome, makeNodeNs, TestNode } from './node-kit.js';
+import { type CniOutcome, startOneNode, type TestNode } from './node-kit.js';
 
 function ipOf(r: CniOutcome): string {
   const ips = (r.json as { ips?: { address: string }[] } | undefined)?.ips;
@@ -104,14 +104,9 @@ describe('agent programs host ports, Services, DNS and NetworkPolicy', () => {
 
   beforeAll(async () => {
     net = createTestNet();
-    underlay = await net.ns('ul');
-    const ns = await makeNodeNs(net, 'n1', underlay, '192.168.55.2/24', '192.168.55.1/24');
-    node = new TestNode(net, ns, {
-      nodeName: 'n1',
-      nodeIps: ['192.168.55.2'],
+    ({ node, underlay } = await startOneNode(net, '192.168.55', {
       podCidrs: ['10.244.5.0/24'],
-    });
-    await node.start();
+    }));
     pa = await net.ns('pa');
     pb = await net.ns('pb');
     ipA = ipOf(

@@ -196,3 +196,19 @@ export async function makeNodeNs(
   );
   return ns;
 }
+
+/**
+ * The usual one-node setup: an underlay namespace, node `n1` at `<subnet>.2/24` on it (the
+ * underlay end is `<subnet>.1`), and a started agent with `config` (pod CIDRs and the like).
+ */
+export async function startOneNode(
+  net: TestNet,
+  subnet: string,
+  config: Omit<Partial<AgentConfig>, 'nodeName' | 'nodeIps'>,
+): Promise<{ node: TestNode; underlay: string }> {
+  const underlay = await net.ns('ul');
+  const ns = await makeNodeNs(net, 'n1', underlay, `${subnet}.2/24`, `${subnet}.1/24`);
+  const node = new TestNode(net, ns, { ...config, nodeName: 'n1', nodeIps: [`${subnet}.2`] });
+  await node.start();
+  return { node, underlay };
+}
