@@ -86,7 +86,7 @@ export class IpSession {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (lines.length === 0) return this.session.run(() => null);
+    if (lines.length === 0) return this.session.run(null);
     return this.session.run(() => {
       const first = this.linesRead + 1;
       const markLine = this.linesRead + lines.length + 1;

@@ -58,7 +58,7 @@ export class NftSession {
    * the batch was committed is unknown.
    */
   apply(script: string): Promise<void> {
-    if (script.trim() === '') return this.session.run(() => null);
+    if (script.trim() === '') return this.session.run(null);
     let file = '';
     return this.session
       .run(() => {

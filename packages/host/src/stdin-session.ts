@@ -56,10 +56,10 @@ export class StdinSession {
 
   /**
    * Queues one batch: `prepare` runs when the batch's turn comes (on the process that will read
-   * it) and returns the stdin text and the parser of what stderr says about it, or `null` when
-   * there is nothing to send.
+   * it) and returns the stdin text and the parser of what stderr says about it. `null`: nothing
+   * to send, only wait for the batches queued before (no process is started for it).
    */
-  run(prepare: () => Batch | null): Promise<void> {
+  run(prepare: (() => Batch) | null): Promise<void> {
     if (this.closed) return Promise.reject(this.closedError());
     const run = this.queue.then(() => this.runNow(prepare));
     this.queue = run.catch(() => undefined);
@@ -77,16 +77,16 @@ export class StdinSession {
     return new HostError('INVALID_ARGUMENT', `the ${this.what} is closed`);
   }
 
-  private runNow(prepare: () => Batch | null): Promise<void> {
+  private runNow(prepare: (() => Batch) | null): Promise<void> {
     if (this.closed) return Promise.reject(this.closedError());
+    if (prepare === null) return Promise.resolve();
     const child = this.ensure();
-    let batch: Batch | null;
+    let batch: Batch;
     try {
       batch = prepare();
     } catch (error) {
       return Promise.reject(error);
     }
-    if (batch === null) return Promise.resolve();
     this.stderr = '';
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
