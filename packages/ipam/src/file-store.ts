@@ -17,6 +17,7 @@ import { canonicalIp, parseV4 } from './addr.js';
 import { DEFAULT_DATA_DIR } from './config.js';
 import { IpamError } from './errors.js';
 import { type FlockOptions, flockExclusive } from './flock.js';
+import { loadNative } from './native.js';
 import { type Allocation, Mutex, type Store, type StoreTransaction } from './store.js';
 
 const LAST_PREFIX = 'last_reserved_ip.';
@@ -56,6 +57,23 @@ function readSmall(path: string): string | undefined {
   } finally {
     closeSync(fd);
   }
+}
+
+// [name, text | null, ...] for every entry of a store directory, from the native helper in one
+// call when it is built (a null text is read by the caller); without it, or when it fails,
+// readdir gives the names (or the error, with its code) and every text is read by the caller
+function readRecords(dir: string): (string | null)[] {
+  const records = loadNative()?.readRecords(dir);
+  if (typeof records === 'object') return records;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (cause) {
+    throw storeError(`cannot read ${dir}`, cause);
+  }
+  const out: (string | null)[] = [];
+  for (const name of names) out.push(name, null);
+  return out;
 }
 
 /** Options for a {@link FileStore}. */
@@ -137,13 +155,9 @@ class FileTransaction implements StoreTransaction {
   #load(): Map<string, Allocation> {
     if (this.#entries) return this.#entries;
     const entries = new Map<string, Allocation>();
-    let names: string[];
-    try {
-      names = readdirSync(this.#dir);
-    } catch (cause) {
-      throw storeError(`cannot read ${this.#dir}`, cause);
-    }
-    for (const name of names) {
+    const records = readRecords(this.#dir);
+    for (let i = 0; i < records.length; i += 2) {
+      const name = records[i]!;
       if (name.startsWith(TMP_PREFIX)) {
         this.#unlink(name);
         continue;
@@ -151,7 +165,7 @@ class FileTransaction implements StoreTransaction {
       const ip = ipOfName(name);
       if (ip === undefined) continue;
       // this.#dir is already a path: concatenating skips join's normalising, per file
-      const text = readSmall(`${this.#dir}/${name}`);
+      const text = records[i + 1] ?? readSmall(`${this.#dir}/${name}`);
       if (text === undefined) continue;
       const trimmed = text.trim();
       const cut = trimmed.indexOf(LINE_BREAK);

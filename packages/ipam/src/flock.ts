@@ -1,7 +1,6 @@
 import { closeSync, openSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { IpamError } from './errors.js';
+import { loadNative } from './native.js';
 
 /** Options for {@link flockExclusive}. */
 export interface FlockOptions {
@@ -11,42 +10,10 @@ export interface FlockOptions {
   flockPath?: string;
 }
 
-interface NativeFlock {
-  tryLockExclusive(fd: number): number;
-}
-
-let native: NativeFlock | null | undefined;
-
-function loadNative(): NativeFlock | null {
-  if (native !== undefined) return native;
-  native = null;
-  // the CommonJS plugin bundle (dist/bin/) has __filename and tries its place first; the ES
-  // module build (dist/) and the sources (src/) have import.meta.url
-  const cjs = typeof __filename === 'string';
-  const here = dirname(cjs ? __filename : fileURLToPath(import.meta.url));
-  const places = cjs
-    ? ['../flock.node', './flock.node', '../dist/flock.node']
-    : ['./flock.node', '../flock.node', '../dist/flock.node'];
-  for (const rel of places) {
-    try {
-      const path = join(here, rel);
-      const mod = { exports: {} as NativeFlock };
-      process.dlopen(mod, path);
-      if (typeof mod.exports.tryLockExclusive === 'function') {
-        native = mod.exports;
-        break;
-      }
-    } catch {
-      // not built here: try the next place, then fall back to the flock child
-    }
-  }
-  return native;
-}
-
 /**
- * How locks are taken: `native` when the optional helper `dist/flock.node` (built by the
- * package's build from `native/flock.c`) loads, else `child`. `PODNET_IPAM_FLOCK=child` forces
- * the child. Either way the lock is the same `flock(2)` lock.
+ * How locks are taken: `native` when the optional helper `dist/ipam-native.node` (built by the
+ * package's build from `native/ipam-native.c`) loads, else `child`. `PODNET_IPAM_FLOCK=child`
+ * (or `PODNET_IPAM_NATIVE=off`) forces the child. Either way the lock is the same `flock(2)` lock.
  */
 export function flockImplementation(): 'native' | 'child' {
   return process.env.PODNET_IPAM_FLOCK !== 'child' && loadNative() ? 'native' : 'child';
@@ -79,8 +46,9 @@ export function flockExclusive(path: string, options: FlockOptions = {}): Promis
       // already closed
     }
   };
-  if (flockImplementation() === 'native') {
-    const errno = native!.tryLockExclusive(fd);
+  const native = process.env.PODNET_IPAM_FLOCK === 'child' ? null : loadNative();
+  if (native) {
+    const errno = native.tryLockExclusive(fd);
     if (errno === 0) return Promise.resolve(release);
     if (errno !== 11) {
       release();

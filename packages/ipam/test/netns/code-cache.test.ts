@@ -27,7 +27,7 @@ function install(name: string): string {
   mkdirSync(join(d, 'bin'), { recursive: true });
   for (const f of ['podnet-ipam.cjs', 'podnet-ipam-main.cjs', 'podnet-ipam-main.cjs.cache'])
     copyFileSync(join(dist, 'bin', f), join(d, 'bin', f));
-  copyFileSync(join(dist, 'flock.node'), join(d, 'flock.node'));
+  copyFileSync(join(dist, 'ipam-native.node'), join(d, 'ipam-native.node'));
   return join(d, 'bin', 'podnet-ipam.cjs');
 }
 

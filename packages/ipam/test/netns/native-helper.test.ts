@@ -1,0 +1,81 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  Allocator,
+  FileStore,
+  flockExclusive,
+  flockImplementation,
+  parseRangeSets,
+} from '../../src/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'podnet-ipam-nflock-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('native helper (built by the package build)', () => {
+  it('is loaded, and excludes and waits for a util-linux flock holder', async () => {
+    expect(flockImplementation()).toBe('native');
+    const lock = join(dir, 'lock');
+    const holder = spawn('flock', [lock, '-c', 'echo held; exec sleep 60'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+      detached: true,
+    });
+    await new Promise((r) => holder.stdout!.once('data', r));
+    await expect(flockExclusive(lock, { timeoutMs: 200 })).rejects.toMatchObject({
+      code: 'LOCK_FAILED',
+    });
+    const waiting = flockExclusive(lock, { timeoutMs: 30_000 });
+    process.kill(-holder.pid!, 'SIGKILL');
+    const release = await waiting;
+    const probe = spawn('flock', ['-n', lock, 'true']);
+    expect(await new Promise((r) => probe.once('exit', r))).toBe(1);
+    release();
+    const after = spawn('flock', ['-n', lock, 'true']);
+    expect(await new Promise((r) => after.once('exit', r))).toBe(0);
+  });
+
+  it('reads a store directory exactly as the JavaScript path does', async () => {
+    const rangeSets = parseRangeSets([[{ subnet: '10.9.0.0/24' }], [{ subnet: 'fd09::/64' }]]);
+    const store = new FileStore({ dir: join(dir, 'scan') });
+    const allocator = new Allocator({ rangeSets }, store);
+    await allocator.allocate('made', 'eth0');
+    const put = (name: string, text: string) => writeFileSync(join(store.dir, name), text);
+    put('10.9.0.20', 'other\r\neth1\n');
+    put('10.9.0.21', 'legacy');
+    put('FD09:0:0::21', 'upper\r\neth0');
+    put('10.9.0.22', `${'x'.repeat(5000)}\r\neth0`);
+    put('10.9.0.23', '');
+    put('10.9.0.024', 'leading-zero\r\neth0');
+    put('not-an-ip', 'x');
+    put('last_reserved_ip.0', '10.9.0.21');
+    mkdirSync(join(store.dir, '10.9.0.25'));
+    const sorted = (xs: { ip: string }[]) => [...xs].sort((a, b) => a.ip.localeCompare(b.ip));
+    const read = async (native: boolean) => {
+      put('.podnet-tmp-1-2-3', 'half-written');
+      if (native) delete process.env.PODNET_IPAM_NATIVE;
+      else process.env.PODNET_IPAM_NATIVE = 'off';
+      try {
+        const list = sorted(await allocator.list());
+        expect(existsSync(join(store.dir, '.podnet-tmp-1-2-3'))).toBe(false);
+        return list;
+      } finally {
+        delete process.env.PODNET_IPAM_NATIVE;
+      }
+    };
+    const js = await read(false);
+    expect(js.map((a) => a.ip)).toEqual([
+      '10.9.0.2',
+      '10.9.0.20',
+      '10.9.0.21',
+      '10.9.0.22',
+      '10.9.0.23',
+      'fd09::2',
+      'fd09::21',
+    ]);
+    expect(js.find((a) => a.ip === '10.9.0.22')?.containerId).toHaveLength(5000);
+    expect(await read(true)).toEqual(js);
+    expect(flockImplementation()).toBe('native');
+  });
+});
