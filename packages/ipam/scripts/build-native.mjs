@@ -25,7 +25,17 @@ try {
   mkdirSync(dirname(out), { recursive: true });
   execFileSync(
     process.env.CC ?? 'cc',
-    ['-shared', '-fPIC', '-O2', '-Wall', '-I', include, '-o', out, join(root, 'native', 'ipam-native.c')],
+    [
+      '-shared',
+      '-fPIC',
+      '-O2',
+      '-Wall',
+      '-I',
+      include,
+      '-o',
+      out,
+      join(root, 'native', 'ipam-native.c'),
+    ],
     { stdio: 'inherit' },
   );
   console.log(`@podnet/ipam: built ${out}`);

@@ -51,7 +51,7 @@ describe('native helper (built by the package build)', () => {
     put('not-an-ip', 'x');
     put('last_reserved_ip.0', '10.9.0.21');
     mkdirSync(join(store.dir, '10.9.0.25'));
-    const sorted = (xs: { ip: string }[]) => [...xs].sort((a, b) => a.ip.localeCompare(b.ip));
+    const sorted = <T extends { ip: string }>(xs: T[]) => [...xs].sort((a, b) => a.ip.localeCompare(b.ip));
     const read = async (native: boolean) => {
       put('.podnet-tmp-1-2-3', 'half-written');
       if (native) delete process.env.PODNET_IPAM_NATIVE;
