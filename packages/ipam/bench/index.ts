@@ -45,7 +45,12 @@ const childEnv = (extra: Record<string, string>): NodeJS.ProcessEnv => {
   return env;
 };
 
-function timeExec(argv: string[], stdin: string, env: NodeJS.ProcessEnv): Promise<number> {
+/** Runs one command to its end: wall milliseconds and what it wrote to stdout. */
+function timeExec(
+  argv: string[],
+  stdin: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ ms: number; out: string }> {
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
     const child = spawn(argv[0]!, argv.slice(1), { env, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -57,7 +62,7 @@ function timeExec(argv: string[], stdin: string, env: NodeJS.ProcessEnv): Promis
     child.on('close', (code) => {
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
       if (code !== 0) reject(new Error(`${argv.join(' ')} exited ${code}: ${out}`));
-      else resolve(ms);
+      else resolve({ ms, out });
     });
     child.stdin.end(stdin);
   });
@@ -78,7 +83,12 @@ async function main() {
     3,
   );
 
-  const samples = 60;
+  // a start varies by several milliseconds from one run to the next on a small machine, so many
+  // rounds: each runs node -e 0 and podnet-ipam ADD back to back, then host-local and VERSION
+  const samples = Number(process.env.PODNET_BENCH_SAMPLES ?? 300);
+  // a node's network as it usually is: 40 pods hold an address (max-pods is 110). Each timed ADD
+  // is undone afterwards by removing its address file, so every sample sees the same 40.
+  const population = 40;
   const conf = (name: string, type: string) =>
     JSON.stringify({
       cniVersion: '1.0.0',
@@ -86,8 +96,17 @@ async function main() {
       type: 'bridge',
       ipam: { type, dataDir: work, ranges: [[{ subnet: '10.200.0.0/16' }]] },
     });
+  for (const name of ['pn', 'hl']) {
+    mkdirSync(join(work, name), { recursive: true });
+    for (let i = 0; i < population; i++)
+      writeFileSync(join(work, name, `10.200.1.${i}`), `pod-${i}\r\neth0`);
+  }
   const pnConf = conf('pn', 'podnet-ipam');
   const hlConf = conf('hl', 'host-local');
+  const undo = (network: string, out: string) => {
+    const ip = (JSON.parse(out) as { ips: { address: string }[] }).ips[0]!.address.split('/')[0]!;
+    rmSync(join(work, network, ip));
+  };
   const t = {
     node: [] as number[],
     podnet: [] as number[],
@@ -102,18 +121,33 @@ async function main() {
   };
   for (let i = 0; i < 5; i++) {
     await timeExec(['node', '-e', '0'], '', childEnv({}));
-    await timeExec(['node', bin], pnConf, childEnv({ ...base, CNI_CONTAINERID: `warm${i}` }));
+    const warm = await timeExec(
+      ['node', bin],
+      pnConf,
+      childEnv({ ...base, CNI_CONTAINERID: `w${i}` }),
+    );
+    undo('pn', warm.out);
   }
   for (let i = 0; i < samples; i++) {
-    t.node.push(await timeExec(['node', '-e', '0'], '', childEnv({})));
-    t.podnet.push(
-      await timeExec(['node', bin], pnConf, childEnv({ ...base, CNI_CONTAINERID: `p${i}` })),
+    t.node.push((await timeExec(['node', '-e', '0'], '', childEnv({}))).ms);
+    const pn = await timeExec(
+      ['node', bin],
+      pnConf,
+      childEnv({ ...base, CNI_CONTAINERID: `p${i}` }),
     );
-    t.hostLocal.push(
-      await timeExec([hostLocal], hlConf, childEnv({ ...base, CNI_CONTAINERID: `h${i}` })),
-    );
+    t.podnet.push(pn.ms);
+    undo('pn', pn.out);
+    const hl = await timeExec([hostLocal], hlConf, childEnv({ ...base, CNI_CONTAINERID: `h${i}` }));
+    t.hostLocal.push(hl.ms);
+    undo('hl', hl.out);
     t.podnetVersion.push(
-      await timeExec(['node', bin], '{"cniVersion":"1.0.0"}', childEnv({ CNI_COMMAND: 'VERSION' })),
+      (
+        await timeExec(
+          ['node', bin],
+          '{"cniVersion":"1.0.0"}',
+          childEnv({ CNI_COMMAND: 'VERSION' }),
+        )
+      ).ms,
     );
   }
   const row = (name: string, xs: number[]) => ({
@@ -148,7 +182,9 @@ async function main() {
     `  in-process allocate+release, 100 live, memory store: ${memory.toFixed(0)} allocs/s`,
   );
   console.log(`  in-process allocate+release, 100 live, file store:   ${file.toFixed(0)} allocs/s`);
-  console.log(`\n  exec'd, ${samples} samples each, interleaved (ms):`);
+  console.log(
+    `\n  exec'd, ${samples} samples each, interleaved, ${population} addresses in each network (ms):`,
+  );
   console.log(
     `  ${'command'.padEnd(22)} ${'min'.padStart(8)} ${'p50'.padStart(8)} ${'p95'.padStart(8)}`,
   );
@@ -180,6 +216,7 @@ async function main() {
         podnetVersionBeyondNodeMs: versionBeyondNode,
         flock: flockImplementation(),
         samples,
+        population,
       },
       null,
       2,

@@ -1,16 +1,25 @@
 /*
  * @podnet/ipam optional native helper (Node-API, no dependencies):
- * - tryLockExclusive(fd): a non-blocking exclusive flock(2), so the common uncontended lock needs
- *   no child process;
+ * - openLock(path), tryLockExclusive(fd): a lock file opened for flock(2), and a non-blocking
+ *   exclusive flock, so the common uncontended lock needs no child process;
  * - readRecords(dir): every entry of a store directory with the text of each small address file,
- *   in one call instead of three file system calls per file from JavaScript.
+ *   in one call instead of three file system calls per file from JavaScript;
+ * - createRecord(dir, name, text): an address file written aside and hard-linked into place;
+ * - overwrite(path, text): a small file rewritten in place;
+ * - readFile(path), write(fd, text): whole-file read and whole-string write, for the exec'd
+ *   plugin's own start (its code cache) and answer, without Node's file system layer.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <node_api.h>
+#include <poll.h>
 #include <string.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define RECORD_MAX 4096
@@ -60,6 +69,99 @@ static ssize_t read_record(int dir_fd, const char *name, char *buf) {
 }
 
 /*
+ * A string argument into buf (NUL-terminated): 1 when it fits, 0 when it is too long (the caller
+ * answers ENAMETOOLONG and the JavaScript path does the work), -1 when it is not a string.
+ */
+static int string_arg(napi_env env, napi_value value, char *buf, size_t size, size_t *len) {
+  if (napi_get_value_string_utf8(env, value, buf, size, len) != napi_ok) return -1;
+  return *len < size - 1;
+}
+
+static napi_value errno_value(napi_env env, int err) {
+  napi_value out;
+  napi_create_int32(env, err, &out);
+  return out;
+}
+
+static int write_all(int fd, const char *text, size_t len) {
+  size_t done = 0;
+  while (done < len) {
+    ssize_t n = pwrite(fd, text + done, len - done, (off_t)done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return n < 0 ? errno : EIO;
+    done += (size_t)n;
+  }
+  return 0;
+}
+
+/*
+ * createRecord(dir, name, text) -> 0, or an errno (EEXIST when name is taken): text is written
+ * to a new ".podnet-tmp-*" file that is hard-linked to dir/name and then removed, so name never
+ * holds a partial record.
+ */
+static napi_value create_record(napi_env env, napi_callback_info info) {
+  static unsigned counter;
+  size_t argc = 3, len, name_len, text_len;
+  napi_value argv[3];
+  char dir[4096], name[256], text[RECORD_MAX], tmp[128];
+  struct timespec now;
+  int dir_fd, fd = -1, err = 0;
+  int fits[3];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3 ||
+      (fits[0] = string_arg(env, argv[0], dir, sizeof dir, &len)) < 0 ||
+      (fits[1] = string_arg(env, argv[1], name, sizeof name, &name_len)) < 0 ||
+      (fits[2] = string_arg(env, argv[2], text, sizeof text, &text_len)) < 0) {
+    napi_throw_type_error(env, NULL, "createRecord(dir, name, text): strings expected");
+    return NULL;
+  }
+  if (!fits[0] || !fits[1] || !fits[2]) return errno_value(env, ENAMETOOLONG);
+  dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) return errno_value(env, errno);
+  clock_gettime(CLOCK_REALTIME, &now);
+  for (int attempt = 0; attempt < 8 && fd < 0; attempt++) {
+    snprintf(tmp, sizeof tmp, ".podnet-tmp-%d-%lld%09ld-n%u", (int)getpid(), (long long)now.tv_sec,
+             now.tv_nsec, counter++);
+    fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0 && errno != EEXIST && errno != EINTR) break;
+  }
+  if (fd < 0) {
+    err = errno;
+    close(dir_fd);
+    return errno_value(env, err);
+  }
+  err = write_all(fd, text, text_len);
+  if (close(fd) != 0 && err == 0 && errno != EINTR) err = errno;
+  if (err == 0 && linkat(dir_fd, tmp, dir_fd, name, 0) != 0) err = errno;
+  unlinkat(dir_fd, tmp, 0);
+  close(dir_fd);
+  return errno_value(env, err);
+}
+
+/* overwrite(path, text) -> 0 or an errno: the file (created if missing) holds exactly text */
+static napi_value overwrite(napi_env env, napi_callback_info info) {
+  size_t argc = 2, len, text_len;
+  napi_value argv[2];
+  char path[4096], text[RECORD_MAX];
+  int fd, err;
+  int fits[2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
+      (fits[0] = string_arg(env, argv[0], path, sizeof path, &len)) < 0 ||
+      (fits[1] = string_arg(env, argv[1], text, sizeof text, &text_len)) < 0) {
+    napi_throw_type_error(env, NULL, "overwrite(path, text): strings expected");
+    return NULL;
+  }
+  if (!fits[0] || !fits[1]) return errno_value(env, ENAMETOOLONG);
+  do {
+    fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return errno_value(env, errno);
+  err = write_all(fd, text, text_len);
+  if (err == 0 && ftruncate(fd, (off_t)text_len) != 0) err = errno;
+  close(fd);
+  return errno_value(env, err);
+}
+
+/*
  * readRecords(dir) -> [name, text | null, ...] for every entry but "." and "..": the text of an
  * address-like name holding a readable file under 4 KiB, else null (the caller reads it itself).
  * An errno number when the directory cannot be opened.
@@ -74,12 +176,13 @@ static napi_value read_records(napi_env env, napi_callback_info info) {
   uint32_t at = 0;
   DIR *dir;
   struct dirent *entry;
+  int fits;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
-      napi_get_value_string_utf8(env, argv[0], path, sizeof path, &len) != napi_ok ||
-      len >= sizeof path - 1) {
+      (fits = string_arg(env, argv[0], path, sizeof path, &len)) < 0) {
     napi_throw_type_error(env, NULL, "readRecords(dir): dir must be a path string");
     return NULL;
   }
+  if (!fits) return errno_value(env, ENAMETOOLONG);
   dir = opendir(path);
   if (!dir) {
     napi_create_int32(env, errno, &out);
@@ -107,11 +210,106 @@ static napi_value read_records(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* readFile(path) -> Uint8Array of the whole file (at most 64 MiB), or an errno */
+static napi_value read_file(napi_env env, napi_callback_info info) {
+  size_t argc = 1, len, done = 0;
+  napi_value argv[1], buffer, out;
+  char path[4096];
+  struct stat st;
+  void *data;
+  int fd, fits, err = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
+      (fits = string_arg(env, argv[0], path, sizeof path, &len)) < 0) {
+    napi_throw_type_error(env, NULL, "readFile(path): path must be a string");
+    return NULL;
+  }
+  if (!fits) return errno_value(env, ENAMETOOLONG);
+  do {
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return errno_value(env, errno);
+  if (fstat(fd, &st) != 0) err = errno;
+  else if (!S_ISREG(st.st_mode) || st.st_size > (64 << 20)) err = EINVAL;
+  if (err == 0 && napi_create_arraybuffer(env, (size_t)st.st_size, &data, &buffer) != napi_ok)
+    err = ENOMEM;
+  while (err == 0 && done < (size_t)st.st_size) {
+    ssize_t n = read(fd, (char *)data + done, (size_t)st.st_size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) err = n < 0 ? errno : EIO;
+    else done += (size_t)n;
+  }
+  close(fd);
+  if (err != 0) return errno_value(env, err);
+  napi_create_typedarray(env, napi_uint8_array, done, buffer, 0, &out);
+  return out;
+}
+
+/* write(fd, text) -> 0 or an errno: all of text (UTF-8) written to fd */
+static napi_value write_text(napi_env env, napi_callback_info info) {
+  size_t argc = 2, len = 0, done = 0;
+  napi_value argv[2];
+  int32_t fd = -1;
+  char stack[RECORD_MAX], *text = stack;
+  int err = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
+      napi_get_value_int32(env, argv[0], &fd) != napi_ok ||
+      napi_get_value_string_utf8(env, argv[1], NULL, 0, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "write(fd, text): an integer and a string expected");
+    return NULL;
+  }
+  if (len >= sizeof stack && !(text = malloc(len + 1))) return errno_value(env, ENOMEM);
+  napi_get_value_string_utf8(env, argv[1], text, len + 1, &len);
+  while (done < len) {
+    ssize_t n = write(fd, text + done, len - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) {
+      /* a non-blocking pipe that is full: wait until it drains */
+      struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+      if (poll(&pfd, 1, -1) >= 0 || errno == EINTR) continue;
+    }
+    if (n <= 0) {
+      err = n < 0 ? errno : EIO;
+      break;
+    }
+    done += (size_t)n;
+  }
+  if (text != stack) free(text);
+  return errno_value(env, err);
+}
+
+/* openLock(path) -> a descriptor of path (created 0600 if missing), or -errno */
+static napi_value open_lock(napi_env env, napi_callback_info info) {
+  size_t argc = 1, len;
+  napi_value argv[1];
+  char path[4096];
+  int fd, fits;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
+      (fits = string_arg(env, argv[0], path, sizeof path, &len)) < 0) {
+    napi_throw_type_error(env, NULL, "openLock(path): path must be a string");
+    return NULL;
+  }
+  if (!fits) return errno_value(env, -ENAMETOOLONG);
+  do {
+    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  } while (fd < 0 && errno == EINTR);
+  return errno_value(env, fd < 0 ? -errno : fd);
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "tryLockExclusive", NAPI_AUTO_LENGTH, try_lock_exclusive, NULL, &fn);
   napi_set_named_property(env, exports, "tryLockExclusive", fn);
+  napi_create_function(env, "openLock", NAPI_AUTO_LENGTH, open_lock, NULL, &fn);
+  napi_set_named_property(env, exports, "openLock", fn);
   napi_create_function(env, "readRecords", NAPI_AUTO_LENGTH, read_records, NULL, &fn);
   napi_set_named_property(env, exports, "readRecords", fn);
+  napi_create_function(env, "createRecord", NAPI_AUTO_LENGTH, create_record, NULL, &fn);
+  napi_set_named_property(env, exports, "createRecord", fn);
+  napi_create_function(env, "overwrite", NAPI_AUTO_LENGTH, overwrite, NULL, &fn);
+  napi_set_named_property(env, exports, "overwrite", fn);
+  napi_create_function(env, "readFile", NAPI_AUTO_LENGTH, read_file, NULL, &fn);
+  napi_set_named_property(env, exports, "readFile", fn);
+  napi_create_function(env, "write", NAPI_AUTO_LENGTH, write_text, NULL, &fn);
+  napi_set_named_property(env, exports, "write", fn);
   return exports;
 }

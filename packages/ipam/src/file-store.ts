@@ -23,6 +23,8 @@ import { type Allocation, Mutex, type Store, type StoreTransaction } from './sto
 const LAST_PREFIX = 'last_reserved_ip.';
 const TMP_PREFIX = '.podnet-tmp-';
 const LINE_BREAK = '\r\n';
+/** Linux's EEXIST, as the native helper reports it. */
+const EEXIST = 17;
 let tmpCounter = 0;
 const readBuffer = Buffer.allocUnsafe(4096);
 const canonicalNames = new Map<string, string | null>();
@@ -102,7 +104,6 @@ export class FileStore implements Store {
   readonly dir: string;
   readonly #options: FlockOptions;
   readonly #mutex = new Mutex();
-  #made = false;
 
   constructor(options: FileStoreOptions) {
     this.dir = options.dir;
@@ -126,15 +127,20 @@ export class FileStore implements Store {
 
   withLock<T>(fn: (tx: StoreTransaction) => T | Promise<T>): Promise<T> {
     return this.#mutex.run(async () => {
-      if (!this.#made) {
+      const lock = join(this.dir, 'lock');
+      let unlock: () => void;
+      try {
+        unlock = await flockExclusive(lock, this.#options);
+      } catch (error) {
+        // the directory is made on first use only: an existing one costs no mkdir
+        if (!isCode((error as { cause?: unknown }).cause, 'ENOENT')) throw error;
         try {
           mkdirSync(this.dir, { recursive: true, mode: 0o755 });
         } catch (cause) {
           throw storeError(`cannot create ${this.dir}`, cause);
         }
-        this.#made = true;
+        unlock = await flockExclusive(lock, this.#options);
       }
-      const unlock = await flockExclusive(join(this.dir, 'lock'), this.#options);
       try {
         return await fn(new FileTransaction(this.dir));
       } finally {
@@ -216,24 +222,20 @@ class FileTransaction implements StoreTransaction {
   reserve(ip: string, containerId: string, ifName: string, rangeSetIndex: number): boolean {
     const entries = this.#load();
     if (entries.has(ip)) return false;
-    const tmp = this.#writeAside(containerId.trim() + LINE_BREAK + ifName);
-    try {
-      linkSync(tmp, join(this.#dir, ip));
-    } catch (cause) {
-      if (isCode(cause, 'EEXIST')) return false;
-      throw storeError(`cannot create ${join(this.#dir, ip)}`, cause);
-    } finally {
-      this.#unlink(tmp.slice(this.#dir.length + 1));
-    }
+    const record = containerId.trim() + LINE_BREAK + ifName;
+    // the native helper does what #createRecord does in one call; on any other failure the
+    // JavaScript path runs and reports it
+    const native = loadNative();
+    const created = native ? native.createRecord(this.#dir, ip, record) : -1;
+    if (created === EEXIST) return false;
+    if (created !== 0 && !this.#createRecord(ip, record)) return false;
     entries.set(ip, { ip, containerId: containerId.trim(), ifName });
     // overwritten in place without O_TRUNC or rename, either of which makes ext4 flush (its
     // auto_da_alloc); a torn write only costs round-robin its starting point
+    const last = join(this.#dir, LAST_PREFIX + rangeSetIndex);
+    if (native?.overwrite(last, ip) === 0) return true;
     try {
-      const fd = openSync(
-        join(this.#dir, LAST_PREFIX + rangeSetIndex),
-        constants.O_WRONLY | constants.O_CREAT,
-        0o644,
-      );
+      const fd = openSync(last, constants.O_WRONLY | constants.O_CREAT, 0o644);
       try {
         const bytes = writeSync(fd, ip, 0);
         ftruncateSync(fd, bytes);
@@ -242,6 +244,20 @@ class FileTransaction implements StoreTransaction {
       }
     } catch (cause) {
       throw storeError(`cannot write ${LAST_PREFIX}${rangeSetIndex}`, cause);
+    }
+    return true;
+  }
+
+  // written aside and hard-linked into place: false when the address file already exists
+  #createRecord(ip: string, record: string): boolean {
+    const tmp = this.#writeAside(record);
+    try {
+      linkSync(tmp, join(this.#dir, ip));
+    } catch (cause) {
+      if (isCode(cause, 'EEXIST')) return false;
+      throw storeError(`cannot create ${join(this.#dir, ip)}`, cause);
+    } finally {
+      this.#unlink(tmp.slice(this.#dir.length + 1));
     }
     return true;
   }

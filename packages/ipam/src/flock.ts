@@ -30,13 +30,17 @@ export function flockImplementation(): 'native' | 'child' {
  * lock host-local takes on `<dataDir>/<network>/lock`, so podnet and host-local exclude each other.
  */
 export function flockExclusive(path: string, options: FlockOptions = {}): Promise<() => void> {
-  let fd: number;
-  try {
-    fd = openSync(path, 'a', 0o600);
-  } catch (cause) {
-    return Promise.reject(
-      new IpamError('STORE_FAILED', `cannot open lock file ${path}`, { cause }),
-    );
+  const native = process.env.PODNET_IPAM_FLOCK === 'child' ? null : loadNative();
+  // opened by the helper when it is built; on failure openSync reports why
+  let fd = native ? native.openLock(path) : -1;
+  if (fd < 0) {
+    try {
+      fd = openSync(path, 'a', 0o600);
+    } catch (cause) {
+      return Promise.reject(
+        new IpamError('STORE_FAILED', `cannot open lock file ${path}`, { cause }),
+      );
+    }
   }
   const timeoutS = Math.max(0, (options.timeoutMs ?? 30_000) / 1000);
   const release = () => {
@@ -46,7 +50,6 @@ export function flockExclusive(path: string, options: FlockOptions = {}): Promis
       // already closed
     }
   };
-  const native = process.env.PODNET_IPAM_FLOCK === 'child' ? null : loadNative();
   if (native) {
     const errno = native.tryLockExclusive(fd);
     if (errno === 0) return Promise.resolve(release);

@@ -3,6 +3,8 @@ import { fileURLToPath } from 'node:url';
 
 /** The optional native helper `dist/ipam-native.node` (built from `native/ipam-native.c`). */
 export interface IpamNative {
+  /** A descriptor of `path` (created 0600 if missing) to flock, or -errno. */
+  openLock(path: string): number;
   /** A non-blocking exclusive flock(2) on `fd`: 0 when taken, else the errno (11 when held). */
   tryLockExclusive(fd: number): number;
   /**
@@ -11,9 +13,23 @@ export interface IpamNative {
    * directory cannot be opened or read.
    */
   readRecords(dir: string): (string | null)[] | number;
+  /**
+   * Writes `text` to a new `.podnet-tmp-*` file in `dir`, hard-links it to `dir/name` and removes
+   * it: 0, or the errno (17, EEXIST, when `name` is taken).
+   */
+  createRecord(dir: string, name: string, text: string): number;
+  /** Makes `path` (created if missing) hold exactly `text`, in place: 0 or the errno. */
+  overwrite(path: string, text: string): number;
+  /** The whole regular file at `path` (at most 64 MiB), or the errno. */
+  readFile(path: string): Uint8Array | number;
+  /** Writes all of `text` (UTF-8) to `fd`: 0 or the errno. */
+  write(fd: number, text: string): number;
 }
 
-let native: IpamNative | null | undefined;
+// shared by every copy of this module in the process (the exec'd plugin's loader and its bundle
+// each have one), so the helper is opened once; the number changes with the helper's functions
+const SHARED = Symbol.for('@podnet/ipam/native/1');
+type Shared = { [SHARED]?: IpamNative | null };
 
 /**
  * The native helper, or null when it is not built here or `PODNET_IPAM_NATIVE=off`; every
@@ -21,8 +37,9 @@ let native: IpamNative | null | undefined;
  */
 export function loadNative(): IpamNative | null {
   if (process.env.PODNET_IPAM_NATIVE === 'off') return null;
-  if (native !== undefined) return native;
-  native = null;
+  const shared = globalThis as Shared;
+  if (shared[SHARED] !== undefined) return shared[SHARED];
+  let native: IpamNative | null = null;
   // the CommonJS plugin bundle (dist/bin/) has __filename and tries its place first; the ES
   // module build (dist/) and the sources (src/) have import.meta.url
   const cjs = typeof __filename === 'string';
@@ -34,10 +51,7 @@ export function loadNative(): IpamNative | null {
     try {
       const mod = { exports: {} as IpamNative };
       process.dlopen(mod, join(here, rel));
-      if (
-        typeof mod.exports.tryLockExclusive === 'function' &&
-        typeof mod.exports.readRecords === 'function'
-      ) {
+      if (typeof mod.exports.openLock === 'function') {
         native = mod.exports;
         break;
       }
@@ -45,5 +59,6 @@ export function loadNative(): IpamNative | null {
       // not built here: try the next place, then the JavaScript paths
     }
   }
+  shared[SHARED] = native;
   return native;
 }

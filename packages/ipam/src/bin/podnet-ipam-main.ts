@@ -1,5 +1,6 @@
 import { readFileSync, writeSync } from 'node:fs';
 import { handleInvocation } from '@podnet/cni-spec';
+import { loadNative } from '../native.js';
 import { createIpamPlugin } from '../plugin.js';
 
 // A lean main (rather than cni-spec's runPlugin): no console or stdout stream is created, which
@@ -12,7 +13,12 @@ try {
 }
 void handleInvocation({ env: process.env, stdin }, createIpamPlugin()).then(
   ({ stdout, exitCode }) => {
-    if (stdout) writeSync(1, stdout);
+    if (stdout) {
+      // the native helper's write skips Node's first-call cost of writeSync
+      const failed = loadNative()?.write(1, stdout);
+      if (failed === undefined) writeSync(1, stdout);
+      else if (failed !== 0) throw new Error(`cannot write the result to stdout (errno ${failed})`);
+    }
     process.exitCode = exitCode;
   },
 );

@@ -104,16 +104,46 @@ describe("podnet-ipam's V8 code cache (written by the build)", () => {
     rmSync(join(dirname(missing), 'podnet-ipam-main.cjs.cache'));
     expect(existsSync(join(dirname(missing), 'podnet-ipam-main.cjs.cache'))).toBe(false);
 
+    const noHelper = install('no-helper');
+    rmSync(join(dirname(dirname(noHelper)), 'ipam-native.node'));
+
     for (const [name, bin] of [
       ['corrupt', corrupt],
       ['stale', stale],
       ['missing', missing],
+      ['no native helper', noHelper],
     ] as const) {
       const got = await addAndVersion(bin, name);
       expect(got.add, name).toEqual(good.add);
       expect(got.version, name).toEqual(good.version);
       expect(got.stderr, name).toBe('');
     }
+  });
+
+  it('is used by the loader, with and without the native helper', async () => {
+    const withHelper = install('used');
+    const withoutHelper = install('used-js');
+    rmSync(join(dirname(dirname(withoutHelper)), 'ipam-native.node'));
+    for (const bin of [withHelper, withoutHelper]) {
+      const run = await cni(
+        bin,
+        'VERSION',
+        { cniVersion: '1.1.0' },
+        { PODNET_IPAM_CODE_CACHE_REPORT: '1' },
+        [process.execPath],
+      );
+      expect(run.stderr, bin).toBe('podnet-ipam: code cache used\n');
+    }
+    const missing = install('report-missing');
+    rmSync(join(dirname(missing), 'podnet-ipam-main.cjs.cache'));
+    const run = await cni(
+      missing,
+      'VERSION',
+      { cniVersion: '1.1.0' },
+      { PODNET_IPAM_CODE_CACHE_REPORT: '1' },
+      [process.execPath],
+    );
+    expect(run.stderr).toBe('podnet-ipam: code cache missing\n');
   });
 
   it('PODNET_IPAM_WRITE_CODE_CACHE=1 rewrites the cache after a real invocation', async () => {

@@ -1,5 +1,13 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -51,7 +59,8 @@ describe('native helper (built by the package build)', () => {
     put('not-an-ip', 'x');
     put('last_reserved_ip.0', '10.9.0.21');
     mkdirSync(join(store.dir, '10.9.0.25'));
-    const sorted = <T extends { ip: string }>(xs: T[]) => [...xs].sort((a, b) => a.ip.localeCompare(b.ip));
+    const sorted = <T extends { ip: string }>(xs: T[]) =>
+      [...xs].sort((a, b) => a.ip.localeCompare(b.ip));
     const read = async (native: boolean) => {
       put('.podnet-tmp-1-2-3', 'half-written');
       if (native) delete process.env.PODNET_IPAM_NATIVE;
@@ -78,4 +87,38 @@ describe('native helper (built by the package build)', () => {
     expect(await read(true)).toEqual(js);
     expect(flockImplementation()).toBe('native');
   });
+
+  it.each([
+    ['native', undefined],
+    ['JavaScript', 'off'],
+  ])(
+    '%s path: writes records and last_reserved_ip in place and never over an existing record',
+    async (_, setting) => {
+      if (setting) process.env.PODNET_IPAM_NATIVE = setting;
+      try {
+        const store = new FileStore({ dir: join(dir, `write-${setting ?? 'native'}`) });
+        const rangeSets = parseRangeSets([[{ subnet: '10.8.0.0/24' }]]);
+        const allocator = new Allocator({ rangeSets }, store);
+        await allocator.allocate('first', 'eth0');
+        const second = await allocator.allocate('second', 'net1');
+        expect(second[0]!.ip).toBe('10.8.0.3');
+        expect(readFileSync(join(store.dir, '10.8.0.3'), 'utf8')).toBe('second\r\nnet1');
+        expect(readFileSync(join(store.dir, 'last_reserved_ip.0'), 'utf8')).toBe('10.8.0.3');
+        const taken = await store.withLock((tx) => {
+          expect(tx.has('10.8.0.9')).toBe(false);
+          writeFileSync(join(store.dir, '10.8.0.9'), 'sneaky\r\neth0');
+          return tx.reserve('10.8.0.9', 'late', 'eth0', 0);
+        });
+        expect(taken).toBe(false);
+        expect(readFileSync(join(store.dir, '10.8.0.9'), 'utf8')).toBe('sneaky\r\neth0');
+        expect(readFileSync(join(store.dir, 'last_reserved_ip.0'), 'utf8')).toBe('10.8.0.3');
+        const long = 'y'.repeat(5000);
+        await allocator.allocate(long, 'eth0');
+        expect(readFileSync(join(store.dir, '10.8.0.4'), 'utf8')).toBe(`${long}\r\neth0`);
+        expect(readdirSync(store.dir).filter((f) => f.startsWith('.'))).toEqual([]);
+      } finally {
+        delete process.env.PODNET_IPAM_NATIVE;
+      }
+    },
+  );
 });
