@@ -32,7 +32,7 @@ export {
   isVersion,
   versionAtLeast,
 } from './version.js';
-export { cidrFamily, ipFamily, isIPv4, isIPv6 } from './addr.js';
+export { cidrFamily, ipFamily, ipv4Value, isIPv4, isIPv6 } from './addr.js';
 export {
   NETWORK_NAME,
   parseNetConf,

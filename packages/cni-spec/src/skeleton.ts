@@ -1,7 +1,7 @@
 import { parseCniArgs } from './args.js';
 import { convertResult } from './convert.js';
 import { CNI_ERROR_CODES, CniError } from './errors.js';
-import { parseNetConf, parseResult } from './parse.js';
+import { NETWORK_NAME, parseNetConf, parseResult } from './parse.js';
 import type { AnyCniResult, CniCommand, GcAttachment, NetConf, VersionInfo } from './types.js';
 import {
   CURRENT_VERSION,
@@ -75,7 +75,8 @@ export interface InvocationOutput {
 }
 
 const COMMANDS = new Set<CniCommand>(['ADD', 'DEL', 'CHECK', 'STATUS', 'GC', 'VERSION']);
-const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+// the spec gives container IDs the same characters as network names
+const CONTAINER_ID = NETWORK_NAME;
 
 const REQUIRED: Record<Exclude<CniCommand, 'VERSION'>, readonly string[]> = {
   ADD: ['CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME', 'CNI_PATH'],

@@ -1,3 +1,4 @@
+import { ipv4Value } from '@podnet/cni-spec';
 import ipaddr from 'ipaddr.js';
 
 /** An address as a family and a 32- or 128-bit unsigned integer. */
@@ -11,39 +12,10 @@ export function familyBits(family: 4 | 6): number {
   return family === 4 ? 32 : 128;
 }
 
-/**
- * The value of a strict dotted quad (four decimal octets, no leading zeros), or -1. A character
- * loop rather than a regular expression: a plugin process parses a handful of addresses and
- * would spend longer compiling the expression than matching it.
- */
-export function parseV4(text: string): number {
-  let value = 0;
-  let octet = 0;
-  let digits = 0;
-  let dots = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 46) {
-      if (digits === 0 || dots === 3) return -1;
-      value = value * 256 + octet;
-      octet = 0;
-      digits = 0;
-      dots++;
-    } else if (c >= 48 && c <= 57) {
-      if (digits > 0 && octet === 0) return -1;
-      octet = octet * 10 + (c - 48);
-      if (octet > 255) return -1;
-      digits++;
-    } else return -1;
-  }
-  if (dots !== 3 || digits === 0) return -1;
-  return value * 256 + octet;
-}
-
 /** Parses a strict IPv4 dotted quad or IPv6 address (no zone); undefined when invalid. */
 export function parseIp(text: unknown): NumericIp | undefined {
   if (typeof text !== 'string') return undefined;
-  const v4 = parseV4(text);
+  const v4 = ipv4Value(text);
   if (v4 >= 0) return { family: 4, value: BigInt(v4) };
   if (text.includes('%') || !text.includes(':') || !ipaddr.IPv6.isValid(text)) return undefined;
   let value = 0n;

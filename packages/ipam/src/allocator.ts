@@ -1,3 +1,4 @@
+import { isValidContainerId, isValidIfName } from '@podnet/cni-spec';
 import { canonicalIp } from './addr.js';
 import { IpamError } from './errors.js';
 import {
@@ -39,21 +40,14 @@ export interface GcResult {
   released: Allocation[];
 }
 
-const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-
 function checkAttachment(containerId: string, ifName: string): void {
-  if (typeof containerId !== 'string' || !CONTAINER_ID.test(containerId)) {
+  if (typeof containerId !== 'string' || !isValidContainerId(containerId)) {
     throw new IpamError('INVALID_ARGUMENT', `invalid container ID ${JSON.stringify(containerId)}`, {
       field: 'containerId',
       value: containerId,
     });
   }
-  if (
-    typeof ifName !== 'string' ||
-    ifName.length === 0 ||
-    ifName.length > 15 ||
-    /[/:\s]/.test(ifName)
-  ) {
+  if (typeof ifName !== 'string' || !isValidIfName(ifName)) {
     throw new IpamError('INVALID_ARGUMENT', `invalid interface name ${JSON.stringify(ifName)}`, {
       field: 'ifName',
       value: ifName,

@@ -13,7 +13,8 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { canonicalIp, parseV4 } from './addr.js';
+import { NETWORK_NAME, ipv4Value } from '@podnet/cni-spec';
+import { canonicalIp } from './addr.js';
 import { DEFAULT_DATA_DIR } from './config.js';
 import { IpamError } from './errors.js';
 import { type FlockOptions, flockExclusive } from './flock.js';
@@ -31,7 +32,7 @@ const canonicalNames = new Map<string, string | null>();
 
 function ipOfName(name: string): string | undefined {
   // a dotted quad without leading zeros is its own canonical form (the common case, parsed cheaply)
-  if (parseV4(name) >= 0) return name;
+  if (ipv4Value(name) >= 0) return name;
   let ip = canonicalNames.get(name);
   if (ip === undefined) {
     if (canonicalNames.size > 65_536) canonicalNames.clear();
@@ -116,7 +117,7 @@ export class FileStore implements Store {
     dataDir: string = DEFAULT_DATA_DIR,
     options: FlockOptions = {},
   ): FileStore {
-    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) {
+    if (!NETWORK_NAME.test(name)) {
       throw new IpamError('INVALID_CONFIG', `name: invalid network name ${JSON.stringify(name)}`, {
         field: 'name',
         value: name,
