@@ -123,12 +123,15 @@ export class FileStore implements Store {
         value: name,
       });
     }
-    return new FileStore({ ...options, dir: join(dataDir, name) });
+    return new FileStore({
+      ...options,
+      dir: dataDir.endsWith('/') ? dataDir + name : `${dataDir}/${name}`,
+    });
   }
 
   withLock<T>(fn: (tx: StoreTransaction) => T | Promise<T>): Promise<T> {
     return this.#mutex.run(async () => {
-      const lock = join(this.dir, 'lock');
+      const lock = `${this.dir}/lock`;
       let unlock: () => void;
       try {
         unlock = await flockExclusive(lock, this.#options);
@@ -233,7 +236,7 @@ class FileTransaction implements StoreTransaction {
     entries.set(ip, { ip, containerId: containerId.trim(), ifName });
     // overwritten in place without O_TRUNC or rename, either of which makes ext4 flush (its
     // auto_da_alloc); a torn write only costs round-robin its starting point
-    const last = join(this.#dir, LAST_PREFIX + rangeSetIndex);
+    const last = `${this.#dir}/${LAST_PREFIX}${rangeSetIndex}`;
     if (native?.overwrite(last, ip) === 0) return true;
     try {
       const fd = openSync(last, constants.O_WRONLY | constants.O_CREAT, 0o644);
@@ -265,7 +268,9 @@ class FileTransaction implements StoreTransaction {
 
   lastReserved(rangeSetIndex: number): string | undefined {
     try {
-      return canonicalIp(readFileSync(join(this.#dir, LAST_PREFIX + rangeSetIndex), 'utf8').trim());
+      return canonicalIp(
+        readFileSync(`${this.#dir}/${LAST_PREFIX}${rangeSetIndex}`, 'utf8').trim(),
+      );
     } catch {
       return undefined;
     }
