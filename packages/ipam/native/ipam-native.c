@@ -161,10 +161,62 @@ static napi_value overwrite(napi_env env, napi_callback_info info) {
   return errno_value(env, err);
 }
 
+/* a strict dotted quad (four decimal octets, no leading zeros), as ipv4Value in @podnet/cni-spec */
+static int canonical_ipv4(const char *name) {
+  int octet = 0, digits = 0, dots = 0;
+  for (const char *p = name; *p; p++) {
+    if (*p == '.') {
+      if (digits == 0 || dots == 3) return 0;
+      octet = 0;
+      digits = 0;
+      dots++;
+    } else if (*p >= '0' && *p <= '9') {
+      if (digits > 0 && octet == 0) return 0;
+      octet = octet * 10 + (*p - '0');
+      if (octet > 255) return 0;
+      digits++;
+    } else {
+      return 0;
+    }
+  }
+  return dots == 3 && digits > 0;
+}
+
+static int ascii_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
+/* [from, to) without the ASCII white space at either end (String.prototype.trim on ASCII) */
+static void trim(const char *buf, size_t *from, size_t *to) {
+  while (*from < *to && ascii_space(buf[*from])) (*from)++;
+  while (*to > *from && ascii_space(buf[*to - 1])) (*to)--;
+}
+
 /*
- * readRecords(dir) -> [name, text | null, ...] for every entry but "." and "..": the text of an
- * address-like name holding a readable file under 4 KiB, else null (the caller reads it itself).
- * An errno number when the directory cannot be opened.
+ * A host-local record "<container id>\r\n<ifname>" (or an ID alone), trimmed as the JavaScript
+ * reader trims it; 0 when the text is not plain ASCII (the caller parses it).
+ */
+static int parse_record(const char *buf, size_t n, size_t id[2], size_t ifname[2]) {
+  size_t from = 0, to = n;
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)buf[i] >= 0x80) return 0;
+  trim(buf, &from, &to);
+  for (size_t i = from; i + 1 < to; i++) {
+    if (buf[i] == '\r' && buf[i + 1] == '\n') {
+      id[0] = from, id[1] = i, ifname[0] = i + 2, ifname[1] = to;
+      trim(buf, &id[0], &id[1]);
+      trim(buf, &ifname[0], &ifname[1]);
+      return 1;
+    }
+  }
+  id[0] = from, id[1] = to, ifname[0] = ifname[1] = to;
+  return 1;
+}
+
+/*
+ * readRecords(dir) -> [name, a, b, ...], three elements for every entry but "." and "..":
+ * - a record of a canonical dotted-quad name: name, container ID, ifname (parsed and trimmed);
+ * - another address-like name holding a readable file under 4 KiB: name, its text, null;
+ * - anything else: name, null, null (the caller reads it itself if it wants it).
+ * An errno number when the directory cannot be opened or read.
  */
 static napi_value read_records(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -193,12 +245,20 @@ static napi_value read_records(napi_env env, napi_callback_info info) {
   while ((errno = 0, entry = readdir(dir)) != NULL) {
     const char *name = entry->d_name;
     ssize_t n = -1;
+    size_t id[2], ifname[2];
+    napi_value a = null_value, b = null_value;
     if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
     napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &value);
-    napi_set_element(env, out, at++, value);
     if (address_like(name)) n = read_record(dirfd(dir), name, buf);
-    if (n >= 0) napi_create_string_utf8(env, buf, (size_t)n, &value);
-    napi_set_element(env, out, at++, n >= 0 ? value : null_value);
+    if (n >= 0 && canonical_ipv4(name) && parse_record(buf, (size_t)n, id, ifname)) {
+      napi_create_string_utf8(env, buf + id[0], id[1] - id[0], &a);
+      napi_create_string_utf8(env, buf + ifname[0], ifname[1] - ifname[0], &b);
+    } else if (n >= 0) {
+      napi_create_string_utf8(env, buf, (size_t)n, &a);
+    }
+    napi_set_element(env, out, at++, value);
+    napi_set_element(env, out, at++, a);
+    napi_set_element(env, out, at++, b);
   }
   if (errno != 0) {
     int err = errno;

@@ -27,7 +27,8 @@ const LINE_BREAK = '\r\n';
 /** Linux's EEXIST, as the native helper reports it. */
 const EEXIST = 17;
 let tmpCounter = 0;
-const readBuffer = Buffer.allocUnsafe(4096);
+// made on first use: a process's first Buffer allocation costs more than a plugin start can spare
+let readBuffer: Buffer | undefined;
 const canonicalNames = new Map<string, string | null>();
 
 function ipOfName(name: string): string | undefined {
@@ -52,6 +53,7 @@ function readSmall(path: string): string | undefined {
     return undefined;
   }
   try {
+    readBuffer ??= Buffer.allocUnsafe(4096);
     const n = readSync(fd, readBuffer, 0, readBuffer.length, 0);
     if (n < readBuffer.length) return readBuffer.toString('utf8', 0, n);
     return readFileSync(path, 'utf8');
@@ -62,9 +64,9 @@ function readSmall(path: string): string | undefined {
   }
 }
 
-// [name, text | null, ...] for every entry of a store directory, from the native helper in one
-// call when it is built (a null text is read by the caller); without it, or when it fails,
-// readdir gives the names (or the error, with its code) and every text is read by the caller
+// [name, a, b, ...] for every entry of a store directory (see IpamNative.readRecords), from the
+// native helper in one call when it is built; without it, or when it fails, readdir gives the
+// names (or the error, with its code) and the caller reads and parses every record
 function readRecords(dir: string): (string | null)[] {
   const records = loadNative()?.readRecords(dir);
   if (typeof records === 'object') return records;
@@ -75,7 +77,7 @@ function readRecords(dir: string): (string | null)[] {
     throw storeError(`cannot read ${dir}`, cause);
   }
   const out: (string | null)[] = [];
-  for (const name of names) out.push(name, null);
+  for (const name of names) out.push(name, null, null);
   return out;
 }
 
@@ -166,8 +168,14 @@ class FileTransaction implements StoreTransaction {
     if (this.#entries) return this.#entries;
     const entries = new Map<string, Allocation>();
     const records = readRecords(this.#dir);
-    for (let i = 0; i < records.length; i += 2) {
+    for (let i = 0; i < records.length; i += 3) {
       const name = records[i]!;
+      const ifNameParsed = records[i + 2];
+      if (ifNameParsed !== null && ifNameParsed !== undefined) {
+        // parsed by the helper: a canonical dotted quad holding a plain record
+        entries.set(name, { ip: name, containerId: records[i + 1]!, ifName: ifNameParsed });
+        continue;
+      }
       if (name.startsWith(TMP_PREFIX)) {
         this.#unlink(name);
         continue;

@@ -7,9 +7,10 @@ export interface IpamNative {
   /** A non-blocking exclusive flock(2) on `fd`: 0 when taken, else the errno (11 when held). */
   tryLockExclusive(fd: number): number;
   /**
-   * Every entry of `dir` but `.` and `..` as `[name, text | null, ...]`: the text of an
-   * address-like name holding a readable file under 4 KiB, else null. An errno number when the
-   * directory cannot be opened or read.
+   * Every entry of `dir` but `.` and `..` as `[name, a, b, ...]`: for a canonical dotted-quad name
+   * holding an ASCII record under 4 KiB, its container ID and ifname, trimmed; for another
+   * address-like name holding a file under 4 KiB, its text and null; else null and null. An errno
+   * number when the directory cannot be opened or read.
    */
   readRecords(dir: string): (string | null)[] | number;
   /**
@@ -27,7 +28,7 @@ export interface IpamNative {
 
 // shared by every copy of this module in the process (the exec'd plugin's loader and its bundle
 // each have one), so the helper is opened once; the number changes with the helper's functions
-const SHARED = Symbol.for('@podnet/ipam/native/1');
+const SHARED = Symbol.for('@podnet/ipam/native/2');
 type Shared = { [SHARED]?: IpamNative | null };
 
 /**

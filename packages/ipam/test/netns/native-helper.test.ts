@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import fc from 'fast-check';
 import {
   existsSync,
   mkdirSync,
@@ -121,4 +122,47 @@ describe('native helper (built by the package build)', () => {
       }
     },
   );
+
+  it('parses any record text exactly as the JavaScript path does', async () => {
+    const rangeSets = parseRangeSets([[{ subnet: '10.7.0.0/24' }]]);
+    const store = new FileStore({ dir: join(dir, 'parse') });
+    const allocator = new Allocator({ rangeSets }, store);
+    await allocator.list();
+    const piece = fc.oneof(
+      fc.constantFrom(
+        '\r\n',
+        '\n',
+        '\r',
+        ' ',
+        '\t',
+        '\v',
+        '\f',
+        '\u00a0',
+        '\ufeff',
+        '\u2028',
+        '\u0085',
+      ),
+      fc.stringMatching(/^[a-z0-9_.-]{0,12}$/),
+      fc.string({ maxLength: 4 }),
+    );
+    const text = fc.array(piece, { maxLength: 8 }).map((p) => p.join(''));
+    const list = async (native: boolean) => {
+      if (!native) process.env.PODNET_IPAM_NATIVE = 'off';
+      try {
+        return (await allocator.list()).sort((a, b) => a.ip.localeCompare(b.ip));
+      } finally {
+        delete process.env.PODNET_IPAM_NATIVE;
+      }
+    };
+    await fc.assert(
+      fc.asyncProperty(fc.array(text, { minLength: 1, maxLength: 20 }), async (texts) => {
+        for (const f of readdirSync(store.dir)) if (f.startsWith('10.')) rmSync(join(store.dir, f));
+        for (const [i, t] of texts.entries()) writeFileSync(join(store.dir, `10.7.0.${i + 10}`), t);
+        const js = await list(false);
+        expect(js).toHaveLength(texts.length);
+        expect(await list(true)).toEqual(js);
+      }),
+      { numRuns: 200 },
+    );
+  });
 });
