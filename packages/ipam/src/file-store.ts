@@ -127,7 +127,8 @@ export class FileStore implements Store {
     }
     return new FileStore({
       ...options,
-      dir: dataDir.endsWith('/') ? dataDir + name : `${dataDir}/${name}`,
+      // concatenated, not joined: node:path's first call in a process costs ~0.1 ms
+      dir: dataDir === '' || dataDir.endsWith('/') ? dataDir + name : `${dataDir}/${name}`,
     });
   }
 
