@@ -58,7 +58,7 @@ static ssize_t read_record(int dir_fd, const char *name, char *buf) {
   int fd;
   ssize_t n;
   do {
-    fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   } while (fd < 0 && errno == EINTR);
   if (fd < 0) return -1;
   do {
@@ -249,7 +249,10 @@ static napi_value read_records(napi_env env, napi_callback_info info) {
     napi_value a = null_value, b = null_value;
     if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
     napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &value);
-    if (address_like(name)) n = read_record(dirfd(dir), name, buf);
+    /* regular files (and links to them) only: a FIFO or a device is left to the caller */
+    if (address_like(name) &&
+        (entry->d_type == DT_REG || entry->d_type == DT_LNK || entry->d_type == DT_UNKNOWN))
+      n = read_record(dirfd(dir), name, buf);
     if (n >= 0 && canonical_ipv4(name) && parse_record(buf, (size_t)n, id, ifname)) {
       napi_create_string_utf8(env, buf + id[0], id[1] - id[0], &a);
       napi_create_string_utf8(env, buf + ifname[0], ifname[1] - ifname[0], &b);
