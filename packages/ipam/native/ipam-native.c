@@ -359,20 +359,15 @@ static napi_value open_lock(napi_env env, napi_callback_info info) {
 }
 
 NAPI_MODULE_INIT() {
-  napi_value fn;
-  napi_create_function(env, "tryLockExclusive", NAPI_AUTO_LENGTH, try_lock_exclusive, NULL, &fn);
-  napi_set_named_property(env, exports, "tryLockExclusive", fn);
-  napi_create_function(env, "openLock", NAPI_AUTO_LENGTH, open_lock, NULL, &fn);
-  napi_set_named_property(env, exports, "openLock", fn);
-  napi_create_function(env, "readRecords", NAPI_AUTO_LENGTH, read_records, NULL, &fn);
-  napi_set_named_property(env, exports, "readRecords", fn);
-  napi_create_function(env, "createRecord", NAPI_AUTO_LENGTH, create_record, NULL, &fn);
-  napi_set_named_property(env, exports, "createRecord", fn);
-  napi_create_function(env, "overwrite", NAPI_AUTO_LENGTH, overwrite, NULL, &fn);
-  napi_set_named_property(env, exports, "overwrite", fn);
-  napi_create_function(env, "readFile", NAPI_AUTO_LENGTH, read_file, NULL, &fn);
-  napi_set_named_property(env, exports, "readFile", fn);
-  napi_create_function(env, "write", NAPI_AUTO_LENGTH, write_text, NULL, &fn);
-  napi_set_named_property(env, exports, "write", fn);
+  static const napi_property_descriptor methods[] = {
+      {"tryLockExclusive", NULL, try_lock_exclusive, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"openLock", NULL, open_lock, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"readRecords", NULL, read_records, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"createRecord", NULL, create_record, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"overwrite", NULL, overwrite, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"readFile", NULL, read_file, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"write", NULL, write_text, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof methods / sizeof methods[0], methods);
   return exports;
 }
