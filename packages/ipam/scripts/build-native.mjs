@@ -1,7 +1,8 @@
-// Builds the optional native helper (dist/ipam-native.node: flock(2) and the store directory
-// scan) with the system C compiler. Without a compiler or Node headers it prints why and exits 0:
-// the package then takes every lock through a util-linux `flock` child process and reads address
-// files one by one from JavaScript, which is correct, only slower.
+// Builds the optional native helper (dist/ipam-native.node: flock(2) and the file operations of
+// a store and of the exec'd plugin) with the system C compiler. Without a compiler or Node
+// headers it prints why and exits 0: the package then takes every lock through a util-linux
+// `flock` child process and makes its file operations through node:fs, which is correct, only
+// slower.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -17,7 +18,7 @@ const headerDirs = [
 const include = headerDirs.find((d) => existsSync(join(d, 'node_api.h')));
 if (process.platform !== 'linux' || !include) {
   console.log(
-    '@podnet/ipam: native helper not built (needs Linux and node_api.h); locks go through a flock child and files are read one by one',
+    '@podnet/ipam: native helper not built (needs Linux and node_api.h); locks go through a flock child, files through node:fs',
   );
   process.exit(0);
 }
@@ -41,6 +42,6 @@ try {
   console.log(`@podnet/ipam: built ${out}`);
 } catch (error) {
   console.log(
-    `@podnet/ipam: native helper not built (${error.message}); locks go through a flock child and files are read one by one`,
+    `@podnet/ipam: native helper not built (${error.message}); locks go through a flock child, files through node:fs`,
   );
 }
