@@ -172,7 +172,7 @@ class FileTransaction implements StoreTransaction {
     for (let i = 0; i < records.length; i += 3) {
       const name = records[i]!;
       const ifNameParsed = records[i + 2];
-      if (ifNameParsed !== null && ifNameParsed !== undefined) {
+      if (typeof ifNameParsed === 'string') {
         // parsed by the helper: a canonical dotted quad holding a plain record
         entries.set(name, { ip: name, containerId: records[i + 1]!, ifName: ifNameParsed });
         continue;
@@ -235,14 +235,15 @@ class FileTransaction implements StoreTransaction {
   reserve(ip: string, containerId: string, ifName: string, rangeSetIndex: number): boolean {
     const entries = this.#load();
     if (entries.has(ip)) return false;
-    const record = containerId.trim() + LINE_BREAK + ifName;
+    const id = containerId.trim();
+    const record = id + LINE_BREAK + ifName;
     // the native helper does what #createRecord does in one call; on any other failure the
     // JavaScript path runs and reports it
     const native = loadNative();
     const created = native ? native.createRecord(this.#dir, ip, record) : -1;
     if (created === EEXIST) return false;
     if (created !== 0 && !this.#createRecord(ip, record)) return false;
-    entries.set(ip, { ip, containerId: containerId.trim(), ifName });
+    entries.set(ip, { ip, containerId: id, ifName });
     // overwritten in place without O_TRUNC or rename, either of which makes ext4 flush (its
     // auto_da_alloc); a torn write only costs round-robin its starting point
     const last = `${this.#dir}/${LAST_PREFIX}${rangeSetIndex}`;

@@ -1,6 +1,6 @@
 import { closeSync, openSync } from 'node:fs';
 import { IpamError } from './errors.js';
-import { loadNative } from './native.js';
+import { type IpamNative, loadNative } from './native.js';
 
 /** Options for {@link flockExclusive}. */
 export interface FlockOptions {
@@ -16,7 +16,11 @@ export interface FlockOptions {
  * (or `PODNET_IPAM_NATIVE=off`) forces the child. Either way the lock is the same `flock(2)` lock.
  */
 export function flockImplementation(): 'native' | 'child' {
-  return process.env.PODNET_IPAM_FLOCK !== 'child' && loadNative() ? 'native' : 'child';
+  return lockHelper() ? 'native' : 'child';
+}
+
+function lockHelper(): IpamNative | null {
+  return process.env.PODNET_IPAM_FLOCK === 'child' ? null : loadNative();
 }
 
 /**
@@ -30,7 +34,7 @@ export function flockImplementation(): 'native' | 'child' {
  * lock host-local takes on `<dataDir>/<network>/lock`, so podnet and host-local exclude each other.
  */
 export function flockExclusive(path: string, options: FlockOptions = {}): Promise<() => void> {
-  const native = process.env.PODNET_IPAM_FLOCK === 'child' ? null : loadNative();
+  const native = lockHelper();
   // opened by the helper when it is built; on failure openSync reports why
   let fd = native ? native.openLock(path) : -1;
   if (fd < 0) {
