@@ -530,7 +530,9 @@ export function assembleRuleset(
 
 /**
  * The compiler: Services + EndpointSlices + node facts → podnet's nftables tables (one per
- * family). Pure and deterministic; throws {@link ServiceLbError} naming the first invalid field.
+ * family). Pure and deterministic; throws {@link ServiceLbError} naming the first invalid field
+ * (a strict check: `ServiceSyncer` instead skips an invalid Service and drops an invalid
+ * EndpointSlice, port or endpoint alone, reporting each).
  */
 export function compileServices(
   state: ServiceState,

@@ -286,9 +286,39 @@ export function normalizeService(svc: Service, index: number | string = 0): Norm
 
 /**
  * Validates and normalises one EndpointSlice. Returns `undefined` for slices that carry no
- * proxyable endpoints (FQDN, or no service-name label). Throws `INVALID_ENDPOINT_SLICE`.
+ * proxyable endpoints (FQDN, or no service-name label).
+ *
+ * Without `dropped`, the first invalid field throws `INVALID_ENDPOINT_SLICE`. With it, the slice is
+ * read as kube-proxy reads one: an invalid port or endpoint is left out on its own, a fault of the
+ * slice as a whole (its address type, a `ports` or `endpoints` that is not a list) leaves out the
+ * whole slice (`undefined`); each omission is appended to `dropped` as the error it would have
+ * thrown (`object` names the slice, `field` the part left out).
  */
-export function normalizeSlice(slice: EndpointSlice, index = 0): NormSlice | undefined {
+export function normalizeSlice(
+  slice: EndpointSlice,
+  index = 0,
+  dropped?: ServiceLbError[],
+): NormSlice | undefined {
+  /** Runs `read`; with `dropped`, an invalid input is recorded and gives `undefined`. */
+  const lenient = <T>(read: () => T): T | undefined => {
+    if (!dropped) return read();
+    try {
+      return read();
+    } catch (error) {
+      if (!ServiceLbError.isInstance(error)) throw error;
+      dropped.push(error);
+      return undefined;
+    }
+  };
+  return lenient(() => readSlice(slice, index, lenient));
+}
+
+/** {@link normalizeSlice} proper: `item` reads one port or endpoint (dropping it if invalid). */
+function readSlice(
+  slice: EndpointSlice,
+  index: number,
+  item: <T>(read: () => T) => T | undefined,
+): NormSlice | undefined {
   if (!isObject(slice)) {
     failer('INVALID_ENDPOINT_SLICE', 'EndpointSlice', `endpointSlices[${index}]`)(
       '',
@@ -308,22 +338,27 @@ export function normalizeSlice(slice: EndpointSlice, index = 0): NormSlice | und
     fail('addressType', slice.addressType, 'want IPv4, IPv6 or FQDN');
   }
   const family: IpFamily = slice.addressType === 'IPv4' ? 'ip' : 'ip6';
-  const ports = strArray(slice.ports as unknown, 'ports', fail).flatMap((raw, i) => {
-    const p = raw as unknown as Record<string, unknown>;
-    if (!isObject(p)) fail(`ports[${i}]`, p, 'want an object');
-    if (p.port === undefined || p.port === null) return [];
-    const name = p.name ?? '';
-    if (typeof name !== 'string') fail(`ports[${i}].name`, name, 'want a string');
-    return [
-      {
+  const rawPorts = strArray(slice.ports as unknown, 'ports', fail);
+  const rawEndpoints = strArray(slice.endpoints as unknown, 'endpoints', fail);
+  const ports: NormSlice['ports'] = [];
+  rawPorts.forEach((raw, i) => {
+    const port = item(() => {
+      const p = raw as unknown as Record<string, unknown>;
+      if (!isObject(p)) fail(`ports[${i}]`, p, 'want an object');
+      if (p.port === undefined || p.port === null) return undefined;
+      const name = p.name ?? '';
+      if (typeof name !== 'string') fail(`ports[${i}].name`, name, 'want a string');
+      return {
         name: name as string,
         proto: normProto(p.protocol, `ports[${i}].protocol`, fail),
         port: normPort(p.port, `ports[${i}].port`, fail),
-      },
-    ];
+      };
+    });
+    if (port) ports.push(port);
   });
-  const endpoints = strArray(slice.endpoints as unknown, 'endpoints', fail).map(
-    (raw, i): NormEndpoint => {
+  const endpoints: NormEndpoint[] = [];
+  rawEndpoints.forEach((raw, i) => {
+    const endpoint = item((): NormEndpoint => {
       const e = raw as unknown as Record<string, unknown>;
       if (!isObject(e)) fail(`endpoints[${i}]`, e, 'want an object');
       const addrs = strArray(e.addresses, `endpoints[${i}].addresses`, fail);
@@ -347,8 +382,9 @@ export function normalizeSlice(slice: EndpointSlice, index = 0): NormSlice | und
         zoneHints: names(hints?.forZones),
         nodeHints: names(hints?.forNodes),
       };
-    },
-  );
+    });
+    if (endpoint) endpoints.push(endpoint);
+  });
   const trigger = meta.annotations?.[LAST_CHANGE_TRIGGER_TIME];
   const triggerTime = trigger ? Date.parse(trigger) : Number.NaN;
   return {

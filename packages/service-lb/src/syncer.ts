@@ -56,9 +56,15 @@ export interface ServiceSyncerOptions extends CompileOptions {
   now?: () => number;
 }
 
-/** A Service that could not be compiled and was left out of this sync. */
+/**
+ * What a sync left out because it is invalid: a whole Service (`INVALID_SERVICE`), or an
+ * EndpointSlice or one of its ports or endpoints (`INVALID_ENDPOINT_SLICE`) while the rest of its
+ * Service is programmed, as kube-proxy ignores an invalid endpoint port.
+ */
 export interface InvalidObject {
+  /** `namespace/name` of the Service or EndpointSlice. */
   object: string;
+  /** What is wrong with it; `field` names the part left out (empty: the whole object). */
   error: ServiceLbError;
 }
 
@@ -76,7 +82,10 @@ export interface SyncResult {
   applySeconds: number;
   /** `conntrack -D` filters run and entries they deleted. */
   conntrack: { filters: number; deleted: number; errors: string[] };
-  /** Services (and EndpointSlices) skipped because they are invalid. */
+  /**
+   * Services skipped because they are invalid, and the EndpointSlices (or their ports and
+   * endpoints) dropped because they are, from every Service currently programmed or skipped.
+   */
   invalid: InvalidObject[];
 }
 
@@ -86,6 +95,8 @@ interface Entry {
   fragment: ServiceFragment;
   /** The node facts and options the fragment was compiled with. */
   ctx: CompileContext;
+  /** Parts of `slices` left out of the fragment because they are invalid. */
+  dropped: InvalidObject[];
 }
 
 const keyCache = new WeakMap<object, string>();
@@ -260,7 +271,8 @@ export class ServiceSyncer {
   private entries = new Map<string, Entry>();
   private owners = new Map<string, string>();
   private refs = new Map<string, number>();
-  private invalid = new Map<string, InvalidObject>();
+  /** What was left out, by the key of the Service it belongs to. */
+  private invalid = new Map<string, InvalidObject[]>();
   private slicesByKey = new Map<string, EndpointSlice[]>();
   private sliceByName = new Map<string, EndpointSlice>();
   private serviceByKey = new Map<string, { service: Service; where: number | string }>();
@@ -318,7 +330,9 @@ export class ServiceSyncer {
 
   /**
    * Brings the kernel to `state`. Throws `SYNC_FAILED` when the transaction is rejected (the next
-   * call then does a full resync). Invalid Services are skipped and reported in the result.
+   * call then does a full resync). Invalid Services are skipped, and invalid EndpointSlices (or
+   * their invalid ports and endpoints) dropped while their Service keeps the rest; both are
+   * reported in the result's `invalid`.
    * Treat the objects as immutable (as informer caches do): a changed Service or EndpointSlice must
    * be a new object (or carry a new `resourceVersion`), since unchanged ones are recognised by
    * identity.
@@ -374,7 +388,7 @@ export class ServiceSyncer {
       }
       return m;
     };
-    const invalid = [...this.invalid.values()];
+    const invalid = [...this.invalid.values()].flat();
 
     let full = this.needFull;
     let tx: Transaction | undefined;
@@ -497,24 +511,27 @@ export class ServiceSyncer {
   ): Entry | undefined {
     const prev = this.entries.get(key);
     if (prev && prev.ctx === this.ctx && sameInputs(prev, service, slices)) {
-      this.invalid.delete(key);
+      this.noteInvalid(key, prev.dropped);
       return prev;
     }
     let fragment: ServiceFragment;
+    const errors: ServiceLbError[] = [];
     try {
       const svc = normalizeService(service, where);
+      // A bad slice (or port or endpoint in one) is dropped alone: the Service keeps the rest.
       const norm = slices.flatMap((s, i) => {
-        const n = normalizeSlice(s, i);
+        const n = normalizeSlice(s, i, errors);
         return n ? [n] : [];
       });
       fragment = compileServiceFragment(svc, norm, this.ctx);
     } catch (error) {
       if (!ServiceLbError.isInstance(error)) throw error;
-      this.invalid.set(key, { object: key, error });
+      this.invalid.set(key, [{ object: key, error }]);
       return undefined;
     }
-    this.invalid.delete(key);
-    const entry = { service, slices, fragment, ctx: this.ctx };
+    const dropped = errors.map((error) => ({ object: error.object ?? key, error }));
+    this.noteInvalid(key, dropped);
+    const entry = { service, slices, fragment, ctx: this.ctx, dropped };
     scan.changed.push({ key, prev, next: entry });
     const before = new Set(prev?.slices ?? []);
     for (const s of slices) {
@@ -524,6 +541,12 @@ export class ServiceSyncer {
       if (Number.isFinite(t) && prev) scan.programming.push(Math.max(0, (scan.nowMs - t) / 1000));
     }
     return entry;
+  }
+
+  /** Records what the Service `key` left out (nothing: forgets it). */
+  private noteInvalid(key: string, dropped: InvalidObject[]): void {
+    if (dropped.length > 0) this.invalid.set(key, dropped);
+    else this.invalid.delete(key);
   }
 
   /**

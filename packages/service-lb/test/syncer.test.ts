@@ -215,6 +215,81 @@ describe('ServiceSyncer', () => {
     ).toBe(true);
   });
 
+  it('drops a bad extra EndpointSlice alone: the Service keeps answering, the slice is reported', async () => {
+    const { runner, syncer } = setup();
+    const good = dnsState(['10.244.0.5']);
+    const bad = makeEndpointSlice(
+      'kube-system',
+      'dns',
+      [{ ip: '10.244.0.9' }],
+      [{ name: 'dns', port: 99999, protocol: 'UDP' }],
+      { name: 'dns-bad' },
+    );
+    const state = { ...good, endpointSlices: [...good.endpointSlices, bad] };
+    const expected = renderRuleset(compileServices(good, NODE, { families: ['ip'] }));
+    const reported = [
+      {
+        object: 'kube-system/dns-bad',
+        error: expect.objectContaining({
+          code: 'INVALID_ENDPOINT_SLICE',
+          object: 'kube-system/dns-bad',
+          field: 'ports[0].port',
+          value: 99999,
+        }),
+      },
+    ];
+
+    const first = await syncer.sync(state);
+    expect(first.invalid).toEqual(reported);
+    expect(renderRuleset(syncer.programmed()!)).toBe(expected);
+    expect(syncer.programmed()!.tables[0]!.elements).toContainEqual({
+      set: 'lb-endpoints',
+      key: '10.96.0.10 . udp . 53 . 0',
+      value: '10.244.0.5 . 5353',
+    });
+
+    // Unchanged input: nothing sent, the drop still reported (from the cached entry).
+    runner.clear();
+    const again = await syncer.sync({ ...state, endpointSlices: [...state.endpointSlices] });
+    expect(again).toMatchObject({ operations: 0, invalid: reported });
+    expect(runner.requests).toEqual([]);
+
+    // Arriving as a watch event onto a working Service: the Service stays programmed.
+    const fresh = setup().syncer;
+    await fresh.sync(good);
+    const added = await fresh.update({ endpointSlices: [bad] });
+    expect(added).toMatchObject({ changedServices: 1, invalid: reported });
+    expect(renderRuleset(fresh.programmed()!)).toBe(expected);
+    const gone = await fresh.update({ deletedEndpointSlices: [bad] });
+    expect(gone.invalid).toEqual([]);
+    expect(renderRuleset(fresh.programmed()!)).toBe(expected);
+  });
+
+  it('drops only the bad ports and endpoints of a slice, and the whole slice for a slice-wide fault', async () => {
+    const { syncer } = setup();
+    const good = dnsState(['10.244.0.5', '10.244.0.6']);
+    const mixed = structuredClone(good.endpointSlices[0]!);
+    mixed.ports!.push({ name: 'metrics', port: 70000, protocol: 'TCP' });
+    mixed.endpoints!.splice(1, 0, { addresses: [] }, { addresses: ['fd00::7'] });
+    const wrongType = makeEndpointSlice('kube-system', 'dns', [{ ip: '10.244.0.8' }], [], {
+      name: 'dns-other',
+    });
+    wrongType.addressType = 'IPv5';
+    const r = await syncer.sync({ ...good, endpointSlices: [mixed, wrongType] });
+    expect(renderRuleset(syncer.programmed()!)).toBe(
+      renderRuleset(compileServices(good, NODE, { families: ['ip'] })),
+    );
+    expect(r.invalid.map((i) => [i.object, i.error.code, i.error.field])).toEqual([
+      ['kube-system/dns-ipv4', 'INVALID_ENDPOINT_SLICE', 'ports[1].port'],
+      ['kube-system/dns-ipv4', 'INVALID_ENDPOINT_SLICE', 'endpoints[1].addresses'],
+      ['kube-system/dns-ipv4', 'INVALID_ENDPOINT_SLICE', 'endpoints[2].addresses[0]'],
+      ['kube-system/dns-other', 'INVALID_ENDPOINT_SLICE', 'addressType'],
+    ]);
+    expect(r.invalid[0]!.error.message).toBe(
+      'EndpointSlice kube-system/dns-ipv4: ports[1].port 70000 is invalid: want an integer from 1 to 65535',
+    );
+  });
+
   it('keeps kube-proxy-named metrics, including network programming latency from the trigger time', async () => {
     const { syncer, advance } = setup();
     await syncer.sync(dnsState(['10.244.0.5']));
