@@ -229,6 +229,37 @@ describe('ClusterIP', () => {
   });
 });
 
+describe('an invalid EndpointSlice', () => {
+  it('is dropped alone: its Service keeps answering from its other slices', async () => {
+    const service = makeService('default', 'sturdy', { clusterIP: '10.96.0.14', ports: webPorts });
+    const slice = makeEndpointSlice('default', 'sturdy', eps(BACKENDS), HTTP_UDP);
+    await put(service, [slice]);
+    expect(names(await probe(ns.client, 'tcp', '10.96.0.14', 80, 30))).toEqual(new Set(BACKENDS));
+
+    const bad = makeEndpointSlice(
+      'default',
+      'sturdy',
+      eps(['b1']),
+      [{ name: 'http', port: 99999 }],
+      {
+        name: 'sturdy-extra',
+      },
+    );
+    const result = await put(service, [slice, bad]);
+    // Before the fix the whole Service was skipped and its ClusterIP dropped every packet.
+    const [first] = await probe(ns.client, 'tcp', '10.96.0.14', 80, 1, { timeoutMs: 2000 });
+    expect(first).toMatch(/^b[123] /);
+    expect(names(await probe(ns.client, 'tcp', '10.96.0.14', 80, 30))).toEqual(new Set(BACKENDS));
+    expect(names(await probe(ns.client, 'udp', '10.96.0.14', 53, 30))).toEqual(new Set(BACKENDS));
+    expect(result.invalid).toEqual([
+      {
+        object: 'default/sturdy-extra',
+        error: expect.objectContaining({ code: 'INVALID_ENDPOINT_SLICE', field: 'ports[0].port' }),
+      },
+    ]);
+  });
+});
+
 describe('hairpin', () => {
   it('lets a backend reach itself through its own Service (masqueraded hairpin)', async () => {
     await put(makeService('default', 'self', { clusterIP: '10.96.0.13', ports: webPorts }), [
