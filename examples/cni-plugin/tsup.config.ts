@@ -3,12 +3,13 @@ import { build } from 'esbuild';
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts', 'src/testing/index.ts', 'src/standalone.ts'],
+  entry: ['src/index.ts', 'src/testing/index.ts', 'src/standalone.ts', 'src/protocol.ts'],
   format: 'esm',
   target: 'node20',
   dts: true,
   clean: true,
   tsconfig: 'tsconfig.build.json',
+  // src/protocol.ts is also the `./protocol` subpath: the agent imports the one protocol module.
   // The shim is exec'd per CNI call: one self-contained CommonJS file (no ES module loader, no
   // chunks); the standalone mode stays out of it and is imported from dist/standalone.js.
   async onSuccess() {

@@ -9,10 +9,13 @@ import {
   writeSync,
 } from 'node:fs';
 import {
+  decodeReply,
   EARLY_REQUEST_MAX_BYTES,
   earlyRequestPath,
+  encodeRequest,
   REPLY_SLOTS,
-  replyDir,
+  replyLockPath,
+  replySlotPath,
   type ShimRequest,
   type ShimResponse,
 } from './protocol.js';
@@ -47,12 +50,11 @@ export function fifoRoundTrip(
   request: ShimRequest & { readonly id: string },
   timeoutMs: number,
 ): FifoOutcome {
-  const dir = replyDir(socket);
   let slot = -1;
   for (let i = 0; i < REPLY_SLOTS && slot < 0; i++) {
     const k = (process.pid + i) % REPLY_SLOTS;
     try {
-      const fd = openSync(`${dir}/${k}.lock`, 'wx', 0o600);
+      const fd = openSync(replyLockPath(socket, k), 'wx', 0o600);
       writeSync(fd, String(process.pid));
       closeSync(fd);
       slot = k;
@@ -65,14 +67,14 @@ export function fifoRoundTrip(
   try {
     // read-write: reads wait (EAGAIN) instead of seeing end-of-file while the agent has not
     // opened the FIFO yet
-    fd = openSync(`${dir}/${slot}`, constants.O_RDWR | constants.O_NONBLOCK);
+    fd = openSync(replySlotPath(socket, slot), constants.O_RDWR | constants.O_NONBLOCK);
     const own = fstatSync(fd);
     if (!own.isFIFO()) return { kind: 'socket', sent: false };
     const buf = Buffer.allocUnsafe(65536);
     while (readOrAgain(fd, buf) > 0) {
       // leftovers of an earlier, abandoned request in this slot
     }
-    const frame = Buffer.from(`${JSON.stringify({ ...request, reply: slot })}\n`, 'utf8');
+    const frame = Buffer.from(encodeRequest({ ...request, reply: slot }), 'utf8');
     if (frame.length > EARLY_REQUEST_MAX_BYTES || !writeRequest(socket, frame)) {
       return { kind: 'socket', sent: false };
     }
@@ -85,7 +87,7 @@ export function fifoRoundTrip(
       if (n > 0) {
         text += buf.toString('utf8', 0, n);
         for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n')) {
-          const answer = parseReply(text.slice(0, nl), request.id);
+          const answer = decodeReply(text.slice(0, nl), request.id);
           text = text.slice(nl + 1);
           if (answer === 'socket') return { kind: 'socket', sent: true };
           if (answer) return { kind: 'answer', response: answer };
@@ -96,7 +98,7 @@ export function fifoRoundTrip(
       if (now >= deadline) return { kind: 'timeout' };
       if (now >= nextCheck) {
         // an agent that stopped, or restarted (it makes new reply FIFOs: ours is gone)
-        if (!agentReads(socket) || !sameFile(`${dir}/${slot}`, own.ino)) {
+        if (!agentReads(socket) || !sameFile(replySlotPath(socket, slot), own.ino)) {
           return { kind: 'socket', sent: true };
         }
         nextCheck = now + LIVENESS_EVERY_MS;
@@ -108,7 +110,7 @@ export function fifoRoundTrip(
   } finally {
     if (fd >= 0) closeSync(fd);
     try {
-      unlinkSync(`${dir}/${slot}.lock`);
+      unlinkSync(replyLockPath(socket, slot));
     } catch {
       // the agent swept it
     }
@@ -164,25 +166,4 @@ function agentReads(socket: string): boolean {
   if (fd === undefined) return false;
   closeSync(fd);
   return true;
-}
-
-function parseReply(line: string, id: string): ShimResponse | 'socket' | undefined {
-  let v: { id?: unknown; exitCode?: unknown; stdout?: unknown; socket?: unknown };
-  try {
-    v = JSON.parse(line) as typeof v;
-  } catch {
-    return undefined;
-  }
-  if (v.id !== id) return undefined;
-  if (v.socket === true) return 'socket';
-  if (
-    typeof v.stdout !== 'string' ||
-    typeof v.exitCode !== 'number' ||
-    !Number.isInteger(v.exitCode) ||
-    v.exitCode < 0 ||
-    v.exitCode > 255
-  ) {
-    return 'socket';
-  }
-  return { exitCode: v.exitCode, stdout: v.stdout };
 }

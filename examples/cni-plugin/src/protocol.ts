@@ -1,10 +1,23 @@
 /**
- * The wire protocol between the `podnet` shim and the node agent: one request line and one answer
- * line of JSON over a unix stream socket. Pure (no node:* imports) so both sides share the rules.
+ * The wire protocol between the `podnet` shim and the node agent, the one copy both sides use
+ * (the agent imports it as `@podnet/example-cni-plugin/protocol`): the frames, their limits and
+ * the paths of the FIFOs next to the agent's socket. Pure (no node:* imports) so the exec'd shim
+ * bundles it without loading anything else.
+ *
+ * A request is one line of JSON `{v, id?, reply?, env, stdin}`; the answer one line
+ * `{exitCode, stdout}` on the socket, or `{id, exitCode, stdout}` / `{id, socket: true}` on a
+ * reply FIFO.
  */
 
 /** Protocol revision; the agent refuses requests of another revision. */
 export const SHIM_PROTOCOL_VERSION = 1;
+
+/**
+ * The largest request frame (bytes, without its newline) the agent reads: 4 MiB. A larger one is
+ * a configuration the agent will never take, so it is answered with CNI code 7 (invalid network
+ * config, permanent), never with code 11 (try again later).
+ */
+export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 
 /**
  * The FIFO next to the agent's socket (`<socket>.fifo`) where a shim may write its request
@@ -22,10 +35,10 @@ export const EARLY_REQUEST_MAX_BYTES = 4096;
 
 /**
  * The directory of reply FIFOs next to the socket (`<socket>.replies`): slots `0` to
- * `REPLY_SLOTS - 1`, each a FIFO the agent made, taken by a shim that creates `<slot>.lock`
- * (exclusively, holding its pid) and removed when it is done. A request naming a slot in `reply`
- * is answered there with `{id, exitCode, stdout}` (or `{id, socket: true}`: ask the socket), so
- * a shim needs no socket client at all.
+ * `REPLY_SLOTS - 1`, each a FIFO the agent made ({@link replySlotPath}), taken by a shim that
+ * creates {@link replyLockPath} exclusively (holding its pid) and removes it when it is done. A
+ * request naming a slot in `reply` is answered there (see {@link encodeReply}), so a shim needs no
+ * socket client at all.
  */
 export function replyDir(socket: string): string {
   return `${socket}.replies`;
@@ -34,9 +47,18 @@ export function replyDir(socket: string): string {
 /** How many reply FIFOs the agent keeps. */
 export const REPLY_SLOTS = 32;
 
-/** What the shim sends: the CNI environment and the plugin configuration from stdin. */
+/** The reply FIFO of one slot: `<socket>.replies/<slot>`. */
+export function replySlotPath(socket: string, slot: number): string {
+  return `${replyDir(socket)}/${slot}`;
+}
+
+/** The lock a shim creates to take a slot: `<socket>.replies/<slot>.lock`. */
+export function replyLockPath(socket: string, slot: number): string {
+  return `${replyDir(socket)}/${slot}.lock`;
+}
+
+/** A request as the agent reads it: the CNI environment and the plugin configuration. */
 export interface ShimRequest {
-  readonly v: number;
   /** Names a request sent twice (FIFO and socket) so that the agent runs it once. */
   readonly id?: string;
   /** The reply FIFO slot (see {@link replyDir}) where the shim waits for the answer. */
@@ -75,12 +97,20 @@ export function pickCniEnv(
   return out;
 }
 
-/** Encodes one frame: JSON and a newline (JSON never contains a raw newline). */
-export function encodeFrame(value: ShimRequest | ShimResponse): string {
-  return `${JSON.stringify(value)}\n`;
+/** Encodes a request frame: `{v, ...request}` as JSON and a newline (JSON holds no raw newline). */
+export function encodeRequest(request: ShimRequest): string {
+  return `${JSON.stringify({ v: SHIM_PROTOCOL_VERSION, ...request })}\n`;
 }
 
-/** Decodes a request line; throws `Error` naming the field that is wrong. */
+/** Encodes an answer frame for the socket: JSON and a newline. */
+export function encodeResponse(response: ShimResponse): string {
+  return `${JSON.stringify({ exitCode: response.exitCode, stdout: response.stdout })}\n`;
+}
+
+/**
+ * Decodes a request line; throws `Error` naming the field that is wrong. Keeps only the `CNI_*`
+ * variables of `env` (anything else is dropped unread).
+ */
 export function decodeRequest(line: string): ShimRequest {
   const v = parseObject(line, 'request');
   if (v.v !== SHIM_PROTOCOL_VERSION) {
@@ -94,23 +124,17 @@ export function decodeRequest(line: string): ShimRequest {
   }
   const env: Record<string, string> = {};
   for (const [k, val] of Object.entries(v.env as Record<string, unknown>)) {
+    if (!k.startsWith('CNI_')) continue;
     if (typeof val !== 'string') throw new Error(`request.env.${k}: want a string`);
     env[k] = val;
   }
   if (v.id !== undefined && (typeof v.id !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(v.id))) {
     throw new Error('request.id: want 1-64 characters of [A-Za-z0-9._-]');
   }
-  if (
-    v.reply !== undefined &&
-    (typeof v.reply !== 'number' ||
-      !Number.isInteger(v.reply) ||
-      v.reply < 0 ||
-      v.reply >= REPLY_SLOTS)
-  ) {
+  if (v.reply !== undefined && !isSlot(v.reply)) {
     throw new Error(`request.reply: want an integer 0-${REPLY_SLOTS - 1}`);
   }
   return {
-    v: SHIM_PROTOCOL_VERSION,
     ...(v.id === undefined ? {} : { id: v.id as string }),
     ...(v.reply === undefined ? {} : { reply: v.reply as number }),
     env,
@@ -118,19 +142,49 @@ export function decodeRequest(line: string): ShimRequest {
   };
 }
 
-/** Decodes an answer line; throws `Error` naming the field that is wrong. */
+/** Decodes an answer line from the socket; throws `Error` naming the field that is wrong. */
 export function decodeResponse(line: string): ShimResponse {
   const v = parseObject(line, 'response');
-  if (
-    typeof v.exitCode !== 'number' ||
-    !Number.isInteger(v.exitCode) ||
-    v.exitCode < 0 ||
-    v.exitCode > 255
-  ) {
-    throw new Error('response.exitCode: want an integer 0-255');
-  }
+  if (!isExitCode(v.exitCode)) throw new Error('response.exitCode: want an integer 0-255');
   if (typeof v.stdout !== 'string') throw new Error('response.stdout: want a string');
   return { exitCode: v.exitCode, stdout: v.stdout };
+}
+
+/**
+ * Encodes an answer frame for a reply FIFO: `{id, exitCode, stdout}`, or `{id, socket: true}`
+ * when the agent tells the shim to ask the socket for it (`'socket'`).
+ */
+export function encodeReply(id: string, answer: ShimResponse | 'socket'): string {
+  return answer === 'socket'
+    ? `${JSON.stringify({ id, socket: true })}\n`
+    : `${JSON.stringify({ id, exitCode: answer.exitCode, stdout: answer.stdout })}\n`;
+}
+
+/**
+ * Reads one line from a reply FIFO for the request `id`: the answer; `'socket'` when the agent
+ * says so or the frame for `id` is malformed (the socket gets a proper answer); undefined for a
+ * line that is not for `id` (left in the slot by an earlier, abandoned request) or not JSON.
+ */
+export function decodeReply(line: string, id: string): ShimResponse | 'socket' | undefined {
+  let v: { id?: unknown; exitCode?: unknown; stdout?: unknown; socket?: unknown };
+  try {
+    v = JSON.parse(line) as typeof v;
+  } catch {
+    return undefined;
+  }
+  if (typeof v !== 'object' || v === null || v.id !== id) return undefined;
+  if (v.socket === true || typeof v.stdout !== 'string' || !isExitCode(v.exitCode)) {
+    return 'socket';
+  }
+  return { exitCode: v.exitCode, stdout: v.stdout };
+}
+
+function isSlot(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < REPLY_SLOTS;
+}
+
+function isExitCode(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 255;
 }
 
 function parseObject(line: string, what: string): Record<string, unknown> {

@@ -4,9 +4,8 @@ import {
   EARLY_REQUEST_MAX_BYTES,
   configVersion,
   decodeResponse,
-  encodeFrame,
+  encodeRequest,
   pickCniEnv,
-  SHIM_PROTOCOL_VERSION,
   type ShimResponse,
   SUPPORTED_CNI_VERSIONS,
 } from './protocol.js';
@@ -95,7 +94,7 @@ function forward(
     command === 'STATUS'
       ? cniErrorResponse(version, 50, `podnet agent not available: ${why}`)
       : cniErrorResponse(version, 11, `podnet agent not available, try again later: ${why}`);
-  const request = { v: SHIM_PROTOCOL_VERSION, id: requestId(), ...req };
+  const request = { id: requestId(), ...req };
   // the FIFOs first: when the agent has them, no socket client is loaded at all
   const fifo: FifoOutcome = useFifo
     ? fifoRoundTrip(socket, request, timeoutMs)
@@ -104,7 +103,7 @@ function forward(
   if (fifo.kind === 'timeout') {
     return Promise.resolve(unavailable(`no answer from ${socket} within ${timeoutMs} ms`));
   }
-  const frame = encodeFrame(request);
+  const frame = encodeRequest(request);
   // still early: the agent starts on the FIFO copy while node:net loads
   const bytes = Buffer.from(frame, 'utf8');
   if (!fifo.sent && bytes.length <= EARLY_REQUEST_MAX_BYTES) writeRequest(socket, bytes);

@@ -15,7 +15,6 @@ describe('fifoRoundTrip against a fake agent in another process', () => {
   let socket: string;
   let agent: ChildProcess | undefined;
   const request = (id: string) => ({
-    v: 1,
     id,
     env: { CNI_COMMAND: 'ADD' },
     stdin: '{"cniVersion":"1.1.0"}',

@@ -3,15 +3,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  decodeRequest,
-  decodeResponse,
-  encodeFrame,
-  pickCniEnv,
-  runShim,
-  SHIM_PROTOCOL_VERSION,
-  type ShimRequest,
-} from '../src/index.js';
+import { runShim } from '../src/index.js';
 import { FakeAgent } from '../src/testing/index.js';
 
 const env = {
@@ -23,40 +15,6 @@ const env = {
   CNI_ARGS: 'K8S_POD_NAMESPACE=a;K8S_POD_NAME=b',
   HOME: '/root',
 };
-
-describe('shim protocol', () => {
-  it('round-trips frames and keeps only CNI_* variables', () => {
-    const req: ShimRequest = {
-      v: SHIM_PROTOCOL_VERSION,
-      env: pickCniEnv(env),
-      stdin: '{"a":"x\\ny"}',
-    };
-    const line = encodeFrame(req);
-    expect(line.endsWith('\n')).toBe(true);
-    expect(line.indexOf('\n')).toBe(line.length - 1);
-    expect(decodeRequest(line.trim())).toEqual(req);
-    expect(req.env).not.toHaveProperty('HOME');
-    expect(decodeResponse(encodeFrame({ exitCode: 1, stdout: 'x' }).trim())).toEqual({
-      exitCode: 1,
-      stdout: 'x',
-    });
-  });
-
-  it.each([
-    ['nope', 'request: not valid JSON'],
-    ['[]', 'request: want an object'],
-    ['{"v":2,"env":{},"stdin":""}', 'request.v'],
-    ['{"v":1,"env":{},"stdin":3}', 'request.stdin'],
-    ['{"v":1,"env":{"CNI_A":1},"stdin":""}', 'request.env.CNI_A'],
-  ])('rejects request %s naming %s', (line, what) => {
-    expect(() => decodeRequest(line)).toThrow(what);
-  });
-
-  it('rejects bad answers', () => {
-    expect(() => decodeResponse('{"exitCode":300,"stdout":""}')).toThrow('response.exitCode');
-    expect(() => decodeResponse('{"exitCode":0}')).toThrow('response.stdout');
-  });
-});
 
 describe('runShim against a fake agent', () => {
   let dir: string;

@@ -13,71 +13,32 @@ import { createServer, type Server, Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import { handleInvocation, type PluginHandlers } from '@podnet/cni-spec';
+import {
+  cniErrorResponse,
+  decodeRequest,
+  earlyRequestPath,
+  encodeReply,
+  encodeResponse,
+  MAX_REQUEST_BYTES,
+  REPLY_SLOTS,
+  replyDir,
+  replyLockPath,
+  replySlotPath,
+  type ShimRequest,
+} from '@podnet/example-cni-plugin/protocol';
 import type { Logger } from './log.js';
 
-/** Protocol revision spoken with the shim (see `@podnet/example-cni-plugin`'s protocol.ts). */
-export const SHIM_PROTOCOL_VERSION = 1;
-const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
-
-/** One decoded shim request. */
-export interface ShimRequest {
-  /** Set when the shim sent the request twice, on the FIFO and on the socket. */
-  readonly id?: string;
-  /** The reply FIFO slot a shim waits on (requests that came on the FIFO only). */
-  readonly reply?: number;
-  readonly env: Record<string, string>;
-  readonly stdin: string;
-}
+// the agent's names for the shim protocol, all from the one protocol module the shim bundles
+export {
+  decodeRequest as decodeShimRequest,
+  REPLY_SLOTS,
+  SHIM_PROTOCOL_VERSION,
+  type ShimRequest,
+} from '@podnet/example-cni-plugin/protocol';
 
 /** How long an answer to a request that came early on the FIFO waits for its socket twin. */
 const EARLY_ANSWER_TTL_MS = 120_000;
-
-/** Decodes a request line from the shim; throws `Error` naming the bad field. Pure. */
-export function decodeShimRequest(line: string): ShimRequest {
-  let v: unknown;
-  try {
-    v = JSON.parse(line);
-  } catch {
-    throw new Error('request: not valid JSON');
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v))
-    throw new Error('request: want an object');
-  const o = v as Record<string, unknown>;
-  if (o.v !== SHIM_PROTOCOL_VERSION)
-    throw new Error(`request.v: want ${SHIM_PROTOCOL_VERSION}, got ${JSON.stringify(o.v)}`);
-  if (typeof o.stdin !== 'string') throw new Error('request.stdin: want a string');
-  if (typeof o.env !== 'object' || o.env === null || Array.isArray(o.env))
-    throw new Error('request.env: want an object');
-  const env: Record<string, string> = {};
-  for (const [k, val] of Object.entries(o.env)) {
-    if (!k.startsWith('CNI_')) continue;
-    if (typeof val !== 'string') throw new Error(`request.env.${k}: want a string`);
-    env[k] = val;
-  }
-  if (o.id !== undefined && (typeof o.id !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(o.id)))
-    throw new Error('request.id: want 1-64 characters of [A-Za-z0-9._-]');
-  const reply = o.reply;
-  if (
-    reply !== undefined &&
-    (typeof reply !== 'number' || !Number.isInteger(reply) || reply < 0 || reply >= REPLY_SLOTS)
-  )
-    throw new Error(`request.reply: want an integer 0-${REPLY_SLOTS - 1}`);
-  return {
-    ...(o.id === undefined ? {} : { id: o.id as string }),
-    ...(reply === undefined ? {} : { reply: reply as number }),
-    env,
-    stdin: o.stdin,
-  };
-}
-
-/** How many reply FIFOs (`<socket>.replies/0` ...) the agent keeps for shims. */
-export const REPLY_SLOTS = 32;
 const REPLY_LOCK_STALE_MS = 10 * 60_000;
-
-/** The FIFO next to the socket where a shim may write its request early (see serveCni). */
-export function earlyRequestPath(socketPath: string): string {
-  return `${socketPath}.fifo`;
-}
 
 /** Options of {@link serveCni}. */
 export interface CniServerOptions {
@@ -125,7 +86,7 @@ export async function serveCni(options: CniServerOptions): Promise<Server> {
     return answer;
   };
   const replies = await makeReplySlots(
-    `${options.socketPath}.replies`,
+    options.socketPath,
     options.log,
     options.replyLockStaleMs ?? REPLY_LOCK_STALE_MS,
   );
@@ -155,19 +116,20 @@ export async function serveCni(options: CniServerOptions): Promise<Server> {
 }
 
 /**
- * Makes the reply FIFOs (`<dir>/<slot>`, mode 0600, in a 0700 directory) and sweeps the slot
+ * Makes the reply FIFOs (`replySlotPath`, mode 0600, in a 0700 `replyDir`) and sweeps the slot
  * locks of shims that died holding them. `send` answers a slot without blocking: a shim that is
  * gone (no reader) or an answer larger than the pipe only lose the reply; the shim asks the socket.
  */
 async function makeReplySlots(
-  dir: string,
+  socketPath: string,
   log: Logger,
   staleMs: number,
 ): Promise<{ send(slot: number, id: string, a: Answer): void; stop(): void } | undefined> {
+  const dir = replyDir(socketPath);
   try {
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { mode: 0o700 });
-    const slots = Array.from({ length: REPLY_SLOTS }, (_, k) => `${dir}/${k}`);
+    const slots = Array.from({ length: REPLY_SLOTS }, (_, k) => replySlotPath(socketPath, k));
     await promisify(execFile)('mkfifo', ['-m', '0600', ...slots]);
   } catch (e) {
     log.warn('no reply FIFOs; shims answer through the socket', { dir, error: String(e) });
@@ -177,7 +139,7 @@ async function makeReplySlots(
   // died holding it; by age, as the shim's pid may be in another pid namespace than ours
   const sweep = () => {
     for (let k = 0; k < REPLY_SLOTS; k++) {
-      const lock = `${dir}/${k}.lock`;
+      const lock = replyLockPath(socketPath, k);
       try {
         if (Date.now() - statSync(lock).mtimeMs > staleMs) rmSync(lock, { force: true });
       } catch {
@@ -190,14 +152,13 @@ async function makeReplySlots(
     send(slot, id, a) {
       let fd: number;
       try {
-        fd = openSync(`${dir}/${slot}`, constants.O_WRONLY | constants.O_NONBLOCK);
+        fd = openSync(replySlotPath(socketPath, slot), constants.O_WRONLY | constants.O_NONBLOCK);
       } catch {
         return;
       }
       try {
-        let frame = Buffer.from(`${JSON.stringify({ id, ...a })}\n`, 'utf8');
-        if (frame.length > PIPE_CAPACITY)
-          frame = Buffer.from(`${JSON.stringify({ id, socket: true })}\n`);
+        let frame = Buffer.from(encodeReply(id, a), 'utf8');
+        if (frame.length > PIPE_CAPACITY) frame = Buffer.from(encodeReply(id, 'socket'), 'utf8');
         writeSync(fd, frame);
       } catch (e) {
         log.warn('reply FIFO write failed', { slot, error: String(e) });
@@ -237,7 +198,7 @@ async function readEarlyRequests(
         buf = buf.slice(nl + 1);
         let req: ShimRequest;
         try {
-          req = decodeShimRequest(line);
+          req = decodeRequest(line);
         } catch (e) {
           log.warn('bad early request', { error: (e as Error).message });
           continue;
@@ -283,19 +244,16 @@ async function answer(
 ): Promise<void> {
   let out: Answer;
   try {
-    out = await run(decodeShimRequest(line));
+    out = await run(decodeRequest(line));
   } catch (e) {
-    out = {
-      exitCode: 1,
-      stdout: JSON.stringify({
-        cniVersion: '1.1.0',
-        code: 5,
-        msg: 'podnet agent: bad request from the shim',
-        details: (e as Error).message,
-      }),
-    };
+    out = cniErrorResponse(
+      '1.1.0',
+      5,
+      'podnet agent: bad request from the shim',
+      (e as Error).message,
+    );
   }
-  conn.end(`${JSON.stringify({ exitCode: out.exitCode, stdout: out.stdout })}\n`);
+  conn.end(encodeResponse(out));
 }
 
 async function execute(req: ShimRequest, options: CniServerOptions): Promise<Answer> {

@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:net';
-import { decodeRequest, encodeFrame, type ShimRequest, type ShimResponse } from '../protocol.js';
+import { decodeRequest, encodeResponse, type ShimRequest, type ShimResponse } from '../protocol.js';
 
 /** How a {@link FakeAgent} treats a request: answer it, drop the connection, or stay silent. */
 export type FakeAgentBehaviour =
@@ -38,7 +38,7 @@ export class FakeAgent {
         this.requests.push(req);
         const b = typeof this.behaviour === 'function' ? this.behaviour(req) : this.behaviour;
         if (b === 'close') conn.destroy();
-        else if (b !== 'silent') conn.end(encodeFrame(b));
+        else if (b !== 'silent') conn.end(encodeResponse(b));
       });
     });
     await new Promise<void>((resolve, reject) => {
