@@ -1,0 +1,4 @@
+export {
+  KubernetesSource,
+  type KubernetesSourceOptions,
+} from './kubernetes-source.js';

@@ -1,0 +1,273 @@
+import { type FSWatcher, watch } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import {
+  DEFAULT_MAX_MANIFEST_BYTES,
+  formatOf,
+  formatProblem,
+  type ManifestObject,
+  type ManifestProblem,
+  MAX_YAML_ALIASES,
+  type ParsedDocument,
+  parseText,
+  readDocuments,
+  sizeProblem,
+} from '../reader.js';
+import { type ClusterSource, type SourceLogger, silentLogger } from '../source.js';
+import type { ClusterStore } from '../store.js';
+import { type ClusterObject, OBJECT_KINDS, type ObjectKind } from '../types.js';
+import { ParseWorker } from './parse-worker.js';
+
+/** Options of {@link ManifestsSource}. */
+export interface ManifestsSourceOptions {
+  /** The directory: every `*.yaml`, `*.yml` and `*.json` in it (not hidden files) is read. */
+  readonly dir: string;
+  readonly log?: SourceLogger;
+  /** Quiet time after a change event before the directory is read (default 50 ms). */
+  readonly debounceMs?: number;
+  /**
+   * Safety rescan period (default 30 s): the directory is listed and each file `stat`ed; only
+   * files whose size, mtime or inode changed are read again. Change events do the same at once.
+   */
+  readonly rescanMs?: number;
+  /** Files larger than this are refused with a problem (default 4 MiB). */
+  readonly maxFileBytes?: number;
+  /** Texts larger than this are parsed on a worker thread (default 64 KiB; `Infinity`: never). */
+  readonly workerThresholdBytes?: number;
+}
+
+interface FileEntry {
+  size: number;
+  mtimeMs: number;
+  ino: number;
+  objects: ManifestObject[];
+  problems: ManifestProblem[];
+}
+
+const MANIFEST_FILE = /\.(ya?ml|json)$/i;
+
+/**
+ * A directory of Kubernetes manifests as a cluster source: watched with inotify (`fs.watch`),
+ * debounced, with a slow safety rescan by size/mtime/inode, so editors' write-then-rename is seen
+ * and nothing is re-read that did not change. Each changed file is parsed (big ones on a worker
+ * thread) and checked; every unusable document costs one logged `manifest skipped` line naming
+ * the file, the document and the field, and the rest keeps being served. The union of all files
+ * (first file by name wins a duplicate) is applied to the store as typed deltas.
+ */
+export class ManifestsSource implements ClusterSource {
+  readonly kinds: readonly ObjectKind[] = OBJECT_KINDS;
+  private readonly log: SourceLogger;
+  private readonly files = new Map<string, FileEntry>();
+  private store?: ClusterStore;
+  private watcher?: FSWatcher;
+  private timer?: NodeJS.Timeout;
+  private debounce?: NodeJS.Timeout;
+  private scanning: Promise<void> = Promise.resolve();
+  private again = false;
+  private running = false;
+  private readonly worker = new ParseWorker();
+  private reported = new Set<string>();
+  private isSynced = false;
+  private stopped = false;
+  private readonly counters = { scans: 0, filesRead: 0, problems: 0, objects: 0 };
+
+  constructor(private readonly options: ManifestsSourceOptions) {
+    this.log = options.log ?? silentLogger;
+  }
+
+  get synced(): boolean {
+    return this.isSynced;
+  }
+
+  get stats(): Readonly<Record<string, number>> {
+    return { ...this.counters };
+  }
+
+  /** The problems of the last scan, every file. */
+  get problems(): ManifestProblem[] {
+    return [...this.files.values()].flatMap((f) => f.problems);
+  }
+
+  async start(store: ClusterStore): Promise<void> {
+    this.store = store;
+    await this.rescan();
+    try {
+      this.watcher = watch(this.options.dir, () => this.schedule());
+      this.watcher.on('error', (e) =>
+        this.log.warn('manifests watch failed; rescanning only', { error: String(e) }),
+      );
+    } catch (e) {
+      this.log.warn('cannot watch manifests directory; rescanning only', {
+        dir: this.options.dir,
+        error: String(e),
+      });
+    }
+    this.timer = setInterval(() => this.schedule(), this.options.rescanMs ?? 30_000);
+    this.timer.unref();
+  }
+
+  /** Reads what changed in the directory now; resolves when the store holds it. */
+  rescan(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.scanning;
+    }
+    this.running = true;
+    this.scanning = (async () => {
+      try {
+        do {
+          this.again = false;
+          await this.scanOnce();
+        } while (this.again && !this.stopped);
+      } finally {
+        this.running = false;
+      }
+    })();
+    return this.scanning;
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    clearTimeout(this.debounce);
+    this.debounce = setTimeout(() => void this.rescan(), this.options.debounceMs ?? 50);
+  }
+
+  private async scanOnce(): Promise<void> {
+    const dir = this.options.dir;
+    let names: string[];
+    try {
+      names = (await readdir(dir)).filter((n) => MANIFEST_FILE.test(n) && !n.startsWith('.'));
+    } catch (e) {
+      this.log.warn('cannot read manifests directory', { dir, error: String(e) });
+      return;
+    }
+    this.counters.scans++;
+    names.sort();
+    const present = new Set(names);
+    let changed = false;
+    for (const name of [...this.files.keys()]) {
+      if (!present.has(name)) {
+        this.files.delete(name);
+        changed = true;
+      }
+    }
+    for (const name of names) {
+      if (this.stopped) return;
+      const path = join(dir, name);
+      let st: Awaited<ReturnType<typeof stat>>;
+      try {
+        st = await stat(path);
+      } catch {
+        if (this.files.delete(name)) changed = true;
+        continue;
+      }
+      if (!st.isFile()) continue;
+      const old = this.files.get(name);
+      if (old && old.size === st.size && old.mtimeMs === st.mtimeMs && old.ino === st.ino) continue;
+      this.files.set(name, await this.readOne(name, path, st));
+      changed = true;
+    }
+    if (changed || !this.isSynced) this.apply(names);
+  }
+
+  private async readOne(
+    name: string,
+    path: string,
+    st: { size: number; mtimeMs: number; ino: number },
+  ): Promise<FileEntry> {
+    const entry = { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
+    const max = this.options.maxFileBytes ?? DEFAULT_MAX_MANIFEST_BYTES;
+    const tooBig = sizeProblem(name, st.size, max);
+    if (tooBig) return { ...entry, objects: [], problems: [tooBig] };
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (e) {
+      return {
+        ...entry,
+        objects: [],
+        problems: [{ file: name, document: 0, path: '', message: `cannot read: ${String(e)}` }],
+      };
+    }
+    this.counters.filesRead++;
+    const again = sizeProblem(name, Buffer.byteLength(text, 'utf8'), max);
+    if (again) return { ...entry, objects: [], problems: [again] };
+    const format = formatOf(name);
+    let parsed: ParsedDocument[];
+    if (text.length > (this.options.workerThresholdBytes ?? 64 * 1024)) {
+      try {
+        parsed = await this.worker.parse(text, format, MAX_YAML_ALIASES);
+      } catch (e) {
+        parsed = [{ document: 0, error: `parse failed: ${(e as Error).message}` }];
+      }
+    } else {
+      parsed = parseText({ parseAllDocuments }, text, format, MAX_YAML_ALIASES);
+    }
+    const read = readDocuments(parsed, { file: name });
+    return { ...entry, objects: read.objects, problems: read.problems };
+  }
+
+  /** Applies the union of every file to the store and logs problems not logged before. */
+  private apply(names: readonly string[]): void {
+    const byKind = new Map<ObjectKind, Map<string, ClusterObject>>();
+    for (const k of OBJECT_KINDS) byKind.set(k, new Map());
+    const where = new Map<string, string>();
+    const dupes: ManifestProblem[] = [];
+    let count = 0;
+    for (const name of names) {
+      const f = this.files.get(name);
+      if (!f) continue;
+      for (const o of f.objects) {
+        const id = `${o.kind} ${o.key}`;
+        const first = where.get(id);
+        if (first !== undefined) {
+          dupes.push({
+            file: o.file,
+            document: o.document,
+            path: 'metadata.name',
+            message: `${id} is also defined in ${first}; this one is ignored`,
+            object: id,
+          });
+          continue;
+        }
+        where.set(id, `${o.file} document ${o.document}`);
+        byKind.get(o.kind)!.set(o.key, o.object);
+        count++;
+      }
+    }
+    this.counters.objects = count;
+    const problems = [...names.flatMap((n) => this.files.get(n)?.problems ?? []), ...dupes];
+    this.counters.problems = problems.length;
+    const now = new Set<string>();
+    for (const p of problems) {
+      const text = formatProblem(p);
+      now.add(text);
+      if (!this.reported.has(text))
+        this.log.warn('manifest skipped', {
+          file: p.file,
+          document: p.document,
+          ...(p.object ? { object: p.object } : {}),
+          field: p.path,
+          error: p.message,
+        });
+    }
+    this.reported = now;
+    this.store!.transaction((tx) => {
+      for (const k of OBJECT_KINDS) {
+        tx.replace(k, byKind.get(k)!.values(), false);
+        tx.markSynced(k);
+      }
+    });
+    this.isSynced = true;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.watcher?.close();
+    clearInterval(this.timer);
+    clearTimeout(this.debounce);
+    await this.scanning.catch(() => {});
+    await this.worker.close();
+  }
+}

@@ -1,0 +1,67 @@
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import { type ParsedDocument, parseText } from '../reader.js';
+
+/**
+ * Parses manifest texts on a worker thread, so a big file (YAML parses at a few MB/s) never
+ * holds up the event loop that serves CNI requests and DNS. The worker runs {@link parseText}
+ * itself (its source is handed over), with the same `yaml` module. One worker, started on first
+ * use, unref'd; {@link ParseWorker.close} ends it.
+ */
+export class ParseWorker {
+  private worker?: Worker;
+  private next = 0;
+  private readonly pending = new Map<
+    number,
+    { resolve: (d: ParsedDocument[]) => void; reject: (e: Error) => void }
+  >();
+
+  parse(text: string, format: 'json' | 'yaml', maxAliasCount: number): Promise<ParsedDocument[]> {
+    const w = this.start();
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      w.ref();
+      w.postMessage({ id, text, format, maxAliasCount });
+    });
+  }
+
+  private start(): Worker {
+    if (this.worker) return this.worker;
+    const yamlPath = createRequire(import.meta.url).resolve('yaml');
+    const code = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const yaml = require(workerData.yamlPath);
+      const parseText = ${parseText.toString()};
+      parentPort.on('message', (m) => {
+        let out;
+        try { out = parseText(yaml, m.text, m.format, m.maxAliasCount); }
+        catch (e) { out = [{ document: 0, error: String(e && e.message) }]; }
+        parentPort.postMessage({ id: m.id, out });
+      });`;
+    const w = new Worker(code, { eval: true, workerData: { yamlPath } });
+    w.unref();
+    w.on('message', (m: { id: number; out: ParsedDocument[] }) => {
+      const p = this.pending.get(m.id);
+      this.pending.delete(m.id);
+      if (this.pending.size === 0) w.unref();
+      p?.resolve(m.out);
+    });
+    const fail = (e: Error) => {
+      for (const p of this.pending.values()) p.reject(e);
+      this.pending.clear();
+      this.worker = undefined;
+    };
+    w.on('error', fail);
+    w.on('exit', (code) => fail(new Error(`parse worker exited with code ${code}`)));
+    this.worker = w;
+    return w;
+  }
+
+  /** Ends the worker (pending parses fail). */
+  async close(): Promise<void> {
+    const w = this.worker;
+    this.worker = undefined;
+    if (w) await w.terminate();
+  }
+}

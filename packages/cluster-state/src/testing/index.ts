@@ -1,0 +1,1 @@
+export { ApiFixture, type FixtureFaults, type FixtureObject } from './api-fixture.js';
