@@ -18,6 +18,7 @@ export {
   replyDir,
   replyLockPath,
   replySlotPath,
+  requestTooLarge,
   type CniErrorJson,
   type ShimRequest,
   type ShimResponse,

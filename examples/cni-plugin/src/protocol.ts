@@ -222,6 +222,20 @@ export function cniErrorResponse(
   return { exitCode: 1, stdout: `${JSON.stringify(err)}\n` };
 }
 
+/**
+ * The answer to a request larger than {@link MAX_REQUEST_BYTES}: CNI code 7 (the configuration is
+ * too large, which retrying cannot change), with the limit in `msg` and the size, when known, in
+ * `details`.
+ */
+export function requestTooLarge(cniVersion: string, bytes?: number): ShimResponse {
+  return cniErrorResponse(
+    cniVersion,
+    7,
+    `network configuration too large: the podnet agent takes requests of at most ${MAX_REQUEST_BYTES} bytes (4 MiB)`,
+    bytes === undefined ? undefined : `this request is ${bytes} bytes`,
+  );
+}
+
 /** The `cniVersion` of a configuration text, `0.1.0` when missing, `1.1.0` when unreadable. */
 export function configVersion(stdin: string): string {
   try {

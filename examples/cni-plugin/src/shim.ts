@@ -5,7 +5,9 @@ import {
   configVersion,
   decodeResponse,
   encodeRequest,
+  MAX_REQUEST_BYTES,
   pickCniEnv,
+  requestTooLarge,
   type ShimResponse,
   SUPPORTED_CNI_VERSIONS,
 } from './protocol.js';
@@ -95,6 +97,12 @@ function forward(
       ? cniErrorResponse(version, 50, `podnet agent not available: ${why}`)
       : cniErrorResponse(version, 11, `podnet agent not available, try again later: ${why}`);
   const request = { id: requestId(), ...req };
+  const frame = encodeRequest(request);
+  const bytes = Buffer.from(frame, 'utf8');
+  // the agent would refuse it: a permanent error now, not a retry (code 11) after a round trip
+  if (bytes.length - 1 > MAX_REQUEST_BYTES) {
+    return Promise.resolve(requestTooLarge(version, bytes.length - 1));
+  }
   // the FIFOs first: when the agent has them, no socket client is loaded at all
   const fifo: FifoOutcome = useFifo
     ? fifoRoundTrip(socket, request, timeoutMs)
@@ -103,9 +111,7 @@ function forward(
   if (fifo.kind === 'timeout') {
     return Promise.resolve(unavailable(`no answer from ${socket} within ${timeoutMs} ms`));
   }
-  const frame = encodeRequest(request);
   // still early: the agent starts on the FIFO copy while node:net loads
-  const bytes = Buffer.from(frame, 'utf8');
   if (!fifo.sent && bytes.length <= EARLY_REQUEST_MAX_BYTES) writeRequest(socket, bytes);
   return new Promise((resolve) => {
     let done = false;
@@ -130,7 +136,7 @@ function forward(
     );
     // queued now and sent as soon as the socket connects: the agent starts one event-loop turn
     // earlier than when writing from the 'connect' callback; a failed connect still ends in 'error'
-    conn.write(frame);
+    conn.write(bytes);
     // Buffers joined once (no setEncoding: that loads a string decoder per start)
     conn.on('data', (chunk: Buffer) => {
       chunks.push(chunk);

@@ -9,11 +9,13 @@ import {
   encodeReply,
   encodeRequest,
   encodeResponse,
+  MAX_REQUEST_BYTES,
   pickCniEnv,
   REPLY_SLOTS,
   replyDir,
   replyLockPath,
   replySlotPath,
+  requestTooLarge,
   SHIM_PROTOCOL_VERSION,
   type ShimRequest,
 } from '../src/protocol.js';
@@ -123,6 +125,9 @@ describe('shim protocol paths and helpers', () => {
       exitCode: 1,
       stdout: '{"cniVersion":"1.0.0","code":7,"msg":"bad","details":"why"}\n',
     });
+    const big = JSON.parse(requestTooLarge('0.4.0', MAX_REQUEST_BYTES + 1).stdout);
+    expect(big).toMatchObject({ cniVersion: '0.4.0', code: 7 });
+    expect(big.msg).toContain(String(MAX_REQUEST_BYTES));
     expect(configVersion('{"cniVersion":"0.4.0"}')).toBe('0.4.0');
     expect(configVersion('{}')).toBe('0.1.0');
     expect(configVersion('{')).toBe('1.1.0');

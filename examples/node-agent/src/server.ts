@@ -24,6 +24,7 @@ import {
   replyDir,
   replyLockPath,
   replySlotPath,
+  requestTooLarge,
   type ShimRequest,
 } from '@podnet/example-cni-plugin/protocol';
 import type { Logger } from './log.js';
@@ -217,23 +218,31 @@ async function readEarlyRequests(
   }
 }
 
+/**
+ * Reads one request line from a connection. A request over `MAX_REQUEST_BYTES` is answered at
+ * once with code 7 (too large, permanent: a runtime must not retry it), and the rest of it is
+ * read and dropped so that the client, still writing, gets that answer rather than a reset.
+ */
 function handle(conn: Socket, run: (req: ShimRequest) => Promise<Answer>): void {
-  let buf = '';
+  const chunks: Buffer[] = [];
+  let size = 0;
   let started = false;
-  conn.setEncoding('utf8');
   conn.on('error', () => {});
-  conn.on('data', (chunk: string) => {
+  conn.on('data', (chunk: Buffer) => {
     if (started) return;
-    buf += chunk;
-    if (buf.length > MAX_REQUEST_BYTES) {
+    const nl = chunk.indexOf(10);
+    const head = nl < 0 ? chunk : chunk.subarray(0, nl);
+    size += head.length;
+    if (size > MAX_REQUEST_BYTES) {
       started = true;
-      conn.destroy();
+      chunks.length = 0;
+      conn.end(encodeResponse(requestTooLarge('1.1.0')));
       return;
     }
-    const nl = buf.indexOf('\n');
+    chunks.push(head);
     if (nl < 0) return;
     started = true;
-    void answer(conn, buf.slice(0, nl), run);
+    void answer(conn, Buffer.concat(chunks).toString('utf8'), run);
   });
 }
 
