@@ -30,7 +30,7 @@ export {
   reverseName,
   soaRecord,
 } from './zone.js';
-export type { DnsZone, ZoneNode } from './zone.js';
+export type { DnsZone, SkippedObject, ZoneNode } from './zone.js';
 export {
   CLASS_IN,
   RCODES,

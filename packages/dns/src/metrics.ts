@@ -70,6 +70,8 @@ export class DnsMetrics {
     udpPath?: 'native' | 'dgram' | null;
     /** Batches and datagrams of the native UDP path. */
     udpBatches?: { batches: number; datagrams: number } | null;
+    /** Objects (or parts of them) the current zone left out as malformed. */
+    skippedObjects?: number;
   }): string {
     const lines: string[] = [];
     const family = (name: string, type: string, help: string): void => {
@@ -125,6 +127,12 @@ export class DnsMetrics {
     lines.push(`podnet_dns_zone_names ${gauges.names}`);
     family('podnet_dns_synced', 'gauge', '1 once the cluster state has been synced.');
     lines.push(`podnet_dns_synced ${gauges.synced ? 1 : 0}`);
+    family(
+      'podnet_dns_skipped_objects',
+      'gauge',
+      'Objects (or their ports, endpoints, addresses) the current zone left out as malformed.',
+    );
+    lines.push(`podnet_dns_skipped_objects ${gauges.skippedObjects ?? 0}`);
     if (gauges.udpPath) {
       family('podnet_dns_udp_path', 'gauge', 'How UDP is served (native batches or node:dgram).');
       lines.push(`podnet_dns_udp_path{path="${gauges.udpPath}"} 1`);

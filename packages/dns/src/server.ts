@@ -33,7 +33,7 @@ import {
 import { type Upstream, parseResolvConf, parseUpstream } from './resolv-conf.js';
 import type { ClusterDnsState, ZoneOptions } from './types.js';
 import { RCODES, TYPE_CODES, decodeMessage, encodeMessage } from './wire.js';
-import { authorityOf, compileZone, normalizeName } from './zone.js';
+import { type SkippedObject, authorityOf, compileZone, normalizeName } from './zone.js';
 
 /** Options of a {@link DnsServer}. */
 export interface DnsServerOptions extends Omit<ZoneOptions, 'serial'> {
@@ -121,6 +121,7 @@ export class DnsServer {
   private http: http.Server | null = null;
   private readonly connections = new Set<net.Socket>();
   private bound: DnsServerAddress | null = null;
+  private skipped: readonly SkippedObject[] = [];
 
   constructor(options: DnsServerOptions = {}) {
     this.zoneOptions = {
@@ -164,11 +165,20 @@ export class DnsServer {
 
   /**
    * Replaces the cluster state (a full sync): compiles and prepares every answer, then swaps
-   * it in atomically. Throws `DnsError` `INVALID_STATE` and keeps the old zone on bad input.
+   * it in atomically. A malformed object does not hold back the rest: it (or only its bad port,
+   * endpoint or endpoint address) is left out, and the list of what was left out is returned
+   * (also kept as {@link skippedObjects} and counted in the `podnet_dns_skipped_objects` metric).
    */
-  update(state: ClusterDnsState): void {
+  update(state: ClusterDnsState): readonly SkippedObject[] {
     const zone = compileZone(state, { ...this.zoneOptions, serial: Math.floor(Date.now() / 1000) });
     this.prepared = new PreparedZone(zone);
+    this.skipped = zone.skipped;
+    return zone.skipped;
+  }
+
+  /** What the current zone left out (see {@link update}); empty before the first sync. */
+  get skippedObjects(): readonly SkippedObject[] {
+    return this.skipped;
   }
 
   /** Number of names in the current zone (0 before the first sync). */
@@ -691,6 +701,7 @@ export class DnsServer {
       cacheEntries: this.cache?.size ?? 0,
       udpPath: this.udpPath,
       udpBatches: this.udpStats(),
+      skippedObjects: this.synced ? this.skipped.length : 0,
     });
   }
 

@@ -6,6 +6,8 @@ import type {
   DnsRecord,
   K8sEndpoint,
   K8sEndpointPort,
+  K8sEndpointSlice,
+  K8sNamespace,
   K8sPod,
   K8sService,
   PodsMode,
@@ -35,24 +37,75 @@ export interface DnsZone {
   readonly namespaces: ReadonlySet<string>;
   /** Pod IPs per namespace, for `pods verified`. */
   readonly podIps: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Objects (or parts of them) left out because a field is malformed; empty when all are good. */
+  readonly skipped: readonly SkippedObject[];
 }
 
 const LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/** A label of a name a Service may point at (RFC 1123, plus `_` and upper case, which encode fine). */
+const TARGET_LABEL = /^[a-z0-9_]([-a-z0-9_]*[a-z0-9_])?$/i;
 const REVERSE_V4 = 'in-addr.arpa';
 const REVERSE_V6 = 'ip6.arpa';
+/** Longest presentation name without the trailing dot that still encodes in 255 octets. */
+const MAX_NAME = 253;
 
-function checkLabel(value: unknown, field: string): string {
-  if (typeof value !== 'string' || value.length > 63 || !LABEL.test(value)) {
-    throw new DnsError(
-      'INVALID_STATE',
-      `${field} must be a DNS label (lower-case letters, digits, '-'), got ${JSON.stringify(value)}`,
-      {
-        field,
-        value,
-      },
-    );
-  }
-  return value;
+/**
+ * An object, or part of one, that {@link compileZone} left out of the zone because a field is
+ * malformed. Everything else in the state is still served.
+ */
+export interface SkippedObject {
+  /**
+   * The object: `Service shop/web`, `EndpointSlice shop/web-x7k2p`, `Pod shop/db-0`,
+   * `Namespace shop`; its position (`Service services[3]`) when it has no usable name.
+   */
+  readonly object: string;
+  /** Path of the bad field in the state, e.g. `services[3].spec.clusterIP`. */
+  readonly field: string;
+  /** What is wrong with it, e.g. `must be an IP address, got "10.0.0.300"`. */
+  readonly reason: string;
+  /**
+   * What was left out: the whole `object`, or only one `port` of a Service or EndpointSlice,
+   * one `endpoint` (all its addresses) or one endpoint `address` of an EndpointSlice (as
+   * kube-proxy drops only a bad endpoint), or a Pod's `hostname` record.
+   */
+  readonly dropped: 'object' | 'port' | 'endpoint' | 'address' | 'hostname';
+}
+
+function labelProblem(value: unknown): string | null {
+  if (typeof value === 'string' && value.length <= 63 && LABEL.test(value)) return null;
+  return `must be a DNS label (lower-case letters, digits, '-'), got ${JSON.stringify(value)}`;
+}
+
+function portProblem(value: unknown): string | null {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 65535)
+    return null;
+  return `must be a port number 1-65535, got ${JSON.stringify(value)}`;
+}
+
+function targetProblem(value: unknown): string | null {
+  const bad = `must be a domain name, got ${JSON.stringify(value)}`;
+  if (typeof value !== 'string') return bad;
+  const name = value.endsWith('.') ? value.slice(0, -1) : value;
+  if (name.length === 0 || name.length > MAX_NAME) return bad;
+  for (const label of name.split('.'))
+    if (label.length > 63 || !TARGET_LABEL.test(label)) return bad;
+  return null;
+}
+
+function nameProblem(name: string): string | null {
+  return name.length > MAX_NAME
+    ? `makes the name ${name} longer than ${MAX_NAME} characters`
+    : null;
+}
+
+/** `Kind ns/name`, or `Kind <position>` when the name is not a string. */
+function objectName(kind: string, ns: unknown, name: unknown, position: string): string {
+  if (typeof name !== 'string' || name.length === 0) return `${kind} ${position}`;
+  return ns === undefined ? `${kind} ${name}` : `${kind} ${String(ns)}/${name}`;
+}
+
+function isObject(value: unknown): boolean {
+  return typeof value === 'object' && value !== null;
 }
 
 /** Normalises a presentation name: lower case (ASCII only), no trailing dot. */
@@ -76,16 +129,19 @@ export function dashedIp(ip: string): string {
   return ip.replace(/[.:]/g, '-');
 }
 
-function parseIp(value: unknown, field: string): { text: string; v6: boolean } {
-  if (typeof value !== 'string' || !ipaddr.isValid(value)) {
-    throw new DnsError(
-      'INVALID_STATE',
-      `${field} must be an IP address, got ${JSON.stringify(value)}`,
-      { field, value },
-    );
-  }
+interface ParsedIp {
+  text: string;
+  v6: boolean;
+}
+
+function parseIp(value: unknown): ParsedIp | null {
+  if (typeof value !== 'string' || !ipaddr.isValid(value)) return null;
   const addr = ipaddr.parse(value);
   return { text: addr.toString(), v6: addr.kind() === 'ipv6' };
+}
+
+function ipProblem(value: unknown): string {
+  return `must be an IP address, got ${JSON.stringify(value)}`;
 }
 
 class ZoneBuilder {
@@ -133,16 +189,28 @@ interface EndpointGroup {
   ports: { name: string; port: number; protocol: string }[];
 }
 
+/** A Pod whose namespace and IPs are valid, with its parsed IPs. */
+interface PodEntry {
+  pod: K8sPod;
+  ips: ParsedIp[];
+  /** `spec.hostname` when it is a DNS label. */
+  hostname?: string;
+}
+
 function isReadyPod(pod: K8sPod): boolean {
   const conditions = pod.status?.conditions;
-  if (conditions?.length) return conditions.some((c) => c.type === 'Ready' && c.status === 'True');
+  if (conditions?.length)
+    return conditions.some((c) => c?.type === 'Ready' && c?.status === 'True');
   return (pod.status?.phase ?? 'Running') === 'Running';
 }
 
-function podIpList(pod: K8sPod): string[] {
-  const ips = pod.status?.podIPs?.map((p) => p.ip) ?? [];
-  if (ips.length === 0 && pod.status?.podIP) ips.push(pod.status.podIP);
-  return ips;
+/** The pod's IPs with the field each came from. */
+function podIpList(pod: K8sPod, at: string): { raw: unknown; field: string }[] {
+  const list = pod.status?.podIPs;
+  if (Array.isArray(list) && list.length > 0)
+    return list.map((p, j) => ({ raw: p?.ip, field: `${at}.status.podIPs[${j}].ip` }));
+  const one = pod.status?.podIP;
+  return one ? [{ raw: one, field: `${at}.status.podIP` }] : [];
 }
 
 function matchesSelector(
@@ -154,8 +222,11 @@ function matchesSelector(
 }
 
 /**
- * Compiles plain Kubernetes objects into the cluster zone (pure). Throws `DnsError`
- * `INVALID_STATE` naming the field (e.g. `services[2].metadata.name`) for malformed objects.
+ * Compiles plain Kubernetes objects into the cluster zone (pure). A malformed object does not
+ * stop the rest: the smallest sensible unit that holds the bad field (the whole Namespace,
+ * Service, Pod or EndpointSlice; one port; one endpoint or endpoint address) is left out and
+ * listed in {@link DnsZone.skipped}. Throws `DnsError` `INVALID_ARGUMENT` only for bad
+ * `options` (zone, ttl, pods).
  */
 export function compileZone(state: ClusterDnsState, options: ZoneOptions = {}): DnsZone {
   const zone = normalizeName(options.zone ?? 'cluster.local');
@@ -187,6 +258,15 @@ export function compileZone(state: ClusterDnsState, options: ZoneOptions = {}): 
   const svcZone = `svc.${zone}`;
   const namespaces = new Set<string>();
   const podIps = new Map<string, Set<string>>();
+  const skipped: SkippedObject[] = [];
+  const skip = (
+    object: string,
+    dropped: SkippedObject['dropped'],
+    field: string,
+    reason: string,
+  ): void => {
+    skipped.push({ object, field, reason, dropped });
+  };
 
   b.add({ name: zone, type: 'SOA', class: 'IN', ttl, data: soaData(zone, serial, ttl) }, zone);
   b.add({ name: `dns-version.${zone}`, type: 'TXT', class: 'IN', ttl, data: [SPEC_VERSION] }, zone);
@@ -199,54 +279,122 @@ export function compileZone(state: ClusterDnsState, options: ZoneOptions = {}): 
     b.ent(`${ns}.${svcZone}`, zone);
     b.ent(`${ns}.pod.${zone}`, zone);
   };
-  (state.namespaces ?? []).forEach((n, i) => {
-    addNamespace(checkLabel(n?.metadata?.name, `namespaces[${i}].metadata.name`));
+  (state.namespaces ?? []).forEach((n: K8sNamespace, i) => {
+    const at = `namespaces[${i}]`;
+    const name = n?.metadata?.name;
+    const bad = labelProblem(name);
+    if (bad !== null) {
+      skip(objectName('Namespace', undefined, name, at), 'object', `${at}.metadata.name`, bad);
+      return;
+    }
+    addNamespace(name as string);
   });
 
-  const podsByNs = new Map<string, K8sPod[]>();
-  (state.pods ?? []).forEach((pod, i) => {
-    const ns = checkLabel(pod?.metadata?.namespace ?? 'default', `pods[${i}].metadata.namespace`);
+  const podsByNs = new Map<string, PodEntry[]>();
+  (state.pods ?? []).forEach((pod: K8sPod, i) => {
+    const at = `pods[${i}]`;
+    if (!isObject(pod)) {
+      skip(`Pod ${at}`, 'object', at, 'must be an object');
+      return;
+    }
+    const ns = pod.metadata?.namespace ?? 'default';
+    const object = objectName('Pod', ns, pod.metadata?.name, at);
+    const badNs = labelProblem(ns);
+    if (badNs !== null) {
+      skip(object, 'object', `${at}.metadata.namespace`, badNs);
+      return;
+    }
+    const ips: ParsedIp[] = [];
+    for (const { raw, field } of podIpList(pod, at)) {
+      const ip = parseIp(raw);
+      if (!ip) {
+        skip(object, 'object', field, ipProblem(raw));
+        return;
+      }
+      ips.push(ip);
+    }
+    let hostname: string | undefined;
+    const rawHost = pod.spec?.hostname;
+    if (rawHost) {
+      const badHost = labelProblem(rawHost);
+      if (badHost === null) hostname = rawHost;
+      else skip(object, 'hostname', `${at}.spec.hostname`, badHost);
+    }
     addNamespace(ns);
     const list = podsByNs.get(ns) ?? [];
-    list.push(pod);
+    list.push({ pod, ips, hostname });
     podsByNs.set(ns, list);
-    const ips = podIps.get(ns) ?? new Set<string>();
-    podIpList(pod).forEach((ip, j) => {
-      ips.add(parseIp(ip, `pods[${i}].status.podIPs[${j}]`).text);
-    });
-    podIps.set(ns, ips);
+    const set = podIps.get(ns) ?? new Set<string>();
+    for (const ip of ips) set.add(ip.text);
+    podIps.set(ns, set);
   });
 
   const groups = new Map<string, EndpointGroup[]>();
-  (state.endpointSlices ?? []).forEach((slice, i) => {
-    const field = `endpointSlices[${i}]`;
-    const ns = checkLabel(slice?.metadata?.namespace ?? 'default', `${field}.metadata.namespace`);
-    addNamespace(ns);
+  (state.endpointSlices ?? []).forEach((slice: K8sEndpointSlice, i) => {
+    const at = `endpointSlices[${i}]`;
+    if (!isObject(slice)) {
+      skip(`EndpointSlice ${at}`, 'object', at, 'must be an object');
+      return;
+    }
+    const ns = slice.metadata?.namespace ?? 'default';
+    const object = objectName('EndpointSlice', ns, slice.metadata?.name, at);
+    const badNs = labelProblem(ns);
+    if (badNs !== null) {
+      skip(object, 'object', `${at}.metadata.namespace`, badNs);
+      return;
+    }
     const svcName = slice.metadata?.labels?.['kubernetes.io/service-name'];
-    if (svcName === undefined) return;
-    checkLabel(svcName, `${field}.metadata.labels["kubernetes.io/service-name"]`);
+    if (svcName === undefined) {
+      addNamespace(ns);
+      return;
+    }
+    const badSvc = labelProblem(svcName);
+    if (badSvc !== null) {
+      skip(object, 'object', `${at}.metadata.labels["kubernetes.io/service-name"]`, badSvc);
+      return;
+    }
+    addNamespace(ns);
     if (slice.addressType === 'FQDN') return;
+    const fqdn = `${svcName}.${ns}.${svcZone}`;
     const group: EndpointGroup = { addrs: [], ports: [] };
     (slice.ports ?? []).forEach((p: K8sEndpointPort, j) => {
-      if (!p.name || p.port == null) return;
-      group.ports.push({
-        name: checkLabel(p.name, `${field}.ports[${j}].name`),
-        port: checkPort(p.port, `${field}.ports[${j}].port`),
-        protocol: (p.protocol ?? 'TCP').toLowerCase(),
-      });
+      if (!p?.name || p.port == null) return;
+      const protocol = (p.protocol ?? 'TCP').toLowerCase();
+      const bad =
+        labelProblem(p.name) ??
+        nameProblem(`_${p.name}._${protocol}.${fqdn}`) ??
+        (LABEL.test(protocol) ? null : `protocol must be a DNS label, got ${p.protocol}`);
+      const badPort = portProblem(p.port);
+      if (bad !== null) skip(object, 'port', `${at}.ports[${j}].name`, bad);
+      else if (badPort !== null) skip(object, 'port', `${at}.ports[${j}].port`, badPort);
+      else group.ports.push({ name: p.name, port: p.port, protocol });
     });
     (slice.endpoints ?? []).forEach((ep: K8sEndpoint, j) => {
+      const epAt = `${at}.endpoints[${j}]`;
+      if (!isObject(ep)) {
+        skip(object, 'endpoint', epAt, 'must be an object');
+        return;
+      }
       const ready = ep.conditions?.ready !== false;
-      const hostname = ep.hostname
-        ? checkLabel(ep.hostname, `${field}.endpoints[${j}].hostname`)
-        : undefined;
+      let hostname: string | undefined;
+      if (ep.hostname) {
+        const bad = labelProblem(ep.hostname) ?? nameProblem(`${ep.hostname}.${fqdn}`);
+        if (bad !== null) {
+          skip(object, 'endpoint', `${epAt}.hostname`, bad);
+          return;
+        }
+        hostname = ep.hostname;
+      }
       if (!Array.isArray(ep.addresses)) {
-        throw new DnsError('INVALID_STATE', `${field}.endpoints[${j}].addresses must be a list`, {
-          field: `${field}.endpoints[${j}].addresses`,
-        });
+        skip(object, 'endpoint', `${epAt}.addresses`, 'must be a list');
+        return;
       }
       ep.addresses.forEach((a, k) => {
-        const ip = parseIp(a, `${field}.endpoints[${j}].addresses[${k}]`);
+        const ip = parseIp(a);
+        if (!ip) {
+          skip(object, 'address', `${epAt}.addresses[${k}]`, ipProblem(a));
+          return;
+        }
         group.addrs.push({ ip: ip.text, v6: ip.v6, hostname, ready });
       });
     });
@@ -258,34 +406,94 @@ export function compileZone(state: ClusterDnsState, options: ZoneOptions = {}): 
 
   const headless = new Set<string>();
   (state.services ?? []).forEach((svc: K8sService, i) => {
-    const field = `services[${i}]`;
-    const name = checkLabel(svc?.metadata?.name, `${field}.metadata.name`);
-    const ns = checkLabel(svc.metadata?.namespace ?? 'default', `${field}.metadata.namespace`);
-    addNamespace(ns);
+    const at = `services[${i}]`;
+    if (!isObject(svc)) {
+      skip(`Service ${at}`, 'object', at, 'must be an object');
+      return;
+    }
+    const name = svc.metadata?.name;
+    const ns = svc.metadata?.namespace ?? 'default';
+    const object = objectName('Service', ns, name, at);
+    const badName = labelProblem(name);
+    if (badName !== null) {
+      skip(object, 'object', `${at}.metadata.name`, badName);
+      return;
+    }
+    const badNs = labelProblem(ns);
+    if (badNs !== null) {
+      skip(object, 'object', `${at}.metadata.namespace`, badNs);
+      return;
+    }
     const fqdn = `${name}.${ns}.${svcZone}`;
+    const tooLong = nameProblem(fqdn);
+    if (tooLong !== null) {
+      skip(object, 'object', `${at}.metadata.name`, tooLong);
+      return;
+    }
     const spec = svc.spec ?? {};
     if (spec.type === 'ExternalName') {
       const target = spec.externalName;
-      if (typeof target !== 'string' || target.length === 0) {
-        throw new DnsError('INVALID_STATE', `${field}.spec.externalName must be a domain name`, {
-          field: `${field}.spec.externalName`,
-          value: target,
-        });
+      const bad = targetProblem(target);
+      if (bad !== null) {
+        skip(object, 'object', `${at}.spec.externalName`, bad);
+        return;
       }
-      b.add({ name: fqdn, type: 'CNAME', class: 'IN', ttl, data: normalizeName(target) }, zone);
+      addNamespace(ns);
+      b.add(
+        { name: fqdn, type: 'CNAME', class: 'IN', ttl, data: normalizeName(target as string) },
+        zone,
+      );
       return;
     }
-    const ports = (spec.ports ?? []).map((p, j) => ({
-      name: p.name ? checkLabel(p.name, `${field}.spec.ports[${j}].name`) : undefined,
-      port: checkPort(p.port, `${field}.spec.ports[${j}].port`),
-      targetPort: p.targetPort,
-      protocol: (p.protocol ?? 'TCP').toLowerCase(),
-    }));
-    if (spec.clusterIP === 'None') {
+    const headlessSvc = spec.clusterIP === 'None';
+    const ips: ParsedIp[] = [];
+    if (!headlessSvc) {
+      const raw = spec.clusterIPs?.length
+        ? spec.clusterIPs.map((ip, j) => ({ ip, field: `${at}.spec.clusterIPs[${j}]` }))
+        : spec.clusterIP
+          ? [{ ip: spec.clusterIP, field: `${at}.spec.clusterIP` }]
+          : [];
+      for (const { ip, field } of raw) {
+        const parsed = parseIp(ip);
+        if (!parsed) {
+          skip(object, 'object', field, ipProblem(ip));
+          return;
+        }
+        ips.push(parsed);
+      }
+    }
+    addNamespace(ns);
+    const ports: {
+      name?: string;
+      port: number;
+      targetPort?: number | string | null;
+      protocol: string;
+    }[] = [];
+    (spec.ports ?? []).forEach((p, j) => {
+      if (!isObject(p)) {
+        skip(object, 'port', `${at}.spec.ports[${j}]`, 'must be an object');
+        return;
+      }
+      const protocol = (p.protocol ?? 'TCP').toLowerCase();
+      const badName = p.name
+        ? (labelProblem(p.name) ??
+          nameProblem(`_${p.name}._${protocol}.${fqdn}`) ??
+          (LABEL.test(protocol) ? null : `protocol must be a DNS label, got ${p.protocol}`))
+        : null;
+      const badPort = portProblem(p.port);
+      const badTarget = typeof p.targetPort === 'number' ? portProblem(p.targetPort) : null;
+      if (badName !== null) skip(object, 'port', `${at}.spec.ports[${j}].name`, badName);
+      else if (badPort !== null) skip(object, 'port', `${at}.spec.ports[${j}].port`, badPort);
+      else if (badTarget !== null)
+        skip(object, 'port', `${at}.spec.ports[${j}].targetPort`, badTarget);
+      else
+        ports.push({ name: p.name || undefined, port: p.port, targetPort: p.targetPort, protocol });
+    });
+    if (headlessSvc) {
       headless.add(`${ns}/${name}`);
       let svcGroups = groups.get(`${ns}/${name}`);
       if (!svcGroups && spec.selector && options.endpointsFromPods !== false) {
-        svcGroups = [podEndpoints(podsByNs.get(ns) ?? [], spec.selector, name, ports)];
+        svcGroups = [podEndpoints(podsByNs.get(ns) ?? [], spec.selector, name as string, ports)];
       }
       const publishNotReady = spec.publishNotReadyAddresses === true;
       for (const g of svcGroups ?? []) {
@@ -316,16 +524,11 @@ export function compileZone(state: ClusterDnsState, options: ZoneOptions = {}): 
       }
       return;
     }
-    const ips = spec.clusterIPs?.length ? spec.clusterIPs : spec.clusterIP ? [spec.clusterIP] : [];
     if (ips.length === 0) return;
-    ips.forEach((raw, j) => {
-      const ip = parseIp(
-        raw,
-        spec.clusterIPs?.length ? `${field}.spec.clusterIPs[${j}]` : `${field}.spec.clusterIP`,
-      );
+    for (const ip of ips) {
       b.add({ name: fqdn, type: ip.v6 ? 'AAAA' : 'A', class: 'IN', ttl, data: ip.text }, zone);
       b.add({ name: reverseName(ip.text), type: 'PTR', class: 'IN', ttl, data: fqdn }, zone);
-    });
+    }
     for (const p of ports) {
       if (!p.name) continue;
       b.add(
@@ -342,17 +545,14 @@ export function compileZone(state: ClusterDnsState, options: ZoneOptions = {}): 
   });
 
   for (const [ns, list] of podsByNs) {
-    for (const pod of list) {
-      const hostname = pod.spec?.hostname;
+    for (const { pod, ips, hostname } of list) {
       const subdomain = pod.spec?.subdomain;
       if (!hostname || !subdomain || !headless.has(`${ns}/${subdomain}`) || !isReadyPod(pod))
         continue;
-      if (!LABEL.test(hostname)) continue;
       const host = `${hostname}.${subdomain}.${ns}.${svcZone}`;
-      for (const raw of podIpList(pod)) {
-        const ip = parseIp(raw, `pods[${ns}/${pod.metadata?.name}].status.podIPs`);
+      if (nameProblem(host) !== null) continue;
+      for (const ip of ips)
         b.add({ name: host, type: ip.v6 ? 'AAAA' : 'A', class: 'IN', ttl, data: ip.text }, zone);
-      }
     }
   }
 
@@ -361,22 +561,11 @@ export function compileZone(state: ClusterDnsState, options: ZoneOptions = {}): 
     for (const r of srv)
       if (r.type === 'SRV' && r.data.weight === 0) r.data.weight = Math.floor(100 / srv.length);
   }
-  return { zone, ttl, pods, serial, nodes: b.nodes, namespaces, podIps };
-}
-
-function checkPort(value: unknown, field: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 65535) {
-    throw new DnsError(
-      'INVALID_STATE',
-      `${field} must be a port number 1-65535, got ${JSON.stringify(value)}`,
-      { field, value },
-    );
-  }
-  return value;
+  return { zone, ttl, pods, serial, nodes: b.nodes, namespaces, podIps, skipped };
 }
 
 function podEndpoints(
-  pods: readonly K8sPod[],
+  pods: readonly PodEntry[],
   selector: Record<string, string>,
   svcName: string,
   ports: { name?: string; port: number; targetPort?: number | string | null; protocol: string }[],
@@ -390,20 +579,15 @@ function podEndpoints(
         protocol: p.protocol,
       });
   }
-  for (const pod of pods) {
+  for (const { pod, ips, hostname } of pods) {
     if (!matchesSelector(pod.metadata?.labels, selector)) continue;
-    const hostname =
-      pod.spec?.subdomain === svcName && pod.spec?.hostname && LABEL.test(pod.spec.hostname)
-        ? pod.spec.hostname
-        : undefined;
-    for (const raw of podIpList(pod)) {
-      if (!ipaddr.isValid(raw)) continue;
-      const addr = ipaddr.parse(raw);
+    const ready = isReadyPod(pod);
+    for (const ip of ips) {
       group.addrs.push({
-        ip: addr.toString(),
-        v6: addr.kind() === 'ipv6',
-        hostname,
-        ready: isReadyPod(pod),
+        ip: ip.text,
+        v6: ip.v6,
+        hostname: pod.spec?.subdomain === svcName ? hostname : undefined,
+        ready,
       });
     }
   }

@@ -366,13 +366,36 @@ export function loopbackSuite(udp: UdpPath): void {
       ]);
     });
 
-    it('keeps the old zone when an update is invalid', async () => {
-      expect(() =>
-        server.update({ services: [{ metadata: { name: 'x' }, spec: { clusterIP: 'bad' } }] }),
-      ).toThrow(/services\[0\]\.spec\.clusterIP/);
-      expect(answers(await dig(port, [`web.default.svc.${Z}`]))).toEqual([
+    it('skips a malformed Service, serves the good ones beside it, and counts the skip', async () => {
+      const skipped = server.update({
+        ...state,
+        services: [
+          { metadata: { name: 'x', namespace: 'default' }, spec: { clusterIP: 'bad' } },
+          ...(state.services ?? []),
+          clusterIpService('default', 'fresh', '10.96.0.77'),
+        ],
+      });
+      expect(skipped).toEqual([
+        {
+          object: 'Service default/x',
+          field: 'services[0].spec.clusterIP',
+          reason: 'must be an IP address, got "bad"',
+          dropped: 'object',
+        },
+      ]);
+      expect(server.skippedObjects).toEqual(skipped);
+      expect(answers(await dig(port, [`fresh.default.svc.${Z}`]))).toEqual([
+        `fresh.default.svc.${Z}. IN A 10.96.0.77`,
+      ]);
+      expect(answers(await dig(port, ['+tcp', `web.default.svc.${Z}`]))).toEqual([
         `web.default.svc.${Z}. IN A 10.96.0.10`,
       ]);
+      expect(status(await dig(port, [`x.default.svc.${Z}`]))).toBe('NXDOMAIN');
+      const metrics = async () => (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+      expect(await metrics()).toMatch(/^podnet_dns_skipped_objects 1$/m);
+      expect(server.update(state)).toEqual([]);
+      expect(await metrics()).toMatch(/^podnet_dns_skipped_objects 0$/m);
+      expect(status(await dig(port, [`fresh.default.svc.${Z}`]))).toBe('NXDOMAIN');
     });
   });
 }

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
   type ClusterDnsState,
-  DnsError,
   type DnsRecord,
   compileZone,
   resolve,
@@ -294,10 +293,12 @@ describe('resolve (Kubernetes DNS specification 1.1.0)', () => {
     });
   });
 
+  const good = clusterIpService('default', 'good', '10.96.9.9', ['http:80']);
+  const goodName = `good.default.svc.${Z}`;
   it.each([
     [
       { services: [{ metadata: { name: 'Bad_Name', namespace: 'default' }, spec: {} }] },
-      'services[0].metadata.name',
+      { object: 'Service default/Bad_Name', field: 'services[0].metadata.name', dropped: 'object' },
     ],
     [
       {
@@ -305,7 +306,18 @@ describe('resolve (Kubernetes DNS specification 1.1.0)', () => {
           { metadata: { name: 'ok', namespace: 'default' }, spec: { clusterIP: '10.0.0.300' } },
         ],
       },
-      'services[0].spec.clusterIP',
+      { object: 'Service default/ok', field: 'services[0].spec.clusterIP', dropped: 'object' },
+    ],
+    [
+      {
+        services: [
+          {
+            metadata: { name: 'ok', namespace: 'default' },
+            spec: { clusterIPs: ['10.0.0.1', 'fd00::zz'] },
+          },
+        ],
+      },
+      { object: 'Service default/ok', field: 'services[0].spec.clusterIPs[1]', dropped: 'object' },
     ],
     [
       {
@@ -313,26 +325,114 @@ describe('resolve (Kubernetes DNS specification 1.1.0)', () => {
           { metadata: { name: 'ok' }, spec: { clusterIP: '10.0.0.1', ports: [{ port: 70000 }] } },
         ],
       },
-      'services[0].spec.ports[0].port',
+      { object: 'Service default/ok', field: 'services[0].spec.ports[0].port', dropped: 'port' },
     ],
     [
       { services: [{ metadata: { name: 'ok' }, spec: { type: 'ExternalName' } }] },
-      'services[0].spec.externalName',
+      { object: 'Service default/ok', field: 'services[0].spec.externalName', dropped: 'object' },
+    ],
+    [
+      {
+        services: [
+          {
+            metadata: { name: 'ok' },
+            spec: { type: 'ExternalName', externalName: `${'x'.repeat(64)}.example.com` },
+          },
+        ],
+      },
+      { object: 'Service default/ok', field: 'services[0].spec.externalName', dropped: 'object' },
+    ],
+    [
+      { services: [null] },
+      { object: 'Service services[0]', field: 'services[0]', dropped: 'object' },
     ],
     [
       { endpointSlices: [endpointSlice('default', 'x', [{ ip: 'nope' }])] },
-      'endpointSlices[0].endpoints[0].addresses[0]',
+      {
+        object: 'EndpointSlice default/x-slice',
+        field: 'endpointSlices[0].endpoints[0].addresses[0]',
+        dropped: 'address',
+      },
     ],
-    [{ namespaces: [{ metadata: {} }] }, 'namespaces[0].metadata.name'],
-  ] as [ClusterDnsState, string][])('rejects bad objects naming the field (%#)', (bad, field) => {
-    try {
-      compileZone(bad);
-      expect.unreachable();
-    } catch (err) {
-      expect(DnsError.isInstance(err)).toBe(true);
-      expect(err).toMatchObject({ code: 'INVALID_STATE', field });
-      expect((err as Error).message).toContain(field);
-    }
+    [
+      { endpointSlices: [endpointSlice('default', 'x', [{ ip: '10.0.0.1', hostname: 'A_B' }])] },
+      {
+        object: 'EndpointSlice default/x-slice',
+        field: 'endpointSlices[0].endpoints[0].hostname',
+        dropped: 'endpoint',
+      },
+    ],
+    [
+      { endpointSlices: [endpointSlice('Bad', 'x', [{ ip: '10.0.0.1' }])] },
+      {
+        object: 'EndpointSlice Bad/x-slice',
+        field: 'endpointSlices[0].metadata.namespace',
+        dropped: 'object',
+      },
+    ],
+    [
+      { namespaces: [{ metadata: {} }] },
+      {
+        object: 'Namespace namespaces[0]',
+        field: 'namespaces[0].metadata.name',
+        dropped: 'object',
+      },
+    ],
+    [
+      {
+        pods: [{ metadata: { name: 'p', namespace: 'default' }, status: { podIP: '10.0.0.999' } }],
+      },
+      { object: 'Pod default/p', field: 'pods[0].status.podIP', dropped: 'object' },
+    ],
+    [
+      {
+        pods: [
+          {
+            metadata: { name: 'p', namespace: 'default' },
+            status: { podIPs: [{ ip: '10.0.0.9' }, { ip: 'x' }] },
+          },
+        ],
+      },
+      { object: 'Pod default/p', field: 'pods[0].status.podIPs[1].ip', dropped: 'object' },
+    ],
+  ] as [ClusterDnsState, Record<string, string>][])(
+    'skips only the bad object or part, names it, and serves the rest (%#)',
+    (bad, expected) => {
+      const z = compileZone({
+        ...bad,
+        services: [...(bad.services ?? []), good],
+      });
+      expect(z.skipped).toEqual([
+        expect.objectContaining({ ...expected, reason: expect.any(String) }),
+      ]);
+      expect(z.skipped[0]?.reason.length).toBeGreaterThan(10);
+      expect(resolve(z, { name: goodName, type: 'A' })).toMatchObject({
+        rcode: 'NOERROR',
+        answers: [expect.objectContaining({ data: '10.96.9.9' })],
+      });
+    },
+  );
+
+  it('drops one bad endpoint address but keeps the good ones of the same slice', () => {
+    const slice = endpointSlice('default', 'db', [{ ip: '10.1.0.5' }, { ip: '10.1.0.6' }]);
+    (slice.endpoints as { addresses: string[] }[])[1]?.addresses.push('10.1.0.300');
+    const z = compileZone({
+      services: [headlessService('default', 'db', []), clusterIpService('Bad', 'x', '10.0.0.1')],
+      endpointSlices: [slice],
+    });
+    expect(z.skipped.map((s) => [s.object, s.dropped])).toEqual([
+      ['EndpointSlice default/db-slice', 'address'],
+      ['Service Bad/x', 'object'],
+    ]);
+    const ips = (r: ReturnType<typeof resolve>) =>
+      r.kind === 'answer' ? r.answers.map((a) => a.data).sort() : [];
+    expect(ips(resolve(z, { name: `db.default.svc.${Z}`, type: 'A' }))).toEqual([
+      '10.1.0.5',
+      '10.1.0.6',
+    ]);
+    // A skipped object creates nothing, not even its namespace.
+    expect(z.namespaces.has('Bad')).toBe(false);
+    expect(compileZone(state).skipped).toEqual([]);
   });
 
   it('rejects bad options', () => {
