@@ -91,38 +91,35 @@ export async function runStandalone(inv: ShimInvocation): Promise<ShimResponse> 
       }
       const hostIf = vethName(ctx.containerId, ctx.ifName);
       try {
-        const links = await host.ipJson<{ ifname: string }[]>(['link', 'show']);
-        const base: string[][] = [];
-        if (!links.some((l) => l.ifname === sc.bridge))
-          base.push(['link', 'add', sc.bridge, 'type', 'bridge']);
-        for (const a of addrs) {
-          if (a.gateway)
-            base.push([
-              'addr',
-              'replace',
-              `${a.gateway}/${a.address.split('/')[1]}`,
-              'dev',
-              sc.bridge,
-            ]);
-        }
-        base.push(['link', 'set', sc.bridge, 'up']);
-        base.push([
-          'link',
-          'add',
-          hostIf,
-          'mtu',
-          String(sc.mtu),
-          'type',
-          'veth',
-          'peer',
-          'name',
-          ctx.ifName,
-          'mtu',
-          String(sc.mtu),
+        await ensureBridge(host, sc.bridge);
+        await host.ipBatch([
+          ...addrs.flatMap((a) =>
+            a.gateway
+              ? [['addr', 'replace', `${a.gateway}/${a.address.split('/')[1]}`, 'dev', sc.bridge]]
+              : [],
+          ),
+          ['link', 'set', sc.bridge, 'up'],
+          // the pod's end is made inside the pod namespace (as the reference bridge plugin
+          // does): never under the pod's name in the node namespace, where that name may be
+          // taken (a node's own eth0) or made by a concurrent ADD at the same moment
+          [
+            'link',
+            'add',
+            hostIf,
+            'mtu',
+            String(sc.mtu),
+            'type',
+            'veth',
+            'peer',
+            'name',
+            ctx.ifName,
+            'mtu',
+            String(sc.mtu),
+            'netns',
+            ctx.netns,
+          ],
+          ['link', 'set', hostIf, 'master', sc.bridge, 'up'],
         ]);
-        base.push(['link', 'set', hostIf, 'master', sc.bridge, 'up']);
-        base.push(['link', 'set', ctx.ifName, 'netns', ctx.netns]);
-        await host.ipBatch(base);
         const v4gw = addrs.find((a) => !a.ip.includes(':'))?.gateway;
         await host
           .inNetns({ path: ctx.netns })
@@ -200,6 +197,19 @@ export async function runStandalone(inv: ShimInvocation): Promise<ShimResponse> 
     },
   };
   return handleInvocation({ env: inv.env, stdin: inv.stdin }, handlers);
+}
+
+/**
+ * Creates the bridge unless it exists. Idempotent under concurrency: when ADDs race to create it,
+ * "File exists" from the kernel means another one won, which is as good; addresses and state are
+ * set by the caller in either case.
+ */
+async function ensureBridge(host: Host, bridge: string): Promise<void> {
+  try {
+    await host.ip(['link', 'add', bridge, 'type', 'bridge']);
+  } catch (e) {
+    if (!(HostError.isInstance(e) && /File exists/i.test(e.stderr ?? ''))) throw e;
+  }
 }
 
 async function ensureMasquerade(host: Host, allocator: Allocator): Promise<void> {

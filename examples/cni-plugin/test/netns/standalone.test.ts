@@ -11,6 +11,45 @@ const REPO = resolve(here, '../../../..');
 const DIST = join(REPO, 'examples/cni-plugin/dist/bin/podnet.js');
 const SRC = join(REPO, 'examples/cni-plugin/src/bin/podnet.ts');
 
+interface PluginRun {
+  code: number;
+  json: Record<string, unknown> | undefined;
+  out: string;
+}
+
+/** Execs the built plugin inside `nodeNs` as a runtime would: CNI_* env, config on stdin. */
+function execPlugin(
+  nodeNs: string,
+  cniEnv: Record<string, string>,
+  stdin: string,
+): Promise<PluginRun> {
+  return new Promise((res) => {
+    const argv = existsSync(DIST)
+      ? ['node', DIST]
+      : ['node', '--conditions=source', '--import', 'tsx', SRC];
+    const env: NodeJS.ProcessEnv = { ...process.env, CNI_PATH: '/usr/lib/cni', ...cniEnv };
+    delete env.NODE_EXTRA_CA_CERTS;
+    const child = execFile(
+      'nsenter',
+      [`--net=/run/netns/${nodeNs}`, '--', ...argv],
+      { env, cwd: REPO },
+      (err, stdout, stderr) => {
+        let json: Record<string, unknown> | undefined;
+        try {
+          json = JSON.parse(stdout) as Record<string, unknown>;
+        } catch {}
+        res({ code: err ? 1 : 0, json, out: stdout + stderr });
+      },
+    );
+    child.stdin?.end(stdin);
+  });
+}
+
+/** The first address (CIDR) of an ADD result. */
+function firstAddress(r: PluginRun): string {
+  return ((r.json?.ips ?? []) as { address: string }[])[0]?.address ?? `no address in ${r.out}`;
+}
+
 describe('podnet plugin in standalone mode (bridge + @podnet/ipam, no agent)', () => {
   let net: TestNet;
   let nodeNs: string;
@@ -29,33 +68,11 @@ describe('podnet plugin in standalone mode (bridge + @podnet/ipam, no agent)', (
     });
 
   const cni = (command: string, id: string, netns: string, stdin = conf()) =>
-    new Promise<{ code: number; json: Record<string, unknown> | undefined; out: string }>((res) => {
-      const argv = existsSync(DIST)
-        ? ['node', DIST]
-        : ['node', '--conditions=source', '--import', 'tsx', SRC];
-      const env: NodeJS.ProcessEnv = {
-        ...process.env,
-        CNI_COMMAND: command,
-        CNI_CONTAINERID: id,
-        CNI_NETNS: netns,
-        CNI_IFNAME: 'eth0',
-        CNI_PATH: '/usr/lib/cni',
-      };
-      delete env.NODE_EXTRA_CA_CERTS;
-      const child = execFile(
-        'nsenter',
-        [`--net=/run/netns/${nodeNs}`, '--', ...argv],
-        { env, cwd: REPO },
-        (err, stdout, stderr) => {
-          let json: Record<string, unknown> | undefined;
-          try {
-            json = JSON.parse(stdout) as Record<string, unknown>;
-          } catch {}
-          res({ code: err ? 1 : 0, json, out: stdout + stderr });
-        },
-      );
-      child.stdin?.end(stdin);
-    });
+    execPlugin(
+      nodeNs,
+      { CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: netns, CNI_IFNAME: 'eth0' },
+      stdin,
+    );
 
   beforeAll(async () => {
     net = createTestNet();
@@ -107,5 +124,68 @@ describe('podnet plugin in standalone mode (bridge + @podnet/ipam, no agent)', (
     );
     expect(bad.json).toMatchObject({ code: 7 });
     expect(String(bad.json?.msg)).toContain('mtu');
+  });
+});
+
+describe('standalone mode on a node that has its own eth0, with concurrent ADDs', () => {
+  let net: TestNet;
+  let nodeNs: string;
+  let dataDir: string;
+
+  const conf = () =>
+    JSON.stringify({
+      cniVersion: '1.1.0',
+      name: 'sa-busy',
+      type: 'podnet',
+      mode: 'standalone',
+      bridge: 'sabusy0',
+      ipam: { type: 'podnet-ipam', ranges: [[{ subnet: '10.78.0.0/24' }]], dataDir },
+    });
+  const add = (id: string, podNs: string) =>
+    execPlugin(
+      nodeNs,
+      {
+        CNI_COMMAND: 'ADD',
+        CNI_CONTAINERID: id,
+        CNI_NETNS: `/run/netns/${podNs}`,
+        CNI_IFNAME: 'eth0',
+      },
+      conf(),
+    );
+
+  beforeAll(async () => {
+    net = createTestNet();
+    nodeNs = await net.ns('busy');
+    // an ordinary host: its uplink is called eth0 too
+    await net.exec(nodeNs, ['ip', 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'up0']);
+    dataDir = mkdtempSync(join(tmpdir(), 'podnet-sa-busy-'));
+  });
+  afterAll(async () => {
+    await net.cleanup();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it("wires the pod's eth0 and leaves the node's own eth0 alone", async () => {
+    const pod = await net.ns('busy-p');
+    const r = await add('busy-one', pod);
+    expect(r.code, r.out).toBe(0);
+    const ip = firstAddress(r);
+    const inPod = await net.exec(pod, ['ip', '-o', 'addr', 'show', 'dev', 'eth0']);
+    expect(inPod.stdout).toContain(ip);
+    const nodeEth0 = await net.exec(nodeNs, ['ip', '-o', 'link', 'show', 'dev', 'eth0']);
+    expect(nodeEth0.stdout).toContain('eth0@up0');
+    expect(await net.ping(pod, '10.78.0.1')).toBe(true);
+  });
+
+  it('10 concurrent ADDs onto a bridge that does not exist yet all succeed, each with its own address', async () => {
+    await net.exec(nodeNs, ['ip', 'link', 'del', 'sabusy0'], { allowFail: true });
+    const pods = await Promise.all(Array.from({ length: 10 }, (_, i) => net.ns(`busy-${i}`)));
+    const runs = await Promise.all(pods.map((p, i) => add(`busy-${i}`, p)));
+    for (const r of runs) expect(r.code, r.out).toBe(0);
+    const ips = runs.map(firstAddress);
+    expect(new Set(ips).size).toBe(10);
+    const ports = await net.exec(nodeNs, ['ip', '-o', 'link', 'show', 'master', 'sabusy0']);
+    expect(ports.stdout.trim().split('\n')).toHaveLength(10);
+    expect(await net.ping(pods[9]!, ips[0]!.split('/')[0]!)).toBe(true);
   });
 });
