@@ -94,6 +94,8 @@ class Reflector {
   resourceVersion = '';
   listed = false;
   lastActivity = Date.now();
+  /** What the reflector is doing: the watchdog only looks at an open watch. */
+  phase: 'listing' | 'watching' | 'waiting' = 'waiting';
   private backoffMs: number;
   private controller?: AbortController;
   private timer?: NodeJS.Timeout;
@@ -137,7 +139,7 @@ class Reflector {
 
   /** Restarts the watch (the watchdog, for a silent connection). */
   restartWatch(): void {
-    if (this.stopped || this.timer) return;
+    if (this.stopped || this.timer || this.phase !== 'watching') return;
     this.source.count('watchdogRestarts');
     this.log.warn('watch silent; restarting it', {
       resource: this.path,
@@ -160,6 +162,7 @@ class Reflector {
       delayMs: Math.round(delay),
     });
     clearTimeout(this.timer);
+    this.phase = 'waiting';
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void (what === 'relist' ? this.relist() : this.watch());
@@ -169,6 +172,7 @@ class Reflector {
 
   private async relist(): Promise<void> {
     const gen = ++this.generation;
+    this.phase = 'listing';
     this.controller?.abort();
     this.controller = undefined;
     const items: ClusterObject[] = [];
@@ -182,6 +186,7 @@ class Reflector {
           ...this.selector(),
         });
         if (gen !== this.generation || this.stopped) return;
+        this.lastActivity = Date.now();
         for (const o of page.items ?? []) items.push(o);
         rv = page.metadata?.resourceVersion ?? rv;
         cont = page.metadata?.continue ?? '';
@@ -226,6 +231,8 @@ class Reflector {
   private async watch(): Promise<void> {
     if (this.stopped) return;
     const gen = ++this.generation;
+    this.phase = 'watching';
+    this.lastActivity = Date.now();
     const current = () => gen === this.generation && !this.stopped;
     let gone = false;
     const onEvent = (type: string, obj: WatchEvent['object']) => {
