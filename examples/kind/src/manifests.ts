@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { formatOf, MAX_YAML_ALIASES, parseText } from '@podnet/cluster-state';
 import ts from 'typescript';
 import { parseAllDocuments } from 'yaml';
 
@@ -19,14 +20,22 @@ export interface ManifestProblem {
   readonly message: string;
 }
 
-/** Reads every YAML document of a file (empty documents are dropped). */
+/**
+ * Reads every document of a manifest file with `@podnet/cluster-state`'s parser (YAML or JSON;
+ * empty documents are dropped); a document that does not parse is an error naming the file and
+ * the document.
+ */
 export function loadManifests(file: string): ManifestDoc[] {
-  const docs = parseAllDocuments(readFileSync(file, 'utf8'));
   const out: ManifestDoc[] = [];
-  for (const d of docs) {
-    if (d.errors.length) throw new Error(`${file}: ${d.errors[0]!.message}`);
-    const v = d.toJS() as ManifestDoc | null;
-    if (v) out.push(v);
+  const parsed = parseText(
+    { parseAllDocuments },
+    readFileSync(file, 'utf8'),
+    formatOf(file),
+    MAX_YAML_ALIASES,
+  );
+  for (const d of parsed) {
+    if (d.error !== undefined) throw new Error(`${file}: document ${d.document}: ${d.error}`);
+    if (d.value) out.push(d.value as ManifestDoc);
   }
   return out;
 }

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { KUBERNETES_ACCESS, expandConfigEnv, parseAgentConfig } from '@podnet/example-node-agent';
+import { kubernetesAccess } from '@podnet/cluster-state';
+import { expandConfigEnv, parseAgentConfig } from '@podnet/example-node-agent';
 import {
   type ManifestDoc,
   checkKindConfig,
@@ -77,7 +78,7 @@ describe('kind manifests', () => {
         for (const r of rule.resources) for (const v of rule.verbs) granted.add(`${g}/${r}:${v}`);
     }
     const needed = new Set<string>();
-    for (const a of KUBERNETES_ACCESS)
+    for (const a of kubernetesAccess())
       for (const v of a.verbs) needed.add(`${a.group}/${a.resource}:${v}`);
     expect([...granted].sort()).toEqual([...needed].sort());
     const binding = find('ClusterRoleBinding', 'podnet-agent');

@@ -126,6 +126,26 @@ describe('KubernetesSource against the list/watch fixture', () => {
     ]);
   });
 
+  it('reads a resource the server does not serve (no CRD) as empty, and picks it up later', async () => {
+    const t = await setup(
+      (fx) => {
+        fx.unserved.add(P.ClusterNetworkPolicy);
+        fx.upsert(P.Pod, pod('a', '10.244.1.2'));
+      },
+      { maxBackoffMs: 200 },
+    );
+    await until(() => t.source.synced, 'synced without the CRD');
+    expect(t.store.size('ClusterNetworkPolicy')).toBe(0);
+    t.fx.unserved.delete(P.ClusterNetworkPolicy);
+    t.fx.upsert(P.ClusterNetworkPolicy, {
+      apiVersion: 'policy.networking.k8s.io/v1alpha2',
+      kind: 'ClusterNetworkPolicy',
+      metadata: { name: 'later' },
+      spec: { tier: 'Admin', priority: 3, subject: { namespaces: {} } },
+    });
+    await t.converged('the CRD installed later');
+  });
+
   it('reads only this node’s pods with a field selector', async () => {
     const t = await setup(
       (fx) => {

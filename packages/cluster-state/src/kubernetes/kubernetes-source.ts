@@ -38,6 +38,11 @@ class Gone extends Error {
   readonly statusCode = 410;
 }
 
+/** The API server does not serve the resource (e.g. ClusterNetworkPolicy's CRD is not installed). */
+class NotServed extends Error {
+  readonly statusCode = 404;
+}
+
 function loadKubeConfig(path: string | undefined): KubeConfig {
   const kc = new KubeConfig();
   if (path) kc.loadFromFile(path);
@@ -65,6 +70,7 @@ async function getJson(kc: KubeConfig, path: string, query: Record<string, strin
       res.on('end', () => {
         const body = Buffer.concat(chunks).toString('utf8');
         if (res.statusCode === 410) return reject(new Gone(`list ${path}: 410 Gone`));
+        if (res.statusCode === 404) return reject(new NotServed(`list ${path}: 404 Not Found`));
         if (res.statusCode !== 200) {
           const e = new ClusterStateError(
             'SOURCE_FAILED',
@@ -102,6 +108,7 @@ class Reflector {
   private generation = 0;
   private stopped = false;
   private invalid = new Set<string>();
+  private notServed = false;
 
   constructor(
     readonly kind: ObjectKind,
@@ -192,9 +199,29 @@ class Reflector {
         cont = page.metadata?.continue ?? '';
       } while (cont);
     } catch (e) {
-      if (gen === this.generation) this.retry('relist', e);
+      if (gen !== this.generation) return;
+      if (e instanceof NotServed) {
+        // an API that is not installed holds no objects: synced and empty, checked again later
+        if (!this.notServed)
+          this.log.info('resource not served; reading it as empty', { resource: this.path });
+        this.notServed = true;
+        this.store.transaction((tx) => {
+          tx.replace(this.kind, []);
+          tx.markSynced(this.kind);
+        });
+        this.listed = true;
+        this.phase = 'waiting';
+        this.timer = setTimeout(() => {
+          this.timer = undefined;
+          void this.relist();
+        }, this.options.maxBackoffMs ?? 30_000);
+        this.timer.unref?.();
+        return;
+      }
+      this.retry('relist', e);
       return;
     }
+    this.notServed = false;
     this.source.count('lists');
     this.lastActivity = Date.now();
     this.resourceVersion = rv;

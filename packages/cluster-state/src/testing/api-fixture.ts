@@ -58,6 +58,8 @@ function matchesFieldSelector(obj: FixtureObject, selector: string | null): bool
 export class ApiFixture {
   readonly faults: FixtureFaults = { failLists: 0, failWatches: 0, silentWatches: false };
   readonly requests: string[] = [];
+  /** Resource paths answered with 404, as an API server without that CRD installed. */
+  readonly unserved = new Set<string>();
   private readonly resources = new Map<string, Resource>();
   private readonly watches = new Set<{
     path: string;
@@ -177,7 +179,7 @@ export class ApiFixture {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://x');
-    const r = this.resources.get(url.pathname);
+    const r = this.unserved.has(url.pathname) ? undefined : this.resources.get(url.pathname);
     const watch = url.searchParams.get('watch') === 'true';
     this.requests.push(`${watch ? 'WATCH' : 'LIST'} ${url.pathname}`);
     if (!r) {
