@@ -65,4 +65,3 @@ export { DnsServer } from './server.js';
 export { nativeUdpAvailable } from './native-udp.js';
 export type { NativeUdpStats, UdpPath } from './native-udp.js';
 export type { DnsListenOptions, DnsServerAddress, DnsServerOptions } from './server.js';
-export { loadManifests, parseManifests } from './manifests.js';

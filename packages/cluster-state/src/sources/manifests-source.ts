@@ -35,6 +35,8 @@ export interface ManifestsSourceOptions {
   readonly maxFileBytes?: number;
   /** Texts larger than this are parsed on a worker thread (default 64 KiB; `Infinity`: never). */
   readonly workerThresholdBytes?: number;
+  /** Watch the directory for changes (default true); false: only {@link ManifestsSource.rescan}. */
+  readonly watch?: boolean;
 }
 
 interface FileEntry {
@@ -92,6 +94,7 @@ export class ManifestsSource implements ClusterSource {
   async start(store: ClusterStore): Promise<void> {
     this.store = store;
     await this.rescan();
+    if (this.options.watch === false) return;
     try {
       this.watcher = watch(this.options.dir, () => this.schedule());
       this.watcher.on('error', (e) =>

@@ -1,18 +1,29 @@
 #!/usr/bin/env node
-import { watch } from 'node:fs';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
+import {
+  type ClusterSource,
+  ClusterStore,
+  DNS_KINDS,
+  dnsInput,
+  type SourceLogger,
+  touchesDns,
+} from '@podnet/cluster-state';
+import { ManifestsSource } from '@podnet/cluster-state/sources';
 import { DnsError } from '../errors.js';
-import { loadManifests } from '../manifests.js';
 import { DnsServer } from '../server.js';
 import type { PodsMode } from '../types.js';
 
-const USAGE = `usage: podnet-dns --manifests DIR [options]
+const USAGE = `usage: podnet-dns (--manifests DIR | --kubeconfig FILE | --in-cluster) [options]
 
-Serves Kubernetes cluster DNS from a directory of manifests (Namespaces, Services,
-EndpointSlices, Pods as YAML or JSON), reloaded on change and on SIGHUP.
+Serves Kubernetes cluster DNS for the Namespaces, Services, EndpointSlices and Pods of
+a directory of manifests (YAML or JSON, watched; a bad file is logged and skipped) or of
+a Kubernetes API server (list/watch through @kubernetes/client-node, as CoreDNS does).
 
-  --manifests DIR      directory of manifests (required)
+  --manifests DIR      directory of manifests
+  --kubeconfig FILE    read the cluster from the API server of this kubeconfig
+  --in-cluster         read the cluster from the API server, with the pod's service
+                       account (or ~/.kube/config)
   --address IP         listen address (default 127.0.0.1)
   --port N             UDP and TCP port (default 53; 0 picks a free one)
   --http-port N        /health, /ready, /metrics port (default: none)
@@ -23,10 +34,11 @@ EndpointSlices, Pods as YAML or JSON), reloaded on change and on SIGHUP.
   --resolv-conf PATH   read upstreams from this file (when no --upstream)
   --udp PATH           auto | native | dgram: how UDP is served (default auto: the
                        native batch path when built, else node:dgram)
-  --no-watch           do not reload when the directory changes
+  --no-watch           read the directory only at start and on SIGHUP
   --version            print the version
 
-Prints one JSON line {"event":"listening",...} once serving.`;
+Prints one JSON line {"event":"listening",...} once serving, and {"event":"synced",...}
+each time the zone changed. Logs are JSON lines on stderr.`;
 
 function fail(message: string): never {
   process.stderr.write(`podnet-dns: ${message}\n`);
@@ -47,6 +59,8 @@ async function main(): Promise<void> {
     parseArgs({
       options: {
         manifests: { type: 'string' },
+        kubeconfig: { type: 'string' },
+        'in-cluster': { type: 'boolean' },
         address: { type: 'string' },
         port: { type: 'string' },
         'http-port': { type: 'string' },
@@ -77,8 +91,9 @@ async function main(): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  if (!v.manifests) fail(`--manifests is required\n${USAGE}`);
-  const dir = v.manifests;
+  const modes = [v.manifests, v.kubeconfig, v['in-cluster']].filter((x) => x !== undefined);
+  if (modes.length !== 1)
+    fail(`give exactly one of --manifests, --kubeconfig, --in-cluster\n${USAGE}`);
   const udp = v.udp ?? 'auto';
   if (udp !== 'auto' && udp !== 'native' && udp !== 'dgram')
     fail(`--udp must be auto, native or dgram, got ${JSON.stringify(udp)}`);
@@ -91,19 +106,50 @@ async function main(): Promise<void> {
     upstreams: v.upstream,
     resolvConf: v.upstream ? undefined : v['resolv-conf'],
   });
-  const reload = async (): Promise<void> => {
+  const log: SourceLogger = {
+    info: (msg, fields) => logLine('info', msg, fields),
+    warn: (msg, fields) => logLine('warn', msg, fields),
+    error: (msg, fields) => logLine('error', msg, fields),
+  };
+  const store = new ClusterStore();
+  let source: ClusterSource;
+  if (v.manifests) {
+    source = new ManifestsSource({ dir: v.manifests, log, watch: !v['no-watch'] });
+  } else {
+    let mod: typeof import('@podnet/cluster-state/kubernetes');
     try {
-      server.update(await loadManifests(dir));
+      mod = await import('@podnet/cluster-state/kubernetes');
+    } catch (err) {
+      fail(
+        `--kubeconfig/--in-cluster need @kubernetes/client-node 1.4 installed beside @podnet/dns (${(err as Error).message})`,
+      );
+    }
+    source = new mod.KubernetesSource({ kubeconfig: v.kubeconfig, log, kinds: DNS_KINDS });
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const reload = (): void => {
+    if (!source.synced) return;
+    try {
+      server.update(dnsInput(store));
       process.stdout.write(`${JSON.stringify({ event: 'synced', names: server.names })}\n`);
     } catch (err) {
       const e = err as DnsError;
-      process.stderr.write(
-        `${JSON.stringify({ event: 'reload-failed', code: e.code, field: e.field, message: e.message })}\n`,
-      );
-      if (!server.synced) throw err;
+      log.error('zone update failed', { code: e.code, field: e.field, error: e.message });
     }
   };
-  await reload();
+  // bursts of deltas are coalesced into one zone update
+  const schedule = (): void => {
+    if (timer) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      reload();
+    }, 20);
+  };
+  store.subscribe((batch) => {
+    if (touchesDns(batch) || !server.synced) schedule();
+  });
+  await source.start(store);
+  reload();
   const addr = await server.start({
     address: v.address ?? '127.0.0.1',
     port,
@@ -113,19 +159,24 @@ async function main(): Promise<void> {
   process.stdout.write(
     `${JSON.stringify({ event: 'listening', ...addr, upstreams: server.upstreams })}\n`,
   );
-  let timer: NodeJS.Timeout | undefined;
-  const schedule = (): void => {
-    clearTimeout(timer);
-    timer = setTimeout(() => void reload(), 100);
-  };
-  if (!v['no-watch']) watch(dir, schedule).on('error', () => undefined);
-  process.on('SIGHUP', schedule);
+  process.on('SIGHUP', () => {
+    if (source instanceof ManifestsSource) void source.rescan();
+  });
   const shutdown = (): void => {
     clearTimeout(timer);
-    void server.stop().then(() => process.exit(0));
+    void source
+      .stop()
+      .then(() => server.stop())
+      .then(() => process.exit(0));
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
+}
+
+function logLine(level: string, msg: string, fields: Record<string, unknown> = {}): void {
+  process.stderr.write(
+    `${JSON.stringify({ ts: new Date().toISOString(), level, msg, ...fields })}\n`,
+  );
 }
 
 main().catch((err: unknown) => {

@@ -115,16 +115,25 @@ describe('podnet-dns binary in a namespace, queried from another', () => {
     });
   });
 
-  it('keeps serving the last good state when a manifest turns invalid, and says why', async () => {
+  it('skips an invalid manifest with one logged line naming file and field, and keeps updating the rest', async () => {
     writeFileSync(
       join(dir, 'bad.yaml'),
-      'kind: Service\nmetadata: { name: Bad_Name, namespace: shop }\nspec: {}\n',
+      'kind: Service\napiVersion: v1\nmetadata: { name: Bad_Name, namespace: shop }\nspec: {}\n',
     );
-    await waitFor(() => out.join('').includes('reload-failed'), {
+    writeFileSync(
+      join(dir, 'after.yaml'),
+      'kind: Service\napiVersion: v1\nmetadata: { name: after, namespace: shop }\nspec: { clusterIP: 10.96.5.7 }\n',
+    );
+    await waitFor(async () => (await dig(`after.shop.svc.${Z}`)) === '10.96.5.7', {
       timeoutMs: 20_000,
-      what: 'a reload-failed event',
+      what: 'a Service added beside the bad file to resolve',
     });
-    expect(out.join('')).toMatch(/services\[\d+\]\.metadata\.name/);
+    const skipped = out
+      .join('')
+      .split('\n')
+      .filter((l) => l.includes('"manifest skipped"'));
+    expect(skipped).toHaveLength(1);
+    expect(JSON.parse(skipped[0]!)).toMatchObject({ file: 'bad.yaml', field: 'metadata.name' });
     expect(await dig(`web.shop.svc.${Z}`)).toBe('10.96.5.5');
   });
 
@@ -151,6 +160,6 @@ describe('podnet-dns binary in a namespace, queried from another', () => {
     const version = await net.exec(server, [process.execPath, BIN, '--version']);
     expect(version.stdout).toMatch(/^podnet-dns \d+\.\d+\.\d+/);
     const missing = await net.exec(server, [process.execPath, BIN], { allowFail: true });
-    expect(missing.stderr).toMatch(/--manifests is required/);
+    expect(missing.stderr).toMatch(/give exactly one of --manifests, --kubeconfig, --in-cluster/);
   });
 });

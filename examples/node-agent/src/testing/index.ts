@@ -1,1 +1,0 @@
-export { ApiFixture, type FixtureFaults, type FixtureObject } from './api-fixture.js';
