@@ -65,3 +65,6 @@ export { DnsServer } from './server.js';
 export { nativeUdpAvailable } from './native-udp.js';
 export type { NativeUdpStats, UdpPath } from './native-udp.js';
 export type { DnsListenOptions, DnsServerAddress, DnsServerOptions } from './server.js';
+export { DEFAULT_TCP_LIMITS, tcpLimits } from './tcp-limits.js';
+export type { DnsTcpLimits, DnsTcpOptions } from './tcp-limits.js';
+export type { DnsTcpClosed, DnsTcpConnectionInfo, DnsTcpStats } from './tcp-server.js';

@@ -1,3 +1,4 @@
+import type { DnsTcpStats } from './tcp-server.js';
 import { typeName } from './wire.js';
 
 const RCODE_NAMES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED'];
@@ -70,6 +71,8 @@ export class DnsMetrics {
     udpPath?: 'native' | 'dgram' | null;
     /** Batches and datagrams of the native UDP path. */
     udpBatches?: { batches: number; datagrams: number } | null;
+    /** The TCP listener's counters, when listening. */
+    tcp?: DnsTcpStats | null;
     /** Objects (or parts of them) the current zone left out as malformed. */
     skippedObjects?: number;
   }): string {
@@ -133,6 +136,36 @@ export class DnsMetrics {
       'Objects (or their ports, endpoints, addresses) the current zone left out as malformed.',
     );
     lines.push(`podnet_dns_skipped_objects ${gauges.skippedObjects ?? 0}`);
+    const tcp = gauges.tcp;
+    if (tcp) {
+      family('podnet_dns_tcp_connections', 'gauge', 'Open DNS-over-TCP connections.');
+      lines.push(`podnet_dns_tcp_connections ${tcp.connections}`);
+      family(
+        'podnet_dns_tcp_paused_connections',
+        'gauge',
+        'TCP connections not read because their answers do not drain or too many queries wait.',
+      );
+      lines.push(`podnet_dns_tcp_paused_connections ${tcp.paused}`);
+      family(
+        'podnet_dns_tcp_buffered_bytes',
+        'gauge',
+        'Answer bytes waiting in the server to be sent over TCP.',
+      );
+      lines.push(`podnet_dns_tcp_buffered_bytes ${tcp.bufferedBytes}`);
+      family(
+        'podnet_dns_tcp_pauses_total',
+        'counter',
+        'Times a TCP connection stopped being read for backpressure.',
+      );
+      lines.push(`podnet_dns_tcp_pauses_total ${tcp.pauses}`);
+      family(
+        'podnet_dns_tcp_closed_total',
+        'counter',
+        'TCP connections the server closed or refused, by reason.',
+      );
+      for (const [reason, n] of Object.entries(tcp.closed))
+        lines.push(`podnet_dns_tcp_closed_total{reason="${reason}"} ${n}`);
+    }
     if (gauges.udpPath) {
       family('podnet_dns_udp_path', 'gauge', 'How UDP is served (native batches or node:dgram).');
       lines.push(`podnet_dns_udp_path{path="${gauges.udpPath}"} 1`);

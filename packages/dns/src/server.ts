@@ -31,6 +31,8 @@ import {
   writeOptAt,
 } from './prepared.js';
 import { type Upstream, parseResolvConf, parseUpstream } from './resolv-conf.js';
+import { type DnsTcpLimits, type DnsTcpOptions, tcpLimits } from './tcp-limits.js';
+import { type DnsTcpConnectionInfo, type DnsTcpStats, TcpDnsListener } from './tcp-server.js';
 import type { ClusterDnsState, ZoneOptions } from './types.js';
 import { RCODES, TYPE_CODES, decodeMessage, encodeMessage } from './wire.js';
 import { type SkippedObject, authorityOf, compileZone, normalizeName } from './zone.js';
@@ -45,6 +47,12 @@ export interface DnsServerOptions extends Omit<ZoneOptions, 'serial'> {
   cache?: CacheOptions | false;
   /** Per-upstream timeout in ms; default 2000. */
   forwardTimeoutMs?: number;
+  /**
+   * Limits of DNS over TCP: connections (global and per source address), the idle timeout, the
+   * deadline of each message, and the answers and queries one connection may have waiting. See
+   * {@link DnsTcpOptions} for each default.
+   */
+  tcp?: DnsTcpOptions;
 }
 
 /** Where to listen. UDP and TCP share `port` unless `udpPort`/`tcpPort` are given. */
@@ -89,11 +97,9 @@ interface UdpListener {
   close(): Promise<void>;
 }
 
-const MAX_TCP_CONNECTIONS = 1000;
 const DEFAULT_UDP_BATCH = 64;
 const MAX_UDP_BATCH = 1024;
 const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
-const TCP_IDLE_MS = 10_000;
 
 /**
  * Cluster DNS over UDP and TCP: answers the zone from answers prepared at {@link update},
@@ -117,9 +123,9 @@ export class DnsServer {
   private batching = false;
   private batchStart = 0;
   private batchAnswered = 0;
-  private tcp: net.Server | null = null;
+  private tcp: TcpDnsListener | null = null;
+  private readonly tcpLimits: DnsTcpLimits;
   private http: http.Server | null = null;
-  private readonly connections = new Set<net.Socket>();
   private bound: DnsServerAddress | null = null;
   private skipped: readonly SkippedObject[] = [];
 
@@ -131,6 +137,7 @@ export class DnsServer {
       endpointsFromPods: options.endpointsFromPods,
     };
     compileZone({}, this.zoneOptions);
+    this.tcpLimits = tcpLimits(options.tcp);
     this.zoneName = normalizeName(options.zone ?? 'cluster.local');
     let upstreams: Upstream[] = [];
     if (options.upstreams) {
@@ -429,7 +436,7 @@ export class DnsServer {
           address,
           port,
           udpPort: port,
-          tcpPort: (tcp.address() as net.AddressInfo).port,
+          tcpPort: tcp.port,
           udpPath: udp.path,
         };
         break;
@@ -471,6 +478,16 @@ export class DnsServer {
   /** Counters of the native UDP path (null on the dgram path or before {@link start}). */
   udpStats(): NativeUdpStats | null {
     return this.nativeUdp?.stats() ?? null;
+  }
+
+  /** Counters and gauges of the TCP listener (null before {@link start}). */
+  tcpStats(): DnsTcpStats | null {
+    return this.tcp?.stats() ?? null;
+  }
+
+  /** The open TCP connections, with what each has waiting (empty before {@link start}). */
+  tcpConnections(): DnsTcpConnectionInfo[] {
+    return this.tcp?.connections() ?? [];
   }
 
   private bindNativeUdp(address: string, port: number, batch: number): UdpListener {
@@ -615,56 +632,23 @@ export class DnsServer {
     sock.send(out, rinfo.port, rinfo.address);
   }
 
-  private bindTcp(address: string, port: number): Promise<net.Server> {
-    return new Promise((resolve, reject) => {
-      const server = net.createServer((sock) => this.onTcp(sock));
-      server.maxConnections = MAX_TCP_CONNECTIONS;
-      server.once('error', (err) =>
-        reject(new DnsError('BIND_FAILED', `cannot bind TCP ${address}:${port}`, { cause: err })),
-      );
-      server.listen({ port, host: address, exclusive: true }, () => {
-        server.removeAllListeners('error');
-        server.on('error', () => undefined);
-        resolve(server);
-      });
-    });
+  private bindTcp(address: string, port: number): Promise<TcpDnsListener> {
+    return TcpDnsListener.listen(address, port, this.tcpLimits, this.answerTcp);
   }
 
-  private onTcp(sock: net.Socket): void {
-    this.connections.add(sock);
-    sock.setNoDelay(true);
-    sock.setTimeout(TCP_IDLE_MS, () => sock.destroy());
-    sock.on('error', () => sock.destroy());
-    sock.on('close', () => this.connections.delete(sock));
-    let buf = Buffer.alloc(0);
-    let chain: Promise<void> = Promise.resolve();
-    sock.on('data', (chunk) => {
-      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-      while (buf.length >= 2) {
-        const len = buf.readUInt16BE(0);
-        if (buf.length < 2 + len) break;
-        const msg = Buffer.from(buf.subarray(2, 2 + len));
-        buf = buf.subarray(2 + len);
-        chain = chain.then(async () => {
-          let out: Uint8Array | null;
-          try {
-            out = await this.handle(msg, 'tcp');
-          } catch {
-            out = servfailFor(msg);
-          }
-          if (out === null) {
-            sock.destroy();
-            return;
-          }
-          if (sock.destroyed) return;
-          const frame = Buffer.allocUnsafe(2 + out.length);
-          frame.writeUInt16BE(out.length, 0);
-          frame.set(out, 2);
-          sock.write(frame);
-        });
-      }
-    });
-  }
+  /** One TCP query: the answer, a promise of it, or null (the connection is closed). */
+  private readonly answerTcp = (
+    msg: Uint8Array,
+  ): Uint8Array | null | Promise<Uint8Array | null> => {
+    let out: Uint8Array | null | Promise<Uint8Array | null>;
+    try {
+      out = this.answer(msg, 'tcp', allocBytes);
+    } catch {
+      return servfailFor(msg);
+    }
+    if (out instanceof Promise) return out.catch(() => servfailFor(msg));
+    return out;
+  };
 
   private startHttp(address: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
@@ -701,6 +685,7 @@ export class DnsServer {
       cacheEntries: this.cache?.size ?? 0,
       udpPath: this.udpPath,
       udpBatches: this.udpStats(),
+      tcp: this.tcpStats(),
       skippedObjects: this.synced ? this.skipped.length : 0,
     });
   }
@@ -714,12 +699,10 @@ export class DnsServer {
     this.tcp = null;
     this.http = null;
     this.bound = null;
-    for (const c of this.connections) c.destroy();
-    this.connections.clear();
     this.forwarder?.close();
     await Promise.all([
       udp?.close(),
-      tcp ? new Promise<void>((r) => tcp.close(() => r())) : undefined,
+      tcp?.close(),
       httpServer ? new Promise<void>((r) => httpServer.close(() => r())) : undefined,
     ]);
   }
