@@ -1,14 +1,16 @@
 import {
+  assertNetns,
   CNI_ERROR_CODES,
   CniError,
   type CniResult,
   type GcContext,
   handleInvocation,
   type PluginContext,
+  type PluginOptions,
 } from '@podnet/cni-spec';
-import { assertIfName, Host, HostError } from '@podnet/host';
+import { assertIfName, assertNetnsPath, Host, HostError } from '@podnet/host';
 import { Allocator, cniCodeFor, FileStore, IpamError, parseIpamConfig } from '@podnet/ipam';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import type { ShimInvocation } from './shim.js';
 import type { ShimResponse } from './protocol.js';
 
@@ -78,11 +80,6 @@ export async function runStandalone(inv: ShimInvocation): Promise<ShimResponse> 
     async add(ctx: PluginContext): Promise<CniResult> {
       const sc = parseStandaloneConfig(ctx.config);
       const allocator = allocatorFor(ctx);
-      if (!existsSync(ctx.netns))
-        throw new CniError(
-          CNI_ERROR_CODES.INVALID_ENVIRONMENT,
-          `CNI_NETNS ${ctx.netns} does not exist`,
-        );
       let addrs: Awaited<ReturnType<Allocator['allocate']>>;
       try {
         addrs = await allocator.allocate(ctx.containerId, ctx.ifName);
@@ -196,8 +193,20 @@ export async function runStandalone(inv: ShimInvocation): Promise<ShimResponse> 
       }
     },
   };
-  return handleInvocation({ env: inv.env, stdin: inv.stdin }, handlers);
+  return handleInvocation({ env: inv.env, stdin: inv.stdin }, handlers, STANDALONE_CHECKS);
 }
+
+/**
+ * What the skeleton checks before a handler runs (code 4 naming the variable): an interface name
+ * `ip` takes, and a `CNI_NETNS` that is a network namespace at a path `ip` takes.
+ */
+const STANDALONE_CHECKS: PluginOptions = {
+  checkIfName: assertIfName,
+  checkNetns: (path) => {
+    assertNetnsPath(path);
+    assertNetns(path);
+  },
+};
 
 /**
  * Creates the bridge unless it exists. Idempotent under concurrency: when ADDs race to create it,

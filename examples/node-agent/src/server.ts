@@ -12,7 +12,13 @@ import {
 import { createServer, type Server, Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
-import { handleInvocation, type PluginHandlers } from '@podnet/cni-spec';
+import {
+  assertNetns,
+  handleInvocation,
+  type PluginHandlers,
+  type PluginOptions,
+} from '@podnet/cni-spec';
+import { assertIfName, assertNetnsPath } from '@podnet/host';
 import {
   cniErrorResponse,
   decodeRequest,
@@ -268,9 +274,26 @@ async function answer(
 async function execute(req: ShimRequest, options: CniServerOptions): Promise<Answer> {
   const t0 = performance.now();
   const command = req.env.CNI_COMMAND ?? 'UNKNOWN';
-  const out = await handleInvocation({ env: req.env, stdin: req.stdin }, options.handlers);
+  const out = await handleInvocation(
+    { env: req.env, stdin: req.stdin },
+    options.handlers,
+    AGENT_CHECKS,
+  );
   options.onRequest?.(command, out.exitCode === 0, (performance.now() - t0) / 1000);
   if (out.exitCode !== 0)
     options.log.warn('CNI request failed', { command, answer: out.stdout.slice(0, 500) });
   return out;
 }
+
+/**
+ * What the skeleton checks before a handler runs, so that bad input is code 4 naming the
+ * variable instead of a failure later (999): an interface name `ip` takes, and a `CNI_NETNS` that
+ * is a network namespace at a path `ip` takes.
+ */
+const AGENT_CHECKS: PluginOptions = {
+  checkIfName: assertIfName,
+  checkNetns: (path) => {
+    assertNetnsPath(path);
+    assertNetns(path);
+  },
+};

@@ -1,5 +1,13 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { createConnection, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -130,6 +138,29 @@ describe('serveCni', () => {
     expect(err.msg).toContain(String(MAX_REQUEST_BYTES));
     expect(calls).toEqual([]);
   }, 30_000);
+
+  it('refuses bad input before its handlers run: code 4 naming the variable, 7 naming the field', async () => {
+    const socketPath = join(dir, 'agent.sock');
+    server = await serveCni({ socketPath, handlers, log });
+    writeFileSync(join(dir, 'plain-file'), '');
+    mkdirSync(join(dir, 'a-directory'));
+    const cases: [Record<string, string>, string, string][] = [
+      [{ CNI_IFNAME: 'eth0;rm' }, 'CNI_IFNAME', '"eth0;rm"'],
+      [{ CNI_NETNS: join(dir, 'plain-file') }, 'CNI_NETNS', 'a regular file'],
+      [{ CNI_NETNS: join(dir, 'a-directory') }, 'CNI_NETNS', 'a directory'],
+      [{ CNI_CONTAINERID: 'c'.repeat(10_000) }, 'CNI_CONTAINERID', 'at most 128'],
+    ];
+    for (const [bad, variable, detail] of cases) {
+      const r = await execShim({ ...env, ...bad }, conf(socketPath));
+      expect(r.json, r.out).toMatchObject({ code: 4 });
+      expect(String(r.json?.msg)).toContain(variable);
+      expect(String(r.json?.details)).toContain(detail);
+    }
+    const long = await execShim(env, conf(socketPath, { name: 'n'.repeat(5000) }));
+    expect(long.json, long.out).toMatchObject({ code: 7, cniVersion: '1.0.0' });
+    expect(String(long.json?.msg)).toContain('$.name');
+    expect(calls).toEqual([]);
+  }, 60_000);
 
   it("the exec'd shim answers a config over the limit with code 7, not 11 (retry forever)", async () => {
     const socketPath = join(dir, 'agent.sock');

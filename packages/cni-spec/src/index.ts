@@ -34,6 +34,7 @@ export {
 } from './version.js';
 export { cidrFamily, ipFamily, ipv4Value, isIPv4, isIPv6 } from './addr.js';
 export {
+  MAX_NETWORK_NAME_LENGTH,
   NETWORK_NAME,
   parseNetConf,
   parseNetConfList,
@@ -43,6 +44,7 @@ export {
 export { convertResult } from './convert.js';
 export { formatCniArgs, isTruthyArg, parseCniArgs, type ParseCniArgsOptions } from './args.js';
 export {
+  MAX_CONTAINER_ID_LENGTH,
   handleInvocation,
   isValidContainerId,
   isValidIfName,
@@ -55,6 +57,7 @@ export {
   type PluginOptions,
 } from './skeleton.js';
 export { runPlugin } from './run-plugin.js';
+export { assertNetns, netnsProblem } from './netns.js';
 export {
   addWithIpam,
   delegateIpam,

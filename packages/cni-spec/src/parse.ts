@@ -15,8 +15,28 @@ import { convertResult } from './convert.js';
 
 type Obj = Record<string, unknown>;
 
-/** Network names: alphanumeric plus `-`, `_` and `.` (libcni's rule), usable as a directory name. */
-export const NETWORK_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+/**
+ * Network names: alphanumeric plus `-`, `_` and `.` (libcni's rule), at most
+ * {@link MAX_NETWORK_NAME_LENGTH} characters: usable as a directory name.
+ */
+export const NETWORK_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}$/;
+
+/**
+ * The longest network name: 255 characters, the kernel's limit for one file name (the spec: a
+ * name "must not contain characters disallowed in file paths"; IPAM stores use it as a directory).
+ */
+export const MAX_NETWORK_NAME_LENGTH = 255;
+
+function checkName(c: Checker, v: unknown): void {
+  const name = c.str(v, '$.name');
+  if (name.length > MAX_NETWORK_NAME_LENGTH) {
+    c.fail(
+      '$.name',
+      `must be at most ${MAX_NETWORK_NAME_LENGTH} characters (it names directories), got ${name.length}`,
+    );
+  }
+  if (!NETWORK_NAME.test(name)) c.fail('$.name', 'must be alphanumeric with optional - _ .');
+}
 
 const LEGACY = new Set(['0.3.0', '0.3.1', '0.4.0']);
 
@@ -151,8 +171,7 @@ export function parseNetConf(input: unknown): NetConf {
   const c: Checker = new Checker(CNI_ERROR_CODES.INVALID_NETWORK_CONFIG, 'invalid network config');
   const o = { ...c.obj(decode(input, 'network config'), '$') };
   o.cniVersion = o.cniVersion === undefined ? '0.1.0' : c.version(o.cniVersion, '$.cniVersion');
-  const name = c.str(o.name, '$.name');
-  if (!NETWORK_NAME.test(name)) c.fail('$.name', 'must be alphanumeric with optional - _ .');
+  checkName(c, o.name);
   checkPluginKeys(c, o, '$');
   if (o.prevResult !== undefined) {
     const raw = c.obj(o.prevResult, '$.prevResult');
@@ -175,8 +194,7 @@ export function parseNetConfList(input: unknown): NetConfList {
     'invalid network config list',
   );
   const o = { ...c.obj(decode(input, 'network config list'), '$') };
-  const name = c.str(o.name, '$.name');
-  if (!NETWORK_NAME.test(name)) c.fail('$.name', 'must be alphanumeric with optional - _ .');
+  checkName(c, o.name);
   if (o.cniVersions !== undefined) {
     o.cniVersions = c
       .arr(o.cniVersions, '$.cniVersions')

@@ -1,7 +1,7 @@
 import { parseCniArgs } from './args.js';
 import { convertResult } from './convert.js';
 import { CNI_ERROR_CODES, CniError } from './errors.js';
-import { NETWORK_NAME, parseNetConf, parseResult } from './parse.js';
+import { parseNetConf, parseResult } from './parse.js';
 import type { AnyCniResult, CniCommand, GcAttachment, NetConf, VersionInfo } from './types.js';
 import {
   CURRENT_VERSION,
@@ -60,6 +60,20 @@ export interface PluginOptions {
   supportedVersions?: readonly string[];
   /** `CNI_ARGS` keys the plugin knows; others fail unless `IgnoreUnknown=1`. Default: any key. */
   knownArgs?: readonly string[];
+  /**
+   * Refuses, on ADD and CHECK, a `CNI_IFNAME` the spec allows but the plugin cannot use (the spec:
+   * "if the plugin is unable to use this interface name it must return an error"), before any
+   * handler runs: whatever it throws becomes code 4 naming `CNI_IFNAME`, its message the
+   * `details`. E.g. `@podnet/host`'s `assertIfName` for a plugin that drives `ip`. DEL is left to
+   * the handler: it must succeed for an attachment that ADD refused.
+   */
+  checkIfName?: (ifName: string) => unknown;
+  /**
+   * Checks `CNI_NETNS` on ADD and CHECK before any handler runs (DEL must succeed without a
+   * namespace): whatever it throws becomes code 4 naming `CNI_NETNS`, its message the `details`.
+   * E.g. this package's `assertNetns`, which refuses a missing path, a directory or a plain file.
+   */
+  checkNetns?: (netns: string) => unknown;
 }
 
 /** One invocation's input: environment and stdin text. */
@@ -75,8 +89,16 @@ export interface InvocationOutput {
 }
 
 const COMMANDS = new Set<CniCommand>(['ADD', 'DEL', 'CHECK', 'STATUS', 'GC', 'VERSION']);
-// the spec gives container IDs the same characters as network names
-const CONTAINER_ID = NETWORK_NAME;
+// the spec gives container IDs the same characters as network names (and no length limit)
+const CONTAINER_ID_CHARS = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+/**
+ * The longest `CNI_CONTAINERID` accepted: 128 characters. The spec sets no limit, but plugins
+ * and runtimes key state by the ID in file names (libcni's result cache
+ * `<network>-<id>-<ifname>`, podnet's agent records `<id>_<ifname>.json`), which must stay
+ * within the kernel's 255 bytes; runtimes use 64 hex digits.
+ */
+export const MAX_CONTAINER_ID_LENGTH = 128;
 
 const REQUIRED: Record<Exclude<CniCommand, 'VERSION'>, readonly string[]> = {
   ADD: ['CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME', 'CNI_PATH'],
@@ -97,9 +119,12 @@ export function isValidIfName(name: string): boolean {
   );
 }
 
-/** True when `id` is a valid `CNI_CONTAINERID`. */
+/**
+ * True when `id` is a valid `CNI_CONTAINERID`: an alphanumeric character, then alphanumerics,
+ * `_`, `.` or `-` (the spec), at most {@link MAX_CONTAINER_ID_LENGTH} characters in all.
+ */
 export function isValidContainerId(id: string): boolean {
-  return CONTAINER_ID.test(id);
+  return id.length <= MAX_CONTAINER_ID_LENGTH && CONTAINER_ID_CHARS.test(id);
 }
 
 function readCommand(env: CniEnv): CniCommand {
@@ -112,8 +137,15 @@ function readCommand(env: CniEnv): CniCommand {
 function checkEnv(command: Exclude<CniCommand, 'VERSION'>, env: CniEnv): void {
   const missing = REQUIRED[command].filter((k) => !env[k]);
   if (missing.length > 0) throw envError(`required env variables [${missing.join(',')}] missing`);
-  if (env.CNI_CONTAINERID && !isValidContainerId(env.CNI_CONTAINERID)) {
-    throw envError('invalid characters in CNI_CONTAINERID', env.CNI_CONTAINERID);
+  const id = env.CNI_CONTAINERID;
+  if (id && id.length > MAX_CONTAINER_ID_LENGTH) {
+    throw envError(
+      'invalid CNI_CONTAINERID: too long',
+      `${id.length} characters, want at most ${MAX_CONTAINER_ID_LENGTH}`,
+    );
+  }
+  if (id && !isValidContainerId(id)) {
+    throw envError('invalid characters in CNI_CONTAINERID', id);
   }
   if (env.CNI_IFNAME && !isValidIfName(env.CNI_IFNAME)) {
     throw envError(
@@ -121,6 +153,22 @@ function checkEnv(command: Exclude<CniCommand, 'VERSION'>, env: CniEnv): void {
       `${JSON.stringify(env.CNI_IFNAME)}: want 1-15 characters without / : or spaces`,
     );
   }
+}
+
+/** Runs the plugin's own checks of CNI_IFNAME and CNI_NETNS (ADD and CHECK only). */
+function pluginChecks(command: CniCommand, env: CniEnv, options: PluginOptions): void {
+  if (command !== 'ADD' && command !== 'CHECK') return;
+  const check = (name: string, value: string, fn: ((v: string) => unknown) | undefined) => {
+    if (!fn) return;
+    try {
+      fn(value);
+    } catch (e) {
+      const why = CniError.isInstance(e) ? e.message : e instanceof Error ? e.message : String(e);
+      throw envError(`invalid ${name}`, `${JSON.stringify(value)}: ${why}`);
+    }
+  };
+  check('CNI_IFNAME', env.CNI_IFNAME ?? '', options.checkIfName);
+  check('CNI_NETNS', env.CNI_NETNS ?? '', options.checkNetns);
 }
 
 function versionReply(stdin: string, supported: readonly string[]): string {
@@ -144,6 +192,20 @@ function versionReply(stdin: string, supported: readonly string[]): string {
   const versions = [...supported].sort(compareVersions);
   const info: VersionInfo = { cniVersion: CURRENT_VERSION, supportedVersions: versions };
   return JSON.stringify(info);
+}
+
+/**
+ * The configuration's `cniVersion` when the error came before the configuration was accepted (a
+ * bad environment or field), so that the error is still printed in the version the runtime
+ * speaks; undefined when stdin is not an object with a supported version.
+ */
+function readableVersion(stdin: string, supported: readonly string[]): string | undefined {
+  try {
+    const v = (JSON.parse(stdin) as { cniVersion?: unknown } | null)?.cniVersion;
+    return typeof v === 'string' && supported.includes(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 const MIN_VERSION: Partial<Record<CniCommand, string>> = {
@@ -170,6 +232,7 @@ export async function handleInvocation(
     if (command === 'VERSION')
       return { stdout: versionReply(invocation.stdin, supported), exitCode: 0 };
     checkEnv(command, invocation.env);
+    pluginChecks(command, invocation.env, options);
     const config = parseNetConf(invocation.stdin);
     version = config.cniVersion;
     if (!supported.includes(config.cniVersion)) {
@@ -231,6 +294,7 @@ export async function handleInvocation(
     return { stdout: '', exitCode: 0 };
   } catch (error) {
     const err = CniError.from(error);
+    version ??= readableVersion(invocation.stdin, supported);
     return { stdout: JSON.stringify(err.toJSON(version ?? CURRENT_VERSION)), exitCode: 1 };
   }
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   CNI_ERROR_CODES,
   CniError,
+  MAX_NETWORK_NAME_LENGTH,
   parseNetConf,
   parseNetConfList,
   parseResult,
@@ -52,6 +53,18 @@ describe('parseNetConf', () => {
     });
   });
 
+  it('takes a name of up to 255 characters (a file name) and says the limit beyond', () => {
+    expect(parseNetConf({ ...base, name: 'n'.repeat(MAX_NETWORK_NAME_LENGTH) }).name).toHaveLength(
+      255,
+    );
+    const err = errorOf(() => parseNetConf({ ...base, name: 'n'.repeat(5000) }));
+    expect(err.msg).toContain('at most 255 characters');
+    expect(
+      errorOf(() => parseNetConfList({ ...base, plugins: [{ type: 'a' }], name: 'n'.repeat(256) }))
+        .path,
+    ).toBe('$.name');
+  });
+
   it('treats a missing cniVersion as 0.1.0', () => {
     expect(parseNetConf({ name: 'n', type: 't' }).cniVersion).toBe('0.1.0');
   });
@@ -61,6 +74,8 @@ describe('parseNetConf', () => {
     ['array', '[]', 7, '$'],
     ['no name', { cniVersion: '1.0.0', type: 'x' }, 7, '$.name'],
     ['bad name', { ...base, name: 'a/b' }, 7, '$.name'],
+    ['name longer than a file name', { ...base, name: 'n'.repeat(5000) }, 7, '$.name'],
+    ['name of 256 characters', { ...base, name: 'n'.repeat(256) }, 7, '$.name'],
     ['no type', { cniVersion: '1.0.0', name: 'n' }, 7, '$.type'],
     ['type is a path', { ...base, type: '../bin/sh' }, 7, '$.type'],
     ['bad version', { ...base, cniVersion: 'one' }, 7, '$.cniVersion'],

@@ -1,8 +1,17 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  assertNetns,
   type CniResult,
   handleInvocation,
+  isValidContainerId,
+  isValidIfName,
+  MAX_CONTAINER_ID_LENGTH,
+  netnsProblem,
+  type PluginOptions,
   type PluginContext,
   type PluginHandlers,
   parseCniArgs,
@@ -216,6 +225,79 @@ describe('handleInvocation', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('input checks before any handler runs', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'cni-spec-netns-'));
+    writeFileSync(join(dir, 'file'), '');
+    mkdirSync(join(dir, 'dir'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const run = async (env: Record<string, string>, options: PluginOptions = {}) => {
+    const { handlers, seen } = recorder();
+    const out = await handleInvocation(
+      { env: { ...cniEnv({ command: 'ADD' }), ...env }, stdin: conf('1.0.0') },
+      handlers,
+      options,
+    );
+    return { out, seen, err: out.exitCode === 0 ? undefined : JSON.parse(out.stdout) };
+  };
+
+  it(`takes container IDs of up to ${MAX_CONTAINER_ID_LENGTH} characters, longer is code 4 naming CNI_CONTAINERID`, async () => {
+    expect((await run({ CNI_CONTAINERID: 'c'.repeat(MAX_CONTAINER_ID_LENGTH) })).out.exitCode).toBe(
+      0,
+    );
+    const { err, seen } = await run({ CNI_CONTAINERID: 'c'.repeat(10_000) });
+    // printed in the configuration's version although the error came before it was accepted
+    expect(err).toMatchObject({ code: 4, cniVersion: '1.0.0' });
+    expect(err.msg).toContain('CNI_CONTAINERID');
+    expect(err.details).toContain(`at most ${MAX_CONTAINER_ID_LENGTH}`);
+    expect(seen).toEqual([]);
+    expect(isValidContainerId('c'.repeat(129))).toBe(false);
+    expect(isValidContainerId('_leading')).toBe(false);
+  });
+
+  it('refuses, with checkIfName, a name the spec allows but the plugin cannot use: code 4 naming CNI_IFNAME', async () => {
+    const checkIfName = (n: string) => {
+      if (!/^[a-z0-9]+$/.test(n)) throw new Error('want [a-z0-9]');
+    };
+    expect(isValidIfName('eth0;rm')).toBe(true);
+    const { err, seen } = await run({ CNI_IFNAME: 'eth0;rm' }, { checkIfName });
+    expect(err).toMatchObject({ code: 4, msg: 'invalid CNI_IFNAME' });
+    expect(err.details).toContain('"eth0;rm"');
+    expect(err.details).toContain('want [a-z0-9]');
+    expect(seen).toEqual([]);
+    expect((await run({ CNI_IFNAME: 'eth0' }, { checkIfName })).out.exitCode).toBe(0);
+    // DEL is left to the handler: it must succeed for what ADD refused
+    const del = await run({ CNI_COMMAND: 'DEL', CNI_IFNAME: 'eth0;rm' }, { checkIfName });
+    expect(del.out.exitCode).toBe(0);
+  });
+
+  it('refuses, with checkNetns: assertNetns, a regular file, a directory or a missing path: code 4 naming CNI_NETNS', async () => {
+    const options = { checkNetns: assertNetns };
+    for (const [path, why] of [
+      [join(dir, 'file'), 'is a regular file'],
+      [join(dir, 'dir'), 'is a directory'],
+      [join(dir, 'missing'), 'does not exist'],
+      ['relative/ns', 'is not an absolute path'],
+    ] as const) {
+      const { err, seen } = await run({ CNI_NETNS: path }, options);
+      expect(err, path).toMatchObject({ code: 4, msg: 'invalid CNI_NETNS' });
+      expect(err.details).toContain(why);
+      expect(seen).toEqual([]);
+    }
+    expect((await run({ CNI_NETNS: '/proc/self/ns/net' }, options)).out.exitCode).toBe(0);
+    const del = await run({ CNI_COMMAND: 'DEL', CNI_NETNS: join(dir, 'dir') }, options);
+    expect(del.out.exitCode).toBe(0);
+  });
+
+  it('netnsProblem: namespace files pass with no reason', () => {
+    expect(netnsProblem('/proc/self/ns/net')).toBeUndefined();
+    expect(netnsProblem(join(dir, 'file'))).toContain('regular file');
   });
 });
 

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -187,5 +187,84 @@ describe('standalone mode on a node that has its own eth0, with concurrent ADDs'
     const ports = await net.exec(nodeNs, ['ip', '-o', 'link', 'show', 'master', 'sabusy0']);
     expect(ports.stdout.trim().split('\n')).toHaveLength(10);
     expect(await net.ping(pods[9]!, ips[0]!.split('/')[0]!)).toBe(true);
+  });
+});
+
+describe('standalone mode refuses bad input up front, with the code that names it', () => {
+  let net: TestNet;
+  let nodeNs: string;
+  let podNs: string;
+  let dataDir: string;
+
+  const conf = (extra: Record<string, unknown> = {}) =>
+    JSON.stringify({
+      cniVersion: '1.0.0',
+      name: 'sa-input',
+      type: 'podnet',
+      mode: 'standalone',
+      bridge: 'sainput0',
+      ipam: { type: 'podnet-ipam', ranges: [[{ subnet: '10.79.0.0/24' }]], dataDir },
+      ...extra,
+    });
+  const add = (env: Record<string, string>, stdin = conf()) =>
+    execPlugin(
+      nodeNs,
+      {
+        CNI_COMMAND: 'ADD',
+        CNI_CONTAINERID: 'in-1',
+        CNI_NETNS: `/run/netns/${podNs}`,
+        CNI_IFNAME: 'eth0',
+        ...env,
+      },
+      stdin,
+    );
+
+  beforeAll(async () => {
+    net = createTestNet();
+    nodeNs = await net.ns('input');
+    podNs = await net.ns('input-p');
+    dataDir = mkdtempSync(join(tmpdir(), 'podnet-sa-input-'));
+    writeFileSync(join(dataDir, 'plain-file'), '');
+    mkdirSync(join(dataDir, 'a-directory'));
+  });
+  afterAll(async () => {
+    await net.cleanup();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it.each([
+    ['an interface name ip cannot take', 'CNI_IFNAME', { CNI_IFNAME: 'eth0;rm' }, '"eth0;rm"'],
+    ['a regular file', 'CNI_NETNS', { CNI_NETNS: 'plain-file' }, 'a regular file'],
+    ['a directory', 'CNI_NETNS', { CNI_NETNS: 'a-directory' }, 'a directory'],
+    [
+      'a 10,000-character ID',
+      'CNI_CONTAINERID',
+      { CNI_CONTAINERID: 'c'.repeat(10_000) },
+      'at most 128',
+    ],
+  ])('%s: code 4 naming %s', async (_what, variable, env, detail) => {
+    const e: Record<string, string> = { ...env };
+    if (e.CNI_NETNS) e.CNI_NETNS = join(dataDir, e.CNI_NETNS);
+    const r = await add(e);
+    expect(r.code, r.out).toBe(1);
+    expect(r.json, r.out).toMatchObject({ code: 4 });
+    expect(String(r.json?.msg)).toContain(variable);
+    expect(String(r.json?.details)).toContain(detail);
+  });
+
+  it('a 5,000-character network name: code 7 naming the field, not 5 from the file system', async () => {
+    const r = await add({}, conf({ name: 'n'.repeat(5000) }));
+    expect(r.json, r.out).toMatchObject({ code: 7 });
+    expect(String(r.json?.msg)).toContain('$.name');
+    expect(String(r.json?.msg)).toContain('at most 255');
+  });
+
+  it('left nothing behind', async () => {
+    const links = await net.exec(nodeNs, ['ip', '-o', 'link', 'show', 'type', 'veth']);
+    expect(links.stdout.trim()).toBe('');
+    const held = existsSync(join(dataDir, 'sa-input'))
+      ? readdirSync(join(dataDir, 'sa-input')).filter((f) => /^\d/.test(f))
+      : [];
+    expect(held).toEqual([]);
   });
 });
