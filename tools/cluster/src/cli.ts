@@ -8,7 +8,9 @@ const USAGE = `usage: podnet <command> [options]
 
   up [--nodes 3] [--manifests DIR] [--name NAME] [--network podnet|reference]
   apply FILE|DIR [--name NAME]        start pods, add services and policies
-  delete-pod POD [--name NAME]
+  delete-pod POD [--timeout 60] [--name NAME]
+                                      a failing CNI DEL is retried for --timeout seconds; if it
+                                      never succeeds the pod stays (exit 2)
   delete-policy NAMESPACE/NAME
   probe FROM TO:PORT[/tcp|udp|http]   exit 0 connected, 1 blocked
   explain FROM TO:PORT[/PROTO]        DNS answer, DNAT, route, policy verdict (exit 0 allowed)
@@ -20,7 +22,9 @@ const USAGE = `usage: podnet <command> [options]
   down [--name NAME]
 
 FROM/POD: a pod (name or namespace/name), a node (node1) or "external".
-TO: a pod, an IP or a DNS name (resolved inside FROM with its resolv.conf).`;
+TO: a pod, an IP or a DNS name (resolved inside FROM with its resolv.conf).
+Commands that change the cluster take its state lock (<run dir>/state.lock) and wait for another
+such command to finish; delete-pod holds it only to record the deletion, not while DEL retries.`;
 
 /** Parses `TO:PORT[/PROTO]`. */
 export function parseTarget(text: string): {
@@ -59,6 +63,7 @@ export async function main(argv: string[]): Promise<number> {
       manifests: { type: 'string' },
       network: { type: 'string' },
       'run-root': { type: 'string', default: DEFAULT_RUN_ROOT },
+      timeout: { type: 'string', default: '60' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -66,6 +71,9 @@ export async function main(argv: string[]): Promise<number> {
   const log = progress(Date.now());
   const name = values.name!;
   const runRoot = values['run-root']!;
+  /** A command that changes the cluster: under the state lock, on the state read under it. */
+  const edit = <T>(fn: (cluster: Cluster) => Promise<T>) =>
+    Cluster.edit(name, runRoot, fn, { holder: `podnet ${argv.join(' ')}` });
   try {
     switch (cmd) {
       case 'up': {
@@ -83,19 +91,28 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'apply': {
         if (!args[0]) break;
-        const cluster = await Cluster.load(name, runRoot);
-        await cluster.apply(await readUserObjects(args[0]), log);
+        const objects = await readUserObjects(args[0]);
+        await edit((cluster) => cluster.apply(objects, log));
         return 0;
       }
       case 'delete-pod': {
         if (!args[0]) break;
-        await (await Cluster.load(name, runRoot)).deletePod(args[0]);
+        const seconds = Number(values.timeout);
+        if (!(seconds >= 0))
+          throw new ClusterError(
+            'INVALID_ARGUMENT',
+            `--timeout: want seconds, got ${values.timeout}`,
+          );
+        // Not under edit(): deletePod locks the state only to record the deletion, so a DEL that
+        // waits for a restarting agent does not hold up other commands (restart-agent included).
+        const cluster = await Cluster.load(name, runRoot);
+        await cluster.deletePod(args[0], { timeoutMs: seconds * 1000, progress: log });
         return 0;
       }
       case 'delete-policy': {
         const [ns, pname] = (args[0] ?? '').split('/');
         if (!ns || !pname) break;
-        await (await Cluster.load(name, runRoot)).deleteNetworkPolicy(ns, pname);
+        await edit((cluster) => cluster.deleteNetworkPolicy(ns, pname));
         return 0;
       }
       case 'probe': {
@@ -139,12 +156,14 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'gc': {
         if (!args[0]) break;
-        await (await Cluster.load(name, runRoot)).gc(args[0]);
+        const node = args[0];
+        await edit((cluster) => cluster.gc(node));
         return 0;
       }
       case 'restart-agent': {
         if (!args[0]) break;
-        const pid = await (await Cluster.load(name, runRoot)).restartAgent(args[0]);
+        const node = args[0];
+        const pid = await edit((cluster) => cluster.restartAgent(node));
         process.stdout.write(`agent on ${args[0]} restarted (pid ${pid})\n`);
         return 0;
       }
@@ -153,8 +172,7 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'down': {
-        const cluster = await Cluster.load(name, runRoot);
-        const errors = await cluster.down(log);
+        const errors = await edit((cluster) => cluster.down(log));
         for (const e of errors) process.stderr.write(`warning: ${e}\n`);
         return 0;
       }

@@ -42,8 +42,10 @@ import {
   planUnderlayBatches,
   referenceConflist,
 } from './plan.js';
+import { type DeletePodOptions, deletePodThrough } from './pod-delete.js';
 import { NodePodman } from './podman.js';
 import { POD_SERVER_JS, PROBE_JS } from './scripts.js';
+import { type StateLockOptions, withClusterStateLock } from './state-lock.js';
 
 /** Where clusters keep their state (`<root>/<name>/state.json`). */
 export const DEFAULT_RUN_ROOT = '/run/podnet-cluster';
@@ -58,6 +60,8 @@ export interface ClusterState extends ControlPlaneState {
   agents: Record<string, number>;
   externalServerPid?: number;
 }
+
+export type { DeletePodOptions } from './pod-delete.js';
 
 /** The protocols a probe speaks. */
 export type ProbeProtocol = 'tcp' | 'udp' | 'http';
@@ -250,20 +254,46 @@ export class Cluster {
     }
   }
 
-  /** Loads a running cluster by name. */
+  /** Loads a running cluster by name (a snapshot: see {@link Cluster.edit} to change it). */
   static async load(name = 'default', runRoot = DEFAULT_RUN_ROOT): Promise<Cluster> {
-    const file = join(runRoot, name, 'state.json');
-    if (!existsSync(file))
-      throw new ClusterError('NOT_FOUND', `no cluster ${name} (${file} is missing): run podnet up`);
-    try {
-      return new Cluster(JSON.parse(await readFile(file, 'utf8')) as ClusterState);
-    } catch (cause) {
-      throw new ClusterError('STATE_CORRUPT', `${file}: cannot read`, { cause });
-    }
+    return new Cluster(await readState(join(runRoot, name, 'state.json'), name));
   }
 
-  private async save(): Promise<void> {
-    await writeAtomic(join(this.state.runDir, 'state.json'), JSON.stringify(this.state, null, 2));
+  /**
+   * Runs a command that changes the cluster: takes the state lock (one such command at a time,
+   * across processes), loads the cluster under it and runs `fn`, whose saves then cannot lose
+   * another command's update. `fn` must not take the lock again (e.g. through
+   * {@link Cluster.deletePod}).
+   */
+  static async edit<T>(
+    name: string,
+    runRoot: string,
+    fn: (cluster: Cluster) => Promise<T>,
+    lock: StateLockOptions = {},
+  ): Promise<T> {
+    const runDir = join(runRoot, name);
+    if (!existsSync(runDir)) await Cluster.load(name, runRoot); // NOT_FOUND with its hint
+    return withClusterStateLock(runDir, async () => fn(await Cluster.load(name, runRoot)), lock);
+  }
+
+  private async save(state: ClusterState = this.state): Promise<void> {
+    await writeAtomic(join(state.runDir, 'state.json'), JSON.stringify(state, null, 2));
+  }
+
+  /**
+   * Changes the state without losing a concurrent command's update: under the state lock, reads
+   * `state.json` afresh, applies `change` to it (and to this object's state), writes the manifests
+   * of the result and saves it.
+   */
+  private async updateState(change: (state: ClusterState) => void): Promise<void> {
+    const runDir = this.state.runDir;
+    await withClusterStateLock(runDir, async () => {
+      const fresh = await readState(join(runDir, 'state.json'), this.plan.name);
+      change(fresh);
+      change(this.state);
+      await this.writeManifests(fresh);
+      await this.save(fresh);
+    });
   }
 
   private host(netns: string): Host {
@@ -467,10 +497,10 @@ export class Cluster {
   }
 
   /** Writes all manifests for the agents (atomically) and removes stale ones. */
-  async writeManifests(): Promise<void> {
-    const dir = join(this.state.runDir, 'manifests');
+  async writeManifests(state: ClusterState = this.state): Promise<void> {
+    const dir = join(state.runDir, 'manifests');
     await mkdir(dir, { recursive: true });
-    const files = renderManifests(this.plan, this.state);
+    const files = renderManifests(state.plan, state);
     for (const [file, obj] of Object.entries(files)) {
       const text = stringify(obj);
       const p = join(dir, file);
@@ -704,14 +734,30 @@ export class Cluster {
     return pid;
   }
 
-  /** Stops a pod: server, CNI DEL through the chain with the cached result, namespace. */
-  async deletePod(ref: string): Promise<void> {
+  /**
+   * Stops a pod: server, CNI DEL through the chain with the cached result, namespace; then removes
+   * it from the state (under the state lock, re-read, so concurrent deletes all count). A failing
+   * DEL is retried with backoff for `timeoutMs`; if it never succeeds the pod stays and
+   * `CNI_FAILED` is thrown (see {@link deletePodThrough}).
+   */
+  async deletePod(ref: string, options: DeletePodOptions = {}): Promise<void> {
     const pod = this.pod(ref);
     if (!pod) throw new ClusterError('NOT_FOUND', `no pod ${ref}`);
-    await this.teardownPod(pod);
-    this.state.pods = this.state.pods.filter((p) => p !== pod);
-    await this.writeManifests();
-    await this.save();
+    const same = (p: PodRecord) =>
+      p.namespace === pod.namespace && p.name === pod.name && p.containerId === pod.containerId;
+    await deletePodThrough(
+      { id: `${pod.namespace}/${pod.name}`, node: pod.nodeName },
+      {
+        stopServer: () => stopPodServer(pod),
+        del: pod.containerId ? () => this.cniDel(pod) : undefined,
+        removeNetns: () => this.removePodNetns(pod),
+        forget: () =>
+          this.updateState((s) => {
+            s.pods = s.pods.filter((p) => !same(p));
+          }),
+      },
+      options,
+    );
   }
 
   /** Removes a NetworkPolicy from the cluster (the agents drop its rules). */
@@ -728,13 +774,24 @@ export class Cluster {
     await this.save();
   }
 
+  /** One CNI DEL of a pod through its node's conflist (no conflist: an error, as containerd's). */
+  private async cniDel(pod: PodRecord): Promise<void> {
+    await this.cniRuntime(pod.nodeName).delNetworkList(
+      this.conflist(pod.nodeName),
+      this.cniAttachment(pod),
+    );
+  }
+
+  private async removePodNetns(pod: PodRecord): Promise<void> {
+    if (!pod.netns) return;
+    await deleteNetns(this.runner, pod.netns);
+    await rm(`/etc/netns/${pod.netns}`, { recursive: true, force: true });
+  }
+
+  /** Best-effort teardown for `down`: one DEL, errors collected, the namespace removed anyway. */
   private async teardownPod(pod: PodRecord): Promise<string[]> {
     const errors: string[] = [];
-    if (pidAlive(pod.serverPid)) {
-      try {
-        process.kill(pod.serverPid!, 'SIGKILL');
-      } catch {}
-    }
+    stopPodServer(pod);
     if (pod.containerId) {
       try {
         const conf = firstConfList(this.cniConfDir(pod.nodeName));
@@ -743,10 +800,7 @@ export class Cluster {
         errors.push(`${pod.name}: ${(e as Error).message}`);
       }
     }
-    if (pod.netns) {
-      await deleteNetns(this.runner, pod.netns);
-      await rm(`/etc/netns/${pod.netns}`, { recursive: true, force: true });
-    }
+    await this.removePodNetns(pod);
     return errors;
   }
 
@@ -981,6 +1035,25 @@ export class Cluster {
     await rm(s.runDir, { recursive: true, force: true });
     return errors;
   }
+}
+
+/** Reads `state.json` of the cluster `name`. */
+async function readState(file: string, name: string): Promise<ClusterState> {
+  if (!existsSync(file))
+    throw new ClusterError('NOT_FOUND', `no cluster ${name} (${file} is missing): run podnet up`);
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as ClusterState;
+  } catch (cause) {
+    throw new ClusterError('STATE_CORRUPT', `${file}: cannot read`, { cause });
+  }
+}
+
+/** Kills a pod's built-in server (if it still runs). */
+function stopPodServer(pod: PodRecord): void {
+  if (!pidAlive(pod.serverPid)) return;
+  try {
+    process.kill(pod.serverPid!, 'SIGKILL');
+  } catch {}
 }
 
 /** Reads YAML files (a file or every *.yaml/*.yml of a directory) into user objects. */
