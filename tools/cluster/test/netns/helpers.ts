@@ -1,6 +1,9 @@
 import { createTestNet, type TestNet } from '@podnet/host/testing';
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { nodeEntryArgv } from '../../src/cluster.js';
 import { Cluster, DEFAULT_RUN_ROOT, type NetworkMode, parseUserObjects } from '../../src/index.js';
 
 /** A cluster whose namespaces carry a createTestNet prefix (swept if the run crashes). */
@@ -56,3 +59,58 @@ export function pod(
 }
 
 export { parseUserObjects };
+
+/** A `podnet` command line running as its own process. */
+export interface PodnetRun {
+  /** Resolves when the process has exited. */
+  done: Promise<{ code: number | null; stdout: string; stderr: string }>;
+  /** Resolves once stderr has a line matching `re` (true), or the process exited without one (false). */
+  stderrLine(re: RegExp): Promise<boolean>;
+}
+
+const PODNET_BIN = fileURLToPath(new URL('../../src/bin/podnet.ts', import.meta.url));
+
+/**
+ * Runs the `podnet` CLI from its sources (through tsx, as the tests run the sources) in a process
+ * of its own, as a user in another terminal would, against `cluster`.
+ */
+export function runPodnet(cluster: Cluster, args: string[]): PodnetRun {
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  const argv = nodeEntryArgv(PODNET_BIN);
+  const child = spawn(argv[0]!, [...argv.slice(1), ...args, '--name', cluster.plan.name], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env,
+  });
+  let stdout = '';
+  let stderr = '';
+  let closed = false;
+  const waiters: Array<{ re: RegExp; resolve: (v: boolean) => void }> = [];
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    for (const w of waiters.filter((x) => x.re.test(stderr))) {
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve(true);
+    }
+  });
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>(
+    (resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', (code) => {
+        closed = true;
+        for (const w of waiters.splice(0)) w.resolve(w.re.test(stderr));
+        resolve({ code, stdout, stderr });
+      });
+    },
+  );
+  return {
+    done,
+    stderrLine: (re) =>
+      re.test(stderr) || closed
+        ? Promise.resolve(re.test(stderr))
+        : new Promise((resolve) => waiters.push({ re, resolve })),
+  };
+}
