@@ -24,5 +24,10 @@ export {
   type ShimResponse,
 } from './protocol.js';
 export { type FifoOutcome, fifoRoundTrip } from './fifo-transport.js';
-export { DEFAULT_SHIM_TIMEOUT_MS, runShim, type ShimInvocation } from './shim.js';
+export {
+  DEFAULT_SHIM_TIMEOUT_MS,
+  MAX_SHIM_TIMEOUT_MS,
+  runShim,
+  type ShimInvocation,
+} from './shim.js';
 export { parseStandaloneConfig, runStandalone, type StandaloneConfig } from './standalone.js';

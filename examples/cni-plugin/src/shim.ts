@@ -15,6 +15,12 @@ import {
 /** Default time the shim waits for the agent's answer (the runtime has its own timeout too). */
 export const DEFAULT_SHIM_TIMEOUT_MS = 60_000;
 
+/** The longest `timeoutMs` a configuration may set: one hour (no runtime waits that long). */
+export const MAX_SHIM_TIMEOUT_MS = 3_600_000;
+
+/** The longest unix socket path: `sun_path` holds 108 bytes with the terminating NUL. */
+const MAX_SOCKET_PATH_BYTES = 107;
+
 /** Inputs of one shim invocation. */
 export interface ShimInvocation {
   readonly env: Readonly<Record<string, string | undefined>>;
@@ -70,10 +76,27 @@ export async function runShim(inv: ShimInvocation): Promise<ShimResponse> {
   if (typeof config.socket !== 'string' || !config.socket.startsWith('/')) {
     return cniErrorResponse(version, 7, 'socket: want the absolute path of the agent socket');
   }
-  const timeoutMs =
-    typeof config.timeoutMs === 'number' && config.timeoutMs > 0
-      ? config.timeoutMs
-      : DEFAULT_SHIM_TIMEOUT_MS;
+  // a longer path is cut short by connect(2) and fails as "missing": code 11 for ever
+  if (Buffer.byteLength(config.socket) > MAX_SOCKET_PATH_BYTES) {
+    return cniErrorResponse(
+      version,
+      7,
+      `socket: want a path of at most ${MAX_SOCKET_PATH_BYTES} bytes (a unix socket address), got ${Buffer.byteLength(config.socket)}`,
+    );
+  }
+  const timeoutMs = config.timeoutMs ?? DEFAULT_SHIM_TIMEOUT_MS;
+  if (
+    typeof timeoutMs !== 'number' ||
+    !Number.isInteger(timeoutMs) ||
+    timeoutMs < 1 ||
+    timeoutMs > MAX_SHIM_TIMEOUT_MS
+  ) {
+    return cniErrorResponse(
+      version,
+      7,
+      `timeoutMs: want an integer number of milliseconds from 1 to ${MAX_SHIM_TIMEOUT_MS}, got ${JSON.stringify(config.timeoutMs)}`,
+    );
+  }
   return forward(
     config.socket,
     { env: pickCniEnv(inv.env), stdin: inv.stdin },

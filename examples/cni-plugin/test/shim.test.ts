@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runShim } from '../src/index.js';
+import { MAX_SHIM_TIMEOUT_MS, runShim } from '../src/index.js';
 import { FakeAgent } from '../src/testing/index.js';
 
 const env = {
@@ -71,6 +71,32 @@ describe('runShim against a fake agent', () => {
     const slow = await runShim({ env, stdin: conf({ timeoutMs: 200 }) });
     expect(JSON.parse(slow.stdout)).toMatchObject({ code: 11 });
     expect(JSON.parse(slow.stdout).msg).toContain('within 200 ms');
+  });
+
+  it.each([-1, 0, 1.5, 'x', '200', true, MAX_SHIM_TIMEOUT_MS + 1])(
+    'refuses timeoutMs %j with code 7 naming the field, before asking the agent',
+    async (timeoutMs) => {
+      agent.behaviour = { exitCode: 0, stdout: 'ok' };
+      const asked = agent.requests.length;
+      const r = await runShim({ env, stdin: conf({ timeoutMs }) });
+      expect(r.exitCode).toBe(1);
+      expect(JSON.parse(r.stdout)).toMatchObject({ code: 7, cniVersion: '1.1.0' });
+      expect(JSON.parse(r.stdout).msg).toContain('timeoutMs');
+      expect(agent.requests.length).toBe(asked);
+    },
+  );
+
+  it('takes timeoutMs from 1 to one hour', async () => {
+    agent.behaviour = { exitCode: 0, stdout: 'ok' };
+    for (const timeoutMs of [1000, MAX_SHIM_TIMEOUT_MS]) {
+      expect((await runShim({ env, stdin: conf({ timeoutMs }) })).exitCode).toBe(0);
+    }
+  });
+
+  it('refuses a socket path longer than a unix socket address with code 7, not 11', async () => {
+    const r = await runShim({ env, stdin: conf({ socket: `/run/${'s'.repeat(120)}.sock` }) });
+    expect(JSON.parse(r.stdout)).toMatchObject({ code: 7 });
+    expect(JSON.parse(r.stdout).msg).toContain('socket');
   });
 
   it('rejects bad configurations with codes 6 and 7', async () => {

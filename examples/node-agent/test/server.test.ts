@@ -139,7 +139,7 @@ describe('serveCni', () => {
     expect(calls).toEqual([]);
   }, 30_000);
 
-  it('refuses bad input before its handlers run: code 4 naming the variable, 7 naming the field', async () => {
+  it("refuses bad input before its handlers run (exec'd shim): code 4 naming the variable, 7 the field", async () => {
     const socketPath = join(dir, 'agent.sock');
     server = await serveCni({ socketPath, handlers, log });
     writeFileSync(join(dir, 'plain-file'), '');
@@ -159,6 +159,11 @@ describe('serveCni', () => {
     const long = await execShim(env, conf(socketPath, { name: 'n'.repeat(5000) }));
     expect(long.json, long.out).toMatchObject({ code: 7, cniVersion: '1.0.0' });
     expect(String(long.json?.msg)).toContain('$.name');
+    for (const timeoutMs of [-1, 'x']) {
+      const r = await execShim(env, conf(socketPath, { timeoutMs }));
+      expect(r.json, r.out).toMatchObject({ code: 7, cniVersion: '1.0.0' });
+      expect(String(r.json?.msg)).toContain('timeoutMs');
+    }
     expect(calls).toEqual([]);
   }, 60_000);
 
