@@ -61,7 +61,7 @@ function syntheticCluster(policies: number, ipBlocks = true): ClusterState {
         },
         spec: {
           nodeName: 'node-1',
-          containers: [{ ports: [{ name: 'http', containerPort: 8080 }] }],
+          containers: [{ name: 'app', ports: [{ name: 'http', containerPort: 8080 }] }],
         },
         status: { podIP: podIp(n, i), hostIP: '10.99.0.1' },
       });
@@ -330,7 +330,7 @@ async function runClient(client: string, targets: string[], ms: number): Promise
 function connState(base: ClusterState, worstPolicies: boolean): ClusterState {
   const pod = (name: string, ns: string, ip: string, labels: Record<string, string>): Pod => ({
     metadata: { name, namespace: ns, labels },
-    spec: { containers: [{ ports: [{ name: 'http', containerPort: 8080 }] }] },
+    spec: { containers: [{ name: 'app', ports: [{ name: 'http', containerPort: 8080 }] }] },
     status: { podIP: ip, hostIP: '10.99.0.1' },
   });
   const allowClient: NetworkPolicy = {

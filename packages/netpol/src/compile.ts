@@ -1,6 +1,7 @@
 import { assertInt, assertNftName } from '@podnet/host/validate';
 import { cidrMinus, familyOf } from './cidr.js';
-import { cnpPeerKnown, policyTypesOf, sortClusterPolicies } from './evaluate.js';
+import { cnpPeerKnown, cnpRules, npRules, policyTypesOf, sortClusterPolicies } from './evaluate.js';
+import { nameOf, namespaceOf } from './keys.js';
 import { encodeLogPrefix, type LogPrefixInfo } from './log-prefix.js';
 import { matchesSelector, selectorKey } from './selectors.js';
 import {
@@ -24,9 +25,13 @@ import type {
   NetworkPolicyPort,
   Node,
   Pod,
-  Protocol,
 } from './types.js';
-import { assertValidPolicy } from './validate.js';
+import {
+  assertValidClusterNetworkPolicy,
+  assertValidNetworkPolicy,
+  type ValidClusterNetworkPolicy,
+  type ValidNetworkPolicy,
+} from './validate.js';
 
 /** How verdicts are logged: to an NFLOG group (read it with `tcpdump -i nflog:GROUP`), the kernel log, or not at all. */
 export type VerdictLogMode = { group: number } | 'kernel' | false;
@@ -89,7 +94,8 @@ const addrType = (f: Fam) => (f === 4 ? 'ipv4_addr' : 'ipv6_addr');
 const blockType = (f: Fam) => `${addrType(f)} . ${addrType(f)}`;
 const blockMatch = (f: Fam, side: 'saddr' | 'daddr', set: string) =>
   `${ipKw(f)} ${side} . ${ipKw(f)} ${side} @${set}`;
-const l4 = (p: Protocol) => p.toLowerCase();
+/** nft's name of a (validated) protocol. */
+const l4 = (p: string) => p.toLowerCase();
 
 interface SelDef {
   nsName?: string;
@@ -131,7 +137,7 @@ interface Match {
 interface CompiledNp {
   key: string;
   id: string;
-  np: NetworkPolicy;
+  np: ValidNetworkPolicy;
   subject: string;
   types: { ingress: boolean; egress: boolean };
   /** Numeric port intervals per direction, or null when a rule has no ports or a named port. */
@@ -154,7 +160,7 @@ interface CnpRuleBody {
 
 interface CompiledCnp {
   name: string;
-  cnp: ClusterNetworkPolicy;
+  cnp: ValidClusterNetworkPolicy;
   subject: string;
   rules: Record<Direction, CnpRuleBody[]>;
   refs: Refs;
@@ -463,7 +469,7 @@ export class NetpolCompiler {
   private fillNodeSet(e: NodeSetEntry): void {
     const want = new Set<string>();
     for (const n of this.nodes.values()) {
-      if (matchesSelector(e.sel, n.metadata.labels ?? {}))
+      if (matchesSelector(e.sel, n.metadata?.labels ?? {}))
         for (const a of nodeAddresses(n)) want.add(a);
     }
     for (const f of FAMS) {
@@ -551,8 +557,8 @@ export class NetpolCompiler {
     return out;
   }
 
-  private compileNp(np: NetworkPolicy): CompiledNp {
-    const ns = np.metadata.namespace ?? 'default';
+  private compileNp(np: ValidNetworkPolicy): CompiledNp {
+    const ns = namespaceOf(np);
     const key = `${ns}/${np.metadata.name}`;
     const id = this.nps.get(key)?.id ?? `p${++this.counter}`;
     const refs: Refs = { sels: [], blocks: [], named: [], nodes: [] };
@@ -563,12 +569,8 @@ export class NetpolCompiler {
       const name = `${id}_${dir === 'ingress' ? 'in' : 'eg'}`;
       if (!types[dir]) continue;
       const rules: string[] = [];
-      const list = (dir === 'ingress' ? np.spec.ingress : np.spec.egress) ?? [];
-      list.forEach((r, i) => {
-        const peers =
-          dir === 'ingress'
-            ? (r as { from?: readonly NetworkPolicyPeer[] }).from
-            : (r as { to?: readonly NetworkPolicyPeer[] }).to;
+      npRules(np, dir).forEach((r, i) => {
+        const peers = r.peers;
         const peerM =
           peers && peers.length > 0
             ? peers.flatMap((p) => this.npPeerMatches(p, ns, dir, refs))
@@ -599,10 +601,9 @@ export class NetpolCompiler {
     }
     const ports: Record<Direction, PortInterval[] | null> = { ingress: null, egress: null };
     for (const dir of ['ingress', 'egress'] as const) {
-      const list = (dir === 'ingress' ? np.spec.ingress : np.spec.egress) ?? [];
       const out: PortInterval[] = [];
       let generic = false;
-      for (const r of list) {
+      for (const r of npRules(np, dir)) {
         if (!r.ports || r.ports.length === 0) generic = true;
         for (const p of r.ports ?? []) {
           if (typeof p.port !== 'number') generic = true;
@@ -673,7 +674,7 @@ export class NetpolCompiler {
     return [];
   }
 
-  private compileCnp(cnp: ClusterNetworkPolicy): CompiledCnp {
+  private compileCnp(cnp: ValidClusterNetworkPolicy): CompiledCnp {
     const refs: Refs = { sels: [], blocks: [], named: [], nodes: [] };
     const s = cnp.spec.subject;
     const subject = this.refSel(
@@ -685,12 +686,8 @@ export class NetpolCompiler {
     refs.sels.push(subject);
     const rules: Record<Direction, CnpRuleBody[]> = { ingress: [], egress: [] };
     for (const dir of ['ingress', 'egress'] as const) {
-      const list = (dir === 'ingress' ? cnp.spec.ingress : cnp.spec.egress) ?? [];
-      list.forEach((r, index) => {
-        const peers =
-          dir === 'ingress'
-            ? (r as { from: readonly CnpPeer[] }).from
-            : (r as { to: readonly CnpPeer[] }).to;
+      cnpRules(cnp, dir).forEach((r, index) => {
+        const peers = r.peers;
         const peerM: Match[] = [];
         let all = false;
         for (const p of peers ?? []) {
@@ -728,11 +725,7 @@ export class NetpolCompiler {
     const sorted = sortClusterPolicies([...this.cnps.values()].map((c) => c.cnp));
     for (const cnp of sorted) {
       const c = this.cnps.get(cnp.metadata.name) as CompiledCnp;
-      if (
-        c.rules[dir].length === 0 &&
-        ((dir === 'ingress' ? cnp.spec.ingress : cnp.spec.egress) ?? []).length === 0
-      )
-        continue;
+      if (c.rules[dir].length === 0 && cnpRules(cnp, dir).length === 0) continue;
       if (!this.sels.get(c.subject)?.members.has(pod.key)) continue;
       (cnp.spec.tier === 'Admin' ? admin : baseline).push(c.name);
     }
@@ -927,13 +920,15 @@ export class NetpolCompiler {
     return this;
   }
 
-  /** Adds or changes a namespace (its labels); pods in it are re-matched. */
+  /** Adds or changes a namespace (its labels); pods in it are re-matched. Ignored without a name. */
   upsertNamespace(ns: Namespace): void {
+    const name = nameOf(ns);
+    if (name === undefined) return;
     const labels = namespaceLabels(ns);
-    const old = this.nsLabels.get(ns.metadata.name);
-    this.nsLabels.set(ns.metadata.name, labels);
+    const old = this.nsLabels.get(name);
+    this.nsLabels.set(name, labels);
     if (old && JSON.stringify(old) === JSON.stringify(labels)) return;
-    for (const k of this.podsByNs.get(ns.metadata.name) ?? []) this.rematchPod(k);
+    for (const k of this.podsByNs.get(name) ?? []) this.rematchPod(k);
   }
 
   /** Removes a namespace's labels (its pods keep existing until deleted). */
@@ -942,9 +937,11 @@ export class NetpolCompiler {
     for (const k of this.podsByNs.get(name) ?? []) this.rematchPod(k);
   }
 
-  /** Adds or changes a node (labels, addresses: used by `nodes` peers). */
+  /** Adds or changes a node (labels, addresses: used by `nodes` peers). Ignored without a name. */
   upsertNode(node: Node): void {
-    this.nodes.set(node.metadata.name, node);
+    const name = nameOf(node);
+    if (name === undefined) return;
+    this.nodes.set(name, node);
     for (const e of this.nodeSets.values()) this.fillNodeSet(e);
   }
 
@@ -954,9 +951,13 @@ export class NetpolCompiler {
     for (const e of this.nodeSets.values()) this.fillNodeSet(e);
   }
 
-  /** Adds or changes a pod: set memberships, named ports and (for local pods) its dispatch entries. */
+  /**
+   * Adds or changes a pod: set memberships, named ports and (for local pods) its dispatch
+   * entries. Ignored without a name; invalid addresses and ports are left out ({@link podInfo}).
+   */
   upsertPod(pod: Pod): void {
     const next = podInfo(pod);
+    if (!next) return;
     const old = this.pods.get(next.key);
     this.applyPod(old, next);
   }
@@ -1005,10 +1006,13 @@ export class NetpolCompiler {
     this.updatePodSig(key);
   }
 
-  /** Adds or replaces a NetworkPolicy (validated; throws `INVALID_POLICY` with field paths). */
-  upsertNetworkPolicy(np: NetworkPolicy): void {
-    assertValidPolicy(np);
-    const ns = np.metadata.namespace ?? 'default';
+  /**
+   * Adds or replaces a NetworkPolicy (validated; throws `INVALID_POLICY` with field paths and
+   * changes nothing).
+   */
+  upsertNetworkPolicy(policy: NetworkPolicy): void {
+    const np = assertValidNetworkPolicy(policy);
+    const ns = namespaceOf(np);
     const key = `${ns}/${np.metadata.name}`;
     const old = this.nps.get(key);
     const oldMembers = old ? [...(this.sels.get(old.subject)?.members ?? [])] : [];
@@ -1039,9 +1043,12 @@ export class NetpolCompiler {
     this.unref(old.refs);
   }
 
-  /** Adds or replaces a ClusterNetworkPolicy (validated). */
-  upsertClusterNetworkPolicy(cnp: ClusterNetworkPolicy): void {
-    assertValidPolicy(cnp);
+  /**
+   * Adds or replaces a ClusterNetworkPolicy (validated; throws `INVALID_POLICY` with field paths
+   * and changes nothing).
+   */
+  upsertClusterNetworkPolicy(policy: ClusterNetworkPolicy): void {
+    const cnp = assertValidClusterNetworkPolicy(policy);
     const name = cnp.metadata.name;
     const old = this.cnps.get(name);
     const oldMembers = old ? [...(this.sels.get(old.subject)?.members ?? [])] : [];

@@ -1,5 +1,6 @@
 import { cidrContains } from './cidr.js';
 import { NetpolError } from './errors.js';
+import { nameOf, namespaceOf } from './keys.js';
 import { describeSelector, matchesSelector } from './selectors.js';
 import { type ClusterIndex, indexState, NAMESPACE_NAME_LABEL, type PodInfo } from './state.js';
 import type {
@@ -13,8 +14,15 @@ import type {
   NetworkPolicy,
   NetworkPolicyPeer,
   NetworkPolicyPort,
+  ObjectMeta,
   Protocol,
 } from './types.js';
+import {
+  assertValidClusterNetworkPolicy,
+  assertValidNetworkPolicy,
+  type InvalidPolicy,
+  partitionPolicies,
+} from './validate.js';
 
 /** The protocol of a probed flow: a NetworkPolicy protocol, or ICMP (which no port rule matches). */
 export type FlowProtocol = Protocol | 'ICMP';
@@ -155,6 +163,23 @@ function namedPortMatches(
   );
 }
 
+/** One NetworkPolicy rule of a direction: its peers (`from`/`_from` or `to`) and ports. */
+export interface NpRule {
+  peers?: readonly NetworkPolicyPeer[];
+  ports?: readonly NetworkPolicyPort[];
+}
+
+/**
+ * The rules of one direction of a NetworkPolicy. The one place that reads an ingress rule's
+ * peers: `from` on the wire, `_from` in client-node's typed model (`ingressPeers` in
+ * `@podnet/cluster-state`; read here to keep that package out of netpol's run time).
+ */
+export function npRules(np: NetworkPolicy, direction: Direction): NpRule[] {
+  if (direction === 'ingress')
+    return (np.spec?.ingress ?? []).map((r) => ({ peers: r.from ?? r._from, ports: r.ports }));
+  return (np.spec?.egress ?? []).map((r) => ({ peers: r.to, ports: r.ports }));
+}
+
 function npPortMatches(p: NetworkPolicyPort, flow: NormalFlow): boolean {
   const proto = p.protocol ?? 'TCP';
   if (flow.protocol !== proto) return false;
@@ -165,10 +190,35 @@ function npPortMatches(p: NetworkPolicyPort, flow: NormalFlow): boolean {
 
 /** Which policy types a NetworkPolicy has, with the API's defaulting. */
 export function policyTypesOf(np: NetworkPolicy): { ingress: boolean; egress: boolean } {
-  const types = np.spec.policyTypes;
+  const types = np.spec?.policyTypes;
   if (types && types.length > 0)
     return { ingress: types.includes('Ingress'), egress: types.includes('Egress') };
-  return { ingress: true, egress: np.spec.egress !== undefined };
+  return { ingress: true, egress: np.spec?.egress !== undefined };
+}
+
+/** One ClusterNetworkPolicy rule of a direction, its peers (`from` or `to`) under one name. */
+export interface CnpRule {
+  name?: string;
+  action: CnpAction;
+  peers?: readonly CnpPeer[];
+  protocols?: readonly CnpProtocol[];
+}
+
+/** The rules of one direction of a ClusterNetworkPolicy. */
+export function cnpRules(cnp: ClusterNetworkPolicy, direction: Direction): CnpRule[] {
+  if (direction === 'ingress')
+    return (cnp.spec.ingress ?? []).map((r) => ({
+      name: r.name,
+      action: r.action,
+      peers: r.from,
+      protocols: r.protocols,
+    }));
+  return (cnp.spec.egress ?? []).map((r) => ({
+    name: r.name,
+    action: r.action,
+    peers: r.to,
+    protocols: r.protocols,
+  }));
 }
 
 /** True when `cnp`'s subject selects `pod` (host-network pods are never selected). */
@@ -247,15 +297,15 @@ function cnpProtocolMatches(pr: CnpProtocol, flow: NormalFlow): boolean {
 }
 
 /** Sorts ClusterNetworkPolicies the way they are evaluated: priority, then name. */
-export function sortClusterPolicies(cnps: readonly ClusterNetworkPolicy[]): ClusterNetworkPolicy[] {
+export function sortClusterPolicies<T extends ClusterNetworkPolicy>(cnps: readonly T[]): T[] {
+  const name = (c: T) => c.metadata?.name ?? '';
   return [...cnps].sort(
     (a, b) =>
-      a.spec.priority - b.spec.priority ||
-      (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0),
+      a.spec.priority - b.spec.priority || (name(a) < name(b) ? -1 : name(a) > name(b) ? 1 : 0),
   );
 }
 
-function cnpRef(cnp: ClusterNetworkPolicy): PolicyRef {
+function cnpRef(cnp: ReadableClusterNetworkPolicy): PolicyRef {
   return {
     kind: 'ClusterNetworkPolicy',
     name: cnp.metadata.name,
@@ -269,21 +319,60 @@ function flowText(flow: NormalFlow): string {
   return `${flow.src.label} -> ${flow.dst.label} ${what}`;
 }
 
-/** An evaluator bound to one cluster state (indexes built once). */
+type NamedMeta = ObjectMeta & { name: string };
+
+/** A NetworkPolicy the evaluator can read: it has a name and a spec. */
+type ReadableNetworkPolicy = NetworkPolicy & {
+  metadata: NamedMeta;
+  spec: NonNullable<NetworkPolicy['spec']>;
+};
+
+/** A ClusterNetworkPolicy the evaluator can read: it has a name, a spec and a subject. */
+type ReadableClusterNetworkPolicy = ClusterNetworkPolicy & { metadata: NamedMeta };
+
+const isReadableNp = (np: NetworkPolicy): np is ReadableNetworkPolicy =>
+  nameOf(np) !== undefined && typeof np.spec === 'object' && np.spec !== null;
+
+const isReadableCnp = (cnp: ClusterNetworkPolicy): cnp is ReadableClusterNetworkPolicy =>
+  nameOf(cnp) !== undefined &&
+  typeof cnp.spec === 'object' &&
+  cnp.spec !== null &&
+  typeof cnp.spec.subject === 'object' &&
+  cnp.spec.subject !== null;
+
+/**
+ * An evaluator bound to one cluster state (indexes built once). It reads policies as they are,
+ * without validating them first (`validatePolicy` does that); a policy it cannot read at all (no
+ * `metadata.name`, no `spec`, a ClusterNetworkPolicy without `spec.subject`) is left out and
+ * listed in {@link PolicyEvaluator.skipped}. Unknown protocols and selector operators match
+ * nothing. Namespaces, pods and nodes without a name are ignored.
+ */
 export class PolicyEvaluator {
+  /** Policies left out because they lack a name or spec, each with the validator's error. */
+  readonly skipped: readonly InvalidPolicy[];
   private readonly idx: ClusterIndex;
-  private readonly nps: NetworkPolicy[];
-  private readonly admin: ClusterNetworkPolicy[];
-  private readonly baseline: ClusterNetworkPolicy[];
+  private readonly nps: ReadableNetworkPolicy[];
+  private readonly admin: ReadableClusterNetworkPolicy[];
+  private readonly baseline: ReadableClusterNetworkPolicy[];
 
   constructor(state: ClusterState) {
     this.idx = indexState(state);
-    this.nps = [...(state.networkPolicies ?? [])].sort((a, b) =>
-      `${a.metadata.namespace}/${a.metadata.name}` < `${b.metadata.namespace}/${b.metadata.name}`
-        ? -1
-        : 1,
-    );
-    const cnps = sortClusterPolicies(state.clusterNetworkPolicies ?? []);
+    const skipped: InvalidPolicy[] = [];
+    const nps: ReadableNetworkPolicy[] = [];
+    for (const np of state.networkPolicies ?? []) {
+      if (isReadableNp(np)) nps.push(np);
+      // always rejected: the validator requires a name and a spec
+      else partitionPolicies([np], assertValidNetworkPolicy, skipped);
+    }
+    const readableCnps: ReadableClusterNetworkPolicy[] = [];
+    for (const cnp of state.clusterNetworkPolicies ?? []) {
+      if (isReadableCnp(cnp)) readableCnps.push(cnp);
+      else partitionPolicies([cnp], assertValidClusterNetworkPolicy, skipped);
+    }
+    this.skipped = skipped;
+    const key = (np: ReadableNetworkPolicy) => `${namespaceOf(np)}/${np.metadata.name}`;
+    this.nps = nps.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+    const cnps = sortClusterPolicies(readableCnps);
     this.admin = cnps.filter((c) => c.spec.tier === 'Admin');
     this.baseline = cnps.filter((c) => c.spec.tier === 'Baseline');
   }
@@ -301,10 +390,14 @@ export class PolicyEvaluator {
 
   /** The NetworkPolicies that select a pod for a direction. */
   isolatingPolicies(pod: PodInfo, direction: Direction): NetworkPolicy[] {
+    return this.selecting(pod, direction);
+  }
+
+  private selecting(pod: PodInfo, direction: Direction): ReadableNetworkPolicy[] {
     if (pod.hostNetwork) return [];
     return this.nps.filter(
       (np) =>
-        (np.metadata.namespace ?? 'default') === pod.namespace &&
+        namespaceOf(np) === pod.namespace &&
         policyTypesOf(np)[direction] &&
         matchesSelector(np.spec.podSelector, pod.labels),
     );
@@ -373,19 +466,16 @@ export class PolicyEvaluator {
     }
     const nsl = nsLabelsOf(this.idx, pod.namespace);
     const tier = (
-      list: ClusterNetworkPolicy[],
+      list: ReadableClusterNetworkPolicy[],
       stage: 'admin' | 'baseline',
     ): DirectionVerdict | undefined => {
       for (const cnp of list) {
         if (!cnpSelects(cnp, pod, nsl)) continue;
-        const rules = (direction === 'ingress' ? cnp.spec.ingress : cnp.spec.egress) ?? [];
+        const rules = cnpRules(cnp, direction);
         for (let i = 0; i < rules.length; i++) {
           const r = rules[i];
           if (!r) continue;
-          const peers =
-            direction === 'ingress'
-              ? (r as { from: readonly CnpPeer[] }).from
-              : (r as { to: readonly CnpPeer[] }).to;
+          const peers = r.peers;
           if (!(peers ?? []).some((p) => cnpPeerMatches(p, r.action, peer, this.idx, direction)))
             continue;
           if (
@@ -419,23 +509,20 @@ export class PolicyEvaluator {
     };
     const admin = tier(this.admin, 'admin');
     if (admin) return admin;
-    const isolating = this.isolatingPolicies(pod, direction);
+    const isolating = this.selecting(pod, direction);
     if (isolating.length > 0) {
       const isolatedBy: PolicyRef[] = isolating.map((np) => ({
         kind: 'NetworkPolicy',
-        namespace: np.metadata.namespace ?? 'default',
+        namespace: namespaceOf(np),
         name: np.metadata.name,
       }));
       for (const np of isolating) {
-        const ns = np.metadata.namespace ?? 'default';
-        const rules = (direction === 'ingress' ? np.spec.ingress : np.spec.egress) ?? [];
+        const ns = namespaceOf(np);
+        const rules = npRules(np, direction);
         for (let i = 0; i < rules.length; i++) {
           const r = rules[i];
           if (!r) continue;
-          const peers =
-            direction === 'ingress'
-              ? (r as { from?: readonly NetworkPolicyPeer[] }).from
-              : (r as { to?: readonly NetworkPolicyPeer[] }).to;
+          const peers = r.peers;
           const peerOk =
             !peers || peers.length === 0 || peers.some((p) => npPeerMatches(p, ns, peer, this.idx));
           const portOk =

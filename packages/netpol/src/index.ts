@@ -57,11 +57,16 @@ export {
   type RuleRef,
 } from './evaluate.js';
 export {
+  assertValidClusterNetworkPolicy,
+  assertValidNetworkPolicy,
   assertValidPolicy,
   isClusterNetworkPolicy,
   validateClusterNetworkPolicy,
   validateNetworkPolicy,
   validatePolicy,
+  type InvalidPolicy,
+  type ValidClusterNetworkPolicy,
+  type ValidNetworkPolicy,
 } from './validate.js';
 export {
   NetpolCompiler,
@@ -95,4 +100,8 @@ export {
   type VerdictLogReader,
   type VerdictLogReaderOptions,
 } from './nflog-reader.js';
-export { PolicySyncer, type PolicySyncerOptions, type SyncResult } from './syncer.js';
+export {
+  PolicySyncer,
+  type PolicySyncerOptions,
+  type SyncResult,
+} from './syncer.js';

@@ -58,7 +58,7 @@ const PREFIX_RE =
 export function decodeLogPrefix(text: string): LogPrefixInfo | undefined {
   const m = PREFIX_RE.exec(text);
   if (!m) return undefined;
-  const [, verdict, dir, kind, list, rule] = m as unknown as string[];
+  const [, verdict, dir, kind, list, rule] = m;
   const policies: string[] = [];
   let more = 0;
   for (const item of (list ?? '').split(',')) {

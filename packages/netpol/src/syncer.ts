@@ -1,7 +1,7 @@
 import { ExecRunner, type Host, NftSession } from '@podnet/host';
 import { type CompileOptions, NetpolCompiler } from './compile.js';
 import { NetpolError } from './errors.js';
-import { assertValidPolicy } from './validate.js';
+import { nameOf, namespacedKey } from './keys.js';
 import type {
   ClusterNetworkPolicy,
   ClusterState,
@@ -10,6 +10,12 @@ import type {
   Node,
   Pod,
 } from './types.js';
+import {
+  assertValidClusterNetworkPolicy,
+  assertValidNetworkPolicy,
+  type InvalidPolicy,
+  partitionPolicies,
+} from './validate.js';
 
 /** What one {@link PolicySyncer} apply did. */
 export interface SyncResult {
@@ -19,8 +25,11 @@ export interface SyncResult {
   lines: number;
   /** True when the whole table was rebuilt. */
   full: boolean;
-  /** Policies {@link PolicySyncer.sync} skipped as invalid (the rest were applied). */
-  invalid: { object: string; error: NetpolError }[];
+  /**
+   * Policies {@link PolicySyncer.sync} skipped as invalid (the rest were applied), each with the
+   * `INVALID_POLICY` error naming its bad fields.
+   */
+  invalid: InvalidPolicy[];
 }
 
 /** Options of {@link PolicySyncer}. */
@@ -35,12 +44,19 @@ export interface PolicySyncerOptions extends CompileOptions {
   session?: boolean;
 }
 
-const keyOf = (o: { metadata: { name: string; namespace?: string } }) =>
-  o.metadata.namespace === undefined
-    ? o.metadata.name
-    : `${o.metadata.namespace}/${o.metadata.name}`;
-const podKey = (p: Pod) => `${p.metadata.namespace ?? 'default'}/${p.metadata.name}`;
-const npKey = (p: NetworkPolicy) => `${p.metadata.namespace ?? 'default'}/${p.metadata.name}`;
+/** Records what was applied for `key` (nothing for an object without a name). */
+function remember(applied: Map<string, string>, key: string | undefined, object: unknown): void {
+  if (key !== undefined) applied.set(key, JSON.stringify(object));
+}
+
+/** Keys and the JSON of each object last handed to the compiler, per kind. */
+interface Applied {
+  namespaces: Map<string, string>;
+  pods: Map<string, string>;
+  nps: Map<string, string>;
+  cnps: Map<string, string>;
+  nodes: Map<string, string>;
+}
 
 /**
  * Keeps podnet's nftables table on one node in step with the cluster: {@link PolicySyncer.sync}
@@ -48,17 +64,21 @@ const npKey = (p: NetworkPolicy) => `${p.metadata.namespace ?? 'default'}/${p.me
  * methods apply one watch event. Every apply is one atomic nft transaction (full rebuilds through
  * `nft -f -`, incremental changes through a long-lived {@link NftSession}); a failed apply makes
  * the next one rebuild the table. {@link PolicySyncer.close} ends the session's `nft` process.
+ *
+ * Namespaces, pods and nodes without `metadata.name` are ignored. The syncer remembers what it
+ * applied per object key, so `sync` and the single-event methods can be mixed: a later
+ * `sync(state)` applies only the difference from everything applied before.
  */
 export class PolicySyncer {
   readonly compiler: NetpolCompiler;
   private readonly host: Host;
-  private last: {
-    namespaces: Map<string, string>;
-    pods: Map<string, string>;
-    nps: Map<string, string>;
-    cnps: Map<string, string>;
-    nodes: Map<string, string>;
-  } = { namespaces: new Map(), pods: new Map(), nps: new Map(), cnps: new Map(), nodes: new Map() };
+  private last: Applied = {
+    namespaces: new Map(),
+    pods: new Map(),
+    nps: new Map(),
+    cnps: new Map(),
+    nodes: new Map(),
+  };
   private chain: Promise<unknown> = Promise.resolve();
   private readonly useSession: boolean;
   private session?: NftSession;
@@ -70,36 +90,32 @@ export class PolicySyncer {
     this.compiler = new NetpolCompiler(compile);
   }
 
-  /** Brings the table to `state`, applying only the difference from the previous call. */
+  /**
+   * Brings the table to `state`, applying only the difference from what was applied before.
+   * Invalid policies are skipped and listed in the result's `invalid` (a previously applied
+   * version of one is removed).
+   */
   sync(state: ClusterState): Promise<SyncResult> {
     return this.serial(() => {
-      const invalid: SyncResult['invalid'] = [];
-      const valid = <T extends NetworkPolicy | ClusterNetworkPolicy>(
-        list: readonly T[] | undefined,
-      ): T[] =>
-        (list ?? []).filter((p) => {
-          try {
-            assertValidPolicy(p);
-            return true;
-          } catch (error) {
-            if (!NetpolError.isInstance(error)) throw error;
-            invalid.push({ object: error.object ?? '(unnamed)', error });
-            return false;
-          }
-        });
-      const nps = valid(state.networkPolicies);
-      const cnps = valid(state.clusterNetworkPolicies);
+      const invalid: InvalidPolicy[] = [];
+      const nps = partitionPolicies(state.networkPolicies, assertValidNetworkPolicy, invalid);
+      const cnps = partitionPolicies(
+        state.clusterNetworkPolicies,
+        assertValidClusterNetworkPolicy,
+        invalid,
+      );
       const c = this.compiler;
       const diff = <T>(
         prev: Map<string, string>,
         items: readonly T[],
-        key: (t: T) => string,
+        key: (t: T) => string | undefined,
         up: (t: T) => void,
         del: (k: string) => void,
       ) => {
         const next = new Map<string, string>();
         for (const it of items) {
           const k = key(it);
+          if (k === undefined) continue;
           const json = JSON.stringify(it);
           next.set(k, json);
           if (prev.get(k) !== json) up(it);
@@ -112,35 +128,35 @@ export class PolicySyncer {
         l.namespaces = diff(
           l.namespaces,
           state.namespaces,
-          keyOf,
+          nameOf,
           (n) => c.upsertNamespace(n),
           (k) => c.deleteNamespace(k),
         );
         l.nodes = diff(
           l.nodes,
           state.nodes ?? [],
-          keyOf,
+          nameOf,
           (n) => c.upsertNode(n),
           (k) => c.deleteNode(k),
         );
         l.pods = diff(
           l.pods,
           state.pods,
-          podKey,
+          namespacedKey,
           (p) => c.upsertPod(p),
           (k) => c.deletePod(k),
         );
         l.nps = diff(
           l.nps,
           nps,
-          npKey,
+          namespacedKey,
           (p) => c.upsertNetworkPolicy(p),
           (k) => c.deleteNetworkPolicy(k),
         );
         l.cnps = diff(
           l.cnps,
           cnps,
-          keyOf,
+          nameOf,
           (p) => c.upsertClusterNetworkPolicy(p),
           (k) => c.deleteClusterNetworkPolicy(k),
         );
@@ -149,11 +165,11 @@ export class PolicySyncer {
     });
   }
 
-  /** Applies one changed or added pod. */
+  /** Applies one changed or added pod (ignored without a name). */
   upsertPod(pod: Pod): Promise<SyncResult> {
     return this.event(() => {
       this.compiler.upsertPod(pod);
-      this.last.pods.set(podKey(pod), JSON.stringify(pod));
+      remember(this.last.pods, namespacedKey(pod), pod);
     });
   }
 
@@ -165,27 +181,31 @@ export class PolicySyncer {
     });
   }
 
-  /** Applies one changed or added namespace. */
+  /** Applies one changed or added namespace (ignored without a name). */
   upsertNamespace(ns: Namespace): Promise<SyncResult> {
     return this.event(() => {
       this.compiler.upsertNamespace(ns);
-      this.last.namespaces.set(keyOf(ns), JSON.stringify(ns));
+      remember(this.last.namespaces, nameOf(ns), ns);
     });
   }
 
-  /** Applies one changed or added node. */
+  /** Applies one changed or added node (ignored without a name). */
   upsertNode(node: Node): Promise<SyncResult> {
     return this.event(() => {
       this.compiler.upsertNode(node);
-      this.last.nodes.set(keyOf(node), JSON.stringify(node));
+      remember(this.last.nodes, nameOf(node), node);
     });
   }
 
-  /** Applies one changed or added NetworkPolicy (throws `INVALID_POLICY`, nothing applied). */
+  /**
+   * Applies one changed or added NetworkPolicy. An invalid one throws `INVALID_POLICY` and
+   * changes nothing: its previous version keeps enforcing until the next
+   * {@link PolicySyncer.sync} (which removes it).
+   */
   upsertNetworkPolicy(np: NetworkPolicy): Promise<SyncResult> {
     return this.event(() => {
       this.compiler.upsertNetworkPolicy(np);
-      this.last.nps.set(npKey(np), JSON.stringify(np));
+      remember(this.last.nps, namespacedKey(np), np);
     });
   }
 
@@ -197,11 +217,14 @@ export class PolicySyncer {
     });
   }
 
-  /** Applies one changed or added ClusterNetworkPolicy. */
+  /**
+   * Applies one changed or added ClusterNetworkPolicy (an invalid one throws `INVALID_POLICY` and
+   * changes nothing, as {@link PolicySyncer.upsertNetworkPolicy}).
+   */
   upsertClusterNetworkPolicy(cnp: ClusterNetworkPolicy): Promise<SyncResult> {
     return this.event(() => {
       this.compiler.upsertClusterNetworkPolicy(cnp);
-      this.last.cnps.set(keyOf(cnp), JSON.stringify(cnp));
+      remember(this.last.cnps, nameOf(cnp), cnp);
     });
   }
 

@@ -1,7 +1,7 @@
 import { isCidr } from '@podnet/host/validate';
 import { cidrWithin, familyOf } from './cidr.js';
 import { type FieldIssue, NetpolError } from './errors.js';
-import type { ClusterNetworkPolicy, NetworkPolicy } from './types.js';
+import type { ClusterNetworkPolicy, LabelSelector, NetworkPolicy, ObjectMeta } from './types.js';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -221,21 +221,27 @@ export function validateNetworkPolicy(np: unknown): FieldIssue[] {
       is.add(`spec.${dir}`, 'must be a list');
       continue;
     }
-    const peersKey = dir === 'ingress' ? 'from' : 'to';
+    // An ingress rule's peers are `from` on the wire and `_from` in client-node's typed model.
+    const peersKeys = dir === 'ingress' ? ['from', '_from'] : ['to'];
     rules.forEach((r: unknown, i: number) => {
       const rp = `spec.${dir}[${i}]`;
       if (!isObj(r)) {
         is.add(rp, 'must be an object');
         return;
       }
-      is.unknown(rp, r, [peersKey, 'ports']);
-      const peers = r[peersKey];
-      if (peers !== undefined && !Array.isArray(peers))
-        is.add(`${rp}.${peersKey}`, 'must be a list');
-      else
-        (peers ?? []).forEach((peer: unknown, j: number) => {
-          checkNpPeer(is, `${rp}.${peersKey}[${j}]`, peer);
-        });
+      is.unknown(rp, r, [...peersKeys, 'ports']);
+      if (r.from !== undefined && r._from !== undefined) {
+        is.add(`${rp}._from`, "may not be set together with from (client-node's name for it)");
+      }
+      for (const peersKey of peersKeys) {
+        const peers = r[peersKey];
+        if (peers !== undefined && !Array.isArray(peers))
+          is.add(`${rp}.${peersKey}`, 'must be a list');
+        else
+          (peers ?? []).forEach((peer: unknown, j: number) => {
+            checkNpPeer(is, `${rp}.${peersKey}[${j}]`, peer);
+          });
+      }
       if (r.ports !== undefined && !Array.isArray(r.ports)) is.add(`${rp}.ports`, 'must be a list');
       else
         ((r.ports as unknown[]) ?? []).forEach((port, j) => {
@@ -458,25 +464,103 @@ export function validatePolicy(policy: unknown): FieldIssue[] {
     : validateNetworkPolicy(policy);
 }
 
-function objectName(o: unknown): string {
-  if (!isObj(o) || !isObj(o.metadata)) return '(unnamed)';
+function objectName(o: unknown, namespaced: boolean): string {
+  if (!isObj(o) || !isObj(o.metadata) || typeof o.metadata.name !== 'string') return '(unnamed)';
   const m = o.metadata;
-  return m.namespace ? `${String(m.namespace)}/${String(m.name)}` : String(m.name);
+  if (!namespaced) return String(m.name);
+  return `${typeof m.namespace === 'string' && m.namespace !== '' ? m.namespace : 'default'}/${String(m.name)}`;
 }
 
-/** Throws `INVALID_POLICY` naming every bad field unless `policy` is valid; returns it typed. */
+function invalid(kind: string, namespaced: boolean, policy: unknown, issues: FieldIssue[]): never {
+  const name = objectName(policy, namespaced);
+  throw new NetpolError(
+    'INVALID_POLICY',
+    `invalid ${kind} ${name}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+    { issues, object: name },
+  );
+}
+
+/** A policy left out because it is invalid, with the error naming its bad fields. */
+export interface InvalidPolicy {
+  /** `namespace/name` of a NetworkPolicy, `name` of a ClusterNetworkPolicy, or `(unnamed)`. */
+  object: string;
+  error: NetpolError;
+}
+
+/**
+ * The policies `assertValid` accepts, typed as valid; each rejected one (an `INVALID_POLICY`
+ * error) is appended to `invalid` instead. Other errors are rethrown.
+ */
+export function partitionPolicies<T>(
+  list: readonly unknown[] | undefined,
+  assertValid: (p: unknown) => T,
+  invalid: InvalidPolicy[],
+): T[] {
+  const out: T[] = [];
+  for (const p of list ?? []) {
+    try {
+      out.push(assertValid(p));
+    } catch (error) {
+      if (!NetpolError.isInstance(error) || error.code !== 'INVALID_POLICY') throw error;
+      invalid.push({ object: error.object ?? '(unnamed)', error });
+    }
+  }
+  return out;
+}
+
+/** `metadata` with the `name` a valid policy always has. */
+type NamedMeta = ObjectMeta & { name: string };
+
+/**
+ * A NetworkPolicy the validator accepted: `metadata.name` and `spec.podSelector` are present,
+ * and every protocol, operator, selector, port and CIDR in it is one the API allows.
+ */
+export type ValidNetworkPolicy = NetworkPolicy & {
+  metadata: NamedMeta;
+  spec: NonNullable<NetworkPolicy['spec']> & { podSelector: LabelSelector };
+};
+
+/** A ClusterNetworkPolicy the validator accepted (`metadata.name` present, every field allowed). */
+export type ValidClusterNetworkPolicy = ClusterNetworkPolicy & { metadata: NamedMeta };
+
+/** The validator's verdict as a type guard: valid exactly when it found no issue. */
+function accepted<T>(_policy: unknown, issues: readonly FieldIssue[]): _policy is T {
+  return issues.length === 0;
+}
+
+/**
+ * Throws `INVALID_POLICY` naming every bad field (as `namespace/name`) unless `np` is a valid
+ * NetworkPolicy; returns it typed as valid.
+ */
+export function assertValidNetworkPolicy(np: unknown): ValidNetworkPolicy {
+  const issues = validateNetworkPolicy(np);
+  if (!accepted<ValidNetworkPolicy>(np, issues)) return invalid('NetworkPolicy', true, np, issues);
+  return np;
+}
+
+/**
+ * Throws `INVALID_POLICY` naming every bad field unless `cnp` is a valid ClusterNetworkPolicy;
+ * returns it typed as valid.
+ */
+export function assertValidClusterNetworkPolicy(cnp: unknown): ValidClusterNetworkPolicy {
+  const issues = validateClusterNetworkPolicy(cnp);
+  if (!accepted<ValidClusterNetworkPolicy>(cnp, issues))
+    return invalid('ClusterNetworkPolicy', false, cnp, issues);
+  return cnp;
+}
+
+/**
+ * Throws `INVALID_POLICY` naming every bad field unless `policy` is valid (a NetworkPolicy or
+ * ClusterNetworkPolicy, chosen by `kind`/shape as {@link validatePolicy} does); returns it typed.
+ */
 export function assertValidPolicy<T extends NetworkPolicy | ClusterNetworkPolicy>(
   policy: T | unknown,
 ): T {
+  const cnp = isClusterNetworkPolicy(policy);
   const issues = validatePolicy(policy);
-  if (issues.length > 0) {
-    const kind = isClusterNetworkPolicy(policy) ? 'ClusterNetworkPolicy' : 'NetworkPolicy';
-    const name = objectName(policy);
-    throw new NetpolError(
-      'INVALID_POLICY',
-      `invalid ${kind} ${name}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
-      { issues, object: name },
-    );
-  }
-  return policy as T;
+  if (!accepted<T>(policy, issues))
+    return cnp
+      ? invalid('ClusterNetworkPolicy', false, policy, issues)
+      : invalid('NetworkPolicy', true, policy, issues);
+  return policy;
 }

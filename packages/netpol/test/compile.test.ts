@@ -83,7 +83,7 @@ describe('compilePolicies', () => {
 
   it('only pods on the named node are dispatched', () => {
     const pods = state.pods.map((p, i) =>
-      i < 3 ? p : { ...p, spec: { ...p.spec, nodeName: 'node-2' } },
+      i < 3 ? p : { ...p, spec: { containers: [], ...p.spec, nodeName: 'node-2' } },
     );
     const rs = compilePolicies({ ...state, pods }, { nodeName: 'node-2' });
     expect(rs.maps.find((m) => m.name === 'in_4')?.elements.map(([k]) => k)).toEqual([

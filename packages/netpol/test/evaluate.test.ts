@@ -238,11 +238,14 @@ describe('NetworkPolicy v1 truth tables on the x/y/z model', () => {
       np('x', 'named', { podSelector: {}, ingress: [{ ports: [{ port: 'web' }] }] }),
     ]);
     const pods = s.pods.map((p) => {
-      if (p.metadata.namespace !== 'x') return p;
+      if (p.metadata?.namespace !== 'x') return p;
       const port = p.metadata.name === 'a' ? 80 : 81;
       return {
         ...p,
-        spec: { ...p.spec, containers: [{ ports: [{ name: 'web', containerPort: port }] }] },
+        spec: {
+          ...p.spec,
+          containers: [{ name: 'web', ports: [{ name: 'web', containerPort: port }] }],
+        },
       };
     });
     const s2 = { ...s, pods };
@@ -338,7 +341,7 @@ describe('NetworkPolicy v1 truth tables on the x/y/z model', () => {
     const relabel = {
       ...base,
       pods: base.pods.map((p) =>
-        p.metadata.namespace === 'x' && p.metadata.name === 'c'
+        p.metadata?.namespace === 'x' && p.metadata.name === 'c'
           ? { ...p, metadata: { ...p.metadata, labels: { pod: 'b' } } }
           : p,
       ),
@@ -363,7 +366,7 @@ describe('NetworkPolicy v1 truth tables on the x/y/z model', () => {
       ...s.pods,
       {
         metadata: { name: 'h', namespace: 'y', labels: { pod: 'h' } },
-        spec: { hostNetwork: true, nodeName: 'node-2' },
+        spec: { containers: [], hostNetwork: true, nodeName: 'node-2' },
         status: { podIP: '10.77.0.2', hostIP: '10.77.0.2' },
       },
     ];

@@ -11,7 +11,7 @@ describe('README examples', () => {
       },
       {
         metadata: { name: 'b', namespace: 'y', labels: { app: 'db' } },
-        spec: { containers: [{ ports: [{ name: 'pg', containerPort: 5432 }] }] },
+        spec: { containers: [{ name: 'db', ports: [{ name: 'pg', containerPort: 5432 }] }] },
         status: { podIP: '10.244.2.7', hostIP: '192.168.0.12' },
       },
     ],

@@ -193,13 +193,13 @@ describe('policies enforced in a node namespace with routed pods', () => {
     expect(await topo.probe('x/b', 'x/a', 'TCP', 80)).toBe(true);
 
     const relabeled = state.pods.map((p) =>
-      p.metadata.namespace === 'x' && p.metadata.name === 'c'
+      p.metadata?.namespace === 'x' && p.metadata.name === 'c'
         ? { ...p, metadata: { ...p.metadata, labels: { pod: 'b' } } }
         : p,
     );
     const r1 = await syncer.upsertPod(
       relabeled.find(
-        (p) => p.metadata.name === 'c' && p.metadata.namespace === 'x',
+        (p) => p.metadata?.name === 'c' && p.metadata.namespace === 'x',
       ) as ClusterState['pods'][number],
     );
     expect(r1.full).toBe(false);
@@ -211,7 +211,7 @@ describe('policies enforced in a node namespace with routed pods', () => {
     await topo.addPod('x/d', '10.88.0.30');
     const newPod = {
       metadata: { name: 'd', namespace: 'x', labels: { pod: 'a' } },
-      spec: { nodeName: 'node-1' },
+      spec: { containers: [], nodeName: 'node-1' },
       status: { podIP: '10.88.0.30', hostIP: '10.88.0.1' },
     };
     state = { ...state, pods: [...state.pods, newPod] };
@@ -327,7 +327,7 @@ describe('policies enforced in a node namespace with routed pods', () => {
             return false;
           }
         });
-    const pod = base.pods.find((p) => p.metadata.name === 'a' && p.metadata.namespace === 'y');
+    const pod = base.pods.find((p) => p.metadata?.name === 'a' && p.metadata.namespace === 'y');
     if (!pod) throw new Error('no pod y/a');
     await syncer.sync({
       ...base,

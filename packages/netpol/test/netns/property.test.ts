@@ -41,7 +41,7 @@ const peer: fc.Arbitrary<NetworkPolicyPeer> = fc.oneof(
   fc
     .tuple(nsSel, podSel)
     .map(([namespaceSelector, podSelector]) => ({ namespaceSelector, podSelector })),
-  fc.constantFrom(
+  fc.constantFrom<NetworkPolicyPeer>(
     { ipBlock: { cidr: '10.88.0.0/24', except: ['10.88.0.12/30'] } },
     { ipBlock: { cidr: '10.88.0.8/29' } },
     { ipBlock: { cidr: '10.88.0.16/30', except: ['10.88.0.17/32'] } },
