@@ -1,7 +1,7 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts', 'src/testing/index.ts', 'src/bin/podnet-agent.ts'],
+  entry: ['src/index.ts', 'src/bin/podnet-agent.ts'],
   format: 'esm',
   target: 'node20',
   dts: true,

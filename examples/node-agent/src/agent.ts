@@ -10,17 +10,28 @@ import {
   NodeSubnetAllocator,
   parseRangeSets,
 } from '@podnet/ipam';
-import { type ClusterDnsState, DnsServer } from '@podnet/dns';
-import { type ClusterState as PolicyState, PolicySyncer } from '@podnet/netpol';
-import { OverlayReconciler, type PeerNode } from '@podnet/overlay-vxlan';
-import { type ServiceState, ServiceSyncer } from '@podnet/service-lb';
-import { AttachmentStore } from './attachments.js';
 import {
-  type ClusterSnapshot,
   type ClusterSource,
-  nodeInternalIps,
+  ClusterStore,
+  type Delta,
+  type DeltaBatch,
+  dnsInput,
+  isEmptyServiceChanges,
+  kindsOf,
   nodePodCidrs,
-} from './cluster-state.js';
+  type ObjectKind,
+  overlayPeers,
+  policyInput,
+  serviceChanges,
+  serviceInput,
+  touchesDns,
+} from '@podnet/cluster-state';
+import { ManifestsSource } from '@podnet/cluster-state/sources';
+import { DnsServer } from '@podnet/dns';
+import { PolicySyncer } from '@podnet/netpol';
+import { OverlayReconciler } from '@podnet/overlay-vxlan';
+import { ServiceSyncer } from '@podnet/service-lb';
+import { AttachmentStore } from './attachments.js';
 import { CniService, type IpBatcher, LATENCY_BUCKETS, type PodNetwork } from './cni-service.js';
 import type { AgentConfig } from './config.js';
 import { writeConflist } from './conflist.js';
@@ -31,7 +42,22 @@ import { type HostPortMapping, planNodeBase, renderAgentNft, GATEWAY_DEVICE } fr
 import { serveCni } from './server.js';
 
 const SPARE_IP_DELAY_MS = 25;
-import { ManifestsSource } from './sources/manifests.js';
+
+/** The datapath components the agent keeps in line with the cluster, in apply order. */
+export type AgentComponent = 'overlay' | 'services' | 'policies' | 'dns';
+const COMPONENTS: readonly AgentComponent[] = ['overlay', 'services', 'policies', 'dns'];
+
+/** How often the agent resyncs in full, and how it retries (as kube-proxy's sync periods). */
+export interface AgentSyncOptions {
+  /** Least time between two full resyncs (default 1 s): requests in between are coalesced. */
+  readonly minFullSyncMs?: number;
+  /** Most time between two full resyncs (default 60 s): a periodic check of what is programmed. */
+  readonly maxFullSyncMs?: number;
+  /** First retry delay after a failed apply (default 500 ms), doubled up to `retryMaxMs`. */
+  readonly retryMinMs?: number;
+  /** Longest retry delay (default 30 s). */
+  readonly retryMaxMs?: number;
+}
 
 /** Options of {@link NodeAgent}. */
 export interface NodeAgentOptions {
@@ -41,38 +67,26 @@ export interface NodeAgentOptions {
   readonly host?: Host;
   /** A ready source (tests); default: built from `config.source`. */
   readonly source?: ClusterSource;
+  /** Full resync and retry timing. */
+  readonly sync?: AgentSyncOptions;
 }
 
 /** Pod CIDRs from config, the Node object, or the standalone node subnet allocator. */
 export async function resolvePodCidrs(
   config: AgentConfig,
-  snapshot: ClusterSnapshot | undefined,
+  store: ClusterStore | undefined,
+  synced = true,
 ): Promise<string[] | undefined> {
   if (config.podCidrs) return [...config.podCidrs];
-  const node = snapshot?.nodes.find((n) => n.metadata?.name === config.nodeName);
-  const fromNode = nodePodCidrs(node);
+  const fromNode = nodePodCidrs(store?.get('Node', config.nodeName));
   if (fromNode.length > 0) return fromNode;
   if (config.source.kind === 'kubernetes') return undefined;
-  if (!snapshot) return undefined;
+  if (!store || !synced) return undefined;
   const allocator = new NodeSubnetAllocator({
     clusterCidrs: config.clusterCidrs,
     store: new FileNodeSubnetStore(join(config.stateDir, 'node-subnets.json')),
   });
   return allocator.allocate(config.nodeName);
-}
-
-/** Builds overlay peers from Node objects: InternalIPs, pod CIDRs, VTEP MAC derived from the name. */
-export function overlayPeers(snapshot: ClusterSnapshot, self: string): PeerNode[] {
-  const peers: PeerNode[] = [];
-  for (const n of snapshot.nodes) {
-    const name = n.metadata?.name;
-    if (!name || name === self) continue;
-    const podCIDRs = nodePodCidrs(n);
-    const nodeIPs = nodeInternalIps(n);
-    if (podCIDRs.length === 0 || nodeIPs.length === 0) continue;
-    peers.push({ nodeName: name, nodeIPs, podCIDRs });
-  }
-  return peers;
 }
 
 /**
@@ -88,7 +102,8 @@ export class NodeAgent {
   private readonly attachments: AttachmentStore;
   private source?: ClusterSource;
   private network?: PodNetwork;
-  private snapshot?: ClusterSnapshot;
+  /** The cluster as the source sees it: every package's input is projected from here. */
+  readonly store: ClusterStore;
   private server?: Server;
   private http?: HttpServer;
   private overlay?: OverlayReconciler;
@@ -97,7 +112,19 @@ export class NodeAgent {
   private dns?: DnsServer;
   private readonly componentErrors = new Map<string, string>();
   private queue: Promise<void> = Promise.resolve();
-  private pending = false;
+  /** Deltas not yet applied (coalesced while an apply runs). */
+  private pendingDeltas: Delta[] = [];
+  /** Components that must resync in full at their next apply. */
+  private readonly needFull = new Set<AgentComponent>(COMPONENTS);
+  private runScheduled = false;
+  private running = false;
+  private lastFullAt = 0;
+  private fullTimer?: NodeJS.Timeout;
+  private periodicTimer?: NodeJS.Timeout;
+  private retryTimer?: NodeJS.Timeout;
+  private retryDelayMs = 0;
+  private unsubscribe?: () => void;
+  private readonly applyStats = { incremental: 0, full: 0, deltas: 0, retries: 0 };
   private nftQueue: Promise<void> = Promise.resolve();
   private lastNft = '';
   private conflistWritten = false;
@@ -112,6 +139,7 @@ export class NodeAgent {
     this.log = options.log ?? createLogger({ base: { node: options.config.nodeName } });
     this.host = options.host ?? new Host();
     this.nodeIp = new IpSession({ netns: this.host.netns });
+    this.store = new ClusterStore();
     mkdirSync(this.config.stateDir, { recursive: true, mode: 0o700 });
     this.attachments = new AttachmentStore(join(this.config.stateDir, 'attachments'));
     this.cni = new CniService({
@@ -182,18 +210,24 @@ export class NodeAgent {
       metrics: () => this.metrics(),
     });
     if (this.config.podCidrs) await this.enqueue();
+    this.unsubscribe = this.store.subscribe((b) => this.onBatch(b));
     this.source = this.options.source ?? (await this.makeSource());
-    await this.source.start((s) => {
-      this.snapshot = s;
-      void this.enqueue();
-    });
+    await this.source.start(this.store);
+    const every = this.options.sync?.maxFullSyncMs ?? 60_000;
+    this.periodicTimer = setInterval(() => this.requestFull(COMPONENTS), every);
+    this.periodicTimer.unref();
     this.ensureSpareIp();
     this.log.info('agent started', { socket: this.config.socketPath, httpPort: this.httpPort });
   }
 
   /** Stops serving (kernel state and state dir stay as they are). */
   async stop(): Promise<void> {
+    this.stopped = true;
     await this.source?.stop();
+    this.unsubscribe?.();
+    clearInterval(this.periodicTimer);
+    clearTimeout(this.fullTimer);
+    clearTimeout(this.retryTimer);
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     await new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()));
     this.http?.closeAllConnections();
@@ -202,7 +236,6 @@ export class NodeAgent {
     this.services?.close();
     this.overlay?.close();
     await this.dns?.stop().catch(() => {});
-    this.stopped = true;
     this.nodeIp.close();
     this.spareIp?.close();
     this.log.info('agent stopped');
@@ -215,14 +248,15 @@ export class NodeAgent {
     if (!this.network) r.push('no pod CIDR yet');
     if (!this.conflistWritten) r.push('conflist not written');
     if (this.lastError) r.push(`last reconcile failed: ${this.lastError}`);
-    if (this.snapshot && this.network && !this.dns?.synced) r.push('cluster DNS not serving');
+    if (this.source?.synced && this.network && !this.dns?.synced) r.push('cluster DNS not serving');
     return r;
   }
 
   private async makeSource(): Promise<ClusterSource> {
     const src = this.config.source;
     if (src.kind === 'manifests') return new ManifestsSource({ dir: src.dir, log: this.log });
-    const { KubernetesSource } = await import('./sources/kubernetes.js');
+    // client-node costs ~0.7 s and ~115 MB to load: only when the API is the source
+    const { KubernetesSource } = await import('@podnet/cluster-state/kubernetes');
     return new KubernetesSource({ kubeconfig: src.kubeconfig, log: this.log });
   }
 
@@ -239,39 +273,115 @@ export class NodeAgent {
       write('/proc/sys/net/ipv6/conf/all/forwarding', '1');
   }
 
+  private onBatch(batch: DeltaBatch): void {
+    for (const d of batch.deltas) this.pendingDeltas.push(d);
+    this.applyStats.deltas += batch.deltas.length;
+    if (batch.resync.length > 0) this.requestFull(this.componentsOf(kindsOf(batch)));
+    else void this.enqueue();
+  }
+
+  /** The components whose input includes any of `kinds`. */
+  private componentsOf(kinds: ReadonlySet<ObjectKind>): AgentComponent[] {
+    const out: AgentComponent[] = [];
+    if (kinds.has('Node')) out.push('overlay');
+    if (kinds.has('Service') || kinds.has('EndpointSlice')) out.push('services');
+    if (
+      ['Namespace', 'Pod', 'Node', 'NetworkPolicy', 'ClusterNetworkPolicy'].some((k) =>
+        kinds.has(k as ObjectKind),
+      )
+    )
+      out.push('policies');
+    if (['Namespace', 'Service', 'EndpointSlice', 'Pod'].some((k) => kinds.has(k as ObjectKind)))
+      out.push('dns');
+    return out;
+  }
+
+  /**
+   * Asks for a full resync of `components`, at most once per `minFullSyncMs` (requests in
+   * between are coalesced into the next one).
+   */
+  private requestFull(components: readonly AgentComponent[]): void {
+    for (const c of components) this.needFull.add(c);
+    if (this.stopped) return;
+    const min = this.options.sync?.minFullSyncMs ?? 1000;
+    const wait = this.lastFullAt + min - Date.now();
+    if (wait <= 0) {
+      void this.enqueue();
+      return;
+    }
+    if (this.fullTimer) return;
+    this.fullTimer = setTimeout(() => {
+      this.fullTimer = undefined;
+      void this.enqueue();
+    }, wait);
+    this.fullTimer.unref();
+  }
+
+  /**
+   * Runs one apply soon: everything that arrived before it starts is coalesced into it, and
+   * anything arriving while it runs goes into the next one.
+   */
   private enqueue(): Promise<void> {
-    if (this.pending) return this.queue;
-    this.pending = true;
+    if (this.runScheduled || this.stopped) return this.queue;
+    this.runScheduled = true;
     this.queue = this.queue.then(async () => {
-      this.pending = false;
+      this.runScheduled = false;
+      this.running = true;
       const t0 = performance.now();
       try {
         await this.reconcile();
         this.reconcileStats.ok++;
         this.lastError = undefined;
+        this.retryDelayMs = 0;
       } catch (e) {
         this.reconcileStats.failed++;
         this.lastError = (e as Error).message;
         this.log.error('reconcile failed', { error: (e as Error).message });
-        setTimeout(() => void this.enqueue(), 2000).unref();
+        this.scheduleRetry();
       } finally {
+        this.running = false;
         this.reconcileStats.seconds += (performance.now() - t0) / 1000;
       }
     });
     return this.queue;
   }
 
+  /** One pending retry at a time, with exponential backoff (reset by a successful apply). */
+  private scheduleRetry(): void {
+    if (this.retryTimer || this.stopped) return;
+    const min = this.options.sync?.retryMinMs ?? 500;
+    const max = this.options.sync?.retryMaxMs ?? 30_000;
+    this.retryDelayMs = Math.min(max, this.retryDelayMs ? this.retryDelayMs * 2 : min);
+    this.applyStats.retries++;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.enqueue();
+    }, this.retryDelayMs);
+    this.retryTimer.unref();
+  }
+
   private async reconcile(): Promise<void> {
     if (!this.network) await this.setupNetwork();
-    if (!this.network) return;
-    const snapshot = this.snapshot;
-    if (!snapshot) return;
+    if (!this.network || !this.source?.synced) return;
+    const deltas = this.pendingDeltas;
+    this.pendingDeltas = [];
+    const batch: DeltaBatch = { deltas, resync: [] };
+    const touched = new Set(this.componentsOf(kindsOf(batch)));
     const failed: string[] = [];
-    const step = async (name: string, fn: () => Promise<void>) => {
+    let fullRun = false;
+    const step = async (name: AgentComponent, fn: (full: boolean) => Promise<void>) => {
+      const full = this.needFull.has(name);
+      if (!full && !touched.has(name)) return;
+      if (full) fullRun = true;
+      this.needFull.delete(name);
       try {
-        await fn();
+        await fn(full);
         this.componentErrors.delete(name);
+        if (full) this.applyStats.full++;
+        else this.applyStats.incremental++;
       } catch (e) {
+        // the next apply of this component starts from a full resync
+        this.needFull.add(name);
         const msg = (e as Error).message;
         if (this.componentErrors.get(name) !== msg)
           this.log.error(`${name} sync failed`, { error: msg });
@@ -279,10 +389,11 @@ export class NodeAgent {
         failed.push(`${name}: ${msg}`);
       }
     };
-    await step('overlay', () => this.syncOverlay(snapshot));
-    await step('services', () => this.syncServices(snapshot));
-    await step('policies', () => this.syncPolicies(snapshot));
-    await step('dns', () => this.syncDns(snapshot));
+    await step('overlay', () => this.syncOverlay());
+    await step('services', (full) => this.syncServices(full, batch));
+    await step('policies', () => this.syncPolicies());
+    await step('dns', () => this.syncDns());
+    if (fullRun) this.lastFullAt = Date.now();
     if (failed.length > 0) throw new AgentError('DATAPATH_FAILED', failed.join('; '));
   }
 
@@ -294,7 +405,7 @@ export class NodeAgent {
     return fams;
   }
 
-  private async syncServices(snapshot: ClusterSnapshot): Promise<void> {
+  private async syncServices(full: boolean, batch: DeltaBatch): Promise<void> {
     if (!this.services) {
       this.services = new ServiceSyncer({
         host: this.host,
@@ -308,11 +419,15 @@ export class NodeAgent {
         session: !this.options.host,
       });
     }
-    const state = {
-      services: snapshot.services,
-      endpointSlices: snapshot.endpointSlices,
-    } as unknown as ServiceState;
-    const r = await this.services.sync(state);
+    let r: Awaited<ReturnType<ServiceSyncer['sync']>>;
+    if (full) {
+      this.services.requestFullSync();
+      r = await this.services.sync(serviceInput(this.store));
+    } else {
+      const changes = serviceChanges(batch);
+      if (isEmptyServiceChanges(changes)) return;
+      r = await this.services.update(changes);
+    }
     if (r.operations > 0) {
       this.log.info('services programmed', {
         operations: r.operations,
@@ -324,19 +439,15 @@ export class NodeAgent {
       this.log.warn('service skipped', { object: bad.object, error: bad.error.message });
   }
 
-  private async syncPolicies(snapshot: ClusterSnapshot): Promise<void> {
+  private async syncPolicies(): Promise<void> {
     if (!this.policies)
       this.policies = new PolicySyncer({ host: this.host, nodeName: this.config.nodeName });
-    const state = {
-      namespaces: snapshot.namespaces,
-      pods: snapshot.pods,
-      networkPolicies: snapshot.networkPolicies,
-      nodes: snapshot.nodes,
-    } as unknown as PolicyState;
-    await this.policies.sync(state);
+    const r = await this.policies.sync(policyInput(this.store));
+    for (const bad of r.invalid)
+      this.log.warn('policy skipped', { object: bad.object, error: bad.error.message });
   }
 
-  private async syncDns(snapshot: ClusterSnapshot): Promise<void> {
+  private async syncDns(): Promise<void> {
     if (!this.dns) {
       const dns = new DnsServer({
         zone: this.config.dns.clusterDomain,
@@ -346,16 +457,11 @@ export class NodeAgent {
       this.dns = dns;
       this.log.info('cluster DNS serving', { address: this.config.dns.ip, port: 53 });
     }
-    this.dns.update({
-      namespaces: snapshot.namespaces,
-      services: snapshot.services,
-      endpointSlices: snapshot.endpointSlices,
-      pods: snapshot.pods,
-    } as unknown as ClusterDnsState);
+    this.dns.update(dnsInput(this.store));
   }
 
   private async setupNetwork(): Promise<void> {
-    const podCidrs = await resolvePodCidrs(this.config, this.snapshot);
+    const podCidrs = await resolvePodCidrs(this.config, this.store, this.source?.synced);
     if (!podCidrs || podCidrs.length === 0) {
       this.log.info('waiting for a pod CIDR', { node: this.config.nodeName });
       return;
@@ -394,7 +500,7 @@ export class NodeAgent {
     this.log.info('pod network ready', { podCidrs, gateways, mtu });
   }
 
-  private async syncOverlay(snapshot: ClusterSnapshot): Promise<void> {
+  private async syncOverlay(): Promise<void> {
     const net = this.network!;
     if (!this.overlay) {
       this.overlay = new OverlayReconciler(
@@ -409,7 +515,7 @@ export class NodeAgent {
         { sessions: !this.options.host },
       );
     }
-    const plan = await this.overlay.sync(overlayPeers(snapshot, this.config.nodeName));
+    const plan = await this.overlay.sync(overlayPeers(this.store, this.config.nodeName));
     if (plan.operations.length > 0)
       this.log.info('overlay programmed', { operations: plan.operations.length });
   }

@@ -1,4 +1,10 @@
-export { NodeAgent, overlayPeers, resolvePodCidrs, type NodeAgentOptions } from './agent.js';
+export {
+  NodeAgent,
+  resolvePodCidrs,
+  type AgentComponent,
+  type AgentSyncOptions,
+  type NodeAgentOptions,
+} from './agent.js';
 export { AgentError, type AgentErrorCode } from './errors.js';
 export {
   expandConfigEnv,
@@ -6,14 +12,6 @@ export {
   type AgentConfig,
   type AgentSourceConfig,
 } from './config.js';
-export {
-  emptySnapshot,
-  nodeInternalIps,
-  nodePodCidrs,
-  type ClusterKind,
-  type ClusterSnapshot,
-  type ClusterSource,
-} from './cluster-state.js';
 export { AttachmentStore, type AttachmentRecord } from './attachments.js';
 export {
   CniService,
@@ -51,15 +49,3 @@ export {
   type CniServerOptions,
   type ShimRequest,
 } from './server.js';
-export {
-  ManifestsSource,
-  parseManifests,
-  type ManifestProblem,
-  type ManifestsSourceOptions,
-} from './sources/manifests.js';
-export { KUBERNETES_ACCESS, type KubernetesAccess } from './kubernetes-access.js';
-export {
-  KubernetesSource,
-  type KubernetesSourceOptions,
-  type KubernetesSourceStats,
-} from './sources/kubernetes.js';

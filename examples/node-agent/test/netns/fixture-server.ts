@@ -4,7 +4,7 @@
  * `{"op":"upsert","path":"/api/v1/nodes","object":{...}}` or `{"op":"remove","path":...,"name":...}`.
  */
 import { createInterface } from 'node:readline';
-import { ApiFixture } from '../../src/testing/index.js';
+import { ApiFixture } from '@podnet/cluster-state/testing';
 
 const fx = new ApiFixture();
 const url = await fx.start();
