@@ -24,7 +24,6 @@ import {
   policyInput,
   serviceChanges,
   serviceInput,
-  touchesDns,
 } from '@podnet/cluster-state';
 import { ManifestsSource } from '@podnet/cluster-state/sources';
 import { DnsServer } from '@podnet/dns';
@@ -117,7 +116,6 @@ export class NodeAgent {
   /** Components that must resync in full at their next apply. */
   private readonly needFull = new Set<AgentComponent>(COMPONENTS);
   private runScheduled = false;
-  private running = false;
   private lastFullAt = 0;
   private fullTimer?: NodeJS.Timeout;
   private periodicTimer?: NodeJS.Timeout;
@@ -326,7 +324,6 @@ export class NodeAgent {
     this.runScheduled = true;
     this.queue = this.queue.then(async () => {
       this.runScheduled = false;
-      this.running = true;
       const t0 = performance.now();
       try {
         await this.reconcile();
@@ -339,7 +336,6 @@ export class NodeAgent {
         this.log.error('reconcile failed', { error: (e as Error).message });
         this.scheduleRetry();
       } finally {
-        this.running = false;
         this.reconcileStats.seconds += (performance.now() - t0) / 1000;
       }
     });

@@ -1,12 +1,9 @@
-import { execFile } from 'node:child_process';
 import { readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { createTestNet, type TestNet, waitFor } from '@podnet/host/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeNodeNs, TestNode } from './node-kit.js';
 
-const run = promisify(execFile);
 const SEED = Number(process.env.PODNET_DELTA_SEED ?? Date.now() % 1_000_000);
 const STEPS = 45;
 
