@@ -30,6 +30,7 @@ import { DnsServer } from '@podnet/dns';
 import { PolicySyncer } from '@podnet/netpol';
 import { OverlayReconciler } from '@podnet/overlay-vxlan';
 import { ServiceSyncer } from '@podnet/service-lb';
+import { ApplyScheduler, type ApplySchedulerOptions } from './apply-scheduler.js';
 import { AttachmentStore } from './attachments.js';
 import { CniService, type IpBatcher, LATENCY_BUCKETS, type PodNetwork } from './cni-service.js';
 import type { AgentConfig } from './config.js';
@@ -46,18 +47,6 @@ const SPARE_IP_DELAY_MS = 25;
 export type AgentComponent = 'overlay' | 'services' | 'policies' | 'dns';
 const COMPONENTS: readonly AgentComponent[] = ['overlay', 'services', 'policies', 'dns'];
 
-/** How often the agent resyncs in full, and how it retries (as kube-proxy's sync periods). */
-export interface AgentSyncOptions {
-  /** Least time between two full resyncs (default 1 s): requests in between are coalesced. */
-  readonly minFullSyncMs?: number;
-  /** Most time between two full resyncs (default 60 s): a periodic check of what is programmed. */
-  readonly maxFullSyncMs?: number;
-  /** First retry delay after a failed apply (default 500 ms), doubled up to `retryMaxMs`. */
-  readonly retryMinMs?: number;
-  /** Longest retry delay (default 30 s). */
-  readonly retryMaxMs?: number;
-}
-
 /** Options of {@link NodeAgent}. */
 export interface NodeAgentOptions {
   readonly config: AgentConfig;
@@ -67,7 +56,7 @@ export interface NodeAgentOptions {
   /** A ready source (tests); default: built from `config.source`. */
   readonly source?: ClusterSource;
   /** Full resync and retry timing. */
-  readonly sync?: AgentSyncOptions;
+  readonly sync?: ApplySchedulerOptions;
 }
 
 /** Pod CIDRs from config, the Node object, or the standalone node subnet allocator. */
@@ -110,19 +99,13 @@ export class NodeAgent {
   private policies?: PolicySyncer;
   private dns?: DnsServer;
   private readonly componentErrors = new Map<string, string>();
-  private queue: Promise<void> = Promise.resolve();
   /** Deltas not yet applied (coalesced while an apply runs). */
   private pendingDeltas: Delta[] = [];
   /** Components that must resync in full at their next apply. */
   private readonly needFull = new Set<AgentComponent>(COMPONENTS);
-  private runScheduled = false;
-  private lastFullAt = 0;
-  private fullTimer?: NodeJS.Timeout;
-  private periodicTimer?: NodeJS.Timeout;
-  private retryTimer?: NodeJS.Timeout;
-  private retryDelayMs = 0;
+  private readonly scheduler: ApplyScheduler;
   private unsubscribe?: () => void;
-  private readonly applyStats = { incremental: 0, full: 0, deltas: 0, retries: 0 };
+  private readonly applyStats = { incremental: 0, full: 0, deltas: 0 };
   private nftQueue: Promise<void> = Promise.resolve();
   private lastNft = '';
   private conflistWritten = false;
@@ -138,6 +121,7 @@ export class NodeAgent {
     this.host = options.host ?? new Host();
     this.nodeIp = new IpSession({ netns: this.host.netns });
     this.store = new ClusterStore();
+    this.scheduler = new ApplyScheduler(() => this.applyOnce(), options.sync);
     mkdirSync(this.config.stateDir, { recursive: true, mode: 0o700 });
     this.attachments = new AttachmentStore(join(this.config.stateDir, 'attachments'));
     this.cni = new CniService({
@@ -211,9 +195,9 @@ export class NodeAgent {
     this.unsubscribe = this.store.subscribe((b) => this.onBatch(b));
     this.source = this.options.source ?? (await this.makeSource());
     await this.source.start(this.store);
-    const every = this.options.sync?.maxFullSyncMs ?? 60_000;
-    this.periodicTimer = setInterval(() => this.requestFull(COMPONENTS), every);
-    this.periodicTimer.unref();
+    this.scheduler.startPeriodic(() => {
+      for (const c of COMPONENTS) this.needFull.add(c);
+    });
     this.ensureSpareIp();
     this.log.info('agent started', { socket: this.config.socketPath, httpPort: this.httpPort });
   }
@@ -223,13 +207,10 @@ export class NodeAgent {
     this.stopped = true;
     await this.source?.stop();
     this.unsubscribe?.();
-    clearInterval(this.periodicTimer);
-    clearTimeout(this.fullTimer);
-    clearTimeout(this.retryTimer);
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     await new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()));
     this.http?.closeAllConnections();
-    await this.queue.catch(() => {});
+    await this.scheduler.stop();
     await this.policies?.close().catch(() => {});
     this.services?.close();
     this.overlay?.close();
@@ -294,71 +275,38 @@ export class NodeAgent {
     return out;
   }
 
-  /**
-   * Asks for a full resync of `components`, at most once per `minFullSyncMs` (requests in
-   * between are coalesced into the next one).
-   */
+  /** Marks `components` for a full resync at the next (rate-limited) full apply. */
   private requestFull(components: readonly AgentComponent[]): void {
     for (const c of components) this.needFull.add(c);
-    if (this.stopped) return;
-    const min = this.options.sync?.minFullSyncMs ?? 1000;
-    const wait = this.lastFullAt + min - Date.now();
-    if (wait <= 0) {
-      void this.enqueue();
-      return;
-    }
-    if (this.fullTimer) return;
-    this.fullTimer = setTimeout(() => {
-      this.fullTimer = undefined;
-      void this.enqueue();
-    }, wait);
-    this.fullTimer.unref();
+    this.scheduler.requestFull();
   }
 
-  /**
-   * Runs one apply soon: everything that arrived before it starts is coalesced into it, and
-   * anything arriving while it runs goes into the next one.
-   */
+  /** Runs one apply soon (coalesced). */
   private enqueue(): Promise<void> {
-    if (this.runScheduled || this.stopped) return this.queue;
-    this.runScheduled = true;
-    this.queue = this.queue.then(async () => {
-      this.runScheduled = false;
-      const t0 = performance.now();
-      try {
-        await this.reconcile();
-        this.reconcileStats.ok++;
-        this.lastError = undefined;
-        this.retryDelayMs = 0;
-      } catch (e) {
-        this.reconcileStats.failed++;
-        this.lastError = (e as Error).message;
-        this.log.error('reconcile failed', { error: (e as Error).message });
-        this.scheduleRetry();
-      } finally {
-        this.reconcileStats.seconds += (performance.now() - t0) / 1000;
-      }
-    });
-    return this.queue;
+    return this.scheduler.trigger();
   }
 
-  /** One pending retry at a time, with exponential backoff (reset by a successful apply). */
-  private scheduleRetry(): void {
-    if (this.retryTimer || this.stopped) return;
-    const min = this.options.sync?.retryMinMs ?? 500;
-    const max = this.options.sync?.retryMaxMs ?? 30_000;
-    this.retryDelayMs = Math.min(max, this.retryDelayMs ? this.retryDelayMs * 2 : min);
-    this.applyStats.retries++;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      void this.enqueue();
-    }, this.retryDelayMs);
-    this.retryTimer.unref();
+  private async applyOnce(): Promise<{ failed: boolean; full: boolean }> {
+    const t0 = performance.now();
+    try {
+      const full = await this.reconcile();
+      this.reconcileStats.ok++;
+      this.lastError = undefined;
+      return { failed: false, full };
+    } catch (e) {
+      this.reconcileStats.failed++;
+      this.lastError = (e as Error).message;
+      this.log.error('reconcile failed', { error: (e as Error).message });
+      return { failed: true, full: false };
+    } finally {
+      this.reconcileStats.seconds += (performance.now() - t0) / 1000;
+    }
   }
 
-  private async reconcile(): Promise<void> {
+  /** One apply; resolves true when it resynced something in full. */
+  private async reconcile(): Promise<boolean> {
     if (!this.network) await this.setupNetwork();
-    if (!this.network || !this.source?.synced) return;
+    if (!this.network || !this.source?.synced) return false;
     const deltas = this.pendingDeltas;
     this.pendingDeltas = [];
     const batch: DeltaBatch = { deltas, resync: [] };
@@ -389,8 +337,8 @@ export class NodeAgent {
     await step('services', (full) => this.syncServices(full, batch));
     await step('policies', () => this.syncPolicies());
     await step('dns', () => this.syncDns());
-    if (fullRun) this.lastFullAt = Date.now();
     if (failed.length > 0) throw new AgentError('DATAPATH_FAILED', failed.join('; '));
+    return fullRun;
   }
 
   private families(): ('ip' | 'ip6')[] {
@@ -596,15 +544,38 @@ export class NodeAgent {
         ]),
       },
     ];
-    const stats = (this.source as { stats?: Record<string, number> } | undefined)?.stats;
+    const stats = this.source?.stats;
     if (stats) {
       families.push({
         name: 'podnet_source_events_total',
-        help: 'Kubernetes source lists, errors and restarts.',
+        help: 'Cluster source counters (lists, watch events, errors, restarts, files read, problems).',
         type: 'counter',
         samples: Object.entries(stats).map(([kind, value]) => ({ labels: { kind }, value })),
       });
     }
+    families.push(
+      {
+        name: 'podnet_deltas_total',
+        help: 'Object changes (added, updated, deleted) received from the cluster source.',
+        type: 'counter',
+        samples: [{ value: this.applyStats.deltas }],
+      },
+      {
+        name: 'podnet_component_applies_total',
+        help: 'Component applies by mode (incremental from deltas, or full resync).',
+        type: 'counter',
+        samples: [
+          { labels: { mode: 'incremental' }, value: this.applyStats.incremental },
+          { labels: { mode: 'full' }, value: this.applyStats.full },
+        ],
+      },
+      {
+        name: 'podnet_apply_retries_scheduled_total',
+        help: 'Retries scheduled after failed applies (at most one pending, with backoff).',
+        type: 'counter',
+        samples: [{ value: this.scheduler.stats.retriesScheduled }],
+      },
+    );
     return [
       renderMetrics(families),
       this.services?.metricsText() ?? '',

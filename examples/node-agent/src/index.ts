@@ -2,9 +2,14 @@ export {
   NodeAgent,
   resolvePodCidrs,
   type AgentComponent,
-  type AgentSyncOptions,
   type NodeAgentOptions,
 } from './agent.js';
+export {
+  ApplyScheduler,
+  type ApplyOutcome,
+  type ApplySchedulerOptions,
+  type ApplySchedulerStats,
+} from './apply-scheduler.js';
 export { AgentError, type AgentErrorCode } from './errors.js';
 export {
   expandConfigEnv,
