@@ -1025,7 +1025,9 @@ export class NetpolCompiler {
     }
     byNs.add(key);
     if (old) this.unref(old.refs);
-    if (old) for (const e of this.sigs.values()) if (e.nps.includes(key)) this.renderSig(e);
+    // Signatures naming this key render its chains: re-render them even without an `old` (a
+    // delete and re-add in one batch leaves the signature alive until the batch ends).
+    for (const e of this.sigs.values()) if (e.nps.includes(key)) this.renderSig(e);
     const newMembers = this.sels.get(compiled.subject)?.members ?? [];
     this.refreshSigsFor(new Set([...oldMembers, ...newMembers]));
   }
