@@ -102,6 +102,7 @@ export {
 } from './nflog-reader.js';
 export {
   PolicySyncer,
+  type PolicyChanges,
   type PolicySyncerOptions,
   type SyncResult,
 } from './syncer.js';

@@ -26,10 +26,29 @@ export interface SyncResult {
   /** True when the whole table was rebuilt. */
   full: boolean;
   /**
-   * Policies {@link PolicySyncer.sync} skipped as invalid (the rest were applied), each with the
-   * `INVALID_POLICY` error naming its bad fields.
+   * Policies {@link PolicySyncer.sync} or {@link PolicySyncer.update} skipped as invalid (the
+   * rest were applied), each with the `INVALID_POLICY` error naming its bad fields.
    */
   invalid: InvalidPolicy[];
+}
+
+/**
+ * Watch changes for {@link PolicySyncer.update}: objects added or updated, and keys deleted
+ * (`namespace/name` for pods and NetworkPolicies, `name` for namespaces, nodes and
+ * ClusterNetworkPolicies). Every field is optional; `@podnet/cluster-state`'s `PolicyDeltaInput`
+ * (what `policyChanges(batch)` returns) fits as it is.
+ */
+export interface PolicyChanges {
+  namespaces?: readonly Namespace[];
+  deletedNamespaces?: readonly string[];
+  pods?: readonly Pod[];
+  deletedPods?: readonly string[];
+  nodes?: readonly Node[];
+  deletedNodes?: readonly string[];
+  networkPolicies?: readonly NetworkPolicy[];
+  deletedNetworkPolicies?: readonly string[];
+  clusterNetworkPolicies?: readonly ClusterNetworkPolicy[];
+  deletedClusterNetworkPolicies?: readonly string[];
 }
 
 /** Options of {@link PolicySyncer}. */
@@ -60,13 +79,14 @@ interface Applied {
 
 /**
  * Keeps podnet's nftables table on one node in step with the cluster: {@link PolicySyncer.sync}
- * takes a whole state and applies only what changed since the last call; the `upsert*`/`delete*`
- * methods apply one watch event. Every apply is one atomic nft transaction (full rebuilds through
+ * takes a whole state and applies only what changed since the last call;
+ * {@link PolicySyncer.update} applies a batch of watch changes; the `upsert*`/`delete*` methods
+ * apply one watch event. Every apply is one atomic nft transaction (full rebuilds through
  * `nft -f -`, incremental changes through a long-lived {@link NftSession}); a failed apply makes
  * the next one rebuild the table. {@link PolicySyncer.close} ends the session's `nft` process.
  *
  * Namespaces, pods and nodes without `metadata.name` are ignored. The syncer remembers what it
- * applied per object key, so `sync` and the single-event methods can be mixed: a later
+ * applied per object key, so `sync`, `update` and the single-event methods can be mixed: a later
  * `sync(state)` applies only the difference from everything applied before.
  */
 export class PolicySyncer {
@@ -93,7 +113,7 @@ export class PolicySyncer {
   /**
    * Brings the table to `state`, applying only the difference from what was applied before.
    * Invalid policies are skipped and listed in the result's `invalid` (a previously applied
-   * version of one is removed).
+   * version of one is removed, as {@link PolicySyncer.update} does).
    */
   sync(state: ClusterState): Promise<SyncResult> {
     return this.serial(() => {
@@ -165,6 +185,112 @@ export class PolicySyncer {
     });
   }
 
+  /**
+   * Applies a batch of watch changes in ONE nft transaction (the compiler recomputes each
+   * affected pod's dispatch once for the whole batch).
+   *
+   * Order: every deletion first, then the added and updated objects (namespaces, nodes, pods,
+   * NetworkPolicies, ClusterNetworkPolicies; later entries for a key win). A key both deleted and
+   * upserted in one batch therefore ends up present: a projection must not list an object that
+   * was upserted and then deleted within its batch as both (cluster-state's `policyChanges`
+   * lists each delta; when a batch can hold both for one key, coalesce it first). An object
+   * whose JSON equals what was last applied for its key costs nothing. Namespaces, pods and
+   * nodes without a name are ignored.
+   *
+   * An invalid policy is skipped, listed in the result's `invalid`, and a previously applied
+   * version of it (same key) is REMOVED rather than left enforcing. The enforced ruleset thus
+   * depends only on the current objects, never on their history: `update()` ends where a fresh
+   * `sync()` of the resulting state would, and where an agent restarted now would. That is what
+   * kube-network-policies does too: it evaluates the objects its informers hold now and skips a
+   * policy whose selector does not parse, with no memory of an earlier version. (An API server
+   * rejects an invalid edit, so the old version stays the current object there; an invalid
+   * object reaching podnet came from a source without that check, such as a manifest directory,
+   * and its previous content is gone from that source.) Removing a policy lifts the isolation it
+   * imposed along with its allow rules: log or alert on `invalid`.
+   *
+   * Throws `APPLY_FAILED` when nft rejects the transaction (the next apply rebuilds the table).
+   */
+  update(changes: PolicyChanges): Promise<SyncResult> {
+    return this.serial(() => {
+      const invalid: InvalidPolicy[] = [];
+      const c = this.compiler;
+      const l = this.last;
+      const up = <T>(
+        prev: Map<string, string>,
+        items: readonly T[] | undefined,
+        key: (t: T) => string | undefined,
+        apply: (t: T) => void,
+      ) => {
+        for (const it of items ?? []) {
+          const k = key(it);
+          if (k === undefined) continue;
+          const json = JSON.stringify(it);
+          if (prev.get(k) === json) continue;
+          apply(it);
+          prev.set(k, json);
+        }
+      };
+      const del = (
+        prev: Map<string, string>,
+        keys: readonly string[] | undefined,
+        drop: (k: string) => void,
+      ) => {
+        for (const k of keys ?? []) {
+          drop(k);
+          prev.delete(k);
+        }
+      };
+      // Policies: an invalid one is reported and the version applied before (same key) removed.
+      const upPolicies = <T>(
+        prev: Map<string, string>,
+        items: readonly T[] | undefined,
+        key: (t: T) => string | undefined,
+        apply: (t: T) => void,
+        drop: (k: string) => void,
+      ) => {
+        for (const it of items ?? []) {
+          const k = key(it);
+          const json = JSON.stringify(it);
+          if (k !== undefined && prev.get(k) === json) continue;
+          try {
+            apply(it);
+          } catch (error) {
+            if (!NetpolError.isInstance(error) || error.code !== 'INVALID_POLICY') throw error;
+            invalid.push({ object: error.object ?? '(unnamed)', error });
+            if (k !== undefined && prev.delete(k)) drop(k);
+            continue;
+          }
+          if (k !== undefined) prev.set(k, json);
+        }
+      };
+      c.batch(() => {
+        del(l.nps, changes.deletedNetworkPolicies, (k) => c.deleteNetworkPolicy(k));
+        del(l.cnps, changes.deletedClusterNetworkPolicies, (k) => c.deleteClusterNetworkPolicy(k));
+        del(l.pods, changes.deletedPods, (k) => c.deletePod(k));
+        del(l.nodes, changes.deletedNodes, (k) => c.deleteNode(k));
+        del(l.namespaces, changes.deletedNamespaces, (k) => c.deleteNamespace(k));
+        up(l.namespaces, changes.namespaces, nameOf, (n) => c.upsertNamespace(n));
+        up(l.nodes, changes.nodes, nameOf, (n) => c.upsertNode(n));
+        up(l.pods, changes.pods, namespacedKey, (p) => c.upsertPod(p));
+        upPolicies(
+          l.nps,
+          changes.networkPolicies,
+          namespacedKey,
+          (np) => c.upsertNetworkPolicy(np),
+          (k) => c.deleteNetworkPolicy(k),
+        );
+        upPolicies(
+          l.cnps,
+          changes.clusterNetworkPolicies,
+          nameOf,
+          (cnp) => c.upsertClusterNetworkPolicy(cnp),
+          (k) => c.deleteClusterNetworkPolicy(k),
+        );
+      });
+      return this.flushNow(invalid);
+    });
+  }
+
   /** Applies one changed or added pod (ignored without a name). */
   upsertPod(pod: Pod): Promise<SyncResult> {
     return this.event(() => {
@@ -199,8 +325,8 @@ export class PolicySyncer {
 
   /**
    * Applies one changed or added NetworkPolicy. An invalid one throws `INVALID_POLICY` and
-   * changes nothing: its previous version keeps enforcing until the next
-   * {@link PolicySyncer.sync} (which removes it).
+   * changes nothing: its previous version keeps enforcing until the next {@link PolicySyncer.sync}
+   * or {@link PolicySyncer.update} (which remove it; prefer `update` for watch streams).
    */
   upsertNetworkPolicy(np: NetworkPolicy): Promise<SyncResult> {
     return this.event(() => {
