@@ -191,7 +191,7 @@ export function sizeProblem(file: string, bytes: number, max: number): ManifestP
     file,
     document: 0,
     path: '',
-    message: `file is ${bytes} bytes, more than the limit of ${max}: not read`,
+    message: `file is larger than the limit of ${max} bytes: not read`,
   };
 }
 

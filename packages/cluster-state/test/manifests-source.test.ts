@@ -125,7 +125,7 @@ describe('ManifestsSource', () => {
     expect(store.list('Service').map((s) => s.metadata?.name)).toEqual(['a']);
     expect(source.stats.filesRead).toBe(1);
     expect(String(lines.find((l) => l.msg === 'manifest skipped')?.fields?.error)).toMatch(
-      /more than the limit of 1000/,
+      /larger than the limit of 1000 bytes/,
     );
   });
 

@@ -103,7 +103,7 @@ describe('readManifestText', () => {
   it('refuses a text over the size limit without parsing it', () => {
     const r = readManifestText(svc('a'), { file: 'big.yaml', maxBytes: 10 });
     expect(r.objects).toEqual([]);
-    expect(r.problems[0]!.message).toMatch(/more than the limit of 10/);
+    expect(r.problems[0]!.message).toMatch(/larger than the limit of 10 bytes/);
   });
 
   it('reports a duplicate object in one text', () => {

@@ -93,19 +93,22 @@ export class ManifestsSource implements ClusterSource {
 
   async start(store: ClusterStore): Promise<void> {
     this.store = store;
+    // watch first, then read: a file written between the two is seen by one or the other
+    if (this.options.watch !== false) {
+      try {
+        this.watcher = watch(this.options.dir, () => this.schedule());
+        this.watcher.on('error', (e) =>
+          this.log.warn('manifests watch failed; rescanning only', { error: String(e) }),
+        );
+      } catch (e) {
+        this.log.warn('cannot watch manifests directory; rescanning only', {
+          dir: this.options.dir,
+          error: String(e),
+        });
+      }
+    }
     await this.rescan();
     if (this.options.watch === false) return;
-    try {
-      this.watcher = watch(this.options.dir, () => this.schedule());
-      this.watcher.on('error', (e) =>
-        this.log.warn('manifests watch failed; rescanning only', { error: String(e) }),
-      );
-    } catch (e) {
-      this.log.warn('cannot watch manifests directory; rescanning only', {
-        dir: this.options.dir,
-        error: String(e),
-      });
-    }
     this.timer = setInterval(() => this.schedule(), this.options.rescanMs ?? 30_000);
     this.timer.unref();
   }
