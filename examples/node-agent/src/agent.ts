@@ -16,11 +16,13 @@ import {
   type Delta,
   type DeltaBatch,
   dnsInput,
+  isEmptyPolicyChanges,
   isEmptyServiceChanges,
   kindsOf,
   nodePodCidrs,
   type ObjectKind,
   overlayPeers,
+  policyChanges,
   policyInput,
   serviceChanges,
   serviceInput,
@@ -32,6 +34,7 @@ import { OverlayReconciler } from '@podnet/overlay-vxlan';
 import { ServiceSyncer } from '@podnet/service-lb';
 import { ApplyScheduler, type ApplySchedulerOptions } from './apply-scheduler.js';
 import { AttachmentStore } from './attachments.js';
+import { DnsProcess } from './dns-process.js';
 import { CniService, type IpBatcher, LATENCY_BUCKETS, type PodNetwork } from './cni-service.js';
 import type { AgentConfig } from './config.js';
 import { writeConflist } from './conflist.js';
@@ -98,6 +101,7 @@ export class NodeAgent {
   private services?: ServiceSyncer;
   private policies?: PolicySyncer;
   private dns?: DnsServer;
+  private dnsProcess?: DnsProcess;
   private readonly componentErrors = new Map<string, string>();
   /** Deltas not yet applied (coalesced while an apply runs). */
   private pendingDeltas: Delta[] = [];
@@ -335,7 +339,7 @@ export class NodeAgent {
     };
     await step('overlay', () => this.syncOverlay());
     await step('services', (full) => this.syncServices(full, batch));
-    await step('policies', () => this.syncPolicies());
+    await step('policies', (full) => this.syncPolicies(full, batch));
     await step('dns', () => this.syncDns());
     if (failed.length > 0) throw new AgentError('DATAPATH_FAILED', failed.join('; '));
     return fullRun;
@@ -383,15 +387,45 @@ export class NodeAgent {
       this.log.warn('service skipped', { object: bad.object, error: bad.error.message });
   }
 
-  private async syncPolicies(): Promise<void> {
+  private async syncPolicies(full: boolean, batch: DeltaBatch): Promise<void> {
     if (!this.policies)
       this.policies = new PolicySyncer({ host: this.host, nodeName: this.config.nodeName });
-    const r = await this.policies.sync(policyInput(this.store));
+    let r: Awaited<ReturnType<PolicySyncer['sync']>>;
+    if (full) r = await this.policies.sync(policyInput(this.store));
+    else {
+      const changes = policyChanges(batch);
+      if (isEmptyPolicyChanges(changes)) return;
+      r = await this.policies.update(changes);
+    }
+    if (r.lines > 0)
+      this.log.info('policies programmed', {
+        lines: r.lines,
+        full: r.full,
+        invalid: r.invalid.length,
+      });
     for (const bad of r.invalid)
       this.log.warn('policy skipped', { object: bad.object, error: bad.error.message });
   }
 
+  /** How cluster DNS is served (see {@link AgentConfig}`.dns.mode`). */
+  get dnsMode(): 'process' | 'embedded' {
+    return this.config.dns.mode ?? 'process';
+  }
+
   private async syncDns(): Promise<void> {
+    if (this.dnsMode === 'process') {
+      // podnet-dns reads the cluster source itself: the agent only keeps it running
+      if (this.dnsProcess?.running) return;
+      this.dnsProcess ??= new DnsProcess(this.config, this.log);
+      const how = await this.dnsProcess.ensure();
+      this.log.info('cluster DNS serving', {
+        address: this.config.dns.ip,
+        port: 53,
+        process: how,
+        pid: this.dnsProcess.running,
+      });
+      return;
+    }
     if (!this.dns) {
       const dns = new DnsServer({
         zone: this.config.dns.clusterDomain,

@@ -34,6 +34,13 @@ export interface AgentConfig {
     readonly ip: string;
     /** The cluster zone, e.g. `cluster.local`. */
     readonly clusterDomain: string;
+    /**
+     * `process` (default): `podnet-dns` runs as a process of its own on the node, started (or
+     * adopted after a restart) by the agent, so pods' DNS keeps answering while the agent
+     * restarts or crashes. `embedded`: the agent serves DNS itself (a single binary, as in the
+     * kind image; DNS then pauses while the agent restarts).
+     */
+    readonly mode?: 'process' | 'embedded';
   };
   /** Health (`/healthz`), readiness (`/readyz`) and Prometheus metrics (`/metrics`). */
   readonly http: { readonly address: string; readonly port: number };
@@ -132,7 +139,9 @@ export function parseAgentConfig(value: unknown): AgentConfig {
     }
     mtu = o.mtu;
   }
-  const dnsObj = obj(o.dns, 'dns', ['ip', 'clusterDomain']);
+  const dnsObj = obj(o.dns, 'dns', ['ip', 'clusterDomain', 'mode']);
+  if (dnsObj.mode !== undefined && dnsObj.mode !== 'process' && dnsObj.mode !== 'embedded')
+    fail('dns.mode', `want "process" or "embedded", got ${JSON.stringify(dnsObj.mode)}`);
   const clusterDomain = str(dnsObj.clusterDomain, 'dns.clusterDomain').replace(/\.$/, '');
   if (!DNS_NAME.test(clusterDomain)) {
     fail('dns.clusterDomain', `want a lower-case DNS name, got ${JSON.stringify(clusterDomain)}`);
@@ -152,7 +161,11 @@ export function parseAgentConfig(value: unknown): AgentConfig {
     serviceCidrs: list(o.serviceCidrs, 'serviceCidrs', cidr, 1),
     uplink,
     nodeIps: list(o.nodeIps, 'nodeIps', ip, 1),
-    dns: { ip: ip(dnsObj.ip, 'dns.ip'), clusterDomain },
+    dns: {
+      ip: ip(dnsObj.ip, 'dns.ip'),
+      clusterDomain,
+      ...(dnsObj.mode === undefined ? {} : { mode: dnsObj.mode as 'process' | 'embedded' }),
+    },
     http: { address: ip(httpObj.address, 'http.address'), port },
     ...(mtu === undefined ? {} : { mtu }),
     ...(o.podCidrs === undefined ? {} : { podCidrs: list(o.podCidrs, 'podCidrs', cidr, 1) }),

@@ -85,6 +85,7 @@ export {
   isEmptyPolicyChanges,
   isEmptyServiceChanges,
   kindsOf,
+  lastDeltas,
   nodeInternalIps,
   nodePodCidrs,
   overlayPeers,

@@ -2,7 +2,7 @@
  * Projections: each package's input, read from the store, and each package's incremental
  * changes, read from a delta batch. Pure.
  */
-import type { ClusterStore, DeltaBatch } from './store.js';
+import type { ClusterStore, Delta, DeltaBatch } from './store.js';
 import type {
   ClusterNetworkPolicy,
   EndpointSlice,
@@ -13,6 +13,21 @@ import type {
   Pod,
   Service,
 } from './types.js';
+
+/**
+ * The deltas of a batch (or of several, concatenated) with one entry per object: the last change
+ * of each key wins, so "added then deleted" in one transaction reads as deleted, and "deleted then
+ * added" as added. Order of first appearance is kept.
+ */
+export function lastDeltas(deltas: readonly Delta[]): Delta[] {
+  const last = new Map<string, Delta>();
+  for (const d of deltas) {
+    const id = `${d.kind} ${d.key}`;
+    last.delete(id);
+    last.set(id, d);
+  }
+  return [...last.values()];
+}
 
 /** The kinds a batch touches. */
 export function kindsOf(batch: DeltaBatch): Set<ObjectKind> {
@@ -43,7 +58,10 @@ export interface ServiceDeltaInput {
   deletedEndpointSlices: EndpointSlice[];
 }
 
-/** The Service and EndpointSlice changes of a batch (empty lists when it has none). */
+/**
+ * The Service and EndpointSlice changes of a batch (empty lists when it has none), one per
+ * object (see {@link lastDeltas}).
+ */
 export function serviceChanges(batch: DeltaBatch): ServiceDeltaInput {
   const out: ServiceDeltaInput = {
     services: [],
@@ -51,7 +69,7 @@ export function serviceChanges(batch: DeltaBatch): ServiceDeltaInput {
     deletedServices: [],
     deletedEndpointSlices: [],
   };
-  for (const d of batch.deltas) {
+  for (const d of lastDeltas(batch.deltas)) {
     if (d.kind === 'Service') {
       if (d.type === 'deleted') out.deletedServices.push(d.old);
       else out.services.push(d.object);
@@ -108,7 +126,7 @@ export interface PolicyDeltaInput {
   deletedClusterNetworkPolicies: string[];
 }
 
-/** The changes of a batch that `@podnet/netpol` reads. */
+/** The changes of a batch that `@podnet/netpol` reads, one per object (see {@link lastDeltas}). */
 export function policyChanges(batch: DeltaBatch): PolicyDeltaInput {
   const out: PolicyDeltaInput = {
     namespaces: [],
@@ -122,7 +140,7 @@ export function policyChanges(batch: DeltaBatch): PolicyDeltaInput {
     clusterNetworkPolicies: [],
     deletedClusterNetworkPolicies: [],
   };
-  for (const d of batch.deltas) {
+  for (const d of lastDeltas(batch.deltas)) {
     switch (d.kind) {
       case 'Namespace':
         if (d.type === 'deleted') out.deletedNamespaces.push(d.key);

@@ -109,6 +109,25 @@ describe('ClusterStore', () => {
     expect(pc.namespaces.map((n) => n.metadata?.name)).toEqual(['a']);
   });
 
+  it('projects one change per object: added then deleted in one batch reads as deleted', () => {
+    const store = new ClusterStore();
+    const b = store.transaction((tx) => {
+      tx.upsert('Pod', pod('a', 'p'));
+      tx.delete('Pod', 'a/p');
+      tx.upsert('Service', { metadata: { name: 's', namespace: 'a' } });
+    });
+    const pc = policyChanges(b);
+    expect(pc.pods).toEqual([]);
+    expect(pc.deletedPods).toEqual(['a/p']);
+    const b2 = store.transaction((tx) => {
+      tx.delete('Service', 'a/s');
+      tx.upsert('Service', { metadata: { name: 's', namespace: 'a', labels: { x: 'y' } } });
+    });
+    const sc = serviceChanges(b2);
+    expect(sc.deletedServices).toEqual([]);
+    expect(sc.services.map((s) => s.metadata?.labels)).toEqual([{ x: 'y' }]);
+  });
+
   it('property: deltas replayed on a replica reproduce the store, whatever the sequence', () => {
     const op = fc.oneof(
       fc.record({

@@ -1,0 +1,160 @@
+import { spawn } from 'node:child_process';
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readFileSync,
+  realpathSync,
+  writeFileSync,
+} from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { AgentConfig } from './config.js';
+import { AgentError } from './errors.js';
+import type { Logger } from './log.js';
+
+/**
+ * The argv of `podnet-dns` for this node: the same cluster source as the agent, serving the
+ * node-local DNS address. The built binary when present, else its source through tsx (a
+ * development checkout).
+ */
+export function dnsProcessArgv(config: AgentConfig): string[] {
+  const require = createRequire(import.meta.url);
+  // the real path: the same on every start, however the module was resolved (a symlink or not)
+  const pkgDir = realpathSync(dirname(require.resolve('@podnet/dns/package.json')));
+  const built = join(pkgDir, 'dist', 'bin', 'podnet-dns.js');
+  let entry: string[];
+  if (existsSync(built)) entry = [process.execPath, built];
+  else {
+    const tsx = pathToFileURL(require.resolve('tsx')).href;
+    entry = [
+      process.execPath,
+      '--conditions=source',
+      '--import',
+      tsx,
+      join(pkgDir, 'src', 'bin', 'podnet-dns.ts'),
+    ];
+  }
+  const src = config.source;
+  const source =
+    src.kind === 'manifests'
+      ? ['--manifests', src.dir]
+      : src.kubeconfig
+        ? ['--kubeconfig', src.kubeconfig]
+        : ['--in-cluster'];
+  return [
+    ...entry,
+    ...source,
+    '--address',
+    config.dns.ip,
+    '--port',
+    '53',
+    '--zone',
+    config.dns.clusterDomain,
+    '--resolv-conf',
+    '/etc/resolv.conf',
+  ];
+}
+
+function cmdline(pid: number): string[] | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Pods' cluster DNS as a process of its own on the node (as NodeLocal DNSCache runs beside
+ * kubelet): started detached by the agent, with its own view of the cluster source, so it keeps
+ * answering while the agent restarts or crashes. A restarted agent adopts the running process
+ * when its command line is the one it wants (found through `<stateDir>/dns.pid`), and replaces it
+ * when the configuration changed.
+ */
+export class DnsProcess {
+  private pid?: number;
+  private readonly pidFile: string;
+  private readonly logFile: string;
+
+  constructor(
+    private readonly config: AgentConfig,
+    private readonly log: Logger,
+    private readonly argv: readonly string[] = dnsProcessArgv(config),
+  ) {
+    this.pidFile = join(config.stateDir, 'dns.pid');
+    this.logFile = join(config.stateDir, 'dns.log');
+  }
+
+  /** The running process's pid, if any. */
+  get running(): number | undefined {
+    return this.pid !== undefined && this.matches(this.pid) ? this.pid : undefined;
+  }
+
+  private matches(pid: number): boolean {
+    const cl = cmdline(pid);
+    return cl !== undefined && cl.join('\0') === this.argv.join('\0');
+  }
+
+  /** Adopts the node's DNS process when it runs with the wanted argv, else starts one. */
+  async ensure(): Promise<'adopted' | 'started'> {
+    let old: number | undefined;
+    try {
+      old = Number(readFileSync(this.pidFile, 'utf8').trim()) || undefined;
+    } catch {}
+    if (old !== undefined && this.matches(old)) {
+      this.pid = old;
+      return 'adopted';
+    }
+    if (old !== undefined)
+      this.log.info('cluster DNS process not adopted', {
+        pid: old,
+        running: cmdline(old)?.join(' ') ?? null,
+        wanted: this.argv.join(' '),
+      });
+    if (old !== undefined && cmdline(old)?.some((a) => a.includes('podnet-dns'))) {
+      // the configuration changed: replace it (pods see a short gap only on such a change)
+      try {
+        process.kill(old, 'SIGTERM');
+      } catch {}
+      for (let i = 0; i < 50 && cmdline(old) !== undefined; i++)
+        await new Promise((r) => setTimeout(r, 100));
+    }
+    const fd = openSync(this.logFile, 'w');
+    const env = { ...process.env };
+    delete env.NODE_EXTRA_CA_CERTS;
+    delete env.NODE_OPTIONS;
+    const child = spawn(this.argv[0]!, this.argv.slice(1), {
+      detached: true,
+      stdio: ['ignore', fd, fd],
+      env,
+    });
+    closeSync(fd);
+    child.unref();
+    if (child.pid === undefined)
+      throw new AgentError('DATAPATH_FAILED', `cannot start ${this.argv.join(' ')}`);
+    this.pid = child.pid;
+    writeFileSync(this.pidFile, String(child.pid));
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const text = existsSync(this.logFile) ? readFileSync(this.logFile, 'utf8') : '';
+      if (text.includes('"event":"listening"') && this.matches(child.pid)) break;
+      if (cmdline(child.pid) === undefined)
+        throw new AgentError('DATAPATH_FAILED', `cluster DNS process exited: ${text.slice(-1500)}`);
+      if (Date.now() > deadline)
+        throw new AgentError('DATAPATH_FAILED', 'cluster DNS process did not start listening');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    this.log.info('cluster DNS process started', { pid: child.pid, log: this.logFile });
+    return 'started';
+  }
+
+  /** Stops the process (the agent does this only when asked to remove its DNS). */
+  stop(): void {
+    const pid = this.running;
+    if (pid === undefined) return;
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {}
+  }
+}
