@@ -1,0 +1,148 @@
+/**
+ * The Service address controller: ClusterIPs from the service CIDR and NodePorts from the
+ * NodePort range, written into the Services' own fields, with the defaults the API server
+ * fills in. Pure.
+ */
+import type { Service, ServicePort } from '@podnet/cluster-state';
+import { keyOf, type ObjectProblem } from './cluster-objects.js';
+import { ClusterError } from './errors.js';
+import { inCidr, intToIp, ipToInt } from './ipv4.js';
+import type { ClusterPlan } from './plan.js';
+
+/** Allocates the next free ClusterIP of the service CIDR (skipping network, .1 and the DNS IP). */
+export function allocateClusterIp(plan: ClusterPlan, used: readonly string[]): string {
+  const [base, bits] = plan.serviceCidr.split('/') as [string, string];
+  const size = 2 ** (32 - Number(bits));
+  const start = ipToInt(base);
+  const taken = new Set([...used, plan.dnsIp]);
+  for (let i = 11; i < size - 1; i++) {
+    const ip = intToIp(start + i);
+    if (!taken.has(ip)) return ip;
+  }
+  throw new ClusterError('INVALID_ARGUMENT', `service CIDR ${plan.serviceCidr} is full`);
+}
+
+/** Allocates the next free NodePort in the plan's range. */
+export function allocateNodePort(plan: ClusterPlan, used: readonly number[]): number {
+  for (let p = plan.nodePortRange[0]; p <= plan.nodePortRange[1]; p++)
+    if (!used.includes(p)) return p;
+  throw new ClusterError(
+    'INVALID_ARGUMENT',
+    `no free NodePort in ${plan.nodePortRange[0]}-${plan.nodePortRange[1]}`,
+  );
+}
+
+const isHeadless = (s: Service) =>
+  s.spec?.clusterIP === 'None' || s.spec?.clusterIPs?.[0] === 'None';
+
+/** Why a requested ClusterIP cannot be had, or undefined. */
+function clusterIpProblem(
+  plan: ClusterPlan,
+  ip: string,
+  owners: ReadonlyMap<string, string>,
+): string | undefined {
+  const [base, bits] = plan.serviceCidr.split('/') as [string, string];
+  const last = intToIp(ipToInt(base) + 2 ** (32 - Number(bits)) - 1);
+  if (!inCidr(ip, plan.serviceCidr)) return `${ip} is not in the service CIDR ${plan.serviceCidr}`;
+  if (ip === base || ip === last) return `${ip} is not a usable address of ${plan.serviceCidr}`;
+  if (ip === plan.dnsIp) return `${ip} is the cluster DNS address`;
+  const owner = owners.get(ip);
+  return owner ? `${ip} is the ClusterIP of Service ${owner}` : undefined;
+}
+
+/**
+ * Gives each of `incoming` its ClusterIP and (type NodePort) its NodePorts, as the API server
+ * does: a requested address or port is checked (in range, not another Service's); otherwise a
+ * Service applied again keeps what it had, and a new one gets the next free ones. Also fills in
+ * `type`, `clusterIPs`, `ipFamilies`, `ipFamilyPolicy`, each port's `protocol` and `targetPort`;
+ * drops `status` (the cluster's). `current` are the Services the cluster has; the result has one
+ * Service per incoming one, in order, and every problem (index into `incoming`).
+ */
+export function allocateServices(
+  plan: ClusterPlan,
+  current: readonly Service[],
+  incoming: readonly Service[],
+): { services: Service[]; problems: ObjectProblem[] } {
+  const replaced = new Set(incoming.map(keyOf));
+  const others = current.filter((s) => !replaced.has(keyOf(s)));
+  const ipOwners = new Map<string, string>();
+  const portOwners = new Map<number, string>();
+  const claim = (s: Service) => {
+    const ip = s.spec?.clusterIP;
+    if (ip && ip !== 'None') ipOwners.set(ip, keyOf(s));
+    for (const p of s.spec?.ports ?? []) if (p.nodePort) portOwners.set(p.nodePort, keyOf(s));
+  };
+  others.forEach(claim);
+  const problems: ObjectProblem[] = [];
+  const services = incoming.map((svc, index) => {
+    const bad = (path: string, message: string) => problems.push({ index, path, message });
+    const key = keyOf(svc);
+    const old = current.find((s) => keyOf(s) === key);
+    const spec = svc.spec ?? {};
+    const type = spec.type ?? 'ClusterIP';
+    let clusterIP = 'None';
+    if (!isHeadless(svc)) {
+      const requested = spec.clusterIP || spec.clusterIPs?.[0];
+      const kept = old && !isHeadless(old) ? old.spec?.clusterIP : undefined;
+      if (requested) {
+        const why = clusterIpProblem(plan, requested, ipOwners);
+        if (why) bad('spec.clusterIP', why);
+        clusterIP = requested;
+      } else if (kept && !ipOwners.has(kept)) {
+        clusterIP = kept;
+      } else {
+        try {
+          clusterIP = allocateClusterIp(plan, [...ipOwners.keys()]);
+        } catch (e) {
+          bad('spec.clusterIP', (e as Error).message);
+        }
+      }
+    }
+    const ports = (spec.ports ?? []).map((p, i): ServicePort => {
+      const protocol = p.protocol ?? 'TCP';
+      const out: ServicePort = { ...p, protocol, targetPort: p.targetPort ?? p.port };
+      if (type !== 'NodePort') return out;
+      const [lo, hi] = plan.nodePortRange;
+      const keptPort = old?.spec?.ports?.find(
+        (o) => o.port === p.port && (o.protocol ?? 'TCP') === protocol,
+      )?.nodePort;
+      if (p.nodePort !== undefined) {
+        const owner = portOwners.get(p.nodePort);
+        if (p.nodePort < lo || p.nodePort > hi)
+          bad(
+            `spec.ports[${i}].nodePort`,
+            `${p.nodePort} is outside the NodePort range ${lo}-${hi}`,
+          );
+        else if (owner)
+          bad(`spec.ports[${i}].nodePort`, `${p.nodePort} is a NodePort of Service ${owner}`);
+        out.nodePort = p.nodePort;
+      } else if (keptPort && !portOwners.has(keptPort)) {
+        out.nodePort = keptPort;
+      } else {
+        try {
+          out.nodePort = allocateNodePort(plan, [...portOwners.keys()]);
+        } catch (e) {
+          bad(`spec.ports[${i}].nodePort`, (e as Error).message);
+        }
+      }
+      if (out.nodePort) portOwners.set(out.nodePort, key);
+      return out;
+    });
+    const { status: _status, ...rest } = svc;
+    const allocated: Service = {
+      ...rest,
+      spec: {
+        ...spec,
+        type,
+        clusterIP,
+        clusterIPs: [clusterIP],
+        ipFamilies: ['IPv4'],
+        ipFamilyPolicy: spec.ipFamilyPolicy ?? 'SingleStack',
+        ports,
+      },
+    };
+    claim(allocated);
+    return allocated;
+  });
+  return { services, problems };
+}
