@@ -1,17 +1,24 @@
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { Cluster, DEFAULT_RUN_ROOT, readUserObjects } from './cluster.js';
+import { ACCEPTED_KINDS, SERVICE_TYPES } from './accept-manifests.js';
+import { Cluster, DEFAULT_RUN_ROOT } from './cluster.js';
 import { ClusterError } from './errors.js';
 import type { NetworkMode } from './plan.js';
+import { readManifestPath } from './read-manifests.js';
 
 const USAGE = `usage: podnet <command> [options]
 
-  up [--nodes 3] [--manifests DIR] [--name NAME] [--network podnet|reference]
-  apply FILE|DIR [--name NAME]        start pods, add services and policies
+  up [--nodes 3] [--manifests FILE|DIR] [--name NAME] [--network podnet|reference]
+  apply FILE|DIR [--name NAME]        start pods, add services and policies: the *.yaml, *.yml
+                                      and *.json files of DIR; kinds ${ACCEPTED_KINDS.join(', ')}
+                                      (Services of type ${SERVICE_TYPES.join(' or ')}); any problem:
+                                      exit 2 listing each (file: document N: object: field: what),
+                                      nothing applied
   delete-pod POD [--timeout 60] [--name NAME]
                                       a failing CNI DEL is retried for --timeout seconds; if it
                                       never succeeds the pod stays (exit 2)
-  delete-policy NAMESPACE/NAME
+  delete-policy NAMESPACE/NAME        a NetworkPolicy
+  delete-policy NAME                  a ClusterNetworkPolicy
   probe FROM TO:PORT[/tcp|udp|http]   exit 0 connected, 1 blocked
   explain FROM TO:PORT[/PROTO]        DNS answer, DNAT, route, policy verdict (exit 0 allowed)
   exec POD -- CMD...
@@ -77,7 +84,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (cmd) {
       case 'up': {
-        const objects = values.manifests ? await readUserObjects(values.manifests) : undefined;
+        const objects = values.manifests ? await readManifestPath(values.manifests) : undefined;
         const cluster = await Cluster.up({
           name,
           nodes: Number(values.nodes),
@@ -91,7 +98,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'apply': {
         if (!args[0]) break;
-        const objects = await readUserObjects(args[0]);
+        const objects = await readManifestPath(args[0]);
         await edit((cluster) => cluster.apply(objects, log));
         return 0;
       }
@@ -110,9 +117,11 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'delete-policy': {
-        const [ns, pname] = (args[0] ?? '').split('/');
-        if (!ns || !pname) break;
-        await edit((cluster) => cluster.deleteNetworkPolicy(ns, pname));
+        const [ns, pname, extra] = (args[0] ?? '').split('/');
+        if (!ns || extra !== undefined) break;
+        if (pname === undefined) await edit((cluster) => cluster.deleteClusterNetworkPolicy(ns));
+        else if (pname) await edit((cluster) => cluster.deleteNetworkPolicy(ns, pname));
+        else break;
         return 0;
       }
       case 'probe': {

@@ -8,29 +8,29 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
-  statSync,
   writeFileSync,
 } from 'node:fs';
-import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Pod } from '@podnet/cluster-state';
 import { ExecRunner, Host } from '@podnet/host';
-import { parseAllDocuments, stringify } from 'yaml';
 import { type AnyCniResult, compareVersions, loadConfLists } from '@podnet/cni-spec';
+import type { AcceptedObject } from './accept-manifests.js';
+import { writeAtomic } from './atomic-file.js';
+import {
+  emptyClusterObjects,
+  keyOf,
+  namespaceOf,
+  nameOf,
+  type PodPort,
+  podPorts,
+} from './cluster-objects.js';
 import { firstConfList, nodeCniRuntime, resultIpv4 } from './cni-exec.js';
+import { planEndpointSlice } from './endpoint-slices.js';
 import { type Explanation, explainFlow } from './explain.js';
 import { ClusterError } from './errors.js';
-import {
-  allocateClusterIp,
-  allocateNodePort,
-  type ControlPlaneState,
-  type PodRecord,
-  parseUserObjects,
-  planEndpointSlice,
-  renderManifests,
-  schedule,
-  type UserObjects,
-} from './model.js';
+import { planApply } from './plan-apply.js';
 import {
   type ClusterOptions,
   type ClusterPlan,
@@ -44,7 +44,10 @@ import {
 } from './plan.js';
 import { type DeletePodOptions, deletePodThrough } from './pod-delete.js';
 import { NodePodman } from './podman.js';
+import { writeManifestDir } from './manifest-dir.js';
+import { renderManifests } from './render.js';
 import { POD_SERVER_JS, PROBE_JS } from './scripts.js';
+import { type ClusterState, type PodSandbox, parseState, STATE_VERSION } from './state.js';
 import { type StateLockOptions, withClusterStateLock } from './state-lock.js';
 
 /** Where clusters keep their state (`<root>/<name>/state.json`). */
@@ -53,14 +56,7 @@ export const DEFAULT_RUN_ROOT = '/run/podnet-cluster';
 /** Receives progress lines of long steps. */
 export type ProgressFn = (message: string) => void;
 
-/** Everything persisted about a running cluster. */
-export interface ClusterState extends ControlPlaneState {
-  plan: ClusterPlan;
-  runDir: string;
-  agents: Record<string, number>;
-  externalServerPid?: number;
-}
-
+export type { ClusterState, PodSandbox } from './state.js';
 export type { DeletePodOptions } from './pod-delete.js';
 
 /** The protocols a probe speaks. */
@@ -119,13 +115,6 @@ export function podnetBinaries(): { agent?: string; plugin?: string } {
 
 function pidAlive(pid: number | undefined): boolean {
   return pid !== undefined && pid > 0 && existsSync(`/proc/${pid}`);
-}
-
-async function writeAtomic(file: string, text: string): Promise<void> {
-  await mkdir(dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${randomBytes(3).toString('hex')}.tmp`;
-  await writeFile(tmp, text);
-  await rename(tmp, file);
 }
 
 /**
@@ -216,13 +205,12 @@ export class Cluster {
       );
     }
     const cluster = new Cluster({
+      version: STATE_VERSION,
       plan,
       runDir,
       agents: {},
-      namespaces: [],
-      pods: [],
-      services: [],
-      networkPolicies: [],
+      objects: emptyClusterObjects(),
+      sandboxes: [],
     });
     const progress = options.progress ?? (() => {});
     try {
@@ -496,19 +484,16 @@ export class Cluster {
     return n;
   }
 
-  /** Writes all manifests for the agents (atomically) and removes stale ones. */
+  /**
+   * Writes the manifests directory the agents read: {@link renderManifests} through
+   * {@link writeManifestDir} (one YAML file per object, each atomically; files of objects that
+   * are gone removed).
+   */
   async writeManifests(state: ClusterState = this.state): Promise<void> {
-    const dir = join(state.runDir, 'manifests');
-    await mkdir(dir, { recursive: true });
-    const files = renderManifests(state.plan, state);
-    for (const [file, obj] of Object.entries(files)) {
-      const text = stringify(obj);
-      const p = join(dir, file);
-      if (existsSync(p) && readFileSync(p, 'utf8') === text) continue;
-      await writeAtomic(p, text);
-    }
-    for (const f of await readdir(dir))
-      if (f.endsWith('.yaml') && !(f in files)) await rm(join(dir, f), { force: true });
+    await writeManifestDir(
+      join(state.runDir, 'manifests'),
+      renderManifests(state.plan, state.objects),
+    );
   }
 
   private podNetnsName(namespace: string, name: string): string {
@@ -517,64 +502,50 @@ export class Cluster {
     return `${this.plan.prefix}pod-${createHash('sha256').update(`${namespace}/${name}`).digest('hex').slice(0, 16)}`;
   }
 
-  /** Finds a pod by `name` (unique across namespaces) or `namespace/name`. */
-  pod(ref: string): PodRecord | undefined {
+  /** Finds a pod's sandbox by `name` (unique across namespaces) or `namespace/name`. */
+  sandbox(ref: string): PodSandbox | undefined {
     const [a, b] = ref.split('/');
-    if (b !== undefined) return this.state.pods.find((p) => p.namespace === a && p.name === b);
-    const m = this.state.pods.filter((p) => p.name === a);
+    const all = this.state.sandboxes;
+    if (b !== undefined) return all.find((p) => p.namespace === a && p.name === b);
+    const m = all.filter((p) => p.name === a);
     if (m.length > 1)
       throw new ClusterError('INVALID_ARGUMENT', `pod ${ref} is ambiguous: write namespace/name`);
     return m[0];
   }
 
+  /** The IPv4 address of a pod (`namespace/name` or a unique `name`), once it has one. */
+  podIp(ref: string): string | undefined {
+    return this.sandbox(ref)?.ip;
+  }
+
+  /** The Pod object of a sandbox. */
+  private podOf(sb: PodSandbox): Pod | undefined {
+    return this.state.objects.pods.find(
+      (p) => namespaceOf(p) === sb.namespace && nameOf(p) === sb.name,
+    );
+  }
+
   /**
-   * Applies user objects: namespaces and policies are recorded, services get ClusterIPs (and
-   * NodePorts), pods are scheduled and started through the mini runtime (CNI ADD, resolv.conf,
-   * built-in server). The manifests are rewritten after each step, so endpoint slices follow.
+   * Applies objects (read and accepted as `podnet apply` does: `readManifestPath`,
+   * `manifestObjects`): {@link planApply} stores them, gives Services their ClusterIPs and
+   * NodePorts and schedules new pods, or throws `INVALID_MANIFEST` before anything changes; then
+   * the mini runtime starts each new pod (CNI ADD, resolv.conf, built-in server). The manifests
+   * are rewritten after each step, so endpoint slices follow. A pod that exists is left as it is.
    */
-  async apply(objects: UserObjects, progress: ProgressFn = () => {}): Promise<void> {
+  async apply(objects: readonly AcceptedObject[], progress: ProgressFn = () => {}): Promise<void> {
     const s = this.state;
-    for (const ns of objects.namespaces) {
-      s.namespaces = [...s.namespaces.filter((n) => n.name !== ns.name), ns];
-    }
-    for (const np of objects.networkPolicies) {
-      const m = np.metadata as { name: string; namespace: string };
-      s.networkPolicies = [
-        ...s.networkPolicies.filter((x) => {
-          const xm = x.metadata as { name: string; namespace: string };
-          return !(xm.name === m.name && xm.namespace === m.namespace);
-        }),
-        np,
-      ];
-    }
-    for (const svc of objects.services) {
-      const old = s.services.find((x) => x.namespace === svc.namespace && x.name === svc.name);
-      const usedIps = s.services.filter((x) => x !== old).map((x) => x.clusterIP!);
-      svc.clusterIP = svc.clusterIP ?? old?.clusterIP ?? allocateClusterIp(this.plan, usedIps);
-      if (svc.type === 'NodePort') {
-        const used = s.services.flatMap((x) => x.ports.map((p) => p.nodePort ?? 0));
-        for (const p of svc.ports) {
-          p.nodePort =
-            p.nodePort ??
-            old?.ports.find((o) => o.port === p.port)?.nodePort ??
-            allocateNodePort(this.plan, used);
-          used.push(p.nodePort);
-        }
-      }
-      s.services = [...s.services.filter((x) => x !== old), svc];
-    }
+    const next = planApply(this.plan, s.objects, objects);
+    s.objects = next.objects;
+    for (const key of next.unchangedPods) progress(`pod ${key} exists: left as it is`);
     await this.writeManifests();
     await this.save();
-    const newPods = objects.pods.filter((p) => !this.pod(`${p.namespace}/${p.name}`));
-    for (const p of newPods)
-      p.nodeName = schedule(this.plan, [...s.pods, ...newPods.filter((x) => x.nodeName)], p);
     let done = 0;
     await Promise.all(
-      newPods.map(async (p) => {
-        await this.runPod(p);
+      next.newPods.map(async (p) => {
+        const sb = await this.runPod(p);
         done++;
         progress(
-          `pod ${p.namespace}/${p.name} on ${p.nodeName}: ${p.ip} (${done}/${newPods.length})`,
+          `pod ${sb.namespace}/${sb.name} on ${sb.node}: ${sb.ip} (${done}/${next.newPods.length})`,
         );
       }),
     );
@@ -582,26 +553,56 @@ export class Cluster {
     await this.save();
   }
 
-  private async runPod(pod: PodRecord): Promise<void> {
+  /** Replaces the Pod object of the same key in this state (the object is immutable). */
+  private setPod(pod: Pod): void {
+    const key = keyOf(pod);
+    this.state.objects.pods = [...this.state.objects.pods.filter((p) => keyOf(p) !== key), pod];
+  }
+
+  /**
+   * Starts a scheduled pod as kubelet and a runtime would: its sandbox (namespace, CNI ADD), then
+   * its Pod object's `status` from the sandbox's address, then its server.
+   */
+  private async runPod(pod: Pod): Promise<PodSandbox> {
     const s = this.state;
-    pod.netns = this.podNetnsName(pod.namespace, pod.name);
-    pod.containerId = randomBytes(32).toString('hex');
-    s.pods.push(pod);
+    const namespace = namespaceOf(pod);
+    const name = nameOf(pod);
+    const sb: PodSandbox = {
+      namespace,
+      name,
+      node: pod.spec!.nodeName!,
+      netns: this.podNetnsName(namespace, name),
+      containerId: randomBytes(32).toString('hex'),
+    };
+    this.setPod(pod);
+    s.sandboxes.push(sb);
     await this.save();
-    await this.addNetns(pod.netns);
-    await this.host(pod.netns).ip(['link', 'set', 'lo', 'up']);
-    const result = await this.cniAddWithRetry(pod);
+    await this.addNetns(sb.netns);
+    await this.host(sb.netns).ip(['link', 'set', 'lo', 'up']);
+    const result = await this.cniAddWithRetry(sb, podPorts(pod));
     const ip = resultIpv4(result);
     if (!ip)
-      throw new ClusterError('CNI_FAILED', `pod ${pod.name}: the CNI result has no IPv4 address`);
-    pod.ip = ip;
-    await this.writeResolvConf(pod.netns, result);
-    pod.serverPid = await this.startServer(
-      pod.netns,
-      pod.name,
-      pod.ports,
-      join(s.runDir, 'pods', `${pod.namespace}.${pod.name}`),
+      throw new ClusterError('CNI_FAILED', `pod ${name}: the CNI result has no IPv4 address`);
+    sb.ip = ip;
+    const hostIP = this.node(sb.node).ip;
+    this.setPod({
+      ...pod,
+      status: {
+        phase: 'Running',
+        podIP: ip,
+        podIPs: [{ ip }],
+        hostIP,
+        hostIPs: [{ ip: hostIP }],
+      },
+    });
+    await this.writeResolvConf(sb.netns, result);
+    sb.serverPid = await this.startServer(
+      sb.netns,
+      name,
+      podPorts(pod),
+      join(s.runDir, 'pods', `${namespace}.${name}`),
     );
+    return sb;
   }
 
   private cniRuntime(node: string) {
@@ -622,8 +623,8 @@ export class Cluster {
     return conf;
   }
 
-  private cniAttachment(pod: PodRecord) {
-    const portMappings = pod.ports
+  private cniAttachment(pod: PodSandbox, ports: readonly PodPort[]) {
+    const portMappings = ports
       .filter((p) => p.hostPort)
       .map((p) => ({
         hostPort: p.hostPort,
@@ -645,10 +646,10 @@ export class Cluster {
     };
   }
 
-  private async cniAdd(pod: PodRecord): Promise<AnyCniResult> {
-    return this.cniRuntime(pod.nodeName).addNetworkList(
-      this.conflist(pod.nodeName),
-      this.cniAttachment(pod),
+  private async cniAdd(pod: PodSandbox, ports: readonly PodPort[]): Promise<AnyCniResult> {
+    return this.cniRuntime(pod.node).addNetworkList(
+      this.conflist(pod.node),
+      this.cniAttachment(pod, ports),
     );
   }
 
@@ -656,17 +657,17 @@ export class Cluster {
    * ADD as kubelet drives a sandbox: when it fails (e.g. the agent is restarting), tear the
    * attachment down with DEL and try again with backoff, for up to a minute.
    */
-  private async cniAddWithRetry(pod: PodRecord): Promise<AnyCniResult> {
+  private async cniAddWithRetry(pod: PodSandbox, ports: readonly PodPort[]): Promise<AnyCniResult> {
     const deadline = Date.now() + 60_000;
     for (let delay = 250; ; delay = Math.min(delay * 2, 4000)) {
       try {
-        return await this.cniAdd(pod);
+        return await this.cniAdd(pod, ports);
       } catch (e) {
         if (Date.now() + delay > deadline) throw e;
         try {
-          await this.cniRuntime(pod.nodeName).delNetworkList(
-            this.conflist(pod.nodeName),
-            this.cniAttachment(pod),
+          await this.cniRuntime(pod.node).delNetworkList(
+            this.conflist(pod.node),
+            this.cniAttachment(pod, ports),
           );
         } catch {}
         await new Promise((r) => setTimeout(r, delay));
@@ -680,8 +681,8 @@ export class Cluster {
    */
   async gc(node: string): Promise<void> {
     this.node(node);
-    const valid = this.state.pods
-      .filter((p) => p.nodeName === node && p.containerId)
+    const valid = this.state.sandboxes
+      .filter((p) => p.node === node && p.containerId)
       .map((p) => ({ containerId: p.containerId!, ifName: 'eth0' }));
     await this.cniRuntime(node).gcNetworkList(this.conflist(node), valid);
   }
@@ -736,24 +737,29 @@ export class Cluster {
 
   /**
    * Stops a pod: server, CNI DEL through the chain with the cached result, namespace; then removes
-   * it from the state (under the state lock, re-read, so concurrent deletes all count). A failing
-   * DEL is retried with backoff for `timeoutMs`; if it never succeeds the pod stays and
-   * `CNI_FAILED` is thrown (see {@link deletePodThrough}).
+   * its sandbox and its Pod object from the state (under the state lock, re-read, so concurrent
+   * deletes all count). A failing DEL is retried with backoff for `timeoutMs`; if it never
+   * succeeds the pod stays and `CNI_FAILED` is thrown (see {@link deletePodThrough}).
    */
   async deletePod(ref: string, options: DeletePodOptions = {}): Promise<void> {
-    const pod = this.pod(ref);
-    if (!pod) throw new ClusterError('NOT_FOUND', `no pod ${ref}`);
-    const same = (p: PodRecord) =>
-      p.namespace === pod.namespace && p.name === pod.name && p.containerId === pod.containerId;
+    const sb = this.sandbox(ref);
+    if (!sb) throw new ClusterError('NOT_FOUND', `no pod ${ref}`);
+    const ports = podPorts(this.podOf(sb) ?? {});
+    const same = (p: PodSandbox) =>
+      p.namespace === sb.namespace && p.name === sb.name && p.containerId === sb.containerId;
     await deletePodThrough(
-      { id: `${pod.namespace}/${pod.name}`, node: pod.nodeName },
+      { id: `${sb.namespace}/${sb.name}`, node: sb.node },
       {
-        stopServer: () => stopPodServer(pod),
-        del: pod.containerId ? () => this.cniDel(pod) : undefined,
-        removeNetns: () => this.removePodNetns(pod),
+        stopServer: () => stopPodServer(sb),
+        del: () => this.cniDel(sb, ports),
+        removeNetns: () => this.removePodNetns(sb),
         forget: () =>
           this.updateState((s) => {
-            s.pods = s.pods.filter((p) => !same(p));
+            if (!s.sandboxes.some(same)) return; // deleted (and maybe made again) meanwhile
+            s.sandboxes = s.sandboxes.filter((p) => !same(p));
+            s.objects.pods = s.objects.pods.filter(
+              (p) => !(namespaceOf(p) === sb.namespace && nameOf(p) === sb.name),
+            );
           }),
       },
       options,
@@ -762,43 +768,52 @@ export class Cluster {
 
   /** Removes a NetworkPolicy from the cluster (the agents drop its rules). */
   async deleteNetworkPolicy(namespace: string, name: string): Promise<void> {
-    const before = this.state.networkPolicies.length;
-    this.state.networkPolicies = this.state.networkPolicies.filter((np) => {
-      const m = np.metadata as { name: string; namespace: string };
-      return !(m.namespace === namespace && m.name === name);
-    });
-    if (this.state.networkPolicies.length === before) {
+    const o = this.state.objects;
+    const kept = o.networkPolicies.filter(
+      (np) => !(namespaceOf(np) === namespace && nameOf(np) === name),
+    );
+    if (kept.length === o.networkPolicies.length)
       throw new ClusterError('NOT_FOUND', `no NetworkPolicy ${namespace}/${name}`);
-    }
+    o.networkPolicies = kept;
+    await this.writeManifests();
+    await this.save();
+  }
+
+  /** Removes a ClusterNetworkPolicy from the cluster (the agents drop its rules). */
+  async deleteClusterNetworkPolicy(name: string): Promise<void> {
+    const o = this.state.objects;
+    const kept = o.clusterNetworkPolicies.filter((cnp) => nameOf(cnp) !== name);
+    if (kept.length === o.clusterNetworkPolicies.length)
+      throw new ClusterError('NOT_FOUND', `no ClusterNetworkPolicy ${name}`);
+    o.clusterNetworkPolicies = kept;
     await this.writeManifests();
     await this.save();
   }
 
   /** One CNI DEL of a pod through its node's conflist (no conflist: an error, as containerd's). */
-  private async cniDel(pod: PodRecord): Promise<void> {
-    await this.cniRuntime(pod.nodeName).delNetworkList(
-      this.conflist(pod.nodeName),
-      this.cniAttachment(pod),
+  private async cniDel(pod: PodSandbox, ports: readonly PodPort[]): Promise<void> {
+    await this.cniRuntime(pod.node).delNetworkList(
+      this.conflist(pod.node),
+      this.cniAttachment(pod, ports),
     );
   }
 
-  private async removePodNetns(pod: PodRecord): Promise<void> {
-    if (!pod.netns) return;
+  private async removePodNetns(pod: PodSandbox): Promise<void> {
     await deleteNetns(this.runner, pod.netns);
     await rm(`/etc/netns/${pod.netns}`, { recursive: true, force: true });
   }
 
   /** Best-effort teardown for `down`: one DEL, errors collected, the namespace removed anyway. */
-  private async teardownPod(pod: PodRecord): Promise<string[]> {
+  private async teardownPod(pod: PodSandbox): Promise<string[]> {
     const errors: string[] = [];
     stopPodServer(pod);
-    if (pod.containerId) {
-      try {
-        const conf = firstConfList(this.cniConfDir(pod.nodeName));
-        if (conf) await this.cniRuntime(pod.nodeName).delNetworkList(conf, this.cniAttachment(pod));
-      } catch (e) {
-        errors.push(`${pod.name}: ${(e as Error).message}`);
-      }
+    try {
+      const conf = firstConfList(this.cniConfDir(pod.node));
+      const ports = podPorts(this.podOf(pod) ?? {});
+      if (conf)
+        await this.cniRuntime(pod.node).delNetworkList(conf, this.cniAttachment(pod, ports));
+    } catch (e) {
+      errors.push(`${pod.name}: ${(e as Error).message}`);
     }
     await this.removePodNetns(pod);
     return errors;
@@ -834,8 +849,8 @@ export class Cluster {
     if (ref === 'external') return this.plan.externalNetns;
     const node = this.plan.nodes.find((n) => n.name === ref);
     if (node) return node.netns;
-    const pod = this.pod(ref);
-    if (!pod?.netns) throw new ClusterError('NOT_FOUND', `no pod, node or "external" named ${ref}`);
+    const pod = this.sandbox(ref);
+    if (!pod) throw new ClusterError('NOT_FOUND', `no pod, node or "external" named ${ref}`);
     return pod.netns;
   }
 
@@ -845,7 +860,7 @@ export class Cluster {
     const node = this.plan.nodes.find((n) => n.name === ref);
     if (node) return node.ip;
     if (/^[0-9.]+$/.test(ref)) return ref;
-    const pod = ref.includes('.') && !ref.includes('/') ? undefined : this.pod(ref);
+    const pod = ref.includes('.') && !ref.includes('/') ? undefined : this.sandbox(ref);
     return pod?.ip ?? ref;
   }
 
@@ -914,7 +929,7 @@ export class Cluster {
     port: number,
     protocol: 'TCP' | 'UDP' = 'TCP',
   ): Promise<Explanation> {
-    const src = this.pod(from);
+    const src = this.sandbox(from);
     let search: string[] = [];
     let ndots = 1;
     if (src?.netns && existsSync(`/etc/netns/${src.netns}/resolv.conf`)) {
@@ -922,7 +937,7 @@ export class Cluster {
       search = /^search\s+(.+)$/m.exec(text)?.[1]?.trim().split(/\s+/) ?? [];
       ndots = Number(/ndots:(\d+)/.exec(text)?.[1] ?? 1);
     }
-    const ctx = { plan: this.plan, state: this.state, search, ndots };
+    const ctx = { plan: this.plan, objects: this.state.objects, search, ndots };
     const special = to === 'external' || this.plan.nodes.some((n) => n.name === to);
     const flow = { from, to: special ? this.targetHost(to) : to, port, protocol };
     const first = explainFlow(ctx, flow);
@@ -931,7 +946,7 @@ export class Cluster {
     for (const step of first.steps.filter((s) => s.kind === 'route')) {
       const ip = step.detail.split(':')[0]!;
       const r = await this.runner.run({
-        argv: ['ip', '-n', this.node(src.nodeName).netns, 'route', 'get', ip],
+        argv: ['ip', '-n', this.node(src.node).netns, 'route', 'get', ip],
       });
       if (r.code === 0) routes.set(ip, r.stdout.split('\n')[0]!.replace(/\s+/g, ' ').trim());
     }
@@ -970,24 +985,34 @@ export class Cluster {
       lines.push(`${n.name.padEnd(8)} ${n.ip.padEnd(13)} ${n.podCidr.padEnd(15)} ${agent}`);
     }
     lines.push('', 'POD                      NODE     IP            PORTS');
-    for (const p of s.pods) {
-      const ports = p.ports.map((x) => `${x.containerPort}/${x.protocol}`).join(',');
+    for (const p of s.sandboxes) {
+      const ports = podPorts(this.podOf(p) ?? {})
+        .map((x) => `${x.containerPort}/${x.protocol}`)
+        .join(',');
       lines.push(
-        `${`${p.namespace}/${p.name}`.padEnd(24)} ${p.nodeName.padEnd(8)} ${(p.ip ?? '-').padEnd(13)} ${ports}`,
+        `${`${p.namespace}/${p.name}`.padEnd(24)} ${p.node.padEnd(8)} ${(p.ip ?? '-').padEnd(13)} ${ports}`,
       );
     }
-    if (s.services.length > 0) {
+    const { services, pods } = s.objects;
+    if (services.length > 0) {
       lines.push('', 'SERVICE                  CLUSTER-IP    PORTS                ENDPOINTS');
-      for (const svc of s.services) {
-        const slice = planEndpointSlice(svc, s.pods) as { endpoints: { addresses: string[] }[] };
-        const ports = svc.ports
-          .map((p) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ''}/${p.protocol}`)
+      for (const svc of services) {
+        const slice = planEndpointSlice(svc, pods);
+        const ports = (svc.spec?.ports ?? [])
+          .map((p) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ''}/${p.protocol ?? 'TCP'}`)
           .join(',');
         lines.push(
-          `${`${svc.namespace}/${svc.name}`.padEnd(24)} ${(svc.clusterIP ?? '-').padEnd(13)} ${ports.padEnd(20)} ${slice.endpoints.map((e) => e.addresses[0]).join(',')}`,
+          `${keyOf(svc).padEnd(24)} ${(svc.spec?.clusterIP ?? '-').padEnd(13)} ${ports.padEnd(20)} ${slice.endpoints.map((e) => e.addresses[0]).join(',')}`,
         );
       }
     }
+    const policies = [
+      ...s.objects.networkPolicies.map((np) => `NetworkPolicy ${keyOf(np)}`),
+      ...s.objects.clusterNetworkPolicies.map(
+        (c) => `ClusterNetworkPolicy ${nameOf(c)} (${c.spec.tier}, priority ${c.spec.priority})`,
+      ),
+    ];
+    if (policies.length > 0) lines.push('', 'POLICIES', ...policies);
     lines.push('', `external host ${s.plan.externalIp} (server on 8080/TCP+UDP)`);
     return lines.join('\n');
   }
@@ -996,10 +1021,11 @@ export class Cluster {
   async down(progress: ProgressFn = () => {}): Promise<string[]> {
     const s = this.state;
     const errors: string[] = [];
-    progress(`removing ${s.pods.length} pod(s)`);
-    const results = await Promise.all(s.pods.map((p) => this.teardownPod(p)));
+    progress(`removing ${s.sandboxes.length} pod(s)`);
+    const results = await Promise.all(s.sandboxes.map((p) => this.teardownPod(p)));
     errors.push(...results.flat());
-    s.pods = [];
+    s.sandboxes = [];
+    s.objects.pods = [];
     const podmanDir = join(s.runDir, 'podman');
     if (existsSync(podmanDir)) {
       progress('removing podman containers');
@@ -1037,45 +1063,23 @@ export class Cluster {
   }
 }
 
-/** Reads `state.json` of the cluster `name`. */
+/** Reads `state.json` of the cluster `name` ({@link parseState}). */
 async function readState(file: string, name: string): Promise<ClusterState> {
   if (!existsSync(file))
     throw new ClusterError('NOT_FOUND', `no cluster ${name} (${file} is missing): run podnet up`);
+  let text: string;
   try {
-    return JSON.parse(await readFile(file, 'utf8')) as ClusterState;
+    text = await readFile(file, 'utf8');
   } catch (cause) {
     throw new ClusterError('STATE_CORRUPT', `${file}: cannot read`, { cause });
   }
+  return parseState(text, file, name);
 }
 
 /** Kills a pod's built-in server (if it still runs). */
-function stopPodServer(pod: PodRecord): void {
+function stopPodServer(pod: PodSandbox): void {
   if (!pidAlive(pod.serverPid)) return;
   try {
     process.kill(pod.serverPid!, 'SIGKILL');
   } catch {}
-}
-
-/** Reads YAML files (a file or every *.yaml/*.yml of a directory) into user objects. */
-export async function readUserObjects(path: string): Promise<UserObjects> {
-  const files = statSync(path).isDirectory()
-    ? (await readdir(path))
-        .filter((f) => /\.ya?ml$/.test(f))
-        .sort()
-        .map((f) => join(path, f))
-    : [path];
-  const merged: UserObjects = { namespaces: [], pods: [], services: [], networkPolicies: [] };
-  for (const f of files) {
-    const docs = parseAllDocuments(await readFile(f, 'utf8')).map((d) => {
-      if (d.errors.length > 0)
-        throw new ClusterError('INVALID_ARGUMENT', `${f}: ${d.errors[0]!.message}`);
-      return d.toJS();
-    });
-    const o = parseUserObjects(docs, f);
-    merged.namespaces.push(...o.namespaces);
-    merged.pods.push(...o.pods);
-    merged.services.push(...o.services);
-    merged.networkPolicies.push(...o.networkPolicies);
-  }
-  return merged;
 }

@@ -1,5 +1,5 @@
+import { manifestObjects } from './accept-manifests.js';
 import { Cluster, type ProgressFn } from './cluster.js';
-import { parseUserObjects } from './model.js';
 
 /** One line of the demo's verdict. */
 export interface DemoCheck {
@@ -122,7 +122,7 @@ export async function runDemo(
   }
   const cluster = await Cluster.up({ name, nodes: 3, network: 'podnet', progress });
   try {
-    await cluster.apply(parseUserObjects(OBJECTS, 'demo'), progress);
+    await cluster.apply(manifestObjects(OBJECTS, 'demo'), progress);
     out('');
     out(cluster.status());
 
@@ -138,7 +138,8 @@ export async function runDemo(
 
     const svcName = `backend.${NS}.svc.${cluster.plan.clusterDomain}`;
     out(`\n2. Cluster DNS: ${svcName} from frontend`);
-    const svc = cluster.state.services[0]!;
+    const svc = cluster.state.objects.services[0]!;
+    const clusterIP = svc.spec?.clusterIP ?? '';
     const dig = await cluster.exec(`${NS}/frontend`, [
       'dig',
       '+noall',
@@ -150,11 +151,11 @@ export async function runDemo(
     out(dig.stdout.trim() || dig.stderr.trim() || '(no answer)');
     check(
       'DNS answers the ClusterIP',
-      new RegExp(`\\sA\\s+${svc.clusterIP!.replace(/\./g, '\\.')}$`, 'm').test(dig.stdout),
-      `${svcName} → ${svc.clusterIP}`,
+      new RegExp(`\\sA\\s+${clusterIP.replace(/\./g, '\\.')}$`, 'm').test(dig.stdout),
+      `${svcName} → ${clusterIP}`,
     );
 
-    out(`\n3. 30 requests from frontend to http://backend:80 (ClusterIP ${svc.clusterIP})`);
+    out(`\n3. 30 requests from frontend to http://backend:80 (ClusterIP ${clusterIP})`);
     const counts: Record<string, number> = {};
     const spread = await cluster.probeMany(
       `${NS}/frontend`,
@@ -173,7 +174,7 @@ export async function runDemo(
       JSON.stringify(counts),
     );
 
-    const nodePort = svc.ports[0]!.nodePort!;
+    const nodePort = svc.spec?.ports?.[0]?.nodePort ?? 0;
     out(`\n4. NodePort ${nodePort} from the external host (${cluster.plan.externalIp})`);
     const np = await cluster.probe('external', 'node2', nodePort, 'http', 3000);
     out(
@@ -196,7 +197,7 @@ export async function runDemo(
     );
 
     out('\n6. NetworkPolicy: backends accept 8080/TCP only from app=frontend');
-    await cluster.apply(parseUserObjects([POLICY], 'demo'), progress);
+    await cluster.apply(manifestObjects([POLICY], 'demo'), progress);
     const want = CLIENTS.map((c) => BACKENDS.map(() => c === 'frontend'));
     const after = await matrixUntil(cluster, want, 20_000);
     out(renderMatrix(after));

@@ -1,19 +1,32 @@
-import { type ClusterDnsState, compileZone, resolve as resolveDns } from '@podnet/dns';
-import { type ClusterState as PolicyState, evaluate } from '@podnet/netpol';
+import {
+  type ClusterSnapshot,
+  type Node,
+  nodeInternalIps,
+  nodePodCidrs,
+  type Service,
+} from '@podnet/cluster-state';
+import { compileZone, resolve as resolveDns } from '@podnet/dns';
+import { evaluate } from '@podnet/netpol';
 import { type OverlayPlan, type PeerNode, planOverlay } from '@podnet/overlay-vxlan';
 import {
   compileServices,
   lbTarget,
-  type EndpointSlice,
   type NftChain,
   type NftTable,
   type Ruleset,
-  type Service,
 } from '@podnet/service-lb';
-import type { ControlPlaneState, PodRecord } from './model.js';
-import { inCidr, renderManifests } from './model.js';
+import {
+  type ClusterObjects,
+  findPod,
+  keyOf,
+  nameOf,
+  nodeNameOf,
+  podIpOf,
+} from './cluster-objects.js';
+import { inCidr } from './ipv4.js';
 import type { ClusterPlan, NodePlan } from './plan.js';
 import { planReferenceRoutes } from './plan.js';
+import { renderCluster } from './render.js';
 
 /** One step a flow meets on its way. */
 export interface ExplainStep {
@@ -40,10 +53,11 @@ export interface ExplainFlow {
   protocol: 'TCP' | 'UDP';
 }
 
-/** Facts the explainer reads beyond the control-plane state. */
+/** What the explainer reads: the plan, the cluster's objects and the source pod's resolver. */
 export interface ExplainContext {
   plan: ClusterPlan;
-  state: ControlPlaneState;
+  /** The cluster's objects; the explainer reads them as the agents do ({@link renderCluster}). */
+  objects: ClusterObjects;
   /** The source pod's resolv.conf search list and ndots (DNS names are expanded like libc does). */
   search: string[];
   ndots: number;
@@ -80,19 +94,6 @@ export interface DnatPacket {
   dstLocal: boolean;
   /** The source is the node itself (`fib saddr type local`). */
   srcLocal: boolean;
-}
-
-type Obj = Record<string, unknown>;
-
-function findPod(state: ControlPlaneState, ref: string): PodRecord | undefined {
-  const [a, b] = ref.split('/');
-  if (b !== undefined) return state.pods.find((p) => p.namespace === a && p.name === b);
-  const m = state.pods.filter((p) => p.name === a);
-  return m.length === 1 ? m[0] : undefined;
-}
-
-function byKind(files: Record<string, Obj>, kind: string): Obj[] {
-  return Object.values(files).filter((o) => o.kind === kind);
 }
 
 /**
@@ -239,18 +240,18 @@ function walkChain(
   }
 }
 
-/** The overlay a node's agent plans (uplink eth0 on the node's segment, fresh kernel state). */
-export function planNodeOverlay(plan: ClusterPlan, files: Record<string, Obj>, node: NodePlan) {
+/**
+ * The overlay a node's agent plans from the Node objects (uplink eth0 on the node's segment,
+ * fresh kernel state).
+ */
+export function planNodeOverlay(plan: ClusterPlan, nodes: readonly Node[], node: NodePlan) {
   const peers: PeerNode[] = [];
-  for (const n of byKind(files, 'Node')) {
-    const name = (n.metadata as { name?: string } | undefined)?.name;
-    const spec = (n.spec ?? {}) as { podCIDRs?: string[] };
-    const status = (n.status ?? {}) as { addresses?: { type: string; address: string }[] };
-    const nodeIPs = (status.addresses ?? [])
-      .filter((a) => a.type === 'InternalIP')
-      .map((a) => a.address);
-    if (!name || name === node.name || !spec.podCIDRs?.length || nodeIPs.length === 0) continue;
-    peers.push({ nodeName: name, nodeIPs, podCIDRs: spec.podCIDRs });
+  for (const n of nodes) {
+    const name = nameOf(n);
+    const podCIDRs = nodePodCidrs(n);
+    const nodeIPs = nodeInternalIps(n);
+    if (!name || name === node.name || podCIDRs.length === 0 || nodeIPs.length === 0) continue;
+    peers.push({ nodeName: name, nodeIPs, podCIDRs });
   }
   const prefix = plan.segments[node.segment]!.cidr.split('/')[1];
   return planOverlay(
@@ -292,52 +293,49 @@ function referenceRoute(plan: ClusterPlan, src: NodePlan, ip: string): string | 
 }
 
 /**
- * Explains a flow with the packages' pure parts over the same manifests the agents read: the
- * cluster DNS answer (@podnet/dns's zone compiler and resolver), the Service DNAT
- * (@podnet/service-lb's compiled ruleset for the deciding node, followed like the kernel does),
- * the route or tunnel (@podnet/overlay-vxlan's planner for the source node; the kernel's
- * `ip route get` as a cross-check when given) and the NetworkPolicy verdict (@podnet/netpol's
- * evaluator). Pure.
+ * Explains a flow with the packages' pure parts over the very objects the agents read (the
+ * cluster's manifests, {@link renderCluster}): the cluster DNS answer (@podnet/dns's zone
+ * compiler and resolver), the Service DNAT (@podnet/service-lb's compiled ruleset for the
+ * deciding node, followed like the kernel does), the route or tunnel (@podnet/overlay-vxlan's
+ * planner for the source node; the kernel's `ip route get` as a cross-check when given) and the
+ * verdict of the NetworkPolicies and ClusterNetworkPolicies (@podnet/netpol's evaluator). Pure.
  */
 export function explainFlow(ctx: ExplainContext, flow: ExplainFlow): Explanation {
-  const { plan, state } = ctx;
+  const { plan } = ctx;
   const steps: ExplainStep[] = [];
-  const files = renderManifests(plan, state);
-  const src = findPod(state, flow.from);
-  const srcName = src ? `${src.namespace}/${src.name}` : flow.from;
-  const srcNode = src ? plan.nodes.find((n) => n.name === src.nodeName) : undefined;
+  const cluster = renderCluster(plan, ctx.objects);
+  const src = findPod(cluster.pods, flow.from).pod;
+  const srcIp = src && podIpOf(src);
+  const srcName = src ? keyOf(src) : flow.from;
+  const srcNode = src ? plan.nodes.find((n) => n.name === nodeNameOf(src)) : undefined;
   steps.push({
     kind: 'source',
     detail: src
-      ? `pod ${srcName} ${src.ip} on ${src.nodeName}`
+      ? `pod ${srcName} ${srcIp} on ${nodeNameOf(src)}`
       : `${flow.from} (not a pod: policy does not select it)`,
   });
 
-  let address: string | undefined;
-  const dstPod = findPod(state, flow.to);
-  if (dstPod?.ip) address = dstPod.ip;
-  else if (/^\d+\.\d+\.\d+\.\d+$/.test(flow.to)) address = flow.to;
-  else {
-    address = resolveName(ctx, files, flow.to, steps);
-    if (!address) return { steps, verdict: 'unknown' };
-  }
+  const dstPod = findPod(cluster.pods, flow.to).pod;
+  const address =
+    (dstPod && podIpOf(dstPod)) ||
+    (/^\d+\.\d+\.\d+\.\d+$/.test(flow.to) ? flow.to : resolveName(ctx, cluster, flow.to, steps));
+  if (!address) return { steps, verdict: 'unknown' };
 
   let targets: { ip: string; port: number }[] = [{ ip: address, port: flow.port }];
   let routeNode = srcNode;
   const dstNode = plan.nodes.find((n) => n.ip === address);
   const ruleNode = srcNode ?? dstNode;
   if (plan.network === 'podnet' && ruleNode) {
-    const services = byKind(files, 'Service') as unknown as Service[];
-    const slices = byKind(files, 'EndpointSlice') as unknown as EndpointSlice[];
+    const { services, endpointSlices } = cluster;
     const compile = (n: NodePlan) =>
       compileServices(
-        { services, endpointSlices: slices },
+        { services, endpointSlices },
         { name: n.name, clusterCIDRs: [plan.clusterCidr], serviceCIDRs: [plan.serviceCidr] },
         { families: ['ip'] },
       );
     const pkt = (n: NodePlan): DnatPacket => ({
-      ...(src?.ip ? { src: src.ip } : {}),
-      dst: address!,
+      ...(srcIp ? { src: srcIp } : {}),
+      dst: address,
       protocol: flow.protocol === 'UDP' ? 'udp' : 'tcp',
       port: flow.port,
       dstLocal: n.ip === address || n.podGateway === address,
@@ -366,19 +364,21 @@ export function explainFlow(ctx: ExplainContext, flow: ExplainFlow): Explanation
   }
 
   const overlay =
-    routeNode && plan.network === 'podnet' ? planNodeOverlay(plan, files, routeNode) : undefined;
+    routeNode && plan.network === 'podnet'
+      ? planNodeOverlay(plan, cluster.nodes, routeNode)
+      : undefined;
   for (const t of targets) {
-    const pod = state.pods.find((p) => p.ip === t.ip);
+    const pod = cluster.pods.find((p) => podIpOf(p) === t.ip);
     let where: string | undefined;
     if (routeNode && inCidr(t.ip, routeNode.podCidr))
-      where = `local on ${routeNode.name}: ${pod ? `pod ${pod.namespace}/${pod.name} behind its veth` : 'the node bridge'}`;
+      where = `local on ${routeNode.name}: ${pod ? `pod ${keyOf(pod)} behind its veth` : 'the node bridge'}`;
     else if (routeNode && overlay) where = overlayRoute(overlay, routeNode, t.ip);
     else if (routeNode) where = referenceRoute(plan, routeNode, t.ip);
     if (!where) {
       const node = plan.nodes.find((n) => n.ip === t.ip);
       if (node) where = `${node.name}'s node address on the underlay`;
       else if (pod)
-        where = `pod on ${pod.nodeName} (${flow.from} is not on a node: no route planned)`;
+        where = `pod on ${nodeNameOf(pod)} (${flow.from} is not on a node: no route planned)`;
       else where = 'leaves the pod network via the node uplink (masqueraded to the node address)';
     }
     const kernel = routeNode === srcNode ? ctx.routeOf?.(t.ip) : undefined;
@@ -389,14 +389,9 @@ export function explainFlow(ctx: ExplainContext, flow: ExplainFlow): Explanation
   }
 
   if (!src) return { steps, verdict: 'allow' };
-  const policyState = {
-    namespaces: byKind(files, 'Namespace'),
-    pods: byKind(files, 'Pod'),
-    networkPolicies: state.networkPolicies,
-  } as unknown as PolicyState;
   let verdict: 'allow' | 'deny' = 'allow';
   for (const t of targets) {
-    const e = evaluate(policyState, {
+    const e = evaluate(cluster, {
       src: srcName,
       dst: t.ip,
       protocol: flow.protocol,
@@ -413,20 +408,12 @@ export function explainFlow(ctx: ExplainContext, flow: ExplainFlow): Explanation
 
 function resolveName(
   ctx: ExplainContext,
-  files: Record<string, Obj>,
+  cluster: ClusterSnapshot,
   to: string,
   steps: ExplainStep[],
 ): string | undefined {
   const { plan } = ctx;
-  const zone = compileZone(
-    {
-      namespaces: byKind(files, 'Namespace'),
-      services: byKind(files, 'Service'),
-      endpointSlices: byKind(files, 'EndpointSlice'),
-      pods: byKind(files, 'Pod'),
-    } as unknown as ClusterDnsState,
-    { zone: plan.clusterDomain },
-  );
+  const zone = compileZone(cluster, { zone: plan.clusterDomain });
   const name = to.replace(/\.$/, '');
   const dots = name.split('.').length - 1;
   const expanded = ctx.search.map((s) => `${name}.${s}`);
@@ -455,30 +442,31 @@ function resolveName(
 }
 
 /** Names the Service (and port) a matched map key belongs to, from the Service objects. */
-function ownerOf(services: Service[], d: DnatDecision, address: string, flow: ExplainFlow) {
+function ownerOf(
+  services: readonly Service[],
+  d: DnatDecision,
+  address: string,
+  flow: ExplainFlow,
+) {
   const nodePort =
     d.match?.startsWith('service-nodeports') || d.match?.startsWith('no-endpoint-nodeports');
   for (const s of services) {
-    const spec = (s.spec ?? {}) as {
-      clusterIP?: string;
-      ports?: { name?: string; port: number; nodePort?: number; protocol?: string }[];
-    };
+    const spec = s.spec ?? {};
     const p = spec.ports?.find(
       (x) =>
         (x.protocol ?? 'TCP') === flow.protocol &&
         (nodePort ? x.nodePort === flow.port : spec.clusterIP === address && x.port === flow.port),
     );
-    const meta = s.metadata as { namespace?: string; name?: string };
-    if (p) return { name: `${meta.namespace}/${meta.name}`, port: p, nodePort };
+    if (p) return { name: keyOf(s), port: p, nodePort };
     if (!nodePort && spec.clusterIP === address)
-      return { name: `${meta.namespace}/${meta.name}`, port: undefined, nodePort };
+      return { name: keyOf(s), port: undefined, nodePort };
   }
   return undefined;
 }
 
 function describeDnat(
   d: DnatDecision,
-  services: Service[],
+  services: readonly Service[],
   address: string,
   flow: ExplainFlow,
 ): string {

@@ -1,4 +1,4 @@
-export { ClusterError, type ClusterErrorCode } from './errors.js';
+export { ClusterError, type ClusterErrorCode, type ClusterErrorOptions } from './errors.js';
 export {
   assertClusterName,
   planCluster,
@@ -13,28 +13,43 @@ export {
   type UnderlayBatches,
 } from './plan.js';
 export {
-  allocateClusterIp,
-  allocateNodePort,
-  inCidr,
-  parseUserObjects,
-  planEndpointSlice,
-  renderManifests,
-  schedule,
-  selects,
-  type ControlPlaneState,
+  ACCEPTED_KINDS,
+  SERVICE_TYPES,
+  acceptManifests,
+  manifestError,
+  manifestObjects,
+  type AcceptedKind,
+  type AcceptedObject,
+} from './accept-manifests.js';
+export { readManifestPath } from './read-manifests.js';
+export {
+  emptyClusterObjects,
+  findPod,
+  podPorts,
+  type ClusterObjects,
+  type ObjectProblem,
   type PodPort,
-  type PodRecord,
-  type ServicePort,
-  type ServiceRecord,
-  type UserObjects,
-} from './model.js';
+} from './cluster-objects.js';
+export { inCidr } from './ipv4.js';
+export { allocateClusterIp, allocateNodePort, allocateServices } from './service-allocator.js';
+export { schedulePods } from './scheduler.js';
+export { planEndpointSlice, planEndpointSlices, selects } from './endpoint-slices.js';
+export { planApply, type ApplyPlan } from './plan-apply.js';
+export {
+  NAMESPACE_NAME_LABEL,
+  manifestFileName,
+  manifestText,
+  renderCluster,
+  renderManifests,
+  renderNode,
+  type ManifestFile,
+} from './render.js';
+export { STATE_VERSION, parseState, type ClusterState, type PodSandbox } from './state.js';
 export { firstConfList, nodeCniRuntime, resultIpv4 } from './cni-exec.js';
 export {
   Cluster,
   DEFAULT_RUN_ROOT,
   podnetBinaries,
-  readUserObjects,
-  type ClusterState,
   type ProbeProtocol,
   type ProbeResult,
   type ProbeTarget,

@@ -2,65 +2,64 @@ import { vtepMacFor } from '@podnet/overlay-vxlan';
 import { compileServices } from '@podnet/service-lb';
 import { describe, expect, it } from 'vitest';
 import {
-  type ControlPlaneState,
   type ExplainStep,
   explainFlow,
   followServiceRules,
-  type PodRecord,
   planCluster,
   planNodeOverlay,
-  renderManifests,
+  renderCluster,
 } from '../src/index.js';
+import { appliedObjects } from './objects.js';
 
 const plan = planCluster({ name: 't', prefix: 'pnc-t-', nodes: 3, network: 'podnet' });
 
 function pod(
   name: string,
   nodeName: string,
-  ip: string,
   labels: Record<string, string> = {},
-  ports: PodRecord['ports'] = [],
-): PodRecord {
-  return { namespace: 'default', name, labels, nodeName, ports, ip };
+  ports: unknown[] = [],
+) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: 'default', labels },
+    spec: { nodeName, containers: [{ name: 'c', ports }] },
+  };
 }
 
-const http = [{ name: 'http', containerPort: 8080, protocol: 'TCP' as const }];
-const state: ControlPlaneState = {
-  namespaces: [],
-  pods: [
-    pod('client', 'node1', '10.244.1.2', { role: 'client' }),
-    pod('web-1', 'node1', '10.244.1.3', { app: 'web' }, http),
-    pod('web-2', 'node3', '10.244.3.2', { app: 'web' }, http),
-    pod('other', 'node2', '10.244.2.2', {}, [{ containerPort: 9000, protocol: 'UDP' }]),
-  ],
-  services: [
-    {
-      namespace: 'default',
-      name: 'web',
+const http = [{ name: 'http', containerPort: 8080, protocol: 'TCP' }];
+const service = (name: string, spec: Record<string, unknown>) => ({
+  apiVersion: 'v1',
+  kind: 'Service',
+  metadata: { name, namespace: 'default' },
+  spec,
+});
+// The cluster's objects as `podnet apply` and the runtime leave them (addresses as the CNI gave).
+const objects = appliedObjects(
+  plan,
+  [
+    pod('client', 'node1', { role: 'client' }),
+    pod('web-1', 'node1', { app: 'web' }, http),
+    pod('web-2', 'node3', { app: 'web' }, http),
+    pod('other', 'node2', {}, [{ containerPort: 9000, protocol: 'UDP' }]),
+    service('web', {
       type: 'NodePort',
       selector: { app: 'web' },
       clusterIP: '10.96.0.11',
       ports: [{ port: 80, targetPort: 'http', protocol: 'TCP', nodePort: 30080 }],
-    },
-    {
-      namespace: 'default',
-      name: 'empty',
-      type: 'ClusterIP',
+    }),
+    service('empty', {
       selector: { app: 'none' },
       clusterIP: '10.96.0.12',
-      ports: [{ port: 80, targetPort: 80, protocol: 'TCP' }],
-    },
-    {
-      namespace: 'default',
-      name: 'udp',
-      type: 'ClusterIP',
+      ports: [{ port: 80, targetPort: 80 }],
+    }),
+    service('udp', {
       selector: { app: 'web' },
       clusterIP: '10.96.0.13',
       ports: [{ name: 'dns', port: 53, targetPort: 5353, protocol: 'UDP' }],
-    },
-  ],
-  networkPolicies: [
+    }),
     {
+      apiVersion: 'networking.k8s.io/v1',
       kind: 'NetworkPolicy',
       metadata: { name: 'web-from-client', namespace: 'default' },
       spec: {
@@ -69,10 +68,16 @@ const state: ControlPlaneState = {
       },
     },
   ],
-};
+  {
+    'default/client': '10.244.1.2',
+    'default/web-1': '10.244.1.3',
+    'default/web-2': '10.244.3.2',
+    'default/other': '10.244.2.2',
+  },
+);
 const ctx = {
   plan,
-  state,
+  objects,
   search: ['default.svc.cluster.local', 'svc.cluster.local', 'cluster.local'],
   ndots: 5,
 };
@@ -339,13 +344,9 @@ describe('explainFlow', () => {
 });
 
 describe('followServiceRules', () => {
-  const files = renderManifests(plan, state);
-  const of = (kind: string) => Object.values(files).filter((o) => o.kind === kind);
+  const cluster = renderCluster(plan, objects);
   const ruleset = compileServices(
-    {
-      services: of('Service') as never,
-      endpointSlices: of('EndpointSlice') as never,
-    },
+    { services: cluster.services, endpointSlices: cluster.endpointSlices },
     { name: 'node1', clusterCIDRs: ['10.244.0.0/16'], serviceCIDRs: ['10.96.0.0/16'] },
     { families: ['ip'] },
   );
@@ -393,11 +394,50 @@ describe('followServiceRules', () => {
   });
 
   it('the overlay plan of a node has one peer per other node, as the planner decides', () => {
-    const o = planNodeOverlay(plan, files, plan.nodes[0]!);
+    const o = planNodeOverlay(plan, cluster.nodes, plan.nodes[0]!);
     expect(o.peers.map((p) => [p.nodeName, p.mode])).toEqual([
       ['node2', 'direct'],
       ['node3', 'vxlan'],
     ]);
     expect(o.device).toMatchObject({ name: 'podnet.1', vni: 1, mac: mac1, local: '172.30.0.11' });
+  });
+});
+
+describe('explainFlow with ClusterNetworkPolicies', () => {
+  const deny = {
+    apiVersion: 'policy.networking.k8s.io/v1alpha2',
+    kind: 'ClusterNetworkPolicy',
+    metadata: { name: 'no-client-to-web' },
+    spec: {
+      tier: 'Admin',
+      priority: 10,
+      subject: {
+        pods: { namespaceSelector: {}, podSelector: { matchLabels: { app: 'web' } } },
+      },
+      ingress: [
+        {
+          name: 'deny-client',
+          action: 'Deny',
+          from: [
+            { pods: { namespaceSelector: {}, podSelector: { matchLabels: { role: 'client' } } } },
+          ],
+        },
+      ],
+    },
+  };
+
+  it('an Admin Deny wins over the NetworkPolicy that allows the flow, and is named', () => {
+    const withCnp = appliedObjects(plan, [deny]);
+    const e = explainFlow(
+      { ...ctx, objects: { ...objects, clusterNetworkPolicies: withCnp.clusterNetworkPolicies } },
+      { from: 'client', to: 'web-1', port: 8080, protocol: 'TCP' },
+    );
+    expect(e.verdict).toBe('deny');
+    expect(e.steps.at(-1)!.detail).toContain('ClusterNetworkPolicy');
+    expect(e.steps.at(-1)!.detail).toContain('no-client-to-web');
+    // without it the NetworkPolicy admits the client
+    expect(
+      explainFlow(ctx, { from: 'client', to: 'web-1', port: 8080, protocol: 'TCP' }).verdict,
+    ).toBe('allow');
   });
 });

@@ -4,7 +4,7 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nodeEntryArgv } from '../../src/cluster.js';
-import { Cluster, DEFAULT_RUN_ROOT, type NetworkMode, parseUserObjects } from '../../src/index.js';
+import { Cluster, DEFAULT_RUN_ROOT, manifestObjects, type NetworkMode } from '../../src/index.js';
 
 /** A cluster whose namespaces carry a createTestNet prefix (swept if the run crashes). */
 /** Removes run dirs and /etc/netns entries of crashed test clusters (their creator PID is gone). */
@@ -58,7 +58,26 @@ export function pod(
   };
 }
 
-export { parseUserObjects };
+export { manifestObjects };
+
+/** The service `default/NAME` of the cluster. */
+function serviceOf(cluster: Cluster, name: string) {
+  const svc = cluster.state.objects.services.find(
+    (s) => s.metadata?.name === name && s.metadata.namespace === 'default',
+  );
+  if (!svc) throw new Error(`no Service default/${name}`);
+  return svc;
+}
+
+/** The ClusterIP the cluster gave the Service `default/NAME`. */
+export function clusterIpOf(cluster: Cluster, name: string): string {
+  return serviceOf(cluster, name).spec!.clusterIP!;
+}
+
+/** The NodePort the cluster gave port `index` of the Service `default/NAME`. */
+export function nodePortOf(cluster: Cluster, name: string, index = 0): number {
+  return serviceOf(cluster, name).spec!.ports![index]!.nodePort!;
+}
 
 /** A `podnet` command line running as its own process. */
 export interface PodnetRun {

@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Cluster, NodePodman } from '../../src/index.js';
-import { parseUserObjects, pod, startCluster } from './helpers.js';
+import { manifestObjects, pod, startCluster } from './helpers.js';
 
 // Debian's podman 4.3 (CNI backend) as a client of a node: it runs the node's conflist from the
 // node's namespace, so its container joins the pod network like any pod.
@@ -15,7 +15,7 @@ describe('podman on a node of the reference network', () => {
     const s = await startCluster('reference', 2);
     cluster = s.cluster;
     cleanup = s.cleanup;
-    await cluster.apply(parseUserObjects([pod('srv', 'node2', { app: 'srv' })]));
+    await cluster.apply(manifestObjects([pod('srv', 'node2', { app: 'srv' })]));
     pm = cluster.podman('node1');
   });
   afterAll(() => cleanup());
@@ -41,13 +41,7 @@ describe('podman on a node of the reference network', () => {
     expect(ip).toBeDefined();
     const ipamDir = join(cluster.state.runDir, 'nodes', 'node1', 'ipam', conf);
     expect(existsSync(join(ipamDir, ip!))).toBe(true);
-    const got = await pm.run([
-      'exec',
-      'c1',
-      'wget',
-      '-qO-',
-      `http://${cluster.pod('srv')!.ip}:80/`,
-    ]);
+    const got = await pm.run(['exec', 'c1', 'wget', '-qO-', `http://${cluster.podIp('srv')}:80/`]);
     expect(got.stderr).toBe('');
     expect(got.stdout.trim()).toBe(`srv ${ip}`);
     const sandbox = (

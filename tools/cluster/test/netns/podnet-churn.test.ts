@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { waitFor } from '@podnet/host/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Cluster } from '../../src/index.js';
-import { parseUserObjects, pod, startCluster } from './helpers.js';
+import { manifestObjects, pod, startCluster } from './helpers.js';
 
 // 20 pods created at once on one node while its agent is SIGKILLed and restarted: the runtime
 // retries like kubelet; afterwards no address is given twice and GC leaves nothing behind.
@@ -21,16 +21,16 @@ describe('pod churn across an agent crash', () => {
   it('creates 20 pods through a SIGKILL of the agent without duplicate or leaked addresses', async () => {
     const names = Array.from({ length: 20 }, (_, i) => `p${i}`);
     const applying = cluster.apply(
-      parseUserObjects(names.map((n) => pod(n, 'node1', { app: 'churn' }))),
+      manifestObjects(names.map((n) => pod(n, 'node1', { app: 'churn' }))),
     );
-    await waitFor(() => cluster.state.pods.filter((p) => p.ip).length >= 3, {
+    await waitFor(() => cluster.state.sandboxes.filter((p) => p.ip).length >= 3, {
       timeoutMs: 60_000,
       what: 'a few pods',
     });
     await cluster.restartAgent('node1', 'SIGKILL');
     await applying;
 
-    const ips = cluster.state.pods.map((p) => p.ip!);
+    const ips = cluster.state.sandboxes.map((p) => p.ip!);
     expect(ips.every(Boolean)).toBe(true);
     expect(new Set(ips).size).toBe(20);
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { waitFor } from '@podnet/host/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster } from '../../src/index.js';
-import { parseUserObjects, pod, runPodnet, startCluster } from './helpers.js';
+import { manifestObjects, pod, runPodnet, startCluster } from './helpers.js';
 
 // `podnet delete-pod` as its own process, as a user runs it: a DEL that fails while the node's
 // agent is down is retried until the agent is back, or the command fails and the pod stays; and
@@ -24,7 +24,13 @@ describe('podnet delete-pod', () => {
   }, 120_000);
 
   const fresh = async () => (await Cluster.load(cluster.plan.name)).state;
-  const podNames = async () => (await fresh()).pods.map((p) => p.name).sort();
+  /** Pods of the state: each with its sandbox and its Pod object, or neither. */
+  const podNames = async () => {
+    const state = await fresh();
+    const names = state.sandboxes.map((p) => p.name).sort();
+    expect(state.objects.pods.map((p) => p.metadata?.name).sort()).toEqual(names);
+    return names;
+  };
   const nodeDir = (node: string) => join(cluster.state.runDir, 'nodes', node);
   /** Addresses the node's IPAM store holds. */
   const allocated = (node: string) =>
@@ -49,8 +55,8 @@ describe('podnet delete-pod', () => {
   }
   async function startPods(names: string[], node: string) {
     cluster.state = await fresh(); // the CLI processes changed it
-    await cluster.apply(parseUserObjects(names.map((n) => pod(n, node, { app: 'del' }))));
-    return names.map((n) => cluster.pod(n)!);
+    await cluster.apply(manifestObjects(names.map((n) => pod(n, node, { app: 'del' }))));
+    return names.map((n) => cluster.sandbox(n)!);
   }
 
   it('retries DEL while the agent is down and succeeds once it is back: nothing leaks', async () => {
@@ -110,15 +116,16 @@ describe('podnet delete-pod', () => {
     expect(runs.map((r) => [r.code, r.stderr])).toEqual(six.map(() => [0, '']));
 
     const state = await fresh();
-    expect(state.pods.map((p) => p.name).filter((n) => six.includes(n))).toEqual([]);
-    expect(state.pods.map((p) => p.name)).toContain('keeper');
+    expect(state.sandboxes.map((p) => p.name).filter((n) => six.includes(n))).toEqual([]);
+    expect(state.sandboxes.map((p) => p.name)).toContain('keeper');
     const manifests = readdirSync(join(state.runDir, 'manifests'));
-    expect(manifests.filter((f) => /^pod-default-d\d\.yaml$/.test(f))).toEqual([]);
+    expect(manifests.filter((f) => /^pod-default\.d\d\.yaml$/.test(f))).toEqual([]);
+    expect(manifests).toContain('pod-default.keeper.yaml');
 
     // with the state right, GC keeps exactly the live pods' addresses
     for (const node of ['node1', 'node2']) {
       expect((await runPodnet(cluster, ['gc', node]).done).code).toBe(0);
-      const live = state.pods.filter((p) => p.nodeName === node).map((p) => p.ip!);
+      const live = state.sandboxes.filter((p) => p.node === node).map((p) => p.ip!);
       expect(allocated(node)).toEqual(live.sort());
     }
   }, 120_000);

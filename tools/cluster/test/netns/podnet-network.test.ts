@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { waitFor } from '@podnet/host/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Cluster } from '../../src/index.js';
-import { parseUserObjects, pod, startCluster } from './helpers.js';
+import { clusterIpOf, manifestObjects, pod, startCluster } from './helpers.js';
 
 // Three nodes on two L2 segments, podnet's agent on each, pods attached through the podnet CNI
 // shim by the mini runtime, and podman as a second, real runtime on one node.
@@ -17,7 +17,7 @@ describe('namespace cluster on the podnet network', () => {
     cluster = s.cluster;
     cleanup = s.cleanup;
     await cluster.apply(
-      parseUserObjects([
+      manifestObjects([
         pod('a1', 'node1', { app: 'a' }, [
           { containerPort: 80 },
           { containerPort: 53, protocol: 'UDP' },
@@ -29,6 +29,7 @@ describe('namespace cluster on the podnet network', () => {
         ]),
         pod('c3', 'node3', { app: 'c' }),
         {
+          apiVersion: 'v1',
           kind: 'Service',
           metadata: { name: 'svc-b' },
           spec: { selector: { app: 'b' }, ports: [{ port: 8000, targetPort: 80 }] },
@@ -48,8 +49,8 @@ describe('namespace cluster on the podnet network', () => {
   });
 
   it('gives pods addresses from their node CIDR and the resolver of the CNI result', () => {
-    for (const p of cluster.state.pods) {
-      const prefix = cluster.node(p.nodeName).podCidr.replace(/0\/24$/, '');
+    for (const p of cluster.state.sandboxes) {
+      const prefix = cluster.node(p.node).podCidr.replace(/0\/24$/, '');
       expect(p.ip?.startsWith(prefix)).toBe(true);
       expect(readFileSync(`/etc/netns/${p.netns}/resolv.conf`, 'utf8')).toContain(
         `nameserver ${cluster.plan.dnsIp}`,
@@ -58,7 +59,7 @@ describe('namespace cluster on the podnet network', () => {
   });
 
   it('connects pods on the same node over TCP, UDP and HTTP', async () => {
-    const from = cluster.pod('a2')!.ip;
+    const from = cluster.podIp('a2');
     expect(await cluster.probe('a2', 'a1', 80)).toMatchObject({ ok: true, reply: `a1 ${from}` });
     expect(await cluster.probe('a2', 'a1', 80, 'http')).toMatchObject({
       ok: true,
@@ -73,15 +74,15 @@ describe('namespace cluster on the podnet network', () => {
   it('connects pods across nodes on the same segment and across the router, keeping pod source IPs', async () => {
     expect(await cluster.probe('a1', 'b2', 80)).toMatchObject({
       ok: true,
-      reply: `b2 ${cluster.pod('a1')!.ip}`,
+      reply: `b2 ${cluster.podIp('a1')}`,
     });
     expect(await cluster.probe('c3', 'a1', 80)).toMatchObject({
       ok: true,
-      reply: `a1 ${cluster.pod('c3')!.ip}`,
+      reply: `a1 ${cluster.podIp('c3')}`,
     });
     expect(await cluster.probe('c3', 'b2', 53, 'udp')).toMatchObject({
       ok: true,
-      reply: `b2 ${cluster.pod('c3')!.ip}`,
+      reply: `b2 ${cluster.podIp('c3')}`,
     });
   });
 
@@ -123,11 +124,11 @@ describe('namespace cluster on the podnet network', () => {
     const addr = await pm.run(['exec', 'pm1', 'ip', '-4', '-o', 'addr', 'show', 'eth0']);
     const ip = /inet (10\.244\.2\.\d+)\//.exec(addr.stdout)?.[1];
     expect(ip, addr.stdout + addr.stderr).toBeDefined();
-    const a1 = await pm.run(['exec', 'pm1', 'wget', '-qO-', `http://${cluster.pod('a1')!.ip}:80/`]);
+    const a1 = await pm.run(['exec', 'pm1', 'wget', '-qO-', `http://${cluster.podIp('a1')}:80/`]);
     expect(a1.stdout.trim()).toBe(`a1 ${ip}`);
     // Services are programmed asynchronously by the agents: wait for the answer.
     for (const url of [
-      `http://${cluster.state.services[0]!.clusterIP}:8000/`,
+      `http://${clusterIpOf(cluster, 'svc-b')}:8000/`,
       'http://svc-b.default.svc.cluster.local:8000/',
     ]) {
       const got = await waitFor(
@@ -157,9 +158,9 @@ describe('namespace cluster on the podnet network', () => {
   });
 
   it('restarts agents (graceful and SIGKILL) while a 10 ms ping crosses nodes: no packet lost', async () => {
-    const from = cluster.pod('a1')!;
-    const to = cluster.pod('c3')!.ip!;
-    const ping = spawn('ip', ['netns', 'exec', from.netns!, 'ping', '-n', '-q', '-i', '0.01', to], {
+    const from = cluster.sandbox('a1')!;
+    const to = cluster.podIp('c3')!;
+    const ping = spawn('ip', ['netns', 'exec', from.netns, 'ping', '-n', '-q', '-i', '0.01', to], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

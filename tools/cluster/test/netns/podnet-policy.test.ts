@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Cluster } from '../../src/index.js';
-import { parseUserObjects, pod, startCluster } from './helpers.js';
+import { manifestObjects, pod, startCluster } from './helpers.js';
 
 // The upstream NetworkPolicy model: namespaces x, y, z with pods a, b, c each (spread over the
 // nodes), every pod serving 80 and 81 over TCP. Each case compares the whole 9x9 matrix.
@@ -19,8 +19,12 @@ describe('the 9-pod NetworkPolicy model on the podnet network', () => {
     cluster = s.cluster;
     cleanup = s.cleanup;
     await cluster.apply(
-      parseUserObjects([
-        ...NAMESPACES.map((ns) => ({ kind: 'Namespace', metadata: { name: ns, labels: { ns } } })),
+      manifestObjects([
+        ...NAMESPACES.map((ns) => ({
+          apiVersion: 'v1',
+          kind: 'Namespace',
+          metadata: { name: ns, labels: { ns } },
+        })),
         ...NAMESPACES.flatMap((ns, i) =>
           PODS.map((p, j) =>
             pod(
@@ -70,6 +74,7 @@ describe('the 9-pod NetworkPolicy model on the podnet network', () => {
   }
 
   const policy = (name: string, ns: string, spec: Record<string, unknown>) => ({
+    apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
     metadata: { name, namespace: ns },
     spec,
@@ -81,14 +86,14 @@ describe('the 9-pod NetworkPolicy model on the podnet network', () => {
 
   it('deny-all ingress in x isolates x from everyone but itself', async () => {
     await cluster.apply(
-      parseUserObjects([policy('deny-all', 'x', { podSelector: {}, policyTypes: ['Ingress'] })]),
+      manifestObjects([policy('deny-all', 'x', { podSelector: {}, policyTypes: ['Ingress'] })]),
     );
     expect(await mismatches(80, (from, to) => !to.startsWith('x/') || from === to)).toEqual([]);
   });
 
   it('allow x/a from pods b of any namespace on 80 only, on top of deny-all', async () => {
     await cluster.apply(
-      parseUserObjects([
+      manifestObjects([
         policy('a-from-b', 'x', {
           podSelector: { matchLabels: { pod: 'a' } },
           ingress: [
@@ -119,7 +124,7 @@ describe('the 9-pod NetworkPolicy model on the podnet network', () => {
     await cluster.deleteNetworkPolicy('x', 'deny-all');
     await cluster.deleteNetworkPolicy('x', 'a-from-b');
     await cluster.apply(
-      parseUserObjects([
+      manifestObjects([
         policy('egress-to-z', 'y', {
           podSelector: {},
           policyTypes: ['Egress'],

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Cluster } from '../../src/index.js';
 import { waitFor } from '@podnet/host/testing';
 import { vtepMacFor } from '@podnet/overlay-vxlan';
-import { parseUserObjects, pod, startCluster } from './helpers.js';
+import { clusterIpOf, manifestObjects, nodePortOf, pod, startCluster } from './helpers.js';
 
 // Services, cluster DNS and NodePorts as the agents program them from the cluster's manifests.
 describe('Services and DNS on the podnet network', () => {
@@ -18,13 +18,14 @@ describe('Services and DNS on the podnet network', () => {
     cluster = s.cluster;
     cleanup = s.cleanup;
     await cluster.apply(
-      parseUserObjects([
+      manifestObjects([
         { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'client' } },
         pod('web-1', 'node1', { app: 'web' }, web),
         pod('web-2', 'node2', { app: 'web' }, web),
         pod('web-3', 'node3', { app: 'web' }, web),
         pod('cli', 'node1', { app: 'cli' }, [], 'client'),
         {
+          apiVersion: 'v1',
           kind: 'Service',
           metadata: { name: 'web' },
           spec: {
@@ -42,7 +43,7 @@ describe('Services and DNS on the podnet network', () => {
   afterAll(() => cleanup(), 120_000);
 
   it('answers the Service name with its ClusterIP from the cluster DNS', async () => {
-    const ip = cluster.state.services[0]!.clusterIP!;
+    const ip = clusterIpOf(cluster, 'web');
     const dig = await waitFor(
       async () => {
         const r = await cluster.exec('client/cli', [
@@ -67,8 +68,8 @@ describe('Services and DNS on the podnet network', () => {
       },
       { timeoutMs: 20_000, what: 'web.default:80' },
     );
-    expect(r.address).toBe(cluster.state.services[0]!.clusterIP);
-    expect(r.reply).toMatch(new RegExp(`^web-[123] ${cluster.pod('client/cli')!.ip}$`));
+    expect(r.address).toBe(clusterIpOf(cluster, 'web'));
+    expect(r.reply).toMatch(new RegExp(`^web-[123] ${cluster.podIp('client/cli')}$`));
     const u = await cluster.probe('client/cli', 'web.default.svc.cluster.local', 53, 'udp');
     expect(u.ok, u.error).toBe(true);
     expect(u.reply).toMatch(/^web-[123] /);
@@ -76,17 +77,15 @@ describe('Services and DNS on the podnet network', () => {
 
   it('explains a flow by name: DNS answer, DNAT to the endpoints, routes, policy', async () => {
     const e = await cluster.explain('client/cli', 'web.default', 80);
-    const ip = cluster.state.services[0]!.clusterIP!;
+    const ip = clusterIpOf(cluster, 'web');
     expect(e.verdict).toBe('allow');
     expect(e.steps.filter((s) => s.kind === 'dns').pop()?.detail).toBe(
       `web.default.svc.cluster.local A ${ip} (from ${cluster.plan.dnsIp})`,
     );
     const dnat = e.steps.find((s) => s.kind === 'service')!.detail;
-    for (const p of ['web-1', 'web-2', 'web-3'])
-      expect(dnat).toContain(`${cluster.pod(p)!.ip}:8080`);
+    for (const p of ['web-1', 'web-2', 'web-3']) expect(dnat).toContain(`${cluster.podIp(p)}:8080`);
     expect(e.steps.filter((s) => s.kind === 'route')).toHaveLength(3);
-    const route = (p: string) =>
-      e.steps.find((s) => s.detail.startsWith(`${cluster.pod(p)!.ip}:`))!;
+    const route = (p: string) => e.steps.find((s) => s.detail.startsWith(`${cluster.podIp(p)}:`))!;
     expect(route('web-1').detail).toContain('local on node1');
     // The overlay planner's decision, and the source node's kernel agreeing with it.
     const [n2, n3] = [cluster.plan.nodes[1]!, cluster.plan.nodes[2]!];
@@ -107,7 +106,7 @@ describe('Services and DNS on the podnet network', () => {
   });
 
   it('explains what the rules reject: a port the ClusterIP does not serve, a Service without endpoints', async () => {
-    const ip = cluster.state.services[0]!.clusterIP!;
+    const ip = clusterIpOf(cluster, 'web');
     const unknown = await cluster.explain('client/cli', ip, 81);
     expect(unknown.verdict).toBe('reject');
     expect(unknown.steps.find((s) => s.kind === 'service')!.detail).toContain(
@@ -116,8 +115,9 @@ describe('Services and DNS on the podnet network', () => {
     expect((await cluster.probe('client/cli', ip, 81, 'tcp')).ok).toBe(false);
 
     await cluster.apply(
-      parseUserObjects([
+      manifestObjects([
         {
+          apiVersion: 'v1',
           kind: 'Service',
           metadata: { name: 'nobody' },
           spec: { selector: { app: 'nobody' }, ports: [{ port: 80, targetPort: 8080 }] },
@@ -130,7 +130,7 @@ describe('Services and DNS on the podnet network', () => {
       'Service default/nobody port',
     );
     expect(e.steps.find((s) => s.kind === 'service')!.detail).toContain('no endpoints: rejected');
-    const vip = cluster.state.services.find((s) => s.name === 'nobody')!.clusterIP!;
+    const vip = clusterIpOf(cluster, 'nobody');
     await waitFor(
       async () => {
         const map = await cluster.exec('node1', [
@@ -151,7 +151,7 @@ describe('Services and DNS on the podnet network', () => {
 
   it('spreads connections over every endpoint', async () => {
     const seen = new Set<string>();
-    const ip = cluster.state.services[0]!.clusterIP!;
+    const ip = clusterIpOf(cluster, 'web');
     await waitFor(
       async () => {
         const rs = await cluster.probeMany(
@@ -167,7 +167,7 @@ describe('Services and DNS on the podnet network', () => {
   });
 
   it('serves the NodePort on every node to the external host', async () => {
-    const nodePort = cluster.state.services[0]!.ports[0]!.nodePort!;
+    const nodePort = nodePortOf(cluster, 'web');
     for (const n of cluster.plan.nodes) {
       const r = await waitFor(
         async () => {

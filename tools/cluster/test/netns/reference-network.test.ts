@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Cluster } from '../../src/index.js';
-import { parseUserObjects, pod, startCluster } from './helpers.js';
+import { manifestObjects, pod, startCluster } from './helpers.js';
 
 // The mini runtime and the cluster tool against Debian's bridge + host-local + portmap: the
 // runtime is generic, so this runs the same CNI chain path (env, conflist, cache) podnet's uses.
@@ -15,7 +15,7 @@ describe('namespace cluster on the reference network', () => {
     cluster = s.cluster;
     cleanup = s.cleanup;
     await cluster.apply(
-      parseUserObjects([
+      manifestObjects([
         pod('a1', 'node1', { app: 'a' }, [
           { containerPort: 80 },
           { containerPort: 53, protocol: 'UDP' },
@@ -32,8 +32,8 @@ describe('namespace cluster on the reference network', () => {
   afterAll(() => cleanup());
 
   it('gives every pod an address from its node range and the DNS settings of the CNI result', () => {
-    for (const p of cluster.state.pods) {
-      const node = cluster.node(p.nodeName);
+    for (const p of cluster.state.sandboxes) {
+      const node = cluster.node(p.node);
       expect(p.ip?.startsWith(node.podCidr.split('.').slice(0, 3).join('.'))).toBe(true);
       const resolv = readFileSync(`/etc/netns/${p.netns}/resolv.conf`, 'utf8');
       expect(resolv).toContain(`nameserver ${cluster.plan.dnsIp}`);
@@ -44,26 +44,26 @@ describe('namespace cluster on the reference network', () => {
   it('connects pods on the same node over TCP, UDP and HTTP', async () => {
     for (const proto of ['tcp', 'http'] as const) {
       const r = await cluster.probe('a2', 'a1', 80, proto);
-      expect(r).toMatchObject({ ok: true, reply: `a1 ${cluster.pod('a2')!.ip}` });
+      expect(r).toMatchObject({ ok: true, reply: `a1 ${cluster.podIp('a2')}` });
     }
     expect(await cluster.probe('a2', 'a1', 53, 'udp')).toMatchObject({
       ok: true,
-      reply: `a1 ${cluster.pod('a2')!.ip}`,
+      reply: `a1 ${cluster.podIp('a2')}`,
     });
   });
 
   it('connects pods across nodes on the same segment and through the router', async () => {
     expect(await cluster.probe('a1', 'b2', 80)).toMatchObject({
       ok: true,
-      reply: `b2 ${cluster.pod('a1')!.ip}`,
+      reply: `b2 ${cluster.podIp('a1')}`,
     });
     expect(await cluster.probe('a1', 'c3', 80)).toMatchObject({
       ok: true,
-      reply: `c3 ${cluster.pod('a1')!.ip}`,
+      reply: `c3 ${cluster.podIp('a1')}`,
     });
     expect(await cluster.probe('c3', 'a1', 53, 'udp')).toMatchObject({
       ok: true,
-      reply: `a1 ${cluster.pod('c3')!.ip}`,
+      reply: `a1 ${cluster.podIp('c3')}`,
     });
   });
 
@@ -95,13 +95,13 @@ describe('namespace cluster on the reference network', () => {
       expect.arrayContaining(['node-node1.yaml', 'pod-default-a1.yaml', 'namespace-default.yaml']),
     );
     expect(readFileSync(join(dir, 'pod-default-a1.yaml'), 'utf8')).toContain(
-      `ip: ${cluster.pod('a1')!.ip}`,
+      `ip: ${cluster.podIp('a1')}`,
     );
     expect(readFileSync(join(dir, 'node-node3.yaml'), 'utf8')).toContain('10.244.3.0/24');
   });
 
   it('deletes a pod through CNI DEL: address released, namespace and resolv.conf gone', async () => {
-    const p = cluster.pod('a2')!;
+    const p = cluster.sandbox('a2')!;
     const ipamDir = join(cluster.state.runDir, 'nodes', 'node1', 'ipam', 'podnet-reference');
     expect(existsSync(join(ipamDir, p.ip!))).toBe(true);
     await cluster.deletePod('a2');
