@@ -3,7 +3,15 @@
 // `npm pack` each one, install the tarballs into a temp project outside the repo, and import every
 // entry point of its exports map there (and run each bin's --version or VERSION where it has one).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -43,9 +51,29 @@ try {
     join(consumer, 'package.json'),
     JSON.stringify({ name: 'podnet-consumer', private: true, type: 'module' }),
   );
-  run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...tarballs], {
+  // the optional peers a user of cluster-state's sources installs beside it
+  const peers = ['@kubernetes/client-node@1.4.0', 'yaml@^2.9.1'];
+  run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...tarballs, ...peers], {
     cwd: consumer,
   });
+
+  // One object model without heavier packages: a package that only takes cluster-state's types
+  // installs neither the informer stack nor the YAML parser.
+  for (const alone of ['@podnet/netpol', '@podnet/service-lb']) {
+    const dir = join(work, `alone-${alone.split('/')[1]}`);
+    mkdirSync(dir);
+    writeFileSync(
+      join(dir, 'package.json'),
+      JSON.stringify({ name: 'alone', private: true, type: 'module' }),
+    );
+    const mine = tarballs.filter((t) => /podnet-(host|cluster-state|netpol|service-lb)-\d/.test(t));
+    run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...mine], { cwd: dir });
+    const heavy = ['@kubernetes/client-node', 'yaml'].filter((m) =>
+      existsSync(join(dir, 'node_modules', ...m.split('/'))),
+    );
+    if (heavy.length) problems.push(`${alone} alone installs ${heavy.join(', ')}`);
+    else console.log(`ok   ${alone} alone installs neither @kubernetes/client-node nor yaml`);
+  }
 
   const imports = [];
   for (const { pkg } of packages) {

@@ -1,4 +1,5 @@
-import { parseAllDocuments } from 'yaml';
+import { createRequire } from 'node:module';
+import { ClusterStateError } from './errors.js';
 import { describeObject, objectKey } from './keys.js';
 import {
   API_VERSIONS,
@@ -9,6 +10,31 @@ import {
   type ObjectKind,
 } from './types.js';
 import { validateObject } from './validate.js';
+
+/** The `yaml` module's parser, as {@link parseText} takes it. */
+export type YamlParser = Parameters<typeof parseText>[0];
+
+let yamlModule: YamlParser | undefined;
+
+/**
+ * `yaml`, loaded on first use: it is an optional peer dependency, so a package that only takes
+ * cluster-state's types (netpol, service-lb, dns's library) does not install it. The manifest
+ * reader and the directory source need it installed.
+ */
+export function loadYaml(): YamlParser {
+  if (!yamlModule) {
+    try {
+      yamlModule = createRequire(import.meta.url)('yaml') as YamlParser;
+    } catch (cause) {
+      throw new ClusterStateError(
+        'INVALID_ARGUMENT',
+        'reading YAML manifests needs the "yaml" package (^2) installed beside @podnet/cluster-state',
+        { cause },
+      );
+    }
+  }
+  return yamlModule;
+}
 
 /** Largest manifest file read by default (4 MiB): a bigger one is refused with a clear error. */
 export const DEFAULT_MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -208,10 +234,11 @@ export function readManifestText(text: string, options: ReadManifestOptions = {}
   const max = options.maxBytes ?? DEFAULT_MAX_MANIFEST_BYTES;
   const tooBig = sizeProblem(file, Buffer.byteLength(text, 'utf8'), max);
   if (tooBig) return { objects: [], problems: [tooBig], ignored: [] };
+  const format = options.format ?? formatOf(file);
   const parsed = parseText(
-    { parseAllDocuments },
+    format === 'json' ? { parseAllDocuments: () => [] } : loadYaml(),
     text,
-    options.format ?? formatOf(file),
+    format,
     MAX_YAML_ALIASES,
   );
   return readDocuments(parsed, options);

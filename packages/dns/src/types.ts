@@ -1,84 +1,34 @@
+import type {
+  Endpoint,
+  EndpointPort,
+  EndpointSlice,
+  Namespace,
+  ObjectMeta,
+  Pod,
+  Service,
+  ServicePort,
+} from '@podnet/cluster-state';
+
 /**
- * Plain Kubernetes object shapes the resolver reads. They are structural subsets of the
- * API types, so objects from `@kubernetes/client-node`, `kubernetes-models` or parsed YAML fit.
+ * The Kubernetes objects the resolver reads are `@podnet/cluster-state`'s (podnet's one object
+ * model: objects from `@kubernetes/client-node` or parsed manifests fit as they are). These names
+ * are kept for existing users.
  */
-
-/** `metadata` fields the resolver uses. */
-export interface K8sObjectMeta {
-  name?: string;
-  namespace?: string;
-  labels?: Record<string, string> | null;
-}
-
+export type K8sObjectMeta = ObjectMeta;
 /** A `v1` Namespace. */
-export interface K8sNamespace {
-  kind?: string;
-  metadata?: K8sObjectMeta;
-}
-
+export type K8sNamespace = Namespace;
 /** A port of a `v1` Service. */
-export interface K8sServicePort {
-  name?: string | null;
-  port: number;
-  protocol?: string | null;
-  targetPort?: number | string | null;
-}
-
+export type K8sServicePort = ServicePort;
 /** A `v1` Service. */
-export interface K8sService {
-  kind?: string;
-  metadata?: K8sObjectMeta;
-  spec?: {
-    type?: string | null;
-    clusterIP?: string | null;
-    clusterIPs?: string[] | null;
-    externalName?: string | null;
-    ports?: K8sServicePort[] | null;
-    selector?: Record<string, string> | null;
-    publishNotReadyAddresses?: boolean | null;
-  } | null;
-}
-
+export type K8sService = Service;
 /** An endpoint of a `discovery.k8s.io/v1` EndpointSlice. */
-export interface K8sEndpoint {
-  addresses: string[];
-  hostname?: string | null;
-  conditions?: {
-    ready?: boolean | null;
-    serving?: boolean | null;
-    terminating?: boolean | null;
-  } | null;
-  targetRef?: { kind?: string; name?: string; namespace?: string } | null;
-}
-
+export type K8sEndpoint = Endpoint;
 /** A port of an EndpointSlice. */
-export interface K8sEndpointPort {
-  name?: string | null;
-  port?: number | null;
-  protocol?: string | null;
-}
-
+export type K8sEndpointPort = EndpointPort;
 /** A `discovery.k8s.io/v1` EndpointSlice (its service is the `kubernetes.io/service-name` label). */
-export interface K8sEndpointSlice {
-  kind?: string;
-  metadata?: K8sObjectMeta;
-  addressType?: string;
-  endpoints?: K8sEndpoint[] | null;
-  ports?: K8sEndpointPort[] | null;
-}
-
+export type K8sEndpointSlice = EndpointSlice;
 /** A `v1` Pod. */
-export interface K8sPod {
-  kind?: string;
-  metadata?: K8sObjectMeta;
-  spec?: { hostname?: string | null; subdomain?: string | null } | null;
-  status?: {
-    phase?: string | null;
-    podIP?: string | null;
-    podIPs?: { ip: string }[] | null;
-    conditions?: { type: string; status: string }[] | null;
-  } | null;
-}
+export type K8sPod = Pod;
 
 /** Everything the cluster DNS answers from: plain Kubernetes objects, as listed from the API. */
 export interface ClusterDnsState {

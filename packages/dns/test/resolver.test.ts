@@ -36,7 +36,7 @@ const state: ClusterDnsState = {
   pods: [
     {
       metadata: { name: 'p1', namespace: 'default' },
-      spec: { hostname: 'h1', subdomain: 'sub' },
+      spec: { containers: [], hostname: 'h1', subdomain: 'sub' },
       status: {
         podIP: '10.1.3.1',
         podIPs: [{ ip: '10.1.3.1' }],

@@ -189,7 +189,8 @@ export function normalizeService(svc: Service, index: number | string = 0): Norm
   const key = `${namespace}/${name}`;
   const fail = failer('INVALID_SERVICE', 'Service', key);
   const spec = svc.spec;
-  if (!isObject(spec)) return fail('spec', spec, 'want an object');
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec))
+    return fail('spec', spec, 'want an object');
   const type = spec.type ?? 'ClusterIP';
   if (typeof type !== 'string')
     fail('spec.type', type, 'want ClusterIP, NodePort, LoadBalancer or ExternalName');

@@ -1,78 +1,19 @@
 /**
- * Input types: the parts of Kubernetes `v1.Service` and `discovery.k8s.io/v1.EndpointSlice` that
- * service load balancing reads. Objects from `@kubernetes/client-node` or parsed YAML manifests
- * fit as they are (extra fields are ignored).
+ * Input types: Kubernetes `v1.Service` and `discovery.k8s.io/v1.EndpointSlice` as
+ * `@podnet/cluster-state` models them (podnet's one object model; objects from
+ * `@kubernetes/client-node` or parsed manifests fit as they are).
  */
 
-/** `metadata` of a Kubernetes object (the fields read here). */
-export interface ObjectMeta {
-  name?: string;
-  namespace?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  resourceVersion?: string;
-}
+import type {
+  Endpoint,
+  EndpointPort,
+  EndpointSlice,
+  ObjectMeta,
+  Service,
+  ServicePort,
+} from '@podnet/cluster-state';
 
-/** One entry of `Service.spec.ports`. */
-export interface ServicePort {
-  name?: string;
-  /** `TCP` (default), `UDP` or `SCTP`. */
-  protocol?: string;
-  port: number;
-  targetPort?: number | string;
-  nodePort?: number;
-}
-
-/** A Kubernetes Service (`v1.Service`). */
-export interface Service {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: ObjectMeta;
-  spec?: {
-    type?: string;
-    clusterIP?: string;
-    clusterIPs?: string[];
-    ipFamilies?: string[];
-    ports?: ServicePort[];
-    externalIPs?: string[];
-    sessionAffinity?: string;
-    sessionAffinityConfig?: { clientIP?: { timeoutSeconds?: number } };
-    externalTrafficPolicy?: string;
-    internalTrafficPolicy?: string;
-    loadBalancerSourceRanges?: string[];
-    trafficDistribution?: string;
-  };
-  status?: {
-    loadBalancer?: { ingress?: Array<{ ip?: string; hostname?: string; ipMode?: string }> };
-  };
-}
-
-/** One endpoint of an EndpointSlice. */
-export interface Endpoint {
-  addresses: string[];
-  conditions?: { ready?: boolean; serving?: boolean; terminating?: boolean };
-  nodeName?: string;
-  zone?: string;
-  hints?: { forZones?: Array<{ name: string }>; forNodes?: Array<{ name: string }> };
-}
-
-/** One entry of `EndpointSlice.ports`. */
-export interface EndpointPort {
-  name?: string;
-  protocol?: string;
-  port?: number;
-}
-
-/** A Kubernetes EndpointSlice (`discovery.k8s.io/v1`). Its service is the label `kubernetes.io/service-name`. */
-export interface EndpointSlice {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: ObjectMeta;
-  /** `IPv4`, `IPv6` or `FQDN` (ignored). */
-  addressType?: string;
-  endpoints?: Endpoint[];
-  ports?: EndpointPort[];
-}
+export type { Endpoint, EndpointPort, EndpointSlice, ObjectMeta, Service, ServicePort };
 
 /** Everything the compiler reads about the cluster: Services and their EndpointSlices. */
 export interface ServiceState {

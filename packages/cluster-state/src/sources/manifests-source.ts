@@ -1,11 +1,11 @@
 import { type FSWatcher, watch } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
 import {
   DEFAULT_MAX_MANIFEST_BYTES,
   formatOf,
   formatProblem,
+  loadYaml,
   type ManifestObject,
   type ManifestProblem,
   MAX_YAML_ALIASES,
@@ -208,7 +208,7 @@ export class ManifestsSource implements ClusterSource {
         parsed = [{ document: 0, error: `parse failed: ${(e as Error).message}` }];
       }
     } else {
-      parsed = parseText({ parseAllDocuments }, text, format, MAX_YAML_ALIASES);
+      parsed = parseText(loadYaml(), text, format, MAX_YAML_ALIASES);
     }
     const read = readDocuments(parsed, { file: name });
     return { ...entry, objects: read.objects, problems: read.problems };

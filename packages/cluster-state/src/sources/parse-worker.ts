@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import { type ParsedDocument, parseText } from '../reader.js';
+import { loadYaml, type ParsedDocument, parseText } from '../reader.js';
 
 /**
  * Parses manifest texts on a worker thread, so a big file (YAML parses at a few MB/s) never
@@ -28,6 +28,7 @@ export class ParseWorker {
 
   private start(): Worker {
     if (this.worker) return this.worker;
+    loadYaml(); // fails clearly when yaml is not installed
     const yamlPath = createRequire(import.meta.url).resolve('yaml');
     const code = `
       const { parentPort, workerData } = require('node:worker_threads');
