@@ -78,7 +78,7 @@ export class DnsProcess {
   private readonly logFile: string;
 
   constructor(
-    private readonly config: AgentConfig,
+    config: AgentConfig,
     private readonly log: Logger,
     private readonly argv: readonly string[] = dnsProcessArgv(config),
   ) {
