@@ -102,6 +102,7 @@ export class NodeAgent {
   private policies?: PolicySyncer;
   private dns?: DnsServer;
   private dnsProcess?: DnsProcess;
+  private dnsSkipped = new Set<string>();
   private readonly componentErrors = new Map<string, string>();
   /** Deltas not yet applied (coalesced while an apply runs). */
   private pendingDeltas: Delta[] = [];
@@ -435,7 +436,19 @@ export class NodeAgent {
       this.dns = dns;
       this.log.info('cluster DNS serving', { address: this.config.dns.ip, port: 53 });
     }
-    this.dns.update(dnsInput(this.store));
+    const skipped = this.dns.update(dnsInput(this.store));
+    const now = new Set<string>();
+    for (const k of skipped) {
+      const id = `${k.object}|${k.field}|${k.reason}`;
+      now.add(id);
+      if (!this.dnsSkipped.has(id))
+        this.log.warn('object skipped by cluster DNS', {
+          object: k.object,
+          field: k.field,
+          error: k.reason,
+        });
+    }
+    this.dnsSkipped = now;
   }
 
   private async setupNetwork(): Promise<void> {
