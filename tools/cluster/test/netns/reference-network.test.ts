@@ -92,9 +92,9 @@ describe('namespace cluster on the reference network', () => {
     const dir = join(cluster.state.runDir, 'manifests');
     const files = readdirSync(dir);
     expect(files).toEqual(
-      expect.arrayContaining(['node-node1.yaml', 'pod-default-a1.yaml', 'namespace-default.yaml']),
+      expect.arrayContaining(['node-node1.yaml', 'pod-default.a1.yaml', 'namespace-default.yaml']),
     );
-    expect(readFileSync(join(dir, 'pod-default-a1.yaml'), 'utf8')).toContain(
+    expect(readFileSync(join(dir, 'pod-default.a1.yaml'), 'utf8')).toContain(
       `ip: ${cluster.podIp('a1')}`,
     );
     expect(readFileSync(join(dir, 'node-node3.yaml'), 'utf8')).toContain('10.244.3.0/24');
