@@ -1,10 +1,8 @@
 /** Stable error codes of `@podnet/cluster-state`. */
 export type ClusterStateErrorCode =
-  | 'INVALID_MANIFEST'
-  | 'INVALID_OBJECT'
-  | 'FILE_TOO_LARGE'
-  | 'READ_FAILED'
+  /** The API server could not be read (HTTP errors, bad JSON, no current cluster). */
   | 'SOURCE_FAILED'
+  /** A call was used wrongly (nested transactions, a missing optional peer dependency). */
   | 'INVALID_ARGUMENT';
 
 const marker = Symbol.for('@podnet/cluster-state/ClusterStateError');
