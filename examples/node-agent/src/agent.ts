@@ -126,7 +126,10 @@ export class NodeAgent {
     this.host = options.host ?? new Host();
     this.nodeIp = new IpSession({ netns: this.host.netns });
     this.store = new ClusterStore();
-    this.scheduler = new ApplyScheduler(() => this.applyOnce(), options.sync);
+    this.scheduler = new ApplyScheduler(() => this.applyOnce(), {
+      ...this.config.sync,
+      ...options.sync,
+    });
     mkdirSync(this.config.stateDir, { recursive: true, mode: 0o700 });
     this.attachments = new AttachmentStore(join(this.config.stateDir, 'attachments'));
     this.cni = new CniService({
@@ -241,7 +244,11 @@ export class NodeAgent {
     if (src.kind === 'manifests') return new ManifestsSource({ dir: src.dir, log: this.log });
     // client-node costs ~0.7 s and ~115 MB to load: only when the API is the source
     const { KubernetesSource } = await import('@podnet/cluster-state/kubernetes');
-    return new KubernetesSource({ kubeconfig: src.kubeconfig, log: this.log });
+    return new KubernetesSource({
+      kubeconfig: src.kubeconfig,
+      log: this.log,
+      ...(src.watchIdleMs === undefined ? {} : { watchIdleMs: src.watchIdleMs }),
+    });
   }
 
   private setSysctls(): void {
@@ -258,10 +265,11 @@ export class NodeAgent {
   }
 
   private onBatch(batch: DeltaBatch): void {
+    // a relist's deltas are exact (the store diffed the new list against what it held), so they
+    // are applied like any others: no full resync, nothing dropped and re-added
     for (const d of batch.deltas) this.pendingDeltas.push(d);
     this.applyStats.deltas += batch.deltas.length;
-    if (batch.resync.length > 0) this.requestFull(this.componentsOf(kindsOf(batch)));
-    else void this.enqueue();
+    void this.enqueue();
   }
 
   /** The components whose input includes any of `kinds`. */
@@ -278,12 +286,6 @@ export class NodeAgent {
     if (['Namespace', 'Service', 'EndpointSlice', 'Pod'].some((k) => kinds.has(k as ObjectKind)))
       out.push('dns');
     return out;
-  }
-
-  /** Marks `components` for a full resync at the next (rate-limited) full apply. */
-  private requestFull(components: readonly AgentComponent[]): void {
-    for (const c of components) this.needFull.add(c);
-    this.scheduler.requestFull();
   }
 
   /** Runs one apply soon (coalesced). */

@@ -2,7 +2,10 @@
 export interface ApplySchedulerOptions {
   /** Least time between two full resyncs (default 1 s): requests in between are coalesced. */
   readonly minFullSyncMs?: number;
-  /** Most time between two full resyncs (default 60 s): a periodic check of what is programmed. */
+  /**
+   * Most time between two full resyncs (default an hour, as kube-proxy's nftables mode): a
+   * periodic rebuild of what is programmed.
+   */
   readonly maxFullSyncMs?: number;
   /** First retry delay after a failed apply (default 500 ms), doubled up to `retryMaxMs`. */
   readonly retryMinMs?: number;
@@ -57,7 +60,7 @@ export class ApplyScheduler {
     this.periodic = setInterval(() => {
       onFullDue();
       this.requestFull();
-    }, this.options.maxFullSyncMs ?? 60_000);
+    }, this.options.maxFullSyncMs ?? 3_600_000);
     this.periodic.unref();
   }
 

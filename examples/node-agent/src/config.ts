@@ -4,7 +4,12 @@ import { AgentError } from './errors.js';
 /** Where the agent takes cluster state from. */
 export type AgentSourceConfig =
   | { readonly kind: 'manifests'; readonly dir: string }
-  | { readonly kind: 'kubernetes'; readonly kubeconfig?: string };
+  | {
+      readonly kind: 'kubernetes';
+      readonly kubeconfig?: string;
+      /** Restart a watch that delivered nothing, not even a bookmark, for this long (default 300 000). */
+      readonly watchIdleMs?: number;
+    };
 
 /** The node agent's configuration file (`podnet-agent --config FILE`). */
 export interface AgentConfig {
@@ -44,6 +49,12 @@ export interface AgentConfig {
   };
   /** Health (`/healthz`), readiness (`/readyz`) and Prometheus metrics (`/metrics`). */
   readonly http: { readonly address: string; readonly port: number };
+  /**
+   * Full resync timing (as kube-proxy's): at most every `minFullSyncMs` (default 1 000) and at
+   * least every `maxFullSyncMs` (default 3 600 000, an hour, as kube-proxy's nftables mode);
+   * changes in between are applied from deltas.
+   */
+  readonly sync?: { readonly minFullSyncMs?: number; readonly maxFullSyncMs?: number };
 }
 
 const KEYS = new Set([
@@ -60,6 +71,7 @@ const KEYS = new Set([
   'podCidrs',
   'dns',
   'http',
+  'sync',
 ]);
 const DNS_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
@@ -103,6 +115,12 @@ function ip(v: unknown, path: string): string {
   return v;
 }
 
+function intIn(v: unknown, path: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+    fail(path, `want an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  return v;
+}
+
 /**
  * Validates a parsed configuration file and returns it typed. Throws `AgentError`
  * (`INVALID_CONFIG`) whose message and `path` name the offending field, e.g. `config.dns.ip`.
@@ -116,17 +134,23 @@ export function parseAgentConfig(value: unknown): AgentConfig {
   if (!DNS_NAME.test(nodeName) || nodeName.length > 253) {
     fail('nodeName', `want a DNS subdomain name, got ${JSON.stringify(nodeName)}`);
   }
-  const srcObj = obj(o.source, 'source', ['kind', 'dir', 'kubeconfig']);
+  const srcObj = obj(o.source, 'source', ['kind', 'dir', 'kubeconfig', 'watchIdleMs']);
   let source: AgentSourceConfig;
   if (srcObj.kind === 'manifests') {
     if (srcObj.kubeconfig !== undefined) fail('source.kubeconfig', 'only for kind "kubernetes"');
+    if (srcObj.watchIdleMs !== undefined) fail('source.watchIdleMs', 'only for kind "kubernetes"');
     source = { kind: 'manifests', dir: absPath(srcObj.dir, 'source.dir') };
   } else if (srcObj.kind === 'kubernetes') {
     if (srcObj.dir !== undefined) fail('source.dir', 'only for kind "manifests"');
-    source =
-      srcObj.kubeconfig === undefined
-        ? { kind: 'kubernetes' }
-        : { kind: 'kubernetes', kubeconfig: absPath(srcObj.kubeconfig, 'source.kubeconfig') };
+    source = {
+      kind: 'kubernetes',
+      ...(srcObj.kubeconfig === undefined
+        ? {}
+        : { kubeconfig: absPath(srcObj.kubeconfig, 'source.kubeconfig') }),
+      ...(srcObj.watchIdleMs === undefined
+        ? {}
+        : { watchIdleMs: intIn(srcObj.watchIdleMs, 'source.watchIdleMs', 100, 86_400_000) }),
+    };
   } else {
     fail('source.kind', `want "manifests" or "kubernetes", got ${JSON.stringify(srcObj.kind)}`);
   }
@@ -151,6 +175,18 @@ export function parseAgentConfig(value: unknown): AgentConfig {
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
     fail('http.port', `want an integer from 0 to 65535, got ${JSON.stringify(port)}`);
   }
+  let sync: AgentConfig['sync'];
+  if (o.sync !== undefined) {
+    const so = obj(o.sync, 'sync', ['minFullSyncMs', 'maxFullSyncMs']);
+    sync = {
+      ...(so.minFullSyncMs === undefined
+        ? {}
+        : { minFullSyncMs: intIn(so.minFullSyncMs, 'sync.minFullSyncMs', 0, 86_400_000) }),
+      ...(so.maxFullSyncMs === undefined
+        ? {}
+        : { maxFullSyncMs: intIn(so.maxFullSyncMs, 'sync.maxFullSyncMs', 1000, 86_400_000) }),
+    };
+  }
   const config: AgentConfig = {
     nodeName,
     stateDir: absPath(o.stateDir, 'stateDir'),
@@ -168,6 +204,7 @@ export function parseAgentConfig(value: unknown): AgentConfig {
     },
     http: { address: ip(httpObj.address, 'http.address'), port },
     ...(mtu === undefined ? {} : { mtu }),
+    ...(sync === undefined ? {} : { sync }),
     ...(o.podCidrs === undefined ? {} : { podCidrs: list(o.podCidrs, 'podCidrs', cidr, 1) }),
   };
   if (config.socketPath.length > 107)

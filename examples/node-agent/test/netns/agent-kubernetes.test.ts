@@ -64,7 +64,11 @@ describe('agent with the Kubernetes source (list/watch fixture in the node names
         'current-context': 'fx',
       }),
     );
-    (agentNode.config as { source: unknown }).source = { kind: 'kubernetes', kubeconfig };
+    (agentNode.config as { source: unknown }).source = {
+      kind: 'kubernetes',
+      kubeconfig,
+      watchIdleMs: 2000,
+    };
     await agentNode.start();
   });
   afterAll(async () => {
@@ -107,4 +111,57 @@ describe('agent with the Kubernetes source (list/watch fixture in the node names
       { timeoutMs: 20_000, what: 'overlay route for n2 to go' },
     );
   });
+
+  it('with 10,000 Services, converges through 410s, closed watches, 500s and silence without a full resync', async () => {
+    send({ op: 'services', count: 10_000 });
+    const elements = async () => {
+      const r = await net.exec(agentNode.ns, ['nft', '-j', 'list', 'table', 'ip', 'podnet-svc'], {
+        allowFail: true,
+      });
+      const ips = new Set<string>();
+      for (const m of r.stdout.matchAll(/"(10\.96\.(?:1\d\d)\.\d+)"/g)) ips.add(m[1]!);
+      return ips;
+    };
+    const want = (removed: number[]) => {
+      const s = new Set<string>();
+      for (let i = 0; i < 10_000; i++)
+        if (!removed.includes(i)) s.add(`10.96.${100 + Math.floor(i / 250)}.${(i % 250) + 1}`);
+      return s;
+    };
+    const converged = async (removed: number[], what: string) =>
+      waitFor(
+        async () => {
+          const got = await elements();
+          const w = want(removed);
+          return got.size === w.size && [...w].every((ip) => got.has(ip));
+        },
+        { timeoutMs: 60_000, intervalMs: 500, what },
+      );
+    await converged([], 'all 10,000 ClusterIPs programmed');
+    const fullBefore = (agentNode.logs.match(/"services programmed"[^\n]*"full":true/g) ?? [])
+      .length;
+    send({ op: 'close' });
+    send({ op: 'remove', path: '/api/v1/services', name: 'svc-1', namespace: 'bulk' });
+    await converged([1], 'after closed watches');
+    send({ op: 'expire' });
+    send({ op: 'remove', path: '/api/v1/services', name: 'svc-2', namespace: 'bulk' });
+    await converged([1, 2], 'after 410 ERROR events (relist)');
+    send({ op: 'faults', faults: { failLists: 4, failWatches: 3 } });
+    send({ op: 'compact' });
+    send({ op: 'close' });
+    send({ op: 'remove', path: '/api/v1/services', name: 'svc-3', namespace: 'bulk' });
+    await converged([1, 2, 3], 'after HTTP 410s and 500s');
+    send({ op: 'faults', faults: { silentWatches: true } });
+    send({ op: 'close' });
+    await new Promise((r) => setTimeout(r, 500));
+    send({ op: 'faults', faults: { silentWatches: false } });
+    send({ op: 'remove', path: '/api/v1/services', name: 'svc-4', namespace: 'bulk' });
+    await converged([1, 2, 3, 4], 'after silent watches (the watchdog)');
+    // relists applied their differences: the 10,000-Service table was never rebuilt
+    const fullAfter = (agentNode.logs.match(/"services programmed"[^\n]*"full":true/g) ?? [])
+      .length;
+    expect(fullAfter).toBe(fullBefore);
+    expect(agentNode.logs).toContain('watch silent');
+    expect(agentNode.logs).not.toContain('reconcile failed');
+  }, 240_000);
 });

@@ -1,0 +1,265 @@
+/**
+ * What the convergence benchmark needs around a node namespace: a listening socket bound inside
+ * it but served by this process, a long-lived `nft monitor` whose lines are timestamped as they
+ * arrive, and cheap looks at a process (CPU ticks, memory) through /proc.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { connect, type Server, type Socket } from 'node:net';
+import type { TestNet } from '@podnet/host/testing';
+
+/** The environment without the CA bundle variable (it slows every node start). */
+export function benchEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.NODE_EXTRA_CA_CERTS;
+  return env;
+}
+
+/**
+ * Binds a TCP socket to 127.0.0.1 (ephemeral port) inside network namespace `ns` and hands it
+ * to this process: a short-lived helper `node` binds it there and sends the listening handle
+ * back over its IPC channel (SCM_RIGHTS), then exits. Connections made inside `ns` to that port
+ * are accepted here; nothing listens on the host's interfaces.
+ */
+export async function listenInNetns(ns: string): Promise<{ server: Server; port: number }> {
+  const script =
+    "const s=require('node:net').createServer();" +
+    "s.listen(0,'127.0.0.1',()=>process.send({port:s.address().port},s,()=>{s.close();process.disconnect();}));";
+  const child = spawn('nsenter', [`--net=/run/netns/${ns}`, '--', process.execPath, '-e', script], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: benchEnv(),
+  });
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`netns listener helper exited ${code}`)));
+    child.once('message', (msg: { port: number }, handle) => {
+      child.removeAllListeners('exit');
+      resolve({ server: handle as Server, port: msg.port });
+    });
+  });
+}
+
+/**
+ * Forwards every connection accepted on `server` to `127.0.0.1:port` in this process's own
+ * namespace (the ApiFixture), with Nagle off on both legs. `onRequest` sees each HTTP request
+ * line going out (`GET /api/v1/pods?... HTTP/1.1`) with its arrival time (`performance.now()`).
+ */
+export function forwardConnections(
+  server: Server,
+  port: number,
+  onRequest?: (line: string, at: number) => void,
+): void {
+  const open = new Set<Socket>();
+  server.on('connection', (inbound: Socket) => {
+    const outbound = connect(port, '127.0.0.1');
+    inbound.setNoDelay(true);
+    outbound.setNoDelay(true);
+    open.add(inbound);
+    open.add(outbound);
+    if (onRequest) {
+      inbound.on('data', (chunk: Buffer) => {
+        const at = performance.now();
+        for (const m of chunk.toString('latin1').matchAll(/^GET (\S+) HTTP\/1\.1\r$/gm))
+          onRequest(m[1]!, at);
+      });
+    }
+    inbound.pipe(outbound).pipe(inbound);
+    const drop = () => {
+      inbound.destroy();
+      outbound.destroy();
+      open.delete(inbound);
+      open.delete(outbound);
+    };
+    inbound.on('error', drop).on('close', drop);
+    outbound.on('error', drop).on('close', drop);
+  });
+  server.on('close', () => {
+    for (const s of open) s.destroy();
+  });
+}
+
+interface Waiter {
+  match: (line: string) => boolean;
+  resolve: (at: number) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * A long-lived `nft monitor` in a namespace. Every line it prints is timestamped
+ * (`performance.now()`) when it reaches this process; {@link NftMonitor.expect} resolves with
+ * the arrival time of the first line matching a predicate. nft flushes each event line, and the
+ * kernel sends a transaction's events when it commits, so that time is the commit as seen here.
+ */
+export class NftMonitor {
+  /** Lines seen so far. */
+  lines = 0;
+  /** The last lines seen (for error messages). */
+  readonly recent: string[] = [];
+  private buf = '';
+  private waiters: Waiter[] = [];
+
+  private constructor(private readonly child: ChildProcess) {
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (d: string) => this.onData(d));
+    child.stderr!.resume();
+  }
+
+  /**
+   * Starts `nft monitor` in `ns` and waits until it sees a probe transaction. With large sets in
+   * the namespace nft first reads them all (seconds at 100,000 elements) and misses what commits
+   * meanwhile, so probes repeat until one shows, for at most `timeoutMs`.
+   */
+  static async start(net: TestNet, ns: string, timeoutMs = 120_000): Promise<NftMonitor> {
+    const mon = new NftMonitor(net.spawn(ns, ['nft', 'monitor']));
+    const t0 = performance.now();
+    for (let i = 0; ; i++) {
+      const table = `pnbench-ready-${i}`;
+      const seen = mon
+        .expect((l) => l.includes(`add table ip ${table}`), 1_000)
+        .then(
+          () => true,
+          () => false,
+        );
+      await net.exec(ns, ['nft', `add table ip ${table}; delete table ip ${table}`]);
+      if (await seen) return mon;
+      if (performance.now() - t0 > timeoutMs) {
+        mon.close();
+        throw new Error(`nft monitor showed no probe within ${timeoutMs} ms`);
+      }
+    }
+  }
+
+  /** Resolves with the arrival time of the next line matching `match`. */
+  expect(match: (line: string) => boolean, timeoutMs = 30_000): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const w: Waiter = {
+        match,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.waiters = this.waiters.filter((x) => x !== w);
+          reject(
+            new Error(
+              `no matching nft monitor line within ${timeoutMs} ms; last lines:\n${this.recent.join('\n')}`,
+            ),
+          );
+        }, timeoutMs),
+      };
+      this.waiters.push(w);
+    });
+  }
+
+  /** Stops the monitor. */
+  close(): void {
+    for (const w of this.waiters) {
+      clearTimeout(w.timer);
+      w.reject(new Error('monitor closed'));
+    }
+    this.waiters = [];
+    this.child.kill('SIGKILL');
+  }
+
+  private onData(d: string): void {
+    const at = performance.now();
+    this.buf += d;
+    let nl = this.buf.indexOf('\n');
+    while (nl >= 0) {
+      const line = this.buf.slice(0, nl);
+      this.buf = this.buf.slice(nl + 1);
+      this.lines++;
+      this.recent.push(line);
+      if (this.recent.length > 30) this.recent.shift();
+      if (this.waiters.length > 0) {
+        const hit = this.waiters.filter((w) => w.match(line));
+        if (hit.length > 0) {
+          this.waiters = this.waiters.filter((w) => !hit.includes(w));
+          for (const w of hit) {
+            clearTimeout(w.timer);
+            w.resolve(at);
+          }
+        }
+      }
+      nl = this.buf.indexOf('\n');
+    }
+  }
+}
+
+/** User + system CPU time of process `pid` in clock ticks (usually 10 ms each). */
+export function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+/** CPU ticks of several processes together (a process that is gone counts 0). */
+function ticksOf(pids: readonly number[]): number {
+  let sum = 0;
+  for (const pid of pids) {
+    try {
+      sum += cpuTicks(pid);
+    } catch {}
+  }
+  return sum;
+}
+
+/**
+ * Waits until processes `pids` used no CPU for `quietMs` (read every 10 ms), at most `maxMs`.
+ * Resolves with how long it waited.
+ */
+export async function waitIdle(
+  pids: readonly number[],
+  quietMs = 60,
+  maxMs = 10_000,
+): Promise<number> {
+  const t0 = performance.now();
+  let last = ticksOf(pids);
+  let since = performance.now();
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 10));
+    const now = performance.now();
+    const ticks = ticksOf(pids);
+    if (ticks !== last) {
+      last = ticks;
+      since = now;
+    } else if (now - since >= quietMs) return now - t0;
+    if (now - t0 > maxMs) return now - t0;
+  }
+}
+
+/** The processes running in network namespace `ns`, with their command lines. */
+export function processesIn(ns: string): Promise<Array<{ pid: number; cmdline: string }>> {
+  return new Promise((resolve, reject) => {
+    execFile('ip', ['netns', 'pids', ns], { encoding: 'utf8' }, (err, stdout) => {
+      if (err) return reject(err);
+      const out: Array<{ pid: number; cmdline: string }> = [];
+      for (const p of stdout.split(/\s+/).filter(Boolean)) {
+        try {
+          const cmdline = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').join(' ').trim();
+          out.push({ pid: Number(p), cmdline });
+        } catch {}
+      }
+      resolve(out);
+    });
+  });
+}
+
+/** Resident and peak resident memory of process `pid`, in MiB (`/proc/PID/status`). */
+export function memoryOf(pid: number): { rssMiB: number; peakMiB: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) =>
+    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]);
+  return { rssMiB: kb('VmRSS') / 1024, peakMiB: kb('VmHWM') / 1024 };
+}
+
+/** True when `line` names IPv4 address `ip` (not as a prefix of a longer address). */
+export function mentionsIp(line: string, ip: string): boolean {
+  let at = line.indexOf(ip);
+  while (at >= 0) {
+    const before = at === 0 ? ' ' : line[at - 1]!;
+    const after = line[at + ip.length] ?? ' ';
+    if (!/[\d.]/.test(before) && !/\d/.test(after)) return true;
+    at = line.indexOf(ip, at + 1);
+  }
+  return false;
+}
