@@ -9,11 +9,11 @@ import { readManifestPath } from './read-manifests.js';
 const USAGE = `usage: podnet <command> [options]
 
   up [--nodes 3] [--manifests FILE|DIR] [--name NAME] [--network podnet|reference]
-  apply FILE|DIR [--name NAME]        start pods, add services and policies: the *.yaml, *.yml
-                                      and *.json files of DIR; kinds ${ACCEPTED_KINDS.join(', ')}
-                                      (Services of type ${SERVICE_TYPES.join(' or ')}); any problem:
-                                      exit 2 listing each (file: document N: object: field: what),
-                                      nothing applied
+  apply FILE|DIR [--name NAME]        start pods, add services and policies (the *.yaml, *.yml
+                                      and *.json files of DIR): ${ACCEPTED_KINDS.slice(0, 3).join(', ')},
+                                      ${ACCEPTED_KINDS.slice(3).join(', ')}; Services of type
+                                      ${SERVICE_TYPES.join(' or ')}. Any problem: exit 2 listing each
+                                      (file: document N: object: field: what), nothing applied
   delete-pod POD [--timeout 60] [--name NAME]
                                       a failing CNI DEL is retried for --timeout seconds; if it
                                       never succeeds the pod stays (exit 2)

@@ -682,8 +682,8 @@ export class Cluster {
   async gc(node: string): Promise<void> {
     this.node(node);
     const valid = this.state.sandboxes
-      .filter((p) => p.node === node && p.containerId)
-      .map((p) => ({ containerId: p.containerId!, ifName: 'eth0' }));
+      .filter((p) => p.node === node)
+      .map((p) => ({ containerId: p.containerId, ifName: 'eth0' }));
     await this.cniRuntime(node).gcNetworkList(this.conflist(node), valid);
   }
 
