@@ -31,6 +31,14 @@ export {
   soaRecord,
 } from './zone.js';
 export type { DnsZone, SkippedObject, ZoneNode } from './zone.js';
+export { LiveZone } from './live-zone.js';
+export type {
+  DnsObjectChanges,
+  DnsObjectKind,
+  DnsObjectKinds,
+  DnsObjectSource,
+  ZonePatch,
+} from './live-zone.js';
 export {
   CLASS_IN,
   RCODES,
