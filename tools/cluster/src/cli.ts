@@ -1,19 +1,27 @@
 import { spawnSync } from 'node:child_process';
-import { parseArgs } from 'node:util';
 import { ACCEPTED_KINDS, SERVICE_TYPES } from './accept-manifests.js';
-import { Cluster, DEFAULT_RUN_ROOT } from './cluster.js';
+import { COMMANDS, GET_RESOURCES, parseCommandLine } from './cli-args.js';
+import { Cluster } from './cluster.js';
+import { deleteObjects } from './delete-objects.js';
 import { ClusterError } from './errors.js';
-import type { NetworkMode } from './plan.js';
+import { renderGet } from './get-tables.js';
 import { readManifestPath } from './read-manifests.js';
+
+export { parseTarget } from './cli-args.js';
 
 const USAGE = `usage: podnet <command> [options]
 
   up [--nodes 3] [--manifests FILE|DIR] [--name NAME] [--network podnet|reference]
-  apply FILE|DIR [--name NAME]        start pods, add services and policies (the *.yaml, *.yml
-                                      and *.json files of DIR): ${ACCEPTED_KINDS.slice(0, 3).join(', ')},
+  apply -f FILE|DIR                   start pods, add services and policies (the *.yaml, *.yml
+                                      and *.json files of DIR; -f may be left out): ${ACCEPTED_KINDS.slice(0, 3).join(', ')},
                                       ${ACCEPTED_KINDS.slice(3).join(', ')}; Services of type
                                       ${SERVICE_TYPES.join(' or ')}. Any problem: exit 2 listing each
                                       (file: document N: object: field: what), nothing applied
+  delete -f FILE|DIR                  delete each object the manifests name (pods through CNI DEL,
+                                      as delete-pod; a Namespace with what is in it); one that
+                                      fails is reported, the rest go on (exit 1 if any failed)
+  get ${GET_RESOURCES.join('|')} [-o json|yaml]
+                                      a table, or the objects as the agents read them
   delete-pod POD [--timeout 60] [--name NAME]
                                       a failing CNI DEL is retried for --timeout seconds; if it
                                       never succeeds the pod stays (exit 2)
@@ -26,31 +34,15 @@ const USAGE = `usage: podnet <command> [options]
   gc NODE                             CNI GC: release attachments of pods that no longer exist
   restart-agent NODE                  restart a node's agent (pods keep running)
   status
-  down [--name NAME]
+  down
+
+Every command takes --name NAME (the cluster, default "default").
 
 FROM/POD: a pod (name or namespace/name), a node (node1) or "external".
 TO: a pod, an IP or a DNS name (resolved inside FROM with its resolv.conf).
 Commands that change the cluster take its state lock (<run dir>/state.lock) and wait for another
-such command to finish; delete-pod holds it only to record the deletion, not while DEL retries.`;
-
-/** Parses `TO:PORT[/PROTO]`. */
-export function parseTarget(text: string): {
-  to: string;
-  port: number;
-  proto: 'tcp' | 'udp' | 'http';
-} {
-  const m = /^(.+):(\d+)(?:\/(tcp|udp|http))?$/i.exec(text);
-  if (!m)
-    throw new ClusterError(
-      'INVALID_ARGUMENT',
-      `target: want TO:PORT[/tcp|udp|http], got ${JSON.stringify(text)}`,
-    );
-  return {
-    to: m[1]!,
-    port: Number(m[2]),
-    proto: (m[3]?.toLowerCase() ?? 'tcp') as 'tcp' | 'udp' | 'http',
-  };
-}
+such command to finish; delete-pod holds it only to record the deletion, not while DEL retries.
+Commands: ${COMMANDS.join(', ')}.`;
 
 function progress(start: number) {
   return (msg: string) =>
@@ -59,36 +51,30 @@ function progress(start: number) {
 
 /** Runs the `podnet` command line; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const dash = argv.indexOf('--');
-  const rest = dash >= 0 ? argv.slice(dash + 1) : [];
-  const { values, positionals } = parseArgs({
-    args: dash >= 0 ? argv.slice(0, dash) : argv,
-    allowPositionals: true,
-    options: {
-      name: { type: 'string', default: 'default' },
-      nodes: { type: 'string', default: '3' },
-      manifests: { type: 'string' },
-      network: { type: 'string' },
-      'run-root': { type: 'string', default: DEFAULT_RUN_ROOT },
-      timeout: { type: 'string', default: '60' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  const [cmd, ...args] = positionals;
+  let parsed: ReturnType<typeof parseCommandLine>;
+  try {
+    parsed = parseCommandLine(argv);
+  } catch (e) {
+    process.stderr.write(`podnet: ${(e as Error).message}\n(podnet --help prints the usage)\n`);
+    return 2;
+  }
+  const { command: c, name, runRoot } = parsed;
   const log = progress(Date.now());
-  const name = values.name!;
-  const runRoot = values['run-root']!;
   /** A command that changes the cluster: under the state lock, on the state read under it. */
   const edit = <T>(fn: (cluster: Cluster) => Promise<T>) =>
     Cluster.edit(name, runRoot, fn, { holder: `podnet ${argv.join(' ')}` });
+  const load = () => Cluster.load(name, runRoot);
   try {
-    switch (cmd) {
+    switch (c.cmd) {
+      case 'help':
+        process.stdout.write(`${USAGE}\n`);
+        return 0;
       case 'up': {
-        const objects = values.manifests ? await readManifestPath(values.manifests) : undefined;
+        const objects = c.manifests ? await readManifestPath(c.manifests) : undefined;
         const cluster = await Cluster.up({
           name,
-          nodes: Number(values.nodes),
-          network: values.network as NetworkMode | undefined,
+          nodes: c.nodes,
+          ...(c.network ? { network: c.network } : {}),
           runRoot,
           progress: log,
         });
@@ -97,37 +83,62 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'apply': {
-        if (!args[0]) break;
-        const objects = await readManifestPath(args[0]);
+        const objects = await readManifestPath(c.path);
         await edit((cluster) => cluster.apply(objects, log));
         return 0;
       }
+      case 'delete': {
+        const objects = await readManifestPath(c.path);
+        await load(); // NOT_FOUND with its hint when there is no cluster
+        const outcomes = await deleteObjects(
+          objects,
+          {
+            // Not under edit(): deletePod locks the state only to record the deletion.
+            deletePod: async (ns, pod) =>
+              (await load()).deletePod(`${ns}/${pod}`, { progress: log }),
+            deleteObject: (kind, ns, n) => edit((cluster) => cluster.deleteObject(kind, ns, n)),
+            podsIn: async (ns) =>
+              (await load()).state.sandboxes.filter((p) => p.namespace === ns).map((p) => p.name),
+          },
+          (o) => {
+            if (o.error === undefined) process.stdout.write(`${o.kind} ${o.ref} deleted\n`);
+            else process.stderr.write(`podnet delete: ${o.kind} ${o.ref}: ${errorText(o.error)}\n`);
+          },
+        );
+        const failed = outcomes.filter((o) => o.error !== undefined).length;
+        if (failed > 0)
+          process.stderr.write(`podnet delete: ${failed} of ${outcomes.length} not deleted\n`);
+        return failed > 0 ? 1 : 0;
+      }
+      case 'get': {
+        const cluster = await load();
+        process.stdout.write(
+          renderGet(c.resource, cluster.snapshot(), {
+            ...(c.output ? { output: c.output } : {}),
+            agents: cluster.agentStatus(),
+          }),
+        );
+        return 0;
+      }
       case 'delete-pod': {
-        if (!args[0]) break;
-        const seconds = Number(values.timeout);
-        if (!(seconds >= 0))
-          throw new ClusterError(
-            'INVALID_ARGUMENT',
-            `--timeout: want seconds, got ${values.timeout}`,
-          );
         // Not under edit(): deletePod locks the state only to record the deletion, so a DEL that
         // waits for a restarting agent does not hold up other commands (restart-agent included).
-        const cluster = await Cluster.load(name, runRoot);
-        await cluster.deletePod(args[0], { timeoutMs: seconds * 1000, progress: log });
+        await (await load()).deletePod(c.pod, {
+          timeoutMs: c.timeoutSeconds * 1000,
+          progress: log,
+        });
         return 0;
       }
       case 'delete-policy': {
-        const [ns, pname, extra] = (args[0] ?? '').split('/');
-        if (!ns || extra !== undefined) break;
-        if (pname === undefined) await edit((cluster) => cluster.deleteClusterNetworkPolicy(ns));
-        else if (pname) await edit((cluster) => cluster.deleteNetworkPolicy(ns, pname));
-        else break;
+        const { namespace, policy } = c;
+        if (namespace === undefined)
+          await edit((cluster) => cluster.deleteClusterNetworkPolicy(policy));
+        else await edit((cluster) => cluster.deleteNetworkPolicy(namespace, policy));
         return 0;
       }
       case 'probe': {
-        if (!args[0] || !args[1]) break;
-        const t = parseTarget(args[1]);
-        const r = await (await Cluster.load(name, runRoot)).probe(args[0], t.to, t.port, t.proto);
+        const t = c.target;
+        const r = await (await load()).probe(c.from, t.to, t.port, t.proto);
         process.stdout.write(
           r.ok
             ? `connected: ${r.address} answered "${r.reply}"\n`
@@ -136,48 +147,35 @@ export async function main(argv: string[]): Promise<number> {
         return r.ok ? 0 : 1;
       }
       case 'explain': {
-        if (!args[0] || !args[1]) break;
-        const t = parseTarget(args[1]);
+        const t = c.target;
         const protocol = t.proto === 'udp' ? 'UDP' : 'TCP';
-        const e = await (await Cluster.load(name, runRoot)).explain(
-          args[0],
-          t.to,
-          t.port,
-          protocol,
-        );
+        const e = await (await load()).explain(c.from, t.to, t.port, protocol);
         for (const step of e.steps) process.stdout.write(`${step.kind.padEnd(8)} ${step.detail}\n`);
         process.stdout.write(`verdict  ${e.verdict}\n`);
         return e.verdict === 'allow' ? 0 : 1;
       }
       case 'exec': {
-        if (!args[0] || rest.length === 0) break;
-        const cluster = await Cluster.load(name, runRoot);
-        const argvFull = cluster.execArgv(args[0], rest);
+        const argvFull = (await load()).execArgv(c.endpoint, c.argv);
         const r = spawnSync(argvFull[0]!, argvFull.slice(1), { stdio: 'inherit' });
         return r.status ?? 1;
       }
       case 'podman': {
-        if (!args[0] || rest.length === 0) break;
-        const pm = (await Cluster.load(name, runRoot)).podman(args[0]);
-        const full = pm.argv(rest);
+        const pm = (await load()).podman(c.node);
+        const full = pm.argv(c.argv);
         const r = spawnSync(full[0]!, full.slice(1), { stdio: 'inherit', env: pm.env() });
         return r.status ?? 1;
       }
       case 'gc': {
-        if (!args[0]) break;
-        const node = args[0];
-        await edit((cluster) => cluster.gc(node));
+        await edit((cluster) => cluster.gc(c.node));
         return 0;
       }
       case 'restart-agent': {
-        if (!args[0]) break;
-        const node = args[0];
-        const pid = await edit((cluster) => cluster.restartAgent(node));
-        process.stdout.write(`agent on ${args[0]} restarted (pid ${pid})\n`);
+        const pid = await edit((cluster) => cluster.restartAgent(c.node));
+        process.stdout.write(`agent on ${c.node} restarted (pid ${pid})\n`);
         return 0;
       }
       case 'status': {
-        process.stdout.write(`${(await Cluster.load(name, runRoot)).status()}\n`);
+        process.stdout.write(`${(await load()).status()}\n`);
         return 0;
       }
       case 'down': {
@@ -186,12 +184,13 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
     }
-    process.stderr.write(`${USAGE}\n`);
-    return values.help ? 0 : 2;
   } catch (e) {
-    process.stderr.write(
-      `podnet ${cmd}: ${ClusterError.isInstance(e) ? `${e.code}: ` : ''}${(e as Error).message}\n`,
-    );
+    process.stderr.write(`podnet ${c.cmd}: ${errorText(e)}\n`);
     return 2;
   }
+}
+
+/** `CODE: message` of a ClusterError, the message of another error. */
+function errorText(e: unknown): string {
+  return `${ClusterError.isInstance(e) ? `${e.code}: ` : ''}${(e as Error).message}`;
 }

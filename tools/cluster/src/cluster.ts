@@ -13,7 +13,7 @@ import {
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { Pod } from '@podnet/cluster-state';
+import type { ClusterSnapshot, Pod } from '@podnet/cluster-state';
 import { ExecRunner, Host } from '@podnet/host';
 import { type AnyCniResult, compareVersions, loadConfLists } from '@podnet/cni-spec';
 import type { AcceptedObject } from './accept-manifests.js';
@@ -45,7 +45,8 @@ import {
 import { type DeletePodOptions, deletePodThrough } from './pod-delete.js';
 import { NodePodman } from './podman.js';
 import { writeManifestDir } from './manifest-dir.js';
-import { renderManifests } from './render.js';
+import { renderCluster, renderManifests } from './render.js';
+import { notFound, type RemovableKind, removeObject } from './delete-objects.js';
 import { POD_SERVER_JS, PROBE_JS } from './scripts.js';
 import { type ClusterState, type PodSandbox, parseState, STATE_VERSION } from './state.js';
 import { type StateLockOptions, withClusterStateLock } from './state-lock.js';
@@ -768,26 +769,46 @@ export class Cluster {
 
   /** Removes a NetworkPolicy from the cluster (the agents drop its rules). */
   async deleteNetworkPolicy(namespace: string, name: string): Promise<void> {
-    const o = this.state.objects;
-    const kept = o.networkPolicies.filter(
-      (np) => !(namespaceOf(np) === namespace && nameOf(np) === name),
-    );
-    if (kept.length === o.networkPolicies.length)
-      throw new ClusterError('NOT_FOUND', `no NetworkPolicy ${namespace}/${name}`);
-    o.networkPolicies = kept;
-    await this.writeManifests();
-    await this.save();
+    await this.deleteObject('NetworkPolicy', namespace, name);
   }
 
   /** Removes a ClusterNetworkPolicy from the cluster (the agents drop its rules). */
   async deleteClusterNetworkPolicy(name: string): Promise<void> {
-    const o = this.state.objects;
-    const kept = o.clusterNetworkPolicies.filter((cnp) => nameOf(cnp) !== name);
-    if (kept.length === o.clusterNetworkPolicies.length)
-      throw new ClusterError('NOT_FOUND', `no ClusterNetworkPolicy ${name}`);
-    o.clusterNetworkPolicies = kept;
+    await this.deleteObject('ClusterNetworkPolicy', '', name);
+  }
+
+  /**
+   * Removes a Namespace (with its Services and NetworkPolicies; delete its pods first), a Service
+   * (its ClusterIP and NodePorts are free again), a NetworkPolicy or a ClusterNetworkPolicy
+   * ({@link removeObject}), rewrites the manifests and saves. Run it under the state lock
+   * ({@link Cluster.edit}). `NOT_FOUND` when there is no such object.
+   */
+  async deleteObject(kind: RemovableKind, namespace: string, name: string): Promise<void> {
+    const next = removeObject(this.state.objects, kind, namespace, name);
+    if (!next) throw notFound(kind, namespace, name);
+    this.state.objects = next;
     await this.writeManifests();
     await this.save();
+  }
+
+  /** The objects as the agents read them ({@link renderCluster}). */
+  snapshot(): ClusterSnapshot {
+    return renderCluster(this.plan, this.state.objects);
+  }
+
+  /** Each node's agent: `running (pid N)`, `not running`, or `-` (network reference). */
+  agentStatus(): Record<string, string> {
+    const s = this.state;
+    return Object.fromEntries(
+      s.plan.nodes.map((n) => [
+        n.name,
+        s.plan.network === 'podnet'
+          ? pidAlive(s.agents[n.name])
+            ? `running (pid ${s.agents[n.name]})`
+            : 'not running'
+          : '-',
+      ]),
+    );
   }
 
   /** One CNI DEL of a pod through its node's conflist (no conflist: an error, as containerd's). */
@@ -975,13 +996,9 @@ export class Cluster {
       '',
       'NODE     IP            POD CIDR        AGENT',
     ];
+    const agents = this.agentStatus();
     for (const n of s.plan.nodes) {
-      const agent =
-        s.plan.network === 'podnet'
-          ? pidAlive(s.agents[n.name])
-            ? `running (pid ${s.agents[n.name]})`
-            : 'not running'
-          : '-';
+      const agent = agents[n.name]!;
       lines.push(`${n.name.padEnd(8)} ${n.ip.padEnd(13)} ${n.podCidr.padEnd(15)} ${agent}`);
     }
     lines.push('', 'POD                      NODE     IP            PORTS');

@@ -55,7 +55,37 @@ export {
   type ProbeTarget,
   type ProgressFn,
 } from './cluster.js';
-export { main, parseTarget } from './cli.js';
+export { main } from './cli.js';
+export {
+  COMMANDS,
+  GET_RESOURCES,
+  OUTPUT_FORMATS,
+  parseCommandLine,
+  parseResource,
+  parseTarget,
+  type Command,
+  type CommandLine,
+  type GetResource,
+  type OutputFormat,
+  type Target,
+} from './cli-args.js';
+export {
+  getObjects,
+  getTable,
+  renderGet,
+  renderTable,
+  servicePorts,
+  type AgentStatus,
+} from './get-tables.js';
+export {
+  deleteObjects,
+  deleteOrder,
+  objectRef,
+  removeObject,
+  type DeleteOutcome,
+  type DeletePort,
+  type RemovableKind,
+} from './delete-objects.js';
 export {
   explainFlow,
   followServiceRules,
