@@ -235,7 +235,10 @@ export class NodeAgent {
     if (!this.network) r.push('no pod CIDR yet');
     if (!this.conflistWritten) r.push('conflist not written');
     if (this.lastError) r.push(`last reconcile failed: ${this.lastError}`);
-    if (this.source?.synced && this.network && !this.dns?.synced) r.push('cluster DNS not serving');
+    if (this.source?.synced && this.network) {
+      const serving = this.dnsMode === 'embedded' ? this.dns?.synced : this.dnsProcess?.running;
+      if (!serving) r.push('cluster DNS not serving');
+    }
     return r;
   }
 

@@ -193,7 +193,12 @@ describe('agent programs host ports, Services, DNS and NetworkPolicy', () => {
         ])
       ).stdout;
     expect(await get('/healthz')).toContain('200 OK');
-    await waitFor(async () => (await get('/readyz')).includes('200 OK'), { what: 'readyz' });
+    let last = '';
+    await waitFor(async () => (last = await get('/readyz')).includes('200 OK'), {
+      what: 'readyz',
+    }).catch((e) => {
+      throw new Error(`${(e as Error).message}: ${last}\n${node.logs.slice(-2000)}`);
+    });
     const metrics = await get('/metrics');
     expect(metrics).toMatch(/podnet_cni_requests_total\{command="ADD",result="success"\} 2/);
     expect(metrics).toContain('podnet_attachments 2');
