@@ -120,11 +120,14 @@ export function isValidIfName(name: string): boolean {
 }
 
 /**
- * True when `id` is a valid `CNI_CONTAINERID`: an alphanumeric character, then alphanumerics,
- * `_`, `.` or `-` (the spec), at most {@link MAX_CONTAINER_ID_LENGTH} characters in all.
+ * True when `id` is a valid container ID by the spec: an alphanumeric character, then
+ * alphanumerics, `_`, `.` or `-`, of any length (as libcni and host-local accept it; a store keyed
+ * by it, such as `@podnet/ipam`'s, takes any length). The plugin skeleton refuses a
+ * `CNI_CONTAINERID` longer than {@link MAX_CONTAINER_ID_LENGTH} on top of this, since plugins make
+ * file names from it.
  */
 export function isValidContainerId(id: string): boolean {
-  return id.length <= MAX_CONTAINER_ID_LENGTH && CONTAINER_ID_CHARS.test(id);
+  return CONTAINER_ID_CHARS.test(id);
 }
 
 function readCommand(env: CniEnv): CniCommand {

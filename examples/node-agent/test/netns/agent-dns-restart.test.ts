@@ -92,5 +92,5 @@ describe('cluster DNS across agent restarts', () => {
     const out = (await loop).stdout;
     expect(out).toContain('bad=0');
     expect(readFileSync(join(node.config.stateDir, 'dns.pid'), 'utf8').trim()).toBe(dnsPid);
-  });
+  }, 180_000);
 });
