@@ -18,6 +18,8 @@ export class DnsMetrics {
   forwardRequests = 0;
   forwardErrors = 0;
   dropped = 0;
+  /** Zone updates: full ones, patches, and patches that failed (a full update followed). */
+  readonly zoneUpdates = { full: 0, patch: 0, patchFailed: 0 };
 
   /** Counts a request by transport and query type. */
   request(proto: 'udp' | 'tcp', qtype: number): void {
@@ -136,6 +138,19 @@ export class DnsMetrics {
       'Objects (or their ports, endpoints, addresses) the current zone left out as malformed.',
     );
     lines.push(`podnet_dns_skipped_objects ${gauges.skippedObjects ?? 0}`);
+    family(
+      'podnet_dns_zone_updates_total',
+      'counter',
+      "Zone updates: full (every name prepared) or patch (the changed objects' names only).",
+    );
+    lines.push(`podnet_dns_zone_updates_total{mode="full"} ${this.zoneUpdates.full}`);
+    lines.push(`podnet_dns_zone_updates_total{mode="patch"} ${this.zoneUpdates.patch}`);
+    family(
+      'podnet_dns_zone_patch_failures_total',
+      'counter',
+      'Zone patches that failed and were replaced by a full update.',
+    );
+    lines.push(`podnet_dns_zone_patch_failures_total ${this.zoneUpdates.patchFailed}`);
     const tcp = gauges.tcp;
     if (tcp) {
       family('podnet_dns_tcp_connections', 'gauge', 'Open DNS-over-TCP connections.');

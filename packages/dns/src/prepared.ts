@@ -1,7 +1,7 @@
 import { DnsError } from './errors.js';
 import type { DnsRecord, Resolution } from './types.js';
 import { CLASS_IN, RCODES, TYPE_CODES, WireWriter, encodeMessage, typeName } from './wire.js';
-import { type DnsZone, authorityOf, resolve, soaRecord } from './zone.js';
+import { type DnsZone, type ZoneNode, authorityOf, resolve, soaRecord } from './zone.js';
 
 /** Largest UDP payload the server sends (DNS flag day 2020). */
 export const MAX_UDP_PAYLOAD = 1232;
@@ -347,30 +347,94 @@ function hashWire(bytes: ArrayLike<number>, start: number, end: number): number 
 const NEGATIVE_CACHE_LIMIT = 4096;
 const DYNAMIC_CACHE_LIMIT = 10_000;
 
+/** Total bytes of the `count` entries at `off`. */
+function entriesLength(b: Uint8Array, off: number, count: number): number {
+  let len = 0;
+  for (let i = 0; i < count; i++) {
+    const at = off + len;
+    len += ENTRY_HEADER + (((b[at + 10] as number) << 8) | (b[at + 11] as number));
+  }
+  return len;
+}
+
+/**
+ * Looks a query's wire name (at offset 12 of `msg`, `nameLen` bytes, hash `h`) up in a wire-name
+ * index: the packed slab position, or -2 when the name is not indexed.
+ */
+function probe(
+  table: Int32Array,
+  wire: Uint8Array,
+  wireAt: Int32Array,
+  wireNode: Int32Array,
+  msg: Uint8Array,
+  nameLen: number,
+  h: number,
+): number {
+  const mask = table.length - 1;
+  let slot = (h >>> 0) & mask;
+  for (;;) {
+    const idx = table[slot] as number;
+    if (idx === 0) return -2;
+    const at = wireAt[idx - 1] as number;
+    let same = wire[at + nameLen - 1] === 0;
+    for (let i = 0; same && i < nameLen; i++) {
+      const c = msg[12 + i] as number;
+      same = wire[at + i] === (c >= 0x41 && c <= 0x5a ? c | 0x20 : c);
+    }
+    if (same) return wireNode[idx - 1] as number;
+    slot = (slot + 1) & mask;
+  }
+}
+
+function grown<T extends Uint8Array | Int32Array>(a: T, need: number): T {
+  if (need <= a.length) return a;
+  let size = Math.max(16, a.length * 2);
+  while (size < need) size *= 2;
+  const next = new (a.constructor as new (n: number) => T)(size);
+  next.set(a);
+  return next;
+}
+
 /**
  * The zone with every positive answer encoded up front into one slab, so a query costs a map
  * lookup, a copy of its question and an ID patch. A name maps to `offset * 8 + count` of its
  * entries in the slab (count 0: an empty non-terminal). ANY is answered with the first RRset
  * of the name (RFC 8482). Negative and pod answers are encoded on first use and kept.
+ *
+ * {@link patch} replaces the answers of some names: they are encoded into an overlay (a slab
+ * of its own with its own wire-name index, looked at before the main one), which is folded into
+ * a fresh main slab once it holds more than an eighth of the names ({@link compact}).
  */
 export class PreparedZone {
-  /** The zone's settings; `nodes` is emptied once the answers are prepared. */
-  readonly zone: DnsZone;
-  /** Number of names in the zone. */
-  readonly names: number;
+  private settings: DnsZone;
   /** ExternalName targets by lower-case owner name. */
   private readonly cnames = new Map<string, string>();
+  /** Where each name's entries are: `off * 8 + count` in `slab`, or `-1 - (off * 8 + count)` in `over`. */
   private readonly nodes = new Map<string, number>();
-  private readonly slab: Uint8Array;
+  private slab: Uint8Array;
+  /** Bytes of `slab` no name points at any more. */
+  private slabDead = 0;
   private readonly negative = new Map<string, PreparedAnswer>();
   private readonly dynamic = new Map<string, PreparedAnswer | null>();
   /** Lower-case wire names of the indexed names, back to back. */
-  private readonly wire: Uint8Array;
+  private wire: Uint8Array = new Uint8Array(0);
   /** Per indexed name: its offset in `wire` and its packed slab position (as in `nodes`). */
-  private readonly wireAt: Int32Array;
-  private readonly wireNode: Int32Array;
+  private wireAt: Int32Array = new Int32Array(0);
+  private wireNode: Int32Array = new Int32Array(0);
   /** Open addressing on the wire name's FNV-1a hash: index + 1 into `wireAt`, 0 empty. */
-  private readonly table: Int32Array;
+  private table: Int32Array = new Int32Array(1);
+  // The overlay: entries of patched names, and an index of those names (packed -1: the name
+  // has no RRset now, or is gone; the full path answers it).
+  private over: Uint8Array = new Uint8Array(0);
+  private overLen = 0;
+  private overDead = 0;
+  private ovWire: Uint8Array = new Uint8Array(0);
+  private ovWireLen = 0;
+  private ovAt: Int32Array = new Int32Array(0);
+  private ovNode: Int32Array = new Int32Array(0);
+  private ovHash: Int32Array = new Int32Array(0);
+  private ovCount = 0;
+  private ovTable: Int32Array = new Int32Array(0);
   /** Query type of the last {@link fastResponse} that answered. */
   fastQtype = 0;
 
@@ -378,28 +442,121 @@ export class PreparedZone {
     const w = new WireWriter(false, 64 * 1024);
     for (const [name, node] of zone.nodes) {
       const off = w.length;
-      const cname = node.records.some((r) => r.type === 'CNAME');
-      for (const r of node.records) if (r.type === 'CNAME') this.cnames.set(name, r.data);
-      const types = cname
-        ? [TYPE_CODES.CNAME]
-        : [
-            ...new Set<number>(
-              node.records.map((r: DnsRecord) =>
-                typeof r.type === 'number' ? r.type : TYPE_CODES[r.type],
-              ),
-            ),
-          ];
-      let count = 0;
-      for (const t of types) {
-        const res = resolve(zone, { name, type: t });
-        if (res.kind !== 'answer' || res.answers.length === 0) continue;
-        writeEntry(w, name, t, res);
-        count++;
-      }
-      this.nodes.set(name, off * 8 + count);
+      this.nodes.set(name, off * 8 + this.writeNode(w, zone, name, node));
     }
     this.slab = w.finish();
-    this.names = zone.nodes.size;
+    this.settings = { ...zone, nodes: new Map() };
+    this.index();
+  }
+
+  /** The zone's settings; its `nodes` are empty (the answers live in the slab). */
+  get zone(): DnsZone {
+    return this.settings;
+  }
+
+  /** Number of names in the zone. */
+  get names(): number {
+    return this.nodes.size;
+  }
+
+  /**
+   * Replaces the answers of `names` with those of `zone` (a name missing from `zone.nodes` is
+   * removed) and takes the zone's settings (serial, namespaces, pod IPs, skipped objects) from
+   * it; `zone.nodes` must also hold the targets of the SRV records of those names. Cost: the
+   * names given, plus now and then a {@link compact}.
+   */
+  patch(zone: DnsZone, names: Iterable<string>): void {
+    this.settings = { ...zone, nodes: new Map() };
+    this.negative.clear();
+    this.dynamic.clear();
+    const w = new WireWriter(false, 4096);
+    const base = this.overLen;
+    for (const name of new Set(names)) {
+      const was = this.nodes.get(name);
+      if (was !== undefined) {
+        if (was >= 0) this.slabDead += entriesLength(this.slab, Math.floor(was / 8), was % 8);
+        else this.overDead += entriesLength(this.over, Math.floor((-1 - was) / 8), (-1 - was) % 8);
+      }
+      this.cnames.delete(name);
+      const node = zone.nodes.get(name);
+      let packed = -1;
+      if (node) {
+        const off = base + w.length;
+        const count = this.writeNode(w, zone, name, node);
+        this.nodes.set(name, -1 - (off * 8 + count));
+        if (count > 0) packed = off * 8 + count;
+      } else {
+        this.nodes.delete(name);
+      }
+      const key = wireKey(name);
+      if (key) this.indexOverlay(key, packed);
+    }
+    const bytes = w.finish();
+    this.over = grown(this.over, base + bytes.length);
+    this.over.set(bytes, base);
+    this.overLen = base + bytes.length;
+    if (this.ovCount > 32 + this.nodes.size / 8) this.compact();
+  }
+
+  /**
+   * Folds the overlay into a fresh main slab and index (copying the encoded answers, not
+   * encoding them again). {@link patch} calls it when the overlay has grown; cost proportional
+   * to the zone.
+   */
+  compact(): void {
+    const out = new Uint8Array(this.slab.length - this.slabDead + this.overLen - this.overDead);
+    let pos = 0;
+    for (const [name, v] of this.nodes) {
+      const b = v >= 0 ? this.slab : this.over;
+      const packed = v >= 0 ? v : -1 - v;
+      const count = packed % 8;
+      const off = (packed - count) / 8;
+      const len = entriesLength(b, off, count);
+      if (pos + len > out.length) throw new DnsError('INVALID_STATE', 'prepared zone overflow');
+      out.set(b.subarray(off, off + len), pos);
+      this.nodes.set(name, pos * 8 + count);
+      pos += len;
+    }
+    this.slab = out.subarray(0, pos);
+    this.slabDead = 0;
+    this.over = new Uint8Array(0);
+    this.overLen = 0;
+    this.overDead = 0;
+    this.ovWire = new Uint8Array(0);
+    this.ovWireLen = 0;
+    this.ovAt = new Int32Array(0);
+    this.ovNode = new Int32Array(0);
+    this.ovHash = new Int32Array(0);
+    this.ovCount = 0;
+    this.ovTable = new Int32Array(0);
+    this.index();
+  }
+
+  /** Encodes the RRsets of one name into `w`; returns how many. */
+  private writeNode(w: WireWriter, zone: DnsZone, name: string, node: ZoneNode): number {
+    const cname = node.records.some((r) => r.type === 'CNAME');
+    for (const r of node.records) if (r.type === 'CNAME') this.cnames.set(name, r.data);
+    const types = cname
+      ? [TYPE_CODES.CNAME]
+      : [
+          ...new Set<number>(
+            node.records.map((r: DnsRecord) =>
+              typeof r.type === 'number' ? r.type : TYPE_CODES[r.type],
+            ),
+          ),
+        ];
+    let count = 0;
+    for (const t of types) {
+      const res = resolve(zone, { name, type: t });
+      if (res.kind !== 'answer' || res.answers.length === 0) continue;
+      writeEntry(w, name, t, res);
+      count++;
+    }
+    return count;
+  }
+
+  /** Builds the main wire-name index over `nodes` (all in the main slab). */
+  private index(): void {
     const keys: number[][] = [];
     const packs: number[] = [];
     let wireBytes = 0;
@@ -425,7 +582,45 @@ export class PreparedZone {
       while (this.table[slot] !== 0) slot = (slot + 1) & (size - 1);
       this.table[slot] = i + 1;
     }
-    this.zone = { ...zone, nodes: new Map() };
+  }
+
+  /** Points the overlay index entry of wire name `key` at `packed` (adding it when new). */
+  private indexOverlay(key: number[], packed: number): void {
+    const h = hashWire(key, 0, key.length);
+    if ((this.ovCount + 1) * 2 > this.ovTable.length) {
+      const size = Math.max(16, this.ovTable.length * 2);
+      this.ovTable = new Int32Array(size);
+      for (let i = 0; i < this.ovCount; i++) {
+        let slot = (this.ovHash[i] as number) & (size - 1);
+        while (this.ovTable[slot] !== 0) slot = (slot + 1) & (size - 1);
+        this.ovTable[slot] = i + 1;
+      }
+    }
+    const mask = this.ovTable.length - 1;
+    let slot = h & mask;
+    for (;;) {
+      const idx = this.ovTable[slot] as number;
+      if (idx === 0) break;
+      const at = this.ovAt[idx - 1] as number;
+      let same = true;
+      for (let i = 0; same && i < key.length; i++) same = this.ovWire[at + i] === key[i];
+      if (same) {
+        this.ovNode[idx - 1] = packed;
+        return;
+      }
+      slot = (slot + 1) & mask;
+    }
+    const i = this.ovCount++;
+    this.ovAt = grown(this.ovAt, i + 1);
+    this.ovNode = grown(this.ovNode, i + 1);
+    this.ovHash = grown(this.ovHash, i + 1);
+    this.ovWire = grown(this.ovWire, this.ovWireLen + key.length);
+    this.ovWire.set(key, this.ovWireLen);
+    this.ovAt[i] = this.ovWireLen;
+    this.ovWireLen += key.length;
+    this.ovNode[i] = packed;
+    this.ovHash[i] = h;
+    this.ovTable[slot] = i + 1;
   }
 
   /**
@@ -489,30 +684,20 @@ export class PreparedZone {
         return null;
       ednsSize = ((msg[questionEnd + 3] as number) << 8) | (msg[questionEnd + 4] as number);
     } else if (questionEnd !== end) return null;
-    const table = this.table;
-    const mask = table.length - 1;
-    const wire = this.wire;
     const nameLen = nameEnd - 12;
-    let slot = (h >>> 0) & mask;
-    let packed = -1;
-    for (;;) {
-      const idx = table[slot] as number;
-      if (idx === 0) return null;
-      const at = this.wireAt[idx - 1] as number;
-      let same = wire[at + nameLen - 1] === 0;
-      for (let i = 0; same && i < nameLen; i++) {
-        const c = msg[12 + i] as number;
-        same = wire[at + i] === (c >= 0x41 && c <= 0x5a ? c | 0x20 : c);
-      }
-      if (same) {
-        packed = this.wireNode[idx - 1] as number;
-        break;
-      }
-      slot = (slot + 1) & mask;
+    let b = this.slab;
+    let packed = -2;
+    if (this.ovCount > 0) {
+      packed = probe(this.ovTable, this.ovWire, this.ovAt, this.ovNode, msg, nameLen, h);
+      if (packed === -1) return null;
+      if (packed >= 0) b = this.over;
+    }
+    if (packed === -2) {
+      packed = probe(this.table, this.wire, this.wireAt, this.wireNode, msg, nameLen, h);
+      if (packed < 0) return null;
     }
     const count = packed % 8;
     let off = (packed - count) / 8;
-    const b = this.slab;
     for (let i = 0; i < count; i++) {
       const t = ((b[off] as number) << 8) | (b[off + 1] as number);
       if (t === qtype) {
@@ -548,11 +733,12 @@ export class PreparedZone {
 
   /** The prepared answer for a parsed question, or `null` when it must be forwarded. */
   lookup(key: string, qtype: number, qlenWire: number): PreparedAnswer | null {
-    const packed = this.nodes.get(key);
-    if (packed !== undefined) {
+    const at = this.nodes.get(key);
+    if (at !== undefined) {
+      const packed = at >= 0 ? at : -1 - at;
       const count = packed % 8;
       let off = (packed - count) / 8;
-      const b = this.slab;
+      const b = at >= 0 ? this.slab : this.over;
       for (let i = 0; i < count; i++) {
         const t = ((b[off] as number) << 8) | (b[off + 1] as number);
         if (t === qtype || t === TYPE_CODES.CNAME || qtype === TYPE_CODES.ANY)
@@ -560,7 +746,7 @@ export class PreparedZone {
         off += ENTRY_HEADER + (((b[off + 10] as number) << 8) | (b[off + 11] as number));
       }
       return this.negativeAnswer(
-        authorityOf(this.zone.zone, key) ?? this.zone.zone,
+        authorityOf(this.settings.zone, key) ?? this.settings.zone,
         qlenWire,
         'NOERROR',
       );

@@ -34,6 +34,7 @@ import { type Upstream, parseResolvConf, parseUpstream } from './resolv-conf.js'
 import { type DnsTcpLimits, type DnsTcpOptions, tcpLimits } from './tcp-limits.js';
 import { type DnsTcpConnectionInfo, type DnsTcpStats, TcpDnsListener } from './tcp-server.js';
 import type { ClusterDnsState, ZoneOptions } from './types.js';
+import { type DnsObjectChanges, type DnsObjectSource, LiveZone } from './live-zone.js';
 import { RCODES, TYPE_CODES, decodeMessage, encodeMessage } from './wire.js';
 import { type SkippedObject, authorityOf, compileZone, normalizeName } from './zone.js';
 
@@ -128,6 +129,8 @@ export class DnsServer {
   private http: http.Server | null = null;
   private bound: DnsServerAddress | null = null;
   private skipped: readonly SkippedObject[] = [];
+  /** The zone kept per object, when the last update came from a {@link DnsObjectSource}. */
+  private live: LiveZone | null = null;
 
   constructor(options: DnsServerOptions = {}) {
     this.zoneOptions = {
@@ -175,10 +178,53 @@ export class DnsServer {
    * it in atomically. A malformed object does not hold back the rest: it (or only its bad port,
    * endpoint or endpoint address) is left out, and the list of what was left out is returned
    * (also kept as {@link skippedObjects} and counted in the `podnet_dns_skipped_objects` metric).
+   *
+   * Given a {@link DnsObjectSource} (such as `@podnet/cluster-state`'s `ClusterStore`) instead of
+   * arrays, the server keeps the zone per object, and a later `update(source, changed)` with the
+   * keys of the objects changed since the previous update patches it: only the names of those
+   * objects (and of the objects whose records depend on them) are compiled and prepared again,
+   * so one changed Service costs time proportional to that Service, not to the zone. The answers,
+   * negative ones included, and the skipped objects are then exactly those a full update of the
+   * same objects (in key order, as `ClusterStore.list` gives them) would give; the SOA serial
+   * moves on with every update. `changed` is ignored (a full update is made) on the first update
+   * from `source`, after an update from arrays or another source, and when a patch fails.
    */
-  update(state: ClusterDnsState): readonly SkippedObject[] {
-    const zone = compileZone(state, { ...this.zoneOptions, serial: Math.floor(Date.now() / 1000) });
+  update(state: ClusterDnsState): readonly SkippedObject[];
+  update(source: DnsObjectSource, changed?: DnsObjectChanges): readonly SkippedObject[];
+  update(
+    state: ClusterDnsState | DnsObjectSource,
+    changed?: DnsObjectChanges,
+  ): readonly SkippedObject[] {
+    const serial = Math.floor(Date.now() / 1000);
+    if (!isSource(state)) {
+      this.live = null;
+      const zone = compileZone(state, { ...this.zoneOptions, serial });
+      this.prepared = new PreparedZone(zone);
+      this.metrics.zoneUpdates.full++;
+      this.skipped = zone.skipped;
+      return zone.skipped;
+    }
+    const live = this.live;
+    const prepared = this.prepared;
+    this.live = null;
+    if (changed && live?.current === state && prepared) {
+      try {
+        const patch = live.patch(state, changed, serial);
+        prepared.patch(patch.zone, patch.names);
+        this.live = live;
+        this.metrics.zoneUpdates.patch++;
+        this.skipped = patch.zone.skipped;
+        return this.skipped;
+      } catch {
+        // the bookkeeping may be half updated: start again from the whole source
+        this.metrics.zoneUpdates.patchFailed++;
+      }
+    }
+    const next = new LiveZone(this.zoneOptions);
+    const zone = next.build(state, serial);
     this.prepared = new PreparedZone(zone);
+    this.live = next;
+    this.metrics.zoneUpdates.full++;
     this.skipped = zone.skipped;
     return zone.skipped;
   }
@@ -726,6 +772,11 @@ function literalLookup(
 function servfailFor(msg: Uint8Array): Uint8Array | null {
   if (msg.length < 12) return null;
   return errorResponse(((msg[0] as number) << 8) | (msg[1] as number), 0, 0, RCODES.SERVFAIL);
+}
+
+function isSource(state: ClusterDnsState | DnsObjectSource): state is DnsObjectSource {
+  const s = state as Partial<DnsObjectSource>;
+  return typeof s.get === 'function' && typeof s.list === 'function';
 }
 
 function allocBytes(size: number): Uint8Array {

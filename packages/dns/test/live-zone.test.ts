@@ -1,8 +1,7 @@
-import { ClusterStore, type Delta, dnsInput, lastDeltas } from '@podnet/cluster-state';
+import { ClusterStore, type Delta, dnsInput } from '@podnet/cluster-state';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  type DnsObjectChanges,
   type DnsObjectSource,
   type DnsZone,
   LiveZone,
@@ -11,43 +10,7 @@ import {
   compileZone,
 } from '../src/index.js';
 import { headlessService } from '../src/testing/index.js';
-import { type ClusterChange, changeArb } from './zone-arbitraries.js';
-
-/** Applies one random change to the store; returns its deltas. */
-export function applyChange(store: ClusterStore, change: ClusterChange): readonly Delta[] {
-  return store.transaction((tx) => {
-    if (change.op === 'upsert') {
-      tx.upsert(change.kind, change.object as never);
-      return;
-    }
-    const all = store.list(change.kind);
-    if (all.length === 0) return;
-    const victim = all[change.pick % all.length];
-    const meta = (victim as { metadata?: { name?: string; namespace?: string } }).metadata;
-    const key =
-      change.kind === 'Namespace'
-        ? `${meta?.name ?? ''}`
-        : `${meta?.namespace || 'default'}/${meta?.name ?? ''}`;
-    tx.delete(change.kind, key);
-  }).deltas;
-}
-
-/** The keys of a batch's deltas, by kind, as `update(source, changed)` takes them. */
-export function changedKeys(deltas: readonly Delta[]): DnsObjectChanges {
-  const out = {
-    namespaces: [] as string[],
-    services: [] as string[],
-    endpointSlices: [] as string[],
-    pods: [] as string[],
-  };
-  for (const d of lastDeltas(deltas)) {
-    if (d.kind === 'Namespace') out.namespaces.push(d.key);
-    else if (d.kind === 'Service') out.services.push(d.key);
-    else if (d.kind === 'EndpointSlice') out.endpointSlices.push(d.key);
-    else if (d.kind === 'Pod') out.pods.push(d.key);
-  }
-  return out;
-}
+import { applyChange, changeArb, changedKeys } from './zone-arbitraries.js';
 
 function plain(zone: DnsZone, nodes: ReadonlyMap<string, ZoneNode>): unknown {
   return {

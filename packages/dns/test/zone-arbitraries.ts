@@ -1,5 +1,12 @@
+import { type ClusterStore, type Delta, lastDeltas } from '@podnet/cluster-state';
 import fc from 'fast-check';
-import type { K8sEndpointSlice, K8sNamespace, K8sPod, K8sService } from '../src/index.js';
+import type {
+  DnsObjectChanges,
+  K8sEndpointSlice,
+  K8sNamespace,
+  K8sPod,
+  K8sService,
+} from '../src/index.js';
 
 // Small pools, so that random objects collide where the zone is subtle: two Services sharing an
 // IP (one PTR name, two owners), a Pod's hostname record on a headless Service's endpoint name,
@@ -185,3 +192,39 @@ export const changeArb: fc.Arbitrary<ClusterChange> = fc.oneof(
     }),
   },
 );
+
+/** Applies one random change to the store; returns its deltas. */
+export function applyChange(store: ClusterStore, change: ClusterChange): readonly Delta[] {
+  return store.transaction((tx) => {
+    if (change.op === 'upsert') {
+      tx.upsert(change.kind, change.object as never);
+      return;
+    }
+    const all = store.list(change.kind);
+    if (all.length === 0) return;
+    const victim = all[change.pick % all.length];
+    const meta = (victim as { metadata?: { name?: string; namespace?: string } }).metadata;
+    const key =
+      change.kind === 'Namespace'
+        ? `${meta?.name ?? ''}`
+        : `${meta?.namespace || 'default'}/${meta?.name ?? ''}`;
+    tx.delete(change.kind, key);
+  }).deltas;
+}
+
+/** The keys of a batch's deltas, by kind, as `update(source, changed)` takes them. */
+export function changedKeys(deltas: readonly Delta[]): DnsObjectChanges {
+  const out = {
+    namespaces: [] as string[],
+    services: [] as string[],
+    endpointSlices: [] as string[],
+    pods: [] as string[],
+  };
+  for (const d of lastDeltas(deltas)) {
+    if (d.kind === 'Namespace') out.namespaces.push(d.key);
+    else if (d.kind === 'Service') out.services.push(d.key);
+    else if (d.kind === 'EndpointSlice') out.endpointSlices.push(d.key);
+    else if (d.kind === 'Pod') out.pods.push(d.key);
+  }
+  return out;
+}
