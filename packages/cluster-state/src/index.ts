@@ -52,7 +52,7 @@ export {
   isClusterScoped,
 } from './types.js';
 export { describeObject, objectKey, sliceServiceKey } from './keys.js';
-export { isCidr, isIp, validateObject, type FieldProblem } from './validate.js';
+export { validateObject, type FieldProblem } from './validate.js';
 export {
   DEFAULT_MAX_MANIFEST_BYTES,
   IGNORED_KINDS,

@@ -1,4 +1,4 @@
-import ipaddr from 'ipaddr.js';
+import { isCidr, isIp } from '@podnet/host/validate';
 import type { ObjectKind } from './types.js';
 
 /** One problem in an object: the dotted field path and what is wrong there. */
@@ -25,24 +25,6 @@ const show = (v: unknown): string => {
   const s = JSON.stringify(v);
   return s === undefined ? String(v) : s.length > 80 ? `${s.slice(0, 77)}...` : s;
 };
-
-/** True for a canonical-looking IPv4 (four decimal parts) or IPv6 address. */
-export function isIp(v: unknown): v is string {
-  if (typeof v !== 'string' || v.length > 45) return false;
-  if (v.includes(':')) return ipaddr.IPv6.isValid(v) && !v.includes('%');
-  return ipaddr.IPv4.isValidFourPartDecimal(v);
-}
-
-/** True for `address/prefix` with a valid address and prefix length for its family. */
-export function isCidr(v: unknown): v is string {
-  if (typeof v !== 'string') return false;
-  const slash = v.indexOf('/');
-  if (slash < 0) return false;
-  const addr = v.slice(0, slash);
-  const bits = v.slice(slash + 1);
-  if (!isIp(addr) || !/^\d{1,3}$/.test(bits)) return false;
-  return Number(bits) <= (addr.includes(':') ? 128 : 32);
-}
 
 /** Collects problems under a path prefix. */
 class Check {

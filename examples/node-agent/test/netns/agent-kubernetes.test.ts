@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTestNet, type TestNet, waitFor } from '@podnet/host/testing';
+import { ApiFixture } from '@podnet/cluster-state/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanEnv, makeNodeNs, REPO, TestNode } from './node-kit.js';
 
@@ -53,17 +54,7 @@ describe('agent with the Kubernetes source (list/watch fixture in the node names
     });
     agentNode = new TestNode(net, ns, { nodeName: 'n1', nodeIps: ['192.168.57.2'] });
     const kubeconfig = join(agentNode.root, 'kubeconfig');
-    writeFileSync(
-      kubeconfig,
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [{ name: 'fx', cluster: { server: url, 'insecure-skip-tls-verify': true } }],
-        users: [{ name: 'u', user: {} }],
-        contexts: [{ name: 'fx', context: { cluster: 'fx', user: 'u' } }],
-        'current-context': 'fx',
-      }),
-    );
+    writeFileSync(kubeconfig, ApiFixture.kubeconfig(url));
     (agentNode.config as { source: unknown }).source = {
       kind: 'kubernetes',
       kubeconfig,

@@ -77,6 +77,21 @@ export class ApiFixture {
     }
   }
 
+  /**
+   * A kubeconfig (as JSON text, which kubeconfig loaders read) that points a client at `url`
+   * (the fixture's, from {@link ApiFixture.start}) without credentials or TLS.
+   */
+  static kubeconfig(url: string): string {
+    return JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'fx', cluster: { server: url, 'insecure-skip-tls-verify': true } }],
+      users: [{ name: 'u', user: {} }],
+      contexts: [{ name: 'fx', context: { cluster: 'fx', user: 'u' } }],
+      'current-context': 'fx',
+    });
+  }
+
   /** Starts listening on 127.0.0.1 (ephemeral port); resolves with the server URL. */
   async start(): Promise<string> {
     this.server = createServer((req, res) => this.handle(req, res));

@@ -39,17 +39,7 @@ describe('podnet-dns --kubeconfig', () => {
     const url = await fx.start();
     dir = mkdtempSync(join(tmpdir(), 'podnet-dns-kc-'));
     const kubeconfig = join(dir, 'kubeconfig');
-    writeFileSync(
-      kubeconfig,
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [{ name: 'fx', cluster: { server: url, 'insecure-skip-tls-verify': true } }],
-        users: [{ name: 'u', user: {} }],
-        contexts: [{ name: 'fx', context: { cluster: 'fx', user: 'u' } }],
-        'current-context': 'fx',
-      }),
-    );
+    writeFileSync(kubeconfig, ApiFixture.kubeconfig(url));
     child = spawn(
       process.execPath,
       [BIN, '--kubeconfig', kubeconfig, '--port', '0', '--upstream', '127.0.0.1:9'],
