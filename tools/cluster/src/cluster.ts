@@ -196,7 +196,7 @@ export class Cluster {
     if (existsSync(join(runDir, 'state.json'))) {
       throw new ClusterError(
         'ALREADY_EXISTS',
-        `cluster ${name} exists (${runDir}); run podnet down --name ${name} first`,
+        `cluster ${name} exists (${runDir}); run npx podnet down${name === 'default' ? '' : ` --name ${name}`} first`,
       );
     }
     if (network === 'podnet' && !(bins.agent && bins.plugin)) {
@@ -1083,7 +1083,10 @@ export class Cluster {
 /** Reads `state.json` of the cluster `name` ({@link parseState}). */
 async function readState(file: string, name: string): Promise<ClusterState> {
   if (!existsSync(file))
-    throw new ClusterError('NOT_FOUND', `no cluster ${name} (${file} is missing): run podnet up`);
+    throw new ClusterError(
+      'NOT_FOUND',
+      `no cluster ${name} (${file} is missing): run npx podnet up${name === 'default' ? '' : ` --name ${name}`}`,
+    );
   let text: string;
   try {
     text = await readFile(file, 'utf8');

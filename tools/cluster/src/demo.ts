@@ -104,7 +104,14 @@ async function matrixUntil(
  * external host. Prints what it sees and returns the checks (all must hold for exit 0).
  */
 export async function runDemo(
-  options: { out?: (line: string) => void; progress?: ProgressFn; name?: string } = {},
+  options: {
+    out?: (line: string) => void;
+    progress?: ProgressFn;
+    /** The cluster's name: `demo`, or `default` with `keep` (so the podnet commands need no --name). */
+    name?: string;
+    /** Leave the cluster up and print the commands to try next (it is removed by `podnet down`). */
+    keep?: boolean;
+  } = {},
 ): Promise<DemoCheck[]> {
   const out = options.out ?? ((l: string) => process.stdout.write(`${l}\n`));
   const progress = options.progress ?? ((m: string) => out(`  … ${m}`));
@@ -113,9 +120,11 @@ export async function runDemo(
     checks.push({ what, ok, detail });
     out(`${ok ? '✔' : '✘'} ${what}: ${detail}`);
   };
-  const name = options.name ?? 'demo';
+  const keep = options.keep ?? false;
+  const name = options.name ?? (keep ? 'default' : 'demo');
   out(`podnet demo: a 3-node cluster of network namespaces (cluster "${name}")`);
-  const stale = await Cluster.load(name).catch(() => undefined);
+  // A kept demo's cluster may be the user's own: it is never removed here (up refuses it instead).
+  const stale = keep ? undefined : await Cluster.load(name).catch(() => undefined);
   if (stale) {
     progress(`removing the leftovers of an earlier demo run`);
     await stale.down();
@@ -207,9 +216,11 @@ export async function runDemo(
       'frontend open, intruder blocked',
     );
   } finally {
-    progress('cleaning up');
-    const errors = await cluster.down();
-    for (const e of errors) out(`warning: ${e}`);
+    if (!keep) {
+      progress('cleaning up');
+      const errors = await cluster.down();
+      for (const e of errors) out(`warning: ${e}`);
+    }
   }
   const failed = checks.filter((c) => !c.ok);
   out(
@@ -217,5 +228,23 @@ export async function runDemo(
       ? `\nall ${checks.length} checks passed`
       : `\n${failed.length} of ${checks.length} checks failed`,
   );
+  if (keep) out(`\n${nextSteps(name)}`);
   return checks;
+}
+
+/** What a kept demo prints: the cluster is up, and the commands to try on it. */
+export function nextSteps(name: string): string {
+  const n = name === 'default' ? '' : ` --name ${name}`;
+  const cmd = (args: string, why: string) => `  ${`npx podnet ${args}${n}`.padEnd(53)} # ${why}`;
+  return [
+    `The cluster "${name}" is still up. Try (from the repo root, as root):`,
+    cmd('get pods', 'pods with their node and IP'),
+    cmd('get services', 'the NodePort Service and its endpoints'),
+    cmd('get policies', 'the NetworkPolicy'),
+    cmd(`probe ${NS}/frontend backend:80/http`, 'connected through the ClusterIP'),
+    cmd(`probe ${NS}/intruder ${NS}/backend-1:8080`, 'blocked by the policy (exit 1)'),
+    cmd(`explain ${NS}/frontend backend:80`, 'DNS, DNAT, route and policy verdict'),
+    cmd(`explain ${NS}/intruder ${NS}/backend-2:8080`, 'which policy denies it'),
+    cmd('down', 'removes the cluster'),
+  ].join('\n');
 }

@@ -56,6 +56,7 @@ export {
   type ProgressFn,
 } from './cluster.js';
 export { main } from './cli.js';
+export { nextSteps, runDemo, type DemoCheck } from './demo.js';
 export {
   COMMANDS,
   GET_RESOURCES,

@@ -10,6 +10,7 @@ import {
   deleteOrder,
   getTable,
   manifestObjects,
+  nextSteps,
   parseCommandLine,
   planCluster,
   removeObject,
@@ -321,5 +322,20 @@ describe('podnet delete -f', () => {
     ]);
     expect(outcomes.filter((o) => o.error).length).toBe(1);
     expect(calls.slice(-2)).toEqual(['pod shop/late', 'Namespace default/shop']);
+  });
+});
+
+describe('npm run demo -- --keep', () => {
+  it('prints podnet commands that work as written (no --name for the default cluster)', () => {
+    const steps = nextSteps('default').split('\n');
+    expect(steps[0]).toBe('The cluster "default" is still up. Try (from the repo root, as root):');
+    const commands = steps.slice(1).map((l) => l.split('#')[0]!.trim());
+    expect(commands).toContain('npx podnet get pods');
+    expect(commands.at(-1)).toBe('npx podnet down');
+    for (const c of commands) {
+      const argv = c.split(' ').slice(2);
+      expect(() => parseCommandLine(argv), c).not.toThrow();
+    }
+    expect(nextSteps('x')).toMatch(/^ {2}npx podnet down --name x /m);
   });
 });
