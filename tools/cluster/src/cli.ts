@@ -12,8 +12,9 @@ export { parseTarget } from './cli-args.js';
 const USAGE = `usage: podnet <command> [options]
 
   up [--nodes 3] [--manifests FILE|DIR] [--name NAME] [--network podnet|reference]
-  apply -f FILE|DIR                   start pods, add services and policies (the *.yaml, *.yml
-                                      and *.json files of DIR; -f may be left out): ${ACCEPTED_KINDS.slice(0, 3).join(', ')},
+  apply -f FILE|DIR                   start pods, add services and policies (a file, or the *.yaml,
+                                      *.yml and *.json files of DIR; -f may be left out):
+                                      ${ACCEPTED_KINDS.slice(0, 3).join(', ')},
                                       ${ACCEPTED_KINDS.slice(3).join(', ')}; Services of type
                                       ${SERVICE_TYPES.join(' or ')}. Any problem: exit 2 listing each
                                       (file: document N: object: field: what), nothing applied
@@ -21,8 +22,8 @@ const USAGE = `usage: podnet <command> [options]
                                       as delete-pod; a Namespace with what is in it); one that
                                       fails is reported, the rest go on (exit 1 if any failed)
   get ${GET_RESOURCES.join('|')} [-o json|yaml]
-                                      a table, or the objects as the agents read them
-  delete-pod POD [--timeout 60] [--name NAME]
+                                      a table, or a List of the objects as the agents read them
+  delete-pod POD [--timeout 60]
                                       a failing CNI DEL is retried for --timeout seconds; if it
                                       never succeeds the pod stays (exit 2)
   delete-policy NAMESPACE/NAME        a NetworkPolicy
