@@ -61,6 +61,7 @@ describe('podnet apply -f, get, delete -f', () => {
     metadata: { name: 'web-ingress', namespace: 'default' },
     spec: { podSelector: { matchLabels: { app: 'web' } }, policyTypes: ['Ingress'] },
   };
+  const team = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team' } };
   const service = {
     apiVersion: 'v1',
     kind: 'Service',
@@ -82,6 +83,7 @@ describe('podnet apply -f, get, delete -f', () => {
         docs: [pod('web-a', 'node1', { app: 'web' }), pod('web-b', 'node2', { app: 'web' })],
       },
       { name: 'service.yaml', docs: [service] },
+      { name: 'team.yaml', docs: [team, pod('solo', 'node2', {}, [], 'team')] },
       { name: 'policy.yaml', docs: [policy] },
     ];
     rmSync(manifests, { recursive: true, force: true });
@@ -107,6 +109,7 @@ describe('podnet apply -f, get, delete -f', () => {
     expect(pods.map((p) => [p.metadata.name, p.spec.nodeName])).toEqual([
       ['web-a', 'node1'],
       ['web-b', 'node2'],
+      ['solo', 'node2'],
     ]);
     const ipA = pods[0]!.status.podIP;
     expect(ipA).toMatch(/^10\.244\./);
@@ -120,6 +123,7 @@ describe('podnet apply -f, get, delete -f', () => {
 
     // delete -f of a file naming web-a, the policy and a pod that does not exist: the two go,
     // the missing one is reported and the command exits non-zero
+    writeFileSync(join(dir, 'team.yaml'), stringify(team));
     const victims = join(dir, 'victims.yaml');
     writeFileSync(
       victims,
@@ -136,6 +140,14 @@ describe('podnet apply -f, get, delete -f', () => {
       /podnet delete: Pod default\/ghost: NOT_FOUND: no pod default\/ghost/,
     );
     expect(del.stderr).toMatch(/1 of 3 not deleted/);
+
+    // a Namespace takes its pods with it (CNI DEL)
+    const ns = await podnet('delete', '-f', join(dir, 'team.yaml'));
+    expect(ns.code, ns.stderr).toBe(0);
+    expect(ns.stdout).toBe('Namespace team deleted\n');
+    expect((await Cluster.load(cluster.plan.name)).state.sandboxes.map((p) => p.name)).toEqual([
+      'web-b',
+    ]);
 
     const after = readManifestText((await podnet('get', 'pods', '-o', 'yaml')).stdout, {
       file: 'get-pods.yaml',
