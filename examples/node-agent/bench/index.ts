@@ -1,7 +1,10 @@
 /**
- * Benchmark: pod network ADD latency (p50/p95, sequential) and the wall time of 20 ADDs launched
- * at once, podnet (shim + agent) vs Debian's bridge + host-local, side by side in one run.
- * Run: node --conditions=source --import tsx examples/node-agent/bench/index.ts
+ * Benchmarks of the node agent, in one run:
+ * 1. pod network ADD latency (p50/p95, sequential) and the wall time of 20 ADDs launched at once,
+ *    podnet (shim + agent) vs Debian's bridge + host-local, side by side (below);
+ * 2. convergence at 10,000 Services, 1,000 policies, 5,000 pods (issue #15): `./convergence.ts`.
+ * Run: node --conditions=source --import tsx examples/node-agent/bench/index.ts [add|convergence]
+ * (either name runs that one alone; `convergence.ts` also runs alone).
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createConnection } from 'node:net';
@@ -10,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTestNet, waitFor } from '@podnet/host/testing';
+import { runConvergenceBench } from './convergence.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(here, '../../..');
@@ -308,7 +312,11 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
+const only = process.argv[2];
+(async () => {
+  if (only !== 'convergence') await main();
+  if (only !== 'add') await runConvergenceBench();
+})().then(
   () => process.exit(0),
   (e: unknown) => {
     console.error(e);

@@ -8,6 +8,14 @@ import { readFileSync } from 'node:fs';
 import { connect, type Server, type Socket } from 'node:net';
 import type { TestNet } from '@podnet/host/testing';
 
+/**
+ * Milliseconds on the monotonic clock (`process.hrtime`), the same for every thread of this
+ * process: timestamps taken on the fixture's worker thread and on the main thread compare.
+ */
+export function nowMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
 /** The environment without the CA bundle variable (it slows every node start). */
 export function benchEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
@@ -39,16 +47,27 @@ export async function listenInNetns(ns: string): Promise<{ server: Server; port:
   });
 }
 
+/** One HTTP request that went through {@link forwardConnections}. */
+export interface ForwardedRequest {
+  /** The request target, e.g. `/api/v1/pods?limit=500`. */
+  path: string;
+  /** When the request line arrived (`nowMs()`). */
+  at: number;
+  /** When the first byte of its response came back (0 until then). */
+  answeredAt: number;
+}
+
 /**
  * Forwards every connection accepted on `server` to `127.0.0.1:port` in this process's own
- * namespace (the ApiFixture), with Nagle off on both legs. `onRequest` sees each HTTP request
- * line going out (`GET /api/v1/pods?... HTTP/1.1`) with its arrival time (`performance.now()`).
+ * namespace (the ApiFixture), with Nagle off on both legs, and records each HTTP request into
+ * `requests`: its target, when it arrived, and when its answer started (requests on one
+ * connection are answered in order, so the first response bytes after a request are its own).
  */
 export function forwardConnections(
   server: Server,
   port: number,
-  onRequest?: (line: string, at: number) => void,
-): void {
+  requests: ForwardedRequest[] = [],
+): ForwardedRequest[] {
   const open = new Set<Socket>();
   server.on('connection', (inbound: Socket) => {
     const outbound = connect(port, '127.0.0.1');
@@ -56,13 +75,19 @@ export function forwardConnections(
     outbound.setNoDelay(true);
     open.add(inbound);
     open.add(outbound);
-    if (onRequest) {
-      inbound.on('data', (chunk: Buffer) => {
-        const at = performance.now();
-        for (const m of chunk.toString('latin1').matchAll(/^GET (\S+) HTTP\/1\.1\r$/gm))
-          onRequest(m[1]!, at);
-      });
-    }
+    const pending: ForwardedRequest[] = [];
+    inbound.on('data', (chunk: Buffer) => {
+      const at = nowMs();
+      for (const m of chunk.toString('latin1').matchAll(/^GET (\S+) HTTP\/1\.1\r$/gm)) {
+        const r = { path: m[1]!, at, answeredAt: 0 };
+        requests.push(r);
+        pending.push(r);
+      }
+    });
+    outbound.on('data', () => {
+      const r = pending.shift();
+      if (r) r.answeredAt = nowMs();
+    });
     inbound.pipe(outbound).pipe(inbound);
     const drop = () => {
       inbound.destroy();
@@ -76,6 +101,7 @@ export function forwardConnections(
   server.on('close', () => {
     for (const s of open) s.destroy();
   });
+  return requests;
 }
 
 interface Waiter {
@@ -87,7 +113,7 @@ interface Waiter {
 
 /**
  * A long-lived `nft monitor` in a namespace. Every line it prints is timestamped
- * (`performance.now()`) when it reaches this process; {@link NftMonitor.expect} resolves with
+ * (`nowMs()`) when it reaches this process; {@link NftMonitor.expect} resolves with
  * the arrival time of the first line matching a predicate. nft flushes each event line, and the
  * kernel sends a transaction's events when it commits, so that time is the commit as seen here.
  */
@@ -105,25 +131,37 @@ export class NftMonitor {
     child.stderr!.resume();
   }
 
+  /** The `nft monitor` process id. */
+  get pid(): number {
+    return this.child.pid!;
+  }
+
   /**
-   * Starts `nft monitor` in `ns` and waits until it sees a probe transaction. With large sets in
-   * the namespace nft first reads them all (seconds at 100,000 elements) and misses what commits
-   * meanwhile, so probes repeat until one shows, for at most `timeoutMs`.
+   * Starts `nft monitor` in `ns` and waits until it shows a probe transaction. nft first reads
+   * every table, set and element of the namespace (seconds at 100,000 elements) and starts that
+   * over whenever a commit lands meanwhile, so nothing may commit until it is done: the probe
+   * waits until the monitor has used no CPU for a second (`busy` processes quiet as well).
    */
-  static async start(net: TestNet, ns: string, timeoutMs = 120_000): Promise<NftMonitor> {
+  static async start(
+    net: TestNet,
+    ns: string,
+    busy: readonly number[] = [],
+    timeoutMs = 600_000,
+  ): Promise<NftMonitor> {
     const mon = new NftMonitor(net.spawn(ns, ['nft', 'monitor']));
-    const t0 = performance.now();
+    const t0 = nowMs();
     for (let i = 0; ; i++) {
+      await waitIdle([mon.pid, ...busy], 1_000, timeoutMs);
       const table = `pnbench-ready-${i}`;
       const seen = mon
-        .expect((l) => l.includes(`add table ip ${table}`), 1_000)
+        .expect((l) => l.includes(`add table ip ${table}`), 5_000)
         .then(
           () => true,
           () => false,
         );
       await net.exec(ns, ['nft', `add table ip ${table}; delete table ip ${table}`]);
       if (await seen) return mon;
-      if (performance.now() - t0 > timeoutMs) {
+      if (nowMs() - t0 > timeoutMs) {
         mon.close();
         throw new Error(`nft monitor showed no probe within ${timeoutMs} ms`);
       }
@@ -161,7 +199,7 @@ export class NftMonitor {
   }
 
   private onData(d: string): void {
-    const at = performance.now();
+    const at = nowMs();
     this.buf += d;
     let nl = this.buf.indexOf('\n');
     while (nl >= 0) {
@@ -212,12 +250,12 @@ export async function waitIdle(
   quietMs = 60,
   maxMs = 10_000,
 ): Promise<number> {
-  const t0 = performance.now();
+  const t0 = nowMs();
   let last = ticksOf(pids);
-  let since = performance.now();
+  let since = nowMs();
   for (;;) {
     await new Promise((r) => setTimeout(r, 10));
-    const now = performance.now();
+    const now = nowMs();
     const ticks = ticksOf(pids);
     if (ticks !== last) {
       last = ticks;
