@@ -11,8 +11,11 @@
  *   4. DNS over TCP under abuse (bench/tcp-abuse.ts): idle, slowloris and non-reading
  *      pipelining clients from 127.0.0.0/8, the same against podnet-dns (default limits) and
  *      knotd (its default TCP timeouts, one TCP worker); a valid client's answers per second
- *      and the server's RSS.
- * `PODNET_DNS_BENCH_ONLY=tcp-abuse` runs only part 4.
+ *      and the server's RSS;
+ *   5. zone updates (bench/incremental.ts, in process, run first): at 10,000 Services × 10
+ *      endpoints, a patch for one Service added or one endpoint changed vs a full update.
+ * `PODNET_DNS_BENCH_ONLY=tcp-abuse` runs only part 4, `PODNET_DNS_BENCH_ONLY=incremental` only
+ * part 5 (no dnsperf or knotd needed; results in bench-results/dns-incremental.json).
  * Writes bench-results/dns.json at the repo root.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
@@ -26,6 +29,7 @@ import { promisify } from 'node:util';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { type ClusterDnsState, PreparedZone, compileZone } from '../src/index.js';
+import { incrementalBench } from './incremental.js';
 import { ABUSE, type AbuseResult, bigObjects, bigZoneLines, underAbuse } from './tcp-abuse.js';
 
 const run = promisify(execFile);
@@ -310,6 +314,18 @@ async function tcpAbuse(
 }
 
 async function main(): Promise<void> {
+  const only = process.env.PODNET_DNS_BENCH_ONLY;
+  if (only === 'incremental') {
+    const incremental = await incrementalBench();
+    mkdirSync(join(repo, 'bench-results'), { recursive: true });
+    writeFileSync(
+      join(repo, 'bench-results', 'dns-incremental.json'),
+      `${JSON.stringify(incremental, null, 2)}\n`,
+    );
+    return;
+  }
+  // in process, before the servers start, so its CPU does not overlap their measurements
+  const incremental = only === 'tcp-abuse' ? undefined : await incrementalBench();
   for (const tool of ['dnsperf', 'knotd', 'dig']) {
     await run('which', [tool]).catch(() => {
       throw new Error(`${tool} is not installed (apt-get install dnsperf knot dnsutils)`);
@@ -423,8 +439,8 @@ async function main(): Promise<void> {
       await new Promise((r2) => setTimeout(r2, 200));
     }
 
-    const results: Record<string, unknown> = { names: N, anchor: 'knotd', udpPath };
-    if (process.env.PODNET_DNS_BENCH_ONLY !== 'tcp-abuse') {
+    const results: Record<string, unknown> = { names: N, anchor: 'knotd', udpPath, incremental };
+    if (only !== 'tcp-abuse') {
       // Warm all three (JIT, caches), then measure alternately.
       for (const p of [podnetPort, dgramPort, knotPort])
         await run('dnsperf', ['-s', '127.0.0.1', '-p', String(p), '-d', queryFile, '-l', '2']);

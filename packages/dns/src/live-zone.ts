@@ -280,7 +280,7 @@ export class LiveZone {
       for (const key of changed.services ?? []) dirtyServices.add(key);
       for (const key of dirtyServices) this.serviceChanged(key, dirtyPods);
       for (const key of dirtyPods) this.setOwner(POD + key, this.output(POD + key).keys());
-      this.setOwner(STATIC, this.output(STATIC).keys());
+      if (!this.ownerNames.has(STATIC)) this.setOwner(STATIC, this.output(STATIC).keys());
       const nodes = new Map<string, ZoneNode>();
       for (const name of this.affected) {
         const node = this.node(name);

@@ -338,6 +338,30 @@ function wireKey(name: string): number[] | null {
   return out.length > 255 ? null : out;
 }
 
+/**
+ * Writes the lower-case wire form of a zone key at `out[at]` (room for `name.length + 2` bytes
+ * needed); returns the end, or -1 when the name has escapes or bad labels (as {@link wireKey}).
+ */
+function writeWireKey(name: string, out: Uint8Array, at: number): number {
+  if (name.length === 0 || name.length > 253) return -1;
+  let lenAt = at;
+  let pos = at + 1;
+  for (let i = 0; i <= name.length; i++) {
+    const c = i === name.length ? 0x2e : name.charCodeAt(i);
+    if (c === 0x2e) {
+      const len = pos - lenAt - 1;
+      if (len === 0 || len > 63) return -1;
+      out[lenAt] = len;
+      lenAt = pos++;
+      continue;
+    }
+    if (c === 0x5c || c > 0xff) return -1;
+    out[pos++] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
+  }
+  out[lenAt] = 0;
+  return pos;
+}
+
 function hashWire(bytes: ArrayLike<number>, start: number, end: number): number {
   let h = FNV_OFFSET;
   for (let i = start; i < end; i++) h = Math.imul(h ^ (bytes[i] as number), FNV_PRIME);
@@ -403,7 +427,7 @@ function grown<T extends Uint8Array | Int32Array>(a: T, need: number): T {
  *
  * {@link patch} replaces the answers of some names: they are encoded into an overlay (a slab
  * of its own with its own wire-name index, looked at before the main one), which is folded into
- * a fresh main slab once it holds more than an eighth of the names ({@link compact}).
+ * a fresh main slab once it indexes more than an eighth of the names ({@link compact}).
  */
 export class PreparedZone {
   private settings: DnsZone;
@@ -495,7 +519,10 @@ export class PreparedZone {
     this.over = grown(this.over, base + bytes.length);
     this.over.set(bytes, base);
     this.overLen = base + bytes.length;
-    if (this.ovCount > 32 + this.nodes.size / 8) this.compact();
+    // the overlay is folded in once it indexes an eighth of the names, or once its replaced
+    // entries (the SOA is encoded again by every patch) outweigh a quarter of the main slab
+    if (this.ovCount > 32 + this.nodes.size / 8 || this.overDead > 65536 + this.slab.length / 4)
+      this.compact();
   }
 
   /**
@@ -513,7 +540,8 @@ export class PreparedZone {
       const off = (packed - count) / 8;
       const len = entriesLength(b, off, count);
       if (pos + len > out.length) throw new DnsError('INVALID_STATE', 'prepared zone overflow');
-      out.set(b.subarray(off, off + len), pos);
+      if (len < 256) for (let i = 0; i < len; i++) out[pos + i] = b[off + i] as number;
+      else out.set(b.subarray(off, off + len), pos);
       this.nodes.set(name, pos * 8 + count);
       pos += len;
     }
@@ -557,31 +585,41 @@ export class PreparedZone {
 
   /** Builds the main wire-name index over `nodes` (all in the main slab). */
   private index(): void {
-    const keys: number[][] = [];
-    const packs: number[] = [];
-    let wireBytes = 0;
+    // wire names straight into one buffer: no array per name (this runs for every name)
+    let wire = new Uint8Array(Math.max(1024, this.nodes.size * 32));
+    let wireAt = new Int32Array(Math.max(16, this.nodes.size));
+    let wireNode = new Int32Array(wireAt.length);
+    let hashes = new Int32Array(wireAt.length);
+    let at = 0;
+    let n = 0;
     for (const [name, packed] of this.nodes) {
-      const k = packed % 8 > 0 ? wireKey(name) : null;
-      if (!k) continue;
-      keys.push(k);
-      packs.push(packed);
-      wireBytes += k.length;
+      if (packed % 8 === 0) continue;
+      if (at + name.length + 2 > wire.length) wire = grown(wire, at + name.length + 2);
+      const end = writeWireKey(name, wire, at);
+      if (end < 0) continue;
+      if (n === wireAt.length) {
+        wireAt = grown(wireAt, n + 1);
+        wireNode = grown(wireNode, n + 1);
+        hashes = grown(hashes, n + 1);
+      }
+      wireAt[n] = at;
+      wireNode[n] = packed;
+      hashes[n] = hashWire(wire, at, end);
+      n++;
+      at = end;
     }
     let size = 8;
-    while (size < keys.length * 2) size *= 2;
-    this.table = new Int32Array(size);
-    this.wire = new Uint8Array(wireBytes);
-    this.wireAt = new Int32Array(keys.length);
-    this.wireNode = Int32Array.from(packs);
-    let at = 0;
-    for (const [i, k] of keys.entries()) {
-      this.wire.set(k, at);
-      this.wireAt[i] = at;
-      at += k.length;
-      let slot = hashWire(k, 0, k.length) & (size - 1);
-      while (this.table[slot] !== 0) slot = (slot + 1) & (size - 1);
-      this.table[slot] = i + 1;
+    while (size < n * 2) size *= 2;
+    const table = new Int32Array(size);
+    for (let i = 0; i < n; i++) {
+      let slot = (hashes[i] as number) & (size - 1);
+      while (table[slot] !== 0) slot = (slot + 1) & (size - 1);
+      table[slot] = i + 1;
     }
+    this.table = table;
+    this.wire = wire.slice(0, at);
+    this.wireAt = wireAt.slice(0, n);
+    this.wireNode = wireNode.slice(0, n);
   }
 
   /** Points the overlay index entry of wire name `key` at `packed` (adding it when new). */
