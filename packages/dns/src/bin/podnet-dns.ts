@@ -5,14 +5,17 @@ import {
   type ClusterSource,
   ClusterStore,
   DNS_KINDS,
-  dnsInput,
+  type Delta,
   type SourceLogger,
+  lastDeltas,
   touchesDns,
 } from '@podnet/cluster-state';
 import { ManifestsSource } from '@podnet/cluster-state/sources';
 import { DnsError } from '../errors.js';
+import type { DnsObjectChanges } from '../live-zone.js';
 import { DnsServer } from '../server.js';
 import type { PodsMode } from '../types.js';
+import type { SkippedObject } from '../zone.js';
 
 const USAGE = `usage: podnet-dns (--manifests DIR | --kubeconfig FILE | --in-cluster) [options]
 
@@ -38,7 +41,9 @@ a Kubernetes API server (list/watch through @kubernetes/client-node, as CoreDNS 
   --version            print the version
 
 Prints one JSON line {"event":"listening",...} once serving, and {"event":"synced",...}
-each time the zone changed. Logs are JSON lines on stderr.`;
+each time the zone changed ("update": "full" on the first sync and after a relist, "patch"
+when only the changed objects' names were prepared again). Logs are JSON lines on stderr;
+each object left out of the zone as malformed is logged once ("object skipped").`;
 
 function fail(message: string): never {
   process.stderr.write(`podnet-dns: ${message}\n`);
@@ -127,12 +132,28 @@ async function main(): Promise<void> {
     source = new mod.KubernetesSource({ kubeconfig: v.kubeconfig, log, kinds: DNS_KINDS });
   }
   let timer: NodeJS.Timeout | undefined;
+  // The deltas since the last zone update (all batches of the coalescing window), and whether
+  // the next update must be a full one: the first sync, a relist, or after a failed update.
+  let pending: Delta[] = [];
+  let full = true;
+  let logged = new Set<string>();
   const reload = (): void => {
     if (!source.synced) return;
+    const patch = !full && server.synced;
+    if (patch && pending.length === 0) return;
+    const changes = patch ? dnsChanges(pending) : undefined;
+    pending = [];
+    full = false;
     try {
-      server.update(dnsInput(store));
-      process.stdout.write(`${JSON.stringify({ event: 'synced', names: server.names })}\n`);
+      const started = performance.now();
+      const skipped = changes ? server.update(store, changes) : server.update(store);
+      const ms = Math.round((performance.now() - started) * 100) / 100;
+      logged = logSkipped(skipped, logged, log);
+      process.stdout.write(
+        `${JSON.stringify({ event: 'synced', names: server.names, update: changes ? 'patch' : 'full', ms })}\n`,
+      );
     } catch (err) {
+      full = true;
       const e = err as DnsError;
       log.error('zone update failed', { code: e.code, field: e.field, error: e.message });
     }
@@ -146,6 +167,8 @@ async function main(): Promise<void> {
     }, 20);
   };
   store.subscribe((batch) => {
+    if (batch.resync.some((k) => DNS_KINDS.includes(k))) full = true;
+    for (const d of batch.deltas) if (DNS_KINDS.includes(d.kind)) pending.push(d);
     if (touchesDns(batch) || !server.synced) schedule();
   });
   await source.start(store);
@@ -171,6 +194,42 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
+}
+
+/** The keys of the objects the deltas touch (the last delta of each object), by kind. */
+function dnsChanges(deltas: readonly Delta[]): DnsObjectChanges {
+  const changes = {
+    namespaces: [] as string[],
+    services: [] as string[],
+    endpointSlices: [] as string[],
+    pods: [] as string[],
+  };
+  for (const d of lastDeltas(deltas)) {
+    if (d.kind === 'Namespace') changes.namespaces.push(d.key);
+    else if (d.kind === 'Service') changes.services.push(d.key);
+    else if (d.kind === 'EndpointSlice') changes.endpointSlices.push(d.key);
+    else if (d.kind === 'Pod') changes.pods.push(d.key);
+  }
+  return changes;
+}
+
+/**
+ * Logs each skipped object once, for as long as it stays skipped (its position in the state,
+ * which moves as other objects come and go, is left out of what identifies it); returns what is
+ * logged now.
+ */
+function logSkipped(
+  skipped: readonly SkippedObject[],
+  before: ReadonlySet<string>,
+  log: SourceLogger,
+): Set<string> {
+  const now = new Set<string>();
+  for (const s of skipped) {
+    const id = JSON.stringify([s.object, s.field.replace(/^\w+\[\d+\]/, ''), s.reason, s.dropped]);
+    now.add(id);
+    if (!before.has(id)) log.warn('object skipped', { ...s });
+  }
+  return now;
 }
 
 function logLine(level: string, msg: string, fields: Record<string, unknown> = {}): void {

@@ -36,6 +36,11 @@ status:
   conditions: [{ type: Ready, status: "True" }]
 `;
 
+/** The complete lines of the output so far. */
+function lines(out: readonly string[]): string[] {
+  return out.join('').split('\n').slice(0, -1);
+}
+
 describe('podnet-dns binary in a namespace, queried from another', () => {
   let net: TestNet;
   let server: string;
@@ -113,6 +118,42 @@ describe('podnet-dns binary in a namespace, queried from another', () => {
       timeoutMs: 20_000,
       what: 'api.shop to resolve after reload',
     });
+    // the first sync prepared every name; the added Service only its own
+    const synced = lines(out).filter((l) => l.includes('"event":"synced"'));
+    expect(JSON.parse(synced[0]!)).toMatchObject({ update: 'full' });
+    expect(JSON.parse(synced.at(-1)!)).toMatchObject({ update: 'patch' });
+  });
+
+  it('logs an object the zone leaves out once, as a JSON line, and keeps patching the rest', async () => {
+    // a label value may hold '_' and upper case, a DNS name may not: the slice is left out
+    writeFileSync(
+      join(dir, 'odd.yaml'),
+      'kind: EndpointSlice\napiVersion: discovery.k8s.io/v1\n' +
+        'metadata: { name: odd, namespace: shop, labels: { kubernetes.io/service-name: Web_1 } }\n' +
+        'addressType: IPv4\nendpoints: [{ addresses: [10.244.0.9] }]\n',
+    );
+    await waitFor(() => lines(out).some((l) => l.includes('"object skipped"')), {
+      timeoutMs: 20_000,
+      what: 'the skipped slice to be logged',
+    });
+    writeFileSync(
+      join(dir, 'later.yaml'),
+      'kind: Service\napiVersion: v1\nmetadata: { name: later, namespace: shop }\nspec: { clusterIP: 10.96.5.8 }\n',
+    );
+    await waitFor(async () => (await dig(`later.shop.svc.${Z}`)) === '10.96.5.8', {
+      timeoutMs: 20_000,
+      what: 'a Service added after it to resolve',
+    });
+    const skipped = lines(out).filter((l) => l.includes('"object skipped"'));
+    expect(skipped).toHaveLength(1);
+    expect(JSON.parse(skipped[0]!)).toMatchObject({
+      level: 'warn',
+      object: 'EndpointSlice shop/odd',
+      field: expect.stringMatching(
+        /^endpointSlices\[\d+\]\.metadata\.labels\["kubernetes\.io\/service-name"\]$/,
+      ),
+      dropped: 'object',
+    });
   });
 
   it('skips an invalid manifest with one logged line naming file and field, and keeps updating the rest', async () => {
@@ -146,9 +187,10 @@ describe('podnet-dns binary in a namespace, queried from another', () => {
       ).stdout;
     expect(await get('/health')).toBe('OK');
     expect(await get('/ready')).toBe('OK');
-    expect(await get('/metrics')).toMatch(
-      /podnet_dns_requests_total\{proto="tcp",type="A"\} [1-9]/,
-    );
+    const metrics = await get('/metrics');
+    expect(metrics).toMatch(/podnet_dns_requests_total\{proto="tcp",type="A"\} [1-9]/);
+    expect(metrics).toMatch(/podnet_dns_zone_updates_total\{mode="patch"\} [1-9]/);
+    expect(metrics).toContain('podnet_dns_skipped_objects 1');
   });
 
   it('exits with a clear message on bad flags', async () => {
