@@ -187,8 +187,12 @@ export interface ZonePatch {
  * headless or takes its endpoints from Pods, a Pod's IPs and hostname) and which names each
  * Service's and Pod's records went to; a change recompiles the objects named and those that
  * depend on them, through the same per-object compilers as {@link compileZone}, and reports the
- * names whose records changed. The result always equals `compileZone` of the source's objects in
- * key order (as `ClusterStore.list` returns them), skipped objects and their positions included.
+ * names whose records changed; a name shared by several objects (a PTR name two Services share,
+ * a Pod's hostname record on a headless Service's endpoint name) is merged from all of them, in
+ * compileZone's order. The result always equals `compileZone` of the source's objects in key
+ * order (as `ClusterStore.list` returns them), skipped objects and their positions included.
+ * A skipped object's position costs a sorted list of its kind's keys, kept only while that kind
+ * has a skipped object.
  */
 export class LiveZone {
   private readonly settings: ZoneSettings;
@@ -264,7 +268,8 @@ export class LiveZone {
    * Applies the objects of `changed` as `source` holds them now (absent: deleted). Work is
    * proportional to those objects and the ones whose records depend on them (a slice's Service,
    * the Services selecting a changed Pod, the Pods named under a Service that becomes or stops
-   * being headless), not to the zone.
+   * being headless), not to the zone. When it throws (a source that throws), the zone is left
+   * half updated: {@link build} it again.
    */
   patch(source: DnsObjectSource, changed: DnsObjectChanges, serial: number): ZonePatch {
     this.source = source;
@@ -589,10 +594,12 @@ export class LiveZone {
   }
 
   private bump(name: string, delta: number): void {
-    const n = (this.refs.get(name) ?? 0) + delta;
+    const before = this.refs.get(name) ?? 0;
+    const n = before + delta;
     if (n === 0) this.refs.delete(name);
     else this.refs.set(name, n);
-    this.affected.add(name);
+    // only a count that reaches or leaves 0 can make an empty non-terminal appear or go
+    if (before === 0 || n === 0) this.affected.add(name);
   }
 
   /** The merged node at `name` (owners in compileZone's order), or null when it does not exist. */

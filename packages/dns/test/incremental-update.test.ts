@@ -194,7 +194,7 @@ describe('DnsServer.update(source, changed)', () => {
       ),
       { numRuns: 60 },
     );
-  });
+  }, 180_000);
 
   it('prepares again the SRV answers whose targets a Pod hostname record joins or leaves', async () => {
     const store = new ClusterStore();
@@ -325,5 +325,5 @@ describe('PreparedZone.patch', () => {
       ),
       { numRuns: 100 },
     );
-  });
+  }, 120_000);
 });

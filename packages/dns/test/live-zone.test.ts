@@ -67,7 +67,7 @@ describe('LiveZone', () => {
       ),
       { numRuns: 300 },
     );
-  });
+  }, 120_000);
 
   it('takes a ClusterStore as its source, with no cast', () => {
     const store = new ClusterStore();
