@@ -15,7 +15,7 @@ import {
   ClusterStore,
   type Delta,
   type DeltaBatch,
-  dnsInput,
+  dnsChanges,
   isEmptyPolicyChanges,
   isEmptyServiceChanges,
   kindsOf,
@@ -346,7 +346,7 @@ export class NodeAgent {
     await step('overlay', () => this.syncOverlay());
     await step('services', (full) => this.syncServices(full, batch));
     await step('policies', (full) => this.syncPolicies(full, batch));
-    await step('dns', () => this.syncDns());
+    await step('dns', (full) => this.syncDns(full, batch));
     if (failed.length > 0) throw new AgentError('DATAPATH_FAILED', failed.join('; '));
     return fullRun;
   }
@@ -418,7 +418,7 @@ export class NodeAgent {
     return this.config.dns.mode ?? 'process';
   }
 
-  private async syncDns(): Promise<void> {
+  private async syncDns(full: boolean, batch: DeltaBatch): Promise<void> {
     if (this.dnsMode === 'process') {
       // podnet-dns reads the cluster source itself: the agent only keeps it running
       if (this.dnsProcess?.running) return;
@@ -441,7 +441,10 @@ export class NodeAgent {
       this.dns = dns;
       this.log.info('cluster DNS serving', { address: this.config.dns.ip, port: 53 });
     }
-    const skipped = this.dns.update(dnsInput(this.store));
+    // the zone is patched per changed object (a full update at start and on a full resync)
+    const skipped = full
+      ? this.dns.update(this.store)
+      : this.dns.update(this.store, dnsChanges(batch.deltas));
     const now = new Set<string>();
     for (const k of skipped) {
       const id = `${k.object}|${k.field}|${k.reason}`;

@@ -83,6 +83,7 @@ export {
 } from './store.js';
 export {
   DNS_KINDS,
+  dnsChanges,
   dnsInput,
   isEmptyPolicyChanges,
   isEmptyServiceChanges,
@@ -96,6 +97,7 @@ export {
   serviceChanges,
   serviceInput,
   touchesDns,
+  type DnsDeltaInput,
   type DnsInput,
   type OverlayPeer,
   type PolicyDeltaInput,

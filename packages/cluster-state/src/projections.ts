@@ -195,6 +195,30 @@ export function dnsInput(store: ClusterStore): DnsInput {
   };
 }
 
+/** The keys of the objects the cluster zone is made from that some deltas change, by kind. */
+export interface DnsDeltaInput {
+  namespaces: string[];
+  services: string[];
+  endpointSlices: string[];
+  pods: string[];
+}
+
+/**
+ * The keys of the Namespaces, Services, EndpointSlices and Pods some deltas change (the last
+ * delta of each object), as `@podnet/dns`'s incremental `DnsServer.update(store, changed)` takes
+ * them; the zone reads the objects themselves from the store.
+ */
+export function dnsChanges(deltas: readonly Delta[]): DnsDeltaInput {
+  const out: DnsDeltaInput = { namespaces: [], services: [], endpointSlices: [], pods: [] };
+  for (const d of lastDeltas(deltas)) {
+    if (d.kind === 'Namespace') out.namespaces.push(d.key);
+    else if (d.kind === 'Service') out.services.push(d.key);
+    else if (d.kind === 'EndpointSlice') out.endpointSlices.push(d.key);
+    else if (d.kind === 'Pod') out.pods.push(d.key);
+  }
+  return out;
+}
+
 /** True when a batch changes what the cluster zone is made from. */
 export function touchesDns(batch: DeltaBatch): boolean {
   const kinds = kindsOf(batch);

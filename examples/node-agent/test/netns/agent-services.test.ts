@@ -106,6 +106,8 @@ describe('agent programs host ports, Services, DNS and NetworkPolicy', () => {
     net = createTestNet();
     ({ node, underlay } = await startOneNode(net, '192.168.55', {
       podCidrs: ['10.244.5.0/24'],
+      // the agent serves DNS itself here (the kind image's mode); other suites run podnet-dns
+      dns: { ip: '169.254.20.10', clusterDomain: 'cluster.local', mode: 'embedded' },
     }));
     pa = await net.ns('pa');
     pb = await net.ns('pb');

@@ -7,12 +7,11 @@ import {
   DNS_KINDS,
   type Delta,
   type SourceLogger,
-  lastDeltas,
+  dnsChanges,
   touchesDns,
 } from '@podnet/cluster-state';
 import { ManifestsSource } from '@podnet/cluster-state/sources';
 import { DnsError } from '../errors.js';
-import type { DnsObjectChanges } from '../live-zone.js';
 import { DnsServer } from '../server.js';
 import type { PodsMode } from '../types.js';
 import type { SkippedObject } from '../zone.js';
@@ -194,23 +193,6 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
-}
-
-/** The keys of the objects the deltas touch (the last delta of each object), by kind. */
-function dnsChanges(deltas: readonly Delta[]): DnsObjectChanges {
-  const changes = {
-    namespaces: [] as string[],
-    services: [] as string[],
-    endpointSlices: [] as string[],
-    pods: [] as string[],
-  };
-  for (const d of lastDeltas(deltas)) {
-    if (d.kind === 'Namespace') changes.namespaces.push(d.key);
-    else if (d.kind === 'Service') changes.services.push(d.key);
-    else if (d.kind === 'EndpointSlice') changes.endpointSlices.push(d.key);
-    else if (d.kind === 'Pod') changes.pods.push(d.key);
-  }
-  return changes;
 }
 
 /**
