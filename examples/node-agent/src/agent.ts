@@ -435,6 +435,7 @@ export class NodeAgent {
     if (!this.dns) {
       const dns = new DnsServer({
         zone: this.config.dns.clusterDomain,
+        nameservers: [this.config.dns.ip],
         resolvConf: '/etc/resolv.conf',
       });
       await dns.start({ address: this.config.dns.ip, port: 53 });

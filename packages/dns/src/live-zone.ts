@@ -7,7 +7,6 @@ import type {
   ZoneOptions,
 } from './types.js';
 import type { DnsZone, ZoneNode } from './zone.js';
-import { SPEC_VERSION } from './zone.js';
 import {
   type EndpointGroup,
   type PodEntry,
@@ -23,7 +22,7 @@ import {
   finishRecords,
   matchesSelector,
   podHostKey,
-  soaData,
+  apexRecords,
   zoneSettings,
 } from './zone-objects.js';
 
@@ -536,17 +535,12 @@ export class LiveZone {
         compilePodHost(entry, (k) => this.serviceParts.get(k)?.headless === true, this.settings, c);
       out = c.records;
     } else {
-      const { zone, ttl } = this.settings;
-      out = new Map<string, DnsRecord[]>([
-        [
-          zone,
-          [{ name: zone, type: 'SOA', class: 'IN', ttl, data: soaData(zone, this.serial, ttl) }],
-        ],
-        [
-          `dns-version.${zone}`,
-          [{ name: `dns-version.${zone}`, type: 'TXT', class: 'IN', ttl, data: [SPEC_VERSION] }],
-        ],
-      ]);
+      out = new Map<string, DnsRecord[]>();
+      for (const rr of apexRecords(this.settings, this.serial)) {
+        const list = out.get(rr.name) ?? [];
+        list.push(rr);
+        out.set(rr.name, list);
+      }
     }
     this.outputs.set(owner, out);
     return out;

@@ -25,6 +25,7 @@ import {
   type ParsedQuery,
   PreparedZone,
   buildResponse,
+  type PreparedAnswer,
   errorResponse,
   parseQuery,
   udpLimit,
@@ -138,6 +139,7 @@ export class DnsServer {
       ttl: options.ttl,
       pods: options.pods,
       endpointsFromPods: options.endpointsFromPods,
+      nameservers: options.nameservers,
     };
     compileZone({}, this.zoneOptions);
     this.tcpLimits = tcpLimits(options.tcp);
@@ -281,12 +283,12 @@ export class DnsServer {
     if (this.prepared) {
       const ans = this.prepared.lookup(q.key, q.qtype, q.questionEnd - 16);
       if (ans) {
-        const target =
-          q.qtype === TYPE_CODES.CNAME || !this.forwarder
-            ? undefined
-            : this.prepared.cnameTarget(q.key);
-        if (target !== undefined && authorityOf(this.zoneName, target) === null) {
-          return this.chase(q, buildResponse(msg, q, ans, 65535), target, limit, started);
+        const target = q.qtype === TYPE_CODES.CNAME ? undefined : this.prepared.cnameTarget(q.key);
+        if (target !== undefined) {
+          if (authorityOf(this.zoneName, target) !== null)
+            return this.done(this.followInZone(msg, q, ans, target, limit), started);
+          if (this.forwarder)
+            return this.chase(q, buildResponse(msg, q, ans, 65535), target, limit, started);
         }
         return this.done(buildResponse(msg, q, ans, limit, alloc), started);
       }
@@ -345,6 +347,51 @@ export class DnsServer {
       : undefined;
     const out = renderResponse(msg, q, partsOf(scanned), limit, 0, cap);
     return this.done(out ?? simple(msg, q, RCODES.SERVFAIL), started);
+  }
+
+  /**
+   * Follows an ExternalName CNAME to a name inside the cluster zone in the same answer (RFC 1034
+   * §4.3.2; the Kubernetes DNS specification's ExternalName example): the CNAME, then the
+   * target's records (following further in-zone CNAMEs, at most 8), with the target's rcode.
+   */
+  private followInZone(
+    msg: Uint8Array,
+    q: ParsedQuery,
+    first: PreparedAnswer,
+    target: string,
+    limit: number,
+  ): Uint8Array {
+    const response = decodeMessage(buildResponse(msg, q, first, 65535));
+    const seen = new Set([q.key]);
+    let name = target;
+    for (let hop = 0; hop < 8 && this.prepared; hop++) {
+      const probe = encodeMessage({
+        ...response,
+        qr: false,
+        questions: [{ name, type: q.qtype }],
+        answers: [],
+        authorities: [],
+        additionals: [],
+        edns: undefined,
+      });
+      const parsed = parseQuery(probe);
+      if (parsed.kind !== 'query' || seen.has(parsed.query.key)) break;
+      seen.add(parsed.query.key);
+      const ans = this.prepared.lookup(parsed.query.key, q.qtype, parsed.query.questionEnd - 16);
+      if (!ans) break;
+      const part = decodeMessage(buildResponse(probe, parsed.query, ans, 65535));
+      response.answers.push(...part.answers);
+      response.additionals.push(...part.additionals);
+      response.rcode = part.rcode;
+      response.authorities = part.answers.length === 0 ? part.authorities : [];
+      const next = this.prepared.cnameTarget(parsed.query.key);
+      if (next === undefined || authorityOf(this.zoneName, next) === null) break;
+      name = next;
+    }
+    let out = encodeMessage(response);
+    if (out.length > limit)
+      out = encodeMessage({ ...response, tc: true, answers: [], authorities: [], additionals: [] });
+    return out;
   }
 
   /**

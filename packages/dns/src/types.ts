@@ -56,6 +56,11 @@ export interface ZoneOptions {
    * selects (for manifests without an endpoint controller); default true.
    */
   endpointsFromPods?: boolean;
+  /**
+   * Addresses of the cluster DNS servers: answered as the A/AAAA records of `ns.dns.<zone>`, the
+   * name the zone apex's NS record gives (default none: the NS record alone).
+   */
+  nameservers?: readonly string[];
 }
 
 /** Record types this package encodes and decodes by name. */

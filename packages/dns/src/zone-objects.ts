@@ -51,6 +51,12 @@ export interface SkippedObject {
   readonly dropped: 'object' | 'port' | 'endpoint' | 'address' | 'hostname';
 }
 
+/** Version of the Kubernetes DNS specification served at `dns-version.<zone>`. */
+export const SPEC_VERSION = '1.1.0';
+
+/** The annotation older Services use for `publishNotReadyAddresses: true`. */
+export const TOLERATE_UNREADY = 'service.alpha.kubernetes.io/tolerate-unready-endpoints';
+
 /** The zone options, checked, with defaults applied. */
 export interface ZoneSettings {
   /** Cluster domain, lower case, no trailing dot. */
@@ -60,6 +66,8 @@ export interface ZoneSettings {
   readonly ttl: number;
   readonly pods: PodsMode;
   readonly endpointsFromPods: boolean;
+  /** Addresses of the cluster DNS servers (A/AAAA of `ns.dns.<zone>`, the apex NS). */
+  readonly nameservers: readonly { ip: string; v6: boolean }[];
 }
 
 /** Checks the zone options; throws `DnsError` `INVALID_ARGUMENT` naming the bad one. */
@@ -88,13 +96,43 @@ export function zoneSettings(options: ZoneOptions): ZoneSettings {
       { field: 'pods', value: pods },
     );
   }
+  const nameservers = (options.nameservers ?? []).map((a, i) => {
+    if (typeof a !== 'string' || !ipaddr.isValid(a)) {
+      throw new DnsError(
+        'INVALID_ARGUMENT',
+        `nameservers[${i}] must be an IP address, got ${JSON.stringify(a)}`,
+        { field: `nameservers[${i}]`, value: a },
+      );
+    }
+    const addr = ipaddr.parse(a);
+    return { ip: addr.toString(), v6: addr.kind() === 'ipv6' };
+  });
   return {
     zone,
     svcZone: `svc.${zone}`,
     ttl,
     pods,
     endpointsFromPods: options.endpointsFromPods !== false,
+    nameservers,
   };
+}
+
+/**
+ * The records every zone has at and under its apex: the SOA, the NS (RFC 1034 §4.2.1: a zone's
+ * apex names its servers; `ns.dns.<zone>`, as CoreDNS answers), the A/AAAA of that name when the
+ * server's addresses are known, and `dns-version.<zone>`.
+ */
+export function apexRecords(settings: ZoneSettings, serial: number): DnsRecord[] {
+  const { zone, ttl } = settings;
+  const ns = `ns.dns.${zone}`;
+  return [
+    { name: zone, type: 'SOA', class: 'IN', ttl, data: soaData(zone, serial, ttl) },
+    { name: zone, type: 'NS', class: 'IN', ttl, data: ns },
+    ...settings.nameservers.map(
+      (a): DnsRecord => ({ name: ns, type: a.v6 ? 'AAAA' : 'A', class: 'IN', ttl, data: a.ip }),
+    ),
+    { name: `dns-version.${zone}`, type: 'TXT', class: 'IN', ttl, data: [SPEC_VERSION] },
+  ];
 }
 
 /**
@@ -172,7 +210,11 @@ export function reverseName(ip: string): string {
 
 /** The dashed form of an IP used in generated hostnames and pod names (`10-0-0-1`, `2001-db8--1`). */
 export function dashedIp(ip: string): string {
-  return ip.replace(/[.:]/g, '-');
+  const dashed = ip.replace(/[.:]/g, '-');
+  // a label may not start or end with '-' (RFC 1123): `fd00::` is `fd00--0`, `::1` is `0--1`
+  // (both read back as the same address); CoreDNS appends the same 0
+  const tail = dashed.endsWith('-') ? `${dashed}0` : dashed;
+  return tail.startsWith('-') ? `0${tail}` : tail;
 }
 
 /**
@@ -528,7 +570,10 @@ export function compileService(
       podSelector = spec.selector;
       svcGroups = [podEndpoints(pods(ns), spec.selector, name as string, ports)];
     }
-    const publishNotReady = spec.publishNotReadyAddresses === true;
+    // the spec's "ready": publishNotReadyAddresses, or the older annotation that means the same
+    const publishNotReady =
+      spec.publishNotReadyAddresses === true ||
+      svc.metadata?.annotations?.[TOLERATE_UNREADY] === 'true';
     for (const g of svcGroups ?? []) {
       const addrs = g.addrs.filter((a) => publishNotReady || a.ready);
       for (const a of addrs) {

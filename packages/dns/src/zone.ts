@@ -25,15 +25,13 @@ import {
   compileSlice,
   entChain,
   normalizeName,
+  apexRecords,
   soaData,
   zoneSettings,
 } from './zone-objects.js';
 
-export { dashedIp, normalizeName, reverseName } from './zone-objects.js';
+export { SPEC_VERSION, dashedIp, normalizeName, reverseName } from './zone-objects.js';
 export type { SkippedObject } from './zone-objects.js';
-
-/** Version of the Kubernetes DNS specification served at `dns-version.<zone>`. */
-export const SPEC_VERSION = '1.1.0';
 
 /** A name in the zone and every record it owns (none for an empty non-terminal). */
 export interface ZoneNode {
@@ -115,8 +113,7 @@ export function compileZone(state: ClusterDnsState, options: ZoneOptions = {}): 
     },
   };
 
-  b.add({ name: zone, type: 'SOA', class: 'IN', ttl, data: soaData(zone, serial, ttl) }, zone);
-  b.add({ name: `dns-version.${zone}`, type: 'TXT', class: 'IN', ttl, data: [SPEC_VERSION] }, zone);
+  for (const rr of apexRecords(settings, serial)) b.add(rr, zone);
   b.ent(svcZone, zone);
   b.ent(`pod.${zone}`, zone);
 

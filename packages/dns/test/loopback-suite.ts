@@ -36,6 +36,18 @@ export const state: ClusterDnsState = {
       metadata: { name: 'ext', namespace: 'default' },
       spec: { type: 'ExternalName', externalName: 'ext.example.test' },
     },
+    {
+      metadata: { name: 'alias', namespace: 'default' },
+      spec: { type: 'ExternalName', externalName: `web.default.svc.${'cluster.local'}` },
+    },
+    {
+      metadata: { name: 'alias2', namespace: 'default' },
+      spec: { type: 'ExternalName', externalName: `alias.default.svc.${'cluster.local'}` },
+    },
+    {
+      metadata: { name: 'dangling', namespace: 'default' },
+      spec: { type: 'ExternalName', externalName: `gone.default.svc.${'cluster.local'}` },
+    },
   ],
   endpointSlices: [
     endpointSlice(
@@ -204,6 +216,31 @@ export function loopbackSuite(udp: UdpPath): void {
         [`ext.default.svc.${Z}`, 'A'],
         'NOERROR',
         [`ext.default.svc.${Z}. IN CNAME ext.example.test.`, 'ext.example.test. IN A 192.0.2.8'],
+      ],
+      [
+        'ExternalName inside the zone: CNAME and the target in one answer',
+        [`alias.default.svc.${Z}`, 'AAAA'],
+        'NOERROR',
+        [
+          `alias.default.svc.${Z}. IN CNAME web.default.svc.${Z}.`,
+          `web.default.svc.${Z}. IN AAAA fd00:96::10`,
+        ],
+      ],
+      [
+        'ExternalName chain inside the zone',
+        [`alias2.default.svc.${Z}`, 'A'],
+        'NOERROR',
+        [
+          `alias2.default.svc.${Z}. IN CNAME alias.default.svc.${Z}.`,
+          `alias.default.svc.${Z}. IN CNAME web.default.svc.${Z}.`,
+          `web.default.svc.${Z}. IN A 10.96.0.10`,
+        ],
+      ],
+      [
+        'ExternalName to a missing in-zone name',
+        [`dangling.default.svc.${Z}`, 'A'],
+        'NXDOMAIN',
+        [`dangling.default.svc.${Z}. IN CNAME gone.default.svc.${Z}.`],
       ],
       ['dns-version', [`dns-version.${Z}`, 'TXT'], 'NOERROR', [`dns-version.${Z}. IN TXT "1.1.0"`]],
       [

@@ -441,3 +441,58 @@ describe('resolve (Kubernetes DNS specification 1.1.0)', () => {
     expect(() => compileZone({}, { pods: 'maybe' as never })).toThrow(/pods/);
   });
 });
+
+describe('issue #16 fixes', () => {
+  const answersOf = (zone: ReturnType<typeof compileZone>, name: string, type: string) => {
+    const r = resolve(zone, { name, type: type as 'A' });
+    if (r.kind !== 'answer') throw new Error('forwarded');
+    return { rcode: r.rcode, data: r.answers.map((a) => `${a.type} ${JSON.stringify(a.data)}`) };
+  };
+
+  it('the zone apex has an NS record (RFC 1034 §4.2.1), and its name the servers’ addresses', () => {
+    const zone = compileZone({}, { nameservers: ['10.96.0.10', 'fd00:96::a'] });
+    expect(answersOf(zone, 'cluster.local', 'NS').data).toEqual(['NS "ns.dns.cluster.local"']);
+    expect(answersOf(zone, 'ns.dns.cluster.local', 'A').data).toEqual(['A "10.96.0.10"']);
+    expect(answersOf(zone, 'ns.dns.cluster.local', 'AAAA').data).toEqual(['AAAA "fd00:96::a"']);
+    const bare = compileZone({});
+    expect(answersOf(bare, 'cluster.local', 'NS').data).toEqual(['NS "ns.dns.cluster.local"']);
+    expect(() => compileZone({}, { nameservers: ['nope'] })).toThrow(/nameservers\[0\]/);
+  });
+
+  it('an IPv6 endpoint ending (or starting) with "::" gets a valid host label', () => {
+    const zone = compileZone({
+      services: [headlessService('default', 'v6', ['http:80'])],
+      endpointSlices: [
+        endpointSlice('default', 'v6', [{ ip: 'fd00:1::' }, { ip: '::1' }], ['http:80']),
+      ],
+    });
+    const srv = answersOf(zone, '_http._tcp.v6.default.svc.cluster.local', 'SRV').data.join(' ');
+    expect(srv).toContain('fd00-1--0.v6.default.svc.cluster.local');
+    expect(srv).toContain('0--1.v6.default.svc.cluster.local');
+    expect(answersOf(zone, 'fd00-1--0.v6.default.svc.cluster.local', 'AAAA').data).toEqual([
+      'AAAA "fd00:1::"',
+    ]);
+    for (const name of [...zone.nodes.keys()])
+      for (const label of name.split('.')) {
+        expect(label.startsWith('-') || label.endsWith('-'), name).toBe(false);
+      }
+  });
+
+  it('the tolerate-unready-endpoints annotation counts as publishNotReadyAddresses', () => {
+    const svc = headlessService('default', 'db', ['pg:5432']);
+    const annotated = {
+      ...svc,
+      metadata: {
+        ...svc.metadata,
+        annotations: { 'service.alpha.kubernetes.io/tolerate-unready-endpoints': 'true' },
+      },
+    };
+    const slices = [
+      endpointSlice('default', 'db', [{ ip: '10.1.0.5', ready: false }], ['pg:5432']),
+    ];
+    const plain = compileZone({ services: [svc], endpointSlices: slices });
+    const tolerant = compileZone({ services: [annotated], endpointSlices: slices });
+    expect(answersOf(plain, 'db.default.svc.cluster.local', 'A').data).toEqual([]);
+    expect(answersOf(tolerant, 'db.default.svc.cluster.local', 'A').data).toEqual(['A "10.1.0.5"']);
+  });
+});

@@ -109,6 +109,8 @@ async function main(): Promise<void> {
     pods: v.pods as PodsMode | undefined,
     upstreams: v.upstream,
     resolvConf: v.upstream ? undefined : v['resolv-conf'],
+    // the apex NS names ns.dns.<zone>; its address is the one this server listens on
+    nameservers: ['0.0.0.0', '::', undefined].includes(v.address) ? [] : [v.address as string],
   });
   const log: SourceLogger = {
     info: (msg, fields) => logLine('info', msg, fields),
