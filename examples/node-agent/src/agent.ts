@@ -236,7 +236,7 @@ export class NodeAgent {
     if (!this.conflistWritten) r.push('conflist not written');
     if (this.lastError) r.push(`last reconcile failed: ${this.lastError}`);
     if (this.source?.synced && this.network) {
-      const serving = this.dnsMode === 'embedded' ? this.dns?.synced : this.dnsProcess?.running;
+      const serving = this.dnsMode === 'embedded' ? this.dns?.synced : this.dnsProcess?.serving;
       if (!serving) r.push('cluster DNS not serving');
     }
     return r;
@@ -343,10 +343,12 @@ export class NodeAgent {
         failed.push(`${name}: ${msg}`);
       }
     };
+    // podnet-dns lists the cluster itself: start it first, in parallel with the tables
+    if (this.dnsMode === 'process') await step('dns', (full) => this.syncDns(full, batch));
     await step('overlay', () => this.syncOverlay());
     await step('services', (full) => this.syncServices(full, batch));
     await step('policies', (full) => this.syncPolicies(full, batch));
-    await step('dns', (full) => this.syncDns(full, batch));
+    if (this.dnsMode === 'embedded') await step('dns', (full) => this.syncDns(full, batch));
     if (failed.length > 0) throw new AgentError('DATAPATH_FAILED', failed.join('; '));
     return fullRun;
   }
@@ -422,6 +424,10 @@ export class NodeAgent {
     if (this.dnsMode === 'process') {
       // podnet-dns reads the cluster source itself: the agent only keeps it running
       if (this.dnsProcess?.running) return;
+      if (this.dnsProcess)
+        this.log.warn('cluster DNS process exited; starting it again', {
+          log: this.dnsProcess.logTail(),
+        });
       this.dnsProcess ??= new DnsProcess(this.config, this.log);
       const how = await this.dnsProcess.ensure();
       this.log.info('cluster DNS serving', {

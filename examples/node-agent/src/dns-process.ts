@@ -74,6 +74,8 @@ function cmdline(pid: number): string[] | undefined {
  */
 export class DnsProcess {
   private pid?: number;
+  /** An adopted process is listening; a started one once its log says so. */
+  private listening = true;
   private readonly pidFile: string;
   private readonly logFile: string;
 
@@ -104,6 +106,7 @@ export class DnsProcess {
     } catch {}
     if (old !== undefined && this.matches(old)) {
       this.pid = old;
+      this.listening = true;
       return 'adopted';
     }
     if (old !== undefined)
@@ -134,19 +137,31 @@ export class DnsProcess {
     if (child.pid === undefined)
       throw new AgentError('DATAPATH_FAILED', `cannot start ${this.argv.join(' ')}`);
     this.pid = child.pid;
+    this.listening = false;
     writeFileSync(this.pidFile, String(child.pid));
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const text = existsSync(this.logFile) ? readFileSync(this.logFile, 'utf8') : '';
-      if (text.includes('"event":"listening"') && this.matches(child.pid)) break;
-      if (cmdline(child.pid) === undefined)
-        throw new AgentError('DATAPATH_FAILED', `cluster DNS process exited: ${text.slice(-1500)}`);
-      if (Date.now() > deadline)
-        throw new AgentError('DATAPATH_FAILED', 'cluster DNS process did not start listening');
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    this.log.info('cluster DNS process started', { pid: child.pid, log: this.logFile });
+    // not waited for: it lists the cluster itself, in parallel with the agent's first apply;
+    // readiness asks `serving`
     return 'started';
+  }
+
+  /** True once the running process has said it listens (its log's `listening` event). */
+  get serving(): boolean {
+    if (this.running === undefined) return false;
+    if (!this.listening) {
+      try {
+        this.listening = readFileSync(this.logFile, 'utf8').includes('"event":"listening"');
+      } catch {}
+    }
+    return this.listening;
+  }
+
+  /** The end of the process's log (for a message when it died). */
+  logTail(): string {
+    try {
+      return readFileSync(this.logFile, 'utf8').slice(-1500);
+    } catch {
+      return '';
+    }
   }
 
   /** Stops the process (the agent does this only when asked to remove its DNS). */

@@ -21,6 +21,8 @@ interface Resource {
   readonly events: WatchEvent[];
   /** Watches from a resourceVersion below this get 410 Gone. */
   compactedBelow: number;
+  /** `objects` sorted by namespace/name, until the next change. */
+  sorted?: FixtureObject[];
 }
 
 /** Faults the fixture can inject. */
@@ -114,6 +116,7 @@ export class ApiFixture {
     const type = r.objects.has(key) ? 'MODIFIED' : 'ADDED';
     const stored = { ...obj, metadata: { ...obj.metadata, resourceVersion: String(++this.rv) } };
     r.objects.set(key, stored);
+    r.sorted = undefined;
     this.emit(path, { rv: this.rv, type, object: stored });
   }
 
@@ -124,17 +127,21 @@ export class ApiFixture {
     const old = r.objects.get(key);
     if (!old) return;
     r.objects.delete(key);
+    r.sorted = undefined;
     const gone = { ...old, metadata: { ...old.metadata, resourceVersion: String(++this.rv) } };
     this.emit(path, { rv: this.rv, type: 'DELETED', object: gone });
   }
 
   /** The objects currently stored under `path`, sorted by namespace/name. */
   objects(path: string): FixtureObject[] {
-    return [...this.resource(path).objects.values()].sort((a, b) =>
+    const r = this.resource(path);
+    // sorted once per change, not once per list page (10,000 objects in 20 pages)
+    r.sorted ??= [...r.objects.values()].sort((a, b) =>
       `${a.metadata.namespace ?? ''}/${a.metadata.name}`.localeCompare(
         `${b.metadata.namespace ?? ''}/${b.metadata.name}`,
       ),
     );
+    return [...r.sorted];
   }
 
   /** Forgets history: watches from any earlier resourceVersion now get 410 Gone. */
