@@ -380,6 +380,20 @@ export class PolicySyncer {
     return this.serial(() => this.endSession());
   }
 
+  /**
+   * Starts the incremental session right after a full rebuild, with a no-op (`add table` of the
+   * table that exists), so the first watch event does not also pay for the `nft` process start.
+   * A failure here only drops the session.
+   */
+  private async warmSession(): Promise<void> {
+    this.session ??= new NftSession({ netns: this.host.netns, timeoutMs: 120_000 });
+    try {
+      await this.session.apply(`add table inet ${this.compiler.table}\n`);
+    } catch {
+      this.endSession();
+    }
+  }
+
   private endSession(): void {
     this.session?.close();
     this.session = undefined;
@@ -408,6 +422,7 @@ export class PolicySyncer {
         this.session ??= new NftSession({ netns: this.host.netns, timeoutMs: 120_000 });
         await this.session.apply(script);
       }
+      if (full && this.useSession) await this.warmSession();
     } catch (cause) {
       this.compiler.invalidate();
       throw new NetpolError(

@@ -365,6 +365,23 @@ export class ServiceSyncer {
     });
   }
 
+  /**
+   * Starts the partial-sync session right after a full sync, with a no-op (`add table` of a
+   * table that exists), so the first watch event does not also pay for the `nft` process start
+   * and its first look at a big ruleset. A failure here only drops the session.
+   */
+  private async warmSession(timeoutMs: number): Promise<void> {
+    this.session ??= new NftSession({ netns: this.host.netns, timeoutMs });
+    try {
+      await this.session.apply(
+        this.ctx.families.map((f) => `add table ${f} ${this.ctx.table}\n`).join(''),
+      );
+    } catch {
+      this.session.close();
+      this.session = undefined;
+    }
+  }
+
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.queue.then(fn, fn);
     this.queue = run.catch(() => undefined);
@@ -433,6 +450,7 @@ export class ServiceSyncer {
         this.session ??= new NftSession({ netns: this.host.netns, timeoutMs });
         await this.session.apply(script);
       }
+      if (full && this.options.session) await this.warmSession(timeoutMs);
     } catch (cause) {
       this.needFull = true;
       this.lastRuleset = undefined;
