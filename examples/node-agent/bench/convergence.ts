@@ -984,7 +984,7 @@ function printResults(r: ConvergenceResults): void {
     if (!Number.isNaN(v)) console.log(`  ${String(v).padStart(9)}  ${k}`);
   }
   console.log(
-    `  the API fixture (a worker thread of the bench process) was answering a LIST during ${ms(cs.fixture.agentListWaitMs)} of the agent's lists and ${ms(cs.fixture.dnsProcessListWaitMs)} of the DNS process's (${cs.fixture.listRequests} LIST requests, pages of 500; it sorts the whole kind for every page)`,
+    `  the API fixture (a worker thread of the bench process) was answering a LIST during ${ms(cs.fixture.agentListWaitMs)} of the agent's lists and ${ms(cs.fixture.dnsProcessListWaitMs)} of the DNS process's (${cs.fixture.listRequests} LIST requests, pages of 500)`,
   );
   console.log(
     `  the agent's own account (/metrics at convergence): all applies ${ms(cs.agentMetrics.reconcileMs)}, of which the services full sync ${ms(cs.agentMetrics.servicesFullSyncMs)}`,
