@@ -389,8 +389,12 @@ export class CniService {
 
   private async teardown(containerId: string, ifName: string, hostIf: string): Promise<boolean> {
     const rec = this.deps.attachments.get(containerId, ifName);
-    await this.deleteHostLink(hostIf);
     const net = this.deps.network();
+    // an attachment whose address cannot be released yet (the agent is still starting): say so
+    // (code 11, the runtime retries) instead of forgetting the attachment and leaking its address;
+    // with no attachment there is nothing of ours to keep (an ADD needs the network)
+    if (!net && rec) this.requireNetwork();
+    await this.deleteHostLink(hostIf);
     if (net) await net.allocator.release(containerId, ifName);
     this.deps.attachments.delete(containerId, ifName);
     const hadPorts = (rec?.hostPorts.length ?? 0) > 0;

@@ -23,6 +23,7 @@ describe('CniService with a recording runner and a memory IPAM store', () => {
   let service: CniService;
   let hostPortSyncs = 0;
   let ready = true;
+  let ipam: Allocator;
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'podnet-cni-svc-'));
@@ -31,6 +32,7 @@ describe('CniService with a recording runner and a memory IPAM store', () => {
       { rangeSets: parseRangeSets([[{ subnet: '10.244.9.0/24' }]]) },
       new MemoryStore(),
     );
+    ipam = allocator;
     hostPortSyncs = 0;
     ready = true;
     service = new CniService({
@@ -124,6 +126,20 @@ describe('CniService with a recording runner and a memory IPAM store', () => {
     ]);
     const re = await call('ADD', 'c5');
     expect(JSON.parse(re.stdout).ips[0].address).toBe('10.244.9.3/24');
+  });
+
+  it('DEL while the pod network is not set up yet (an agent starting) answers 11 and keeps the attachment, so its address is not leaked', async () => {
+    expect((await call('ADD', 'c6')).exitCode).toBe(0);
+    ready = false;
+    const early = await call('DEL', 'c6');
+    expect(early.exitCode).toBe(1);
+    expect(JSON.parse(early.stdout).code).toBe(11);
+    expect(await ipam.get('c6', 'eth0')).toHaveLength(1);
+    // an attachment that was never made is still deleted without the network
+    expect((await call('DEL', 'never-added')).exitCode).toBe(0);
+    ready = true;
+    expect((await call('DEL', 'c6')).exitCode).toBe(0);
+    expect(await ipam.get('c6', 'eth0')).toEqual([]);
   });
 
   it('GC tears down what is not valid and reports failures without stopping', async () => {
