@@ -1,9 +1,8 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { formatOf, MAX_YAML_ALIASES, parseText } from '@podnet/cluster-state';
+import { parseManifestText } from '@podnet/cluster-state';
 import ts from 'typescript';
-import { parseAllDocuments } from 'yaml';
 
 /** One Kubernetes object read from a manifest file. */
 export interface ManifestDoc {
@@ -27,12 +26,7 @@ export interface ManifestProblem {
  */
 export function loadManifests(file: string): ManifestDoc[] {
   const out: ManifestDoc[] = [];
-  const parsed = parseText(
-    { parseAllDocuments },
-    readFileSync(file, 'utf8'),
-    formatOf(file),
-    MAX_YAML_ALIASES,
-  );
+  const parsed = parseManifestText(readFileSync(file, 'utf8'), { file });
   for (const d of parsed) {
     if (d.error !== undefined) throw new Error(`${file}: document ${d.document}: ${d.error}`);
     if (d.value) out.push(d.value as ManifestDoc);

@@ -230,18 +230,29 @@ export function sizeProblem(file: string, bytes: number, max: number): ManifestP
  * in `ignored`.
  */
 export function readManifestText(text: string, options: ReadManifestOptions = {}): ManifestRead {
-  const file = options.file ?? 'manifest';
+  return readDocuments(parseManifestText(text, options), options);
+}
+
+/**
+ * The first half of {@link readManifestText}: the documents of a manifest text as plain values
+ * (no kind checks), for tools that read other kinds too (the kind manifests' schema checks). A
+ * text over the size limit is one error of document 0.
+ */
+export function parseManifestText(
+  text: string,
+  options: ReadManifestOptions = {},
+): ParsedDocument[] {
   const max = options.maxBytes ?? DEFAULT_MAX_MANIFEST_BYTES;
-  const tooBig = sizeProblem(file, Buffer.byteLength(text, 'utf8'), max);
-  if (tooBig) return { objects: [], problems: [tooBig], ignored: [] };
-  const format = options.format ?? formatOf(file);
-  const parsed = parseText(
-    format === 'json' ? { parseAllDocuments: () => [] } : loadYaml(),
-    text,
-    format,
-    MAX_YAML_ALIASES,
-  );
-  return readDocuments(parsed, options);
+  const tooBig = sizeProblem(options.file ?? 'manifest', Buffer.byteLength(text, 'utf8'), max);
+  if (tooBig) return [{ document: 0, error: tooBig.message }];
+  const format = options.format ?? formatOf(options.file ?? 'manifest');
+  const yaml = format === 'json' ? { parseAllDocuments: () => [] } : loadYaml();
+  return parseText(yaml, text, format, MAX_YAML_ALIASES);
+}
+
+/** An object as the YAML text of a manifest file, which {@link readManifestText} reads back. */
+export function formatManifest(object: unknown): string {
+  return (loadYaml() as unknown as { stringify(v: unknown): string }).stringify(object);
 }
 
 /**

@@ -2,8 +2,12 @@
  * `podnet get`: the cluster's objects as kubectl-like tables, or as the cluster-state objects the
  * agents read (`-o json|yaml`, a `v1` `List`). Pure: fed with {@link renderCluster}'s snapshot.
  */
-import type { ClusterObject, ClusterSnapshot, Service } from '@podnet/cluster-state';
-import { stringify } from 'yaml';
+import {
+  type ClusterObject,
+  type ClusterSnapshot,
+  formatManifest,
+  type Service,
+} from '@podnet/cluster-state';
 import type { GetResource, OutputFormat } from './cli-args.js';
 import { nameOf, namespaceOf, podPorts } from './cluster-objects.js';
 import { planEndpointSlice } from './endpoint-slices.js';
@@ -150,7 +154,7 @@ export function renderGet(
 ): string {
   if (options.output) {
     const list = { apiVersion: 'v1', kind: 'List', items: getObjects(resource, snapshot) };
-    return options.output === 'json' ? `${JSON.stringify(list, null, 2)}\n` : stringify(list);
+    return options.output === 'json' ? `${JSON.stringify(list, null, 2)}\n` : formatManifest(list);
   }
   const { headers, rows } = getTable(resource, snapshot, options.agents);
   return rows.length === 0 ? 'No resources found.\n' : `${renderTable(headers, rows)}\n`;

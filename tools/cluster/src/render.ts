@@ -14,8 +14,8 @@ import {
   type ObjectKind,
   objectKey,
   SNAPSHOT_FIELDS,
+  formatManifest,
 } from '@podnet/cluster-state';
-import { stringify } from 'yaml';
 import { type ClusterObjects, nameOf, namespaceOf } from './cluster-objects.js';
 import { planEndpointSlices } from './endpoint-slices.js';
 import type { ClusterPlan, NodePlan } from './plan.js';
@@ -119,5 +119,5 @@ export function renderManifests(plan: ClusterPlan, objects: ClusterObjects): Man
 
 /** The text of a manifest file: the object as YAML. */
 export function manifestText(object: ClusterObject): string {
-  return stringify(object);
+  return formatManifest(object);
 }
