@@ -14,6 +14,7 @@ import {
   type ClusterSource,
   ClusterStore,
   type Delta,
+  DNS_KINDS,
   type DeltaBatch,
   dnsChanges,
   isEmptyPolicyChanges,
@@ -28,7 +29,7 @@ import {
   serviceInput,
 } from '@podnet/cluster-state';
 import { ManifestsSource } from '@podnet/cluster-state/sources';
-import { DnsServer } from '@podnet/dns';
+import { DnsServer, newlySkipped } from '@podnet/dns';
 import { PolicySyncer } from '@podnet/netpol';
 import { OverlayReconciler } from '@podnet/overlay-vxlan';
 import { ServiceSyncer } from '@podnet/service-lb';
@@ -49,6 +50,14 @@ const SPARE_IP_DELAY_MS = 25;
 /** The datapath components the agent keeps in line with the cluster, in apply order. */
 export type AgentComponent = 'overlay' | 'services' | 'policies' | 'dns';
 const COMPONENTS: readonly AgentComponent[] = ['overlay', 'services', 'policies', 'dns'];
+
+/** The kinds each component's input is made from. */
+const COMPONENT_KINDS: { readonly [C in AgentComponent]: readonly ObjectKind[] } = {
+  overlay: ['Node'],
+  services: ['Service', 'EndpointSlice'],
+  policies: ['Namespace', 'Pod', 'Node', 'NetworkPolicy', 'ClusterNetworkPolicy'],
+  dns: DNS_KINDS,
+};
 
 /** Options of {@link NodeAgent}. */
 export interface NodeAgentOptions {
@@ -277,18 +286,7 @@ export class NodeAgent {
 
   /** The components whose input includes any of `kinds`. */
   private componentsOf(kinds: ReadonlySet<ObjectKind>): AgentComponent[] {
-    const out: AgentComponent[] = [];
-    if (kinds.has('Node')) out.push('overlay');
-    if (kinds.has('Service') || kinds.has('EndpointSlice')) out.push('services');
-    if (
-      ['Namespace', 'Pod', 'Node', 'NetworkPolicy', 'ClusterNetworkPolicy'].some((k) =>
-        kinds.has(k as ObjectKind),
-      )
-    )
-      out.push('policies');
-    if (['Namespace', 'Service', 'EndpointSlice', 'Pod'].some((k) => kinds.has(k as ObjectKind)))
-      out.push('dns');
-    return out;
+    return COMPONENTS.filter((c) => COMPONENT_KINDS[c].some((k) => kinds.has(k)));
   }
 
   /** Runs one apply soon (coalesced). */
@@ -452,17 +450,13 @@ export class NodeAgent {
     const skipped = full
       ? this.dns.update(this.store)
       : this.dns.update(this.store, dnsChanges(batch.deltas));
-    const now = new Set<string>();
-    for (const k of skipped) {
-      const id = `${k.object}|${k.field}|${k.reason}`;
-      now.add(id);
-      if (!this.dnsSkipped.has(id))
-        this.log.warn('object skipped by cluster DNS', {
-          object: k.object,
-          field: k.field,
-          error: k.reason,
-        });
-    }
+    const { fresh, now } = newlySkipped(skipped, this.dnsSkipped);
+    for (const k of fresh)
+      this.log.warn('object skipped by cluster DNS', {
+        object: k.object,
+        field: k.field,
+        error: k.reason,
+      });
     this.dnsSkipped = now;
   }
 

@@ -25,6 +25,7 @@ export {
   authorityOf,
   compileZone,
   dashedIp,
+  newlySkipped,
   normalizeName,
   resolve,
   reverseName,

@@ -686,3 +686,22 @@ export function soaData(zone: string, serial: number, ttl: number): SoaData {
     minimum: ttl,
   };
 }
+
+/**
+ * Which of `skipped` were not skipped last time (`before`, as returned then), so a caller logs
+ * each skipped object once for as long as it stays skipped. An object's position in the state
+ * (`services[3]`), which moves as others come and go, is not part of what identifies it.
+ */
+export function newlySkipped(
+  skipped: readonly SkippedObject[],
+  before: ReadonlySet<string>,
+): { fresh: SkippedObject[]; now: Set<string> } {
+  const now = new Set<string>();
+  const fresh: SkippedObject[] = [];
+  for (const s of skipped) {
+    const id = JSON.stringify([s.object, s.field.replace(/^\w+\[\d+\]/, ''), s.reason, s.dropped]);
+    now.add(id);
+    if (!before.has(id)) fresh.push(s);
+  }
+  return { fresh, now };
+}

@@ -30,7 +30,13 @@ import {
   zoneSettings,
 } from './zone-objects.js';
 
-export { SPEC_VERSION, dashedIp, normalizeName, reverseName } from './zone-objects.js';
+export {
+  SPEC_VERSION,
+  dashedIp,
+  newlySkipped,
+  normalizeName,
+  reverseName,
+} from './zone-objects.js';
 export type { SkippedObject } from './zone-objects.js';
 
 /** A name in the zone and every record it owns (none for an empty non-terminal). */

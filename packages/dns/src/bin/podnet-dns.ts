@@ -14,7 +14,7 @@ import { ManifestsSource } from '@podnet/cluster-state/sources';
 import { DnsError } from '../errors.js';
 import { DnsServer } from '../server.js';
 import type { PodsMode } from '../types.js';
-import type { SkippedObject } from '../zone.js';
+import { newlySkipped, type SkippedObject } from '../zone.js';
 
 const USAGE = `usage: podnet-dns (--manifests DIR | --kubeconfig FILE | --in-cluster) [options]
 
@@ -207,12 +207,8 @@ function logSkipped(
   before: ReadonlySet<string>,
   log: SourceLogger,
 ): Set<string> {
-  const now = new Set<string>();
-  for (const s of skipped) {
-    const id = JSON.stringify([s.object, s.field.replace(/^\w+\[\d+\]/, ''), s.reason, s.dropped]);
-    now.add(id);
-    if (!before.has(id)) log.warn('object skipped', { ...s });
-  }
+  const { fresh, now } = newlySkipped(skipped, before);
+  for (const s of fresh) log.warn('object skipped', { ...s });
   return now;
 }
 
