@@ -32,6 +32,7 @@ export type {
   NetworkPolicyPort,
   Node,
   NodeAddress,
+  NodeTaint,
   ObjectKind,
   ObjectMeta,
   ObjectReference,

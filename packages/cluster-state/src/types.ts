@@ -50,6 +50,13 @@ export interface NodeAddress {
   type: string;
 }
 
+/** `v1.Taint` (`V1Taint`); `effect` is `NoSchedule`, `PreferNoSchedule` or `NoExecute`. */
+export interface NodeTaint {
+  key: string;
+  value?: string;
+  effect: string;
+}
+
 /** `v1.Node` (`V1Node`). */
 export interface Node {
   apiVersion?: string;
@@ -59,6 +66,8 @@ export interface Node {
     podCIDR?: string;
     podCIDRs?: Array<string>;
     unschedulable?: boolean;
+    /** `v1.Taint`s; kube-proxy reads `ToBeDeletedByClusterAutoscaler` (the node is going away). */
+    taints?: Array<NodeTaint>;
   };
   status?: {
     addresses?: Array<NodeAddress>;

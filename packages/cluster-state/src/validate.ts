@@ -200,6 +200,13 @@ function checkNode(c: Check, o: Obj): void {
     c.list(spec.podCIDRs, 'spec.podCIDRs').forEach((x, i) => {
       c.cidr(x, `spec.podCIDRs[${i}]`);
     });
+    c.list(spec.taints, 'spec.taints').forEach((t, i) => {
+      const taint = c.obj(t, `spec.taints[${i}]`, true);
+      if (!taint) return;
+      c.str(taint.key, `spec.taints[${i}].key`, true);
+      c.str(taint.value, `spec.taints[${i}].value`);
+      c.str(taint.effect, `spec.taints[${i}].effect`, true);
+    });
   }
   const status = c.obj(o.status, 'status');
   if (status) {

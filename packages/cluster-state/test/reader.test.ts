@@ -84,6 +84,23 @@ describe('readManifestText', () => {
     ]);
   });
 
+  it('reads Node taints and names a taint without a key or effect', () => {
+    const ok = readManifestText(
+      'apiVersion: v1\nkind: Node\nmetadata: {name: n1}\nspec: {taints: [{key: ToBeDeletedByClusterAutoscaler, value: "1", effect: NoSchedule}]}\n',
+    );
+    expect(ok.problems).toEqual([]);
+    expect(ok.objects[0]!.object).toMatchObject({
+      spec: { taints: [{ key: 'ToBeDeletedByClusterAutoscaler', effect: 'NoSchedule' }] },
+    });
+    const bad = readManifestText(
+      'apiVersion: v1\nkind: Node\nmetadata: {name: n1}\nspec: {taints: [{effect: NoSchedule}, {key: k}]}\n',
+    );
+    expect(bad.problems.map((p) => p.path)).toEqual([
+      'spec.taints[0].key',
+      'spec.taints[1].effect',
+    ]);
+  });
+
   it('turns an alias bomb into one problem for its document', () => {
     const bomb = [
       'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
