@@ -45,6 +45,13 @@ export interface DnsServerOptions extends Omit<ZoneOptions, 'serial'> {
   upstreams?: readonly (string | Upstream)[];
   /** Read upstreams from this resolv.conf when `upstreams` is not given (e.g. `/etc/resolv.conf`). */
   resolvConf?: string;
+  /**
+   * Resolvers per domain (kube-dns `stubDomains`, CoreDNS `forward ZONE ...`): a name in one of
+   * these domains (the domain itself or below it) goes to that domain's resolvers instead of the
+   * upstreams; the longest matching domain wins. Keys are domain names outside the cluster zone,
+   * values `IP`, `IP:port` or `[IPv6]:port` entries.
+   */
+  stubDomains?: Readonly<Record<string, readonly (string | Upstream)[]>>;
   /** Forwarding cache options, or false for none. */
   cache?: CacheOptions | false;
   /** Per-upstream timeout in ms; default 2000. */
@@ -113,6 +120,8 @@ export class DnsServer {
   private readonly zoneOptions: ZoneOptions;
   private readonly zoneName: string;
   private readonly forwarder: Forwarder | null;
+  /** Stub domains' forwarders, longest domain first. */
+  private readonly stubs: readonly { readonly domain: string; readonly forwarder: Forwarder }[];
   private readonly cache: ResponseCache | null;
   private readonly inflight = new Map<string, Promise<Uint8Array | null>>();
   /** Request counters and latency histogram. */
@@ -162,6 +171,7 @@ export class DnsServer {
     this.forwarder = upstreams.length
       ? new Forwarder(upstreams, { timeoutMs: options.forwardTimeoutMs })
       : null;
+    this.stubs = stubForwarders(options.stubDomains ?? {}, this.zoneName, options.forwardTimeoutMs);
     this.cache = options.cache === false ? null : new ResponseCache(options.cache ?? {});
   }
 
@@ -173,6 +183,11 @@ export class DnsServer {
   /** The upstream resolvers in use. */
   get upstreams(): readonly Upstream[] {
     return this.forwarder?.upstreams ?? [];
+  }
+
+  /** The stub domains in use and their resolvers. */
+  get stubDomains(): Readonly<Record<string, readonly Upstream[]>> {
+    return Object.fromEntries(this.stubs.map((s) => [s.domain, s.forwarder.upstreams]));
   }
 
   /**
@@ -287,7 +302,7 @@ export class DnsServer {
         if (target !== undefined) {
           if (authorityOf(this.zoneName, target) !== null)
             return this.done(this.followInZone(msg, q, ans, target, limit), started);
-          if (this.forwarder)
+          if (this.forwarderFor(target))
             return this.chase(q, buildResponse(msg, q, ans, 65535), target, limit, started);
         }
         return this.done(buildResponse(msg, q, ans, limit, alloc), started);
@@ -297,7 +312,7 @@ export class DnsServer {
       apex = authorityOf(this.zoneName, q.key);
       if (apex !== null) return this.done(simple(msg, q, RCODES.SERVFAIL), started);
     }
-    if (!this.forwarder)
+    if (!this.forwarderFor(q.key))
       return this.done(simple(msg, q, apex === null ? RCODES.REFUSED : RCODES.NXDOMAIN), started);
     const key = `${q.qtype}|${q.key}`;
     const hit = this.cache?.get(key);
@@ -450,11 +465,22 @@ export class DnsServer {
     return this.done(out, started);
   }
 
+  /** The forwarder for `name`: its stub domain's (the longest that matches), else the upstreams'. */
+  private forwarderFor(name: string): Forwarder | null {
+    for (const stub of this.stubs) {
+      const d = stub.domain;
+      if (name === d || (name.endsWith(d) && name.charCodeAt(name.length - d.length - 1) === 0x2e))
+        return stub.forwarder;
+    }
+    return this.forwarder;
+  }
+
   private async fetchUpstream(q: ParsedQuery, key: string): Promise<Uint8Array | null> {
-    if (!this.forwarder) return null;
+    const forwarder = this.forwarderFor(q.key);
+    if (!forwarder) return null;
     this.metrics.forwardRequests++;
     try {
-      const res = await this.forwarder.query(q.key, q.qtype);
+      const res = await forwarder.query(q.key, q.qtype);
       const scanned = scanResponse(res);
       if (scanned && this.cache) this.cache.set(key, scanned);
       return res;
@@ -793,6 +819,7 @@ export class DnsServer {
     this.http = null;
     this.bound = null;
     this.forwarder?.close();
+    for (const stub of this.stubs) stub.forwarder.close();
     await Promise.all([
       udp?.close(),
       tcp?.close(),
@@ -819,6 +846,46 @@ function literalLookup(
 function servfailFor(msg: Uint8Array): Uint8Array | null {
   if (msg.length < 12) return null;
   return errorResponse(((msg[0] as number) << 8) | (msg[1] as number), 0, 0, RCODES.SERVFAIL);
+}
+
+const DOMAIN_LABEL = /^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$/;
+
+/** Validates stub domains and makes a forwarder per domain, longest domain first. */
+function stubForwarders(
+  stubDomains: Readonly<Record<string, readonly (string | Upstream)[]>>,
+  zone: string,
+  timeoutMs: number | undefined,
+): { domain: string; forwarder: Forwarder }[] {
+  const out: { domain: string; forwarder: Forwarder }[] = [];
+  for (const [raw, servers] of Object.entries(stubDomains)) {
+    const field = `stubDomains[${JSON.stringify(raw)}]`;
+    const domain = normalizeName(raw);
+    if (
+      domain === '' ||
+      domain.length > 253 ||
+      !domain.split('.').every((l) => DOMAIN_LABEL.test(l))
+    )
+      throw new DnsError(
+        'INVALID_ARGUMENT',
+        `${field}: want a domain name, got ${JSON.stringify(raw)}`,
+        {
+          field,
+        },
+      );
+    if (authorityOf(zone, domain) === zone)
+      throw new DnsError(
+        'INVALID_ARGUMENT',
+        `${field}: ${domain} is inside the cluster zone ${zone}, which this server answers itself`,
+        { field },
+      );
+    if (out.some((s) => s.domain === domain))
+      throw new DnsError('INVALID_ARGUMENT', `${field}: ${domain} is given twice`, { field });
+    if (!Array.isArray(servers) || servers.length === 0)
+      throw new DnsError('INVALID_ARGUMENT', `${field}: want at least one resolver`, { field });
+    const upstreams = servers.map((u, i) => parseUpstream(u, `${field}[${i}]`));
+    out.push({ domain, forwarder: new Forwarder(upstreams, { timeoutMs }) });
+  }
+  return out.sort((a, b) => b.domain.length - a.domain.length);
 }
 
 function isSource(state: ClusterDnsState | DnsObjectSource): state is DnsObjectSource {

@@ -34,6 +34,10 @@ a Kubernetes API server (list/watch through @kubernetes/client-node, as CoreDNS 
   --pods MODE          disabled | insecure | verified (default insecure)
   --upstream ADDR      upstream resolver IP[:port]; repeatable
   --resolv-conf PATH   read upstreams from this file (when no --upstream)
+  --stub-domain D=IP[,IP...]
+                       resolvers for names in domain D (kube-dns stubDomains, CoreDNS
+                       forward D ...); each IP may be IP:port or [IPv6]:port; repeatable
+  --cache-size N       most forwarded answers cached (default 10000; 0: no cache)
   --udp PATH           auto | native | dgram: how UDP is served (default auto: the
                        native batch path when built, else node:dgram)
   --no-watch           read the directory only at start and on SIGHUP
@@ -57,6 +61,21 @@ function int(value: string | undefined, name: string, fallback: number): number 
   return n;
 }
 
+/** `--stub-domain D=IP[,IP...]` flags as {@link DnsServer}'s `stubDomains`. */
+function parseStubDomains(flags: readonly string[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const flag of flags) {
+    const eq = flag.indexOf('=');
+    const domain = flag.slice(0, eq);
+    const servers = flag.slice(eq + 1).split(',');
+    if (eq <= 0 || servers.some((x) => x === ''))
+      fail(`--stub-domain must be DOMAIN=IP[,IP...], got ${JSON.stringify(flag)}`);
+    if (out[domain]) fail(`--stub-domain ${domain} is given twice`);
+    out[domain] = servers;
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   let args: ReturnType<typeof parse>;
   const parse = () =>
@@ -73,6 +92,8 @@ async function main(): Promise<void> {
         pods: { type: 'string' },
         upstream: { type: 'string', multiple: true },
         'resolv-conf': { type: 'string' },
+        'stub-domain': { type: 'string', multiple: true },
+        'cache-size': { type: 'string' },
         udp: { type: 'string' },
         'no-watch': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -103,12 +124,15 @@ async function main(): Promise<void> {
     fail(`--udp must be auto, native or dgram, got ${JSON.stringify(udp)}`);
   const port = int(v.port, 'port', 53);
   const httpPort = v['http-port'] === undefined ? undefined : int(v['http-port'], 'http-port', 0);
+  const cacheSize = int(v['cache-size'], 'cache-size', 10_000);
   const server = new DnsServer({
     zone: v.zone,
     ttl: int(v.ttl, 'ttl', 5),
     pods: v.pods as PodsMode | undefined,
     upstreams: v.upstream,
     resolvConf: v.upstream ? undefined : v['resolv-conf'],
+    stubDomains: parseStubDomains(v['stub-domain'] ?? []),
+    cache: cacheSize === 0 ? false : { maxEntries: cacheSize },
     // the apex NS names ns.dns.<zone>; its address is the one this server listens on
     nameservers: ['0.0.0.0', '::', undefined].includes(v.address) ? [] : [v.address as string],
   });
@@ -181,7 +205,7 @@ async function main(): Promise<void> {
     udp,
   });
   process.stdout.write(
-    `${JSON.stringify({ event: 'listening', ...addr, upstreams: server.upstreams })}\n`,
+    `${JSON.stringify({ event: 'listening', ...addr, upstreams: server.upstreams, stubDomains: server.stubDomains })}\n`,
   );
   process.on('SIGHUP', () => {
     if (source instanceof ManifestsSource) void source.rescan();

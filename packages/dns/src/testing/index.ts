@@ -29,9 +29,11 @@ export interface FakeUpstreamOptions {
   soa?: DnsRecord;
   /** Answer UDP with TC set when the answer exceeds 512 bytes (default true). */
   truncate?: boolean;
+  /** IPv4 address to listen on; default `127.0.0.1`. */
+  host?: string;
 }
 
-/** Starts a {@link FakeUpstream} on 127.0.0.1 (UDP and TCP on one ephemeral port). */
+/** Starts a {@link FakeUpstream} on `host` (UDP and TCP on one ephemeral port). */
 export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<FakeUpstream> {
   const queries: SeenQuery[] = [];
   const soa: DnsRecord = options.soa ?? {
@@ -85,7 +87,8 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
     const out = answer(msg, 'udp');
     if (out) udp.send(out, rinfo.port, rinfo.address);
   });
-  await new Promise<void>((r) => udp.bind(0, '127.0.0.1', () => r()));
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((r) => udp.bind(0, host, () => r()));
   const port = (udp.address() as net.AddressInfo).port;
   const tcp = net.createServer((sock) => {
     let buf = Buffer.alloc(0);
@@ -104,12 +107,12 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
   });
   await new Promise<void>((resolve, reject) => {
     tcp.once('error', reject);
-    tcp.listen(port, '127.0.0.1', () => resolve());
+    tcp.listen(port, host, () => resolve());
   });
   return {
-    host: '127.0.0.1',
+    host,
     port,
-    address: `127.0.0.1:${port}`,
+    address: `${host}:${port}`,
     queries,
     stop: async () => {
       await Promise.all([
