@@ -27,6 +27,7 @@ import {
   policyInput,
   serviceChanges,
   serviceInput,
+  sliceServiceKey,
 } from '@podnet/cluster-state';
 import { ManifestsSource } from '@podnet/cluster-state/sources';
 import { DnsServer, newlySkipped } from '@podnet/dns';
@@ -35,17 +36,23 @@ import { OverlayReconciler } from '@podnet/overlay-vxlan';
 import { ServiceSyncer } from '@podnet/service-lb';
 import { ApplyScheduler, type ApplySchedulerOptions } from './apply-scheduler.js';
 import { AttachmentStore } from './attachments.js';
-import { DnsProcess } from './dns-process.js';
+import { DnsProcess, dnsServerOptions } from './dns-process.js';
 import { CniService, type IpBatcher, LATENCY_BUCKETS, type PodNetwork } from './cni-service.js';
 import type { AgentConfig } from './config.js';
 import { writeConflist } from './conflist.js';
 import { AgentError } from './errors.js';
 import { type MetricFamily, renderMetrics, serveHttp } from './http.js';
+import { ServiceHealthServers, serveProxyHealth } from './health-servers.js';
+import { ProxyHealth } from './proxy-health.js';
+import { planServiceHealth } from './service-health.js';
 import { createLogger, type Logger } from './log.js';
 import { type HostPortMapping, planNodeBase, renderAgentNft, GATEWAY_DEVICE } from './plan.js';
 import { serveCni } from './server.js';
 
 const SPARE_IP_DELAY_MS = 25;
+
+/** The Node label that names a node's zone (topology hints, `trafficDistribution`). */
+export const ZONE_LABEL = 'topology.kubernetes.io/zone';
 
 /** The datapath components the agent keeps in line with the cluster, in apply order. */
 export type AgentComponent = 'overlay' | 'services' | 'policies' | 'dns';
@@ -106,6 +113,12 @@ export class NodeAgent {
   readonly store: ClusterStore;
   private server?: Server;
   private http?: HttpServer;
+  /** kube-proxy's health: `/healthz` and `/livez` (when configured), and the service checks. */
+  readonly proxyHealth: ProxyHealth;
+  private proxyHealthServer?: HttpServer;
+  private serviceHealth?: ServiceHealthServers;
+  /** The zone the service tables were compiled for (this node's Node label). */
+  private zone?: string;
   private overlay?: OverlayReconciler;
   private services?: ServiceSyncer;
   private policies?: PolicySyncer;
@@ -135,6 +148,10 @@ export class NodeAgent {
     this.host = options.host ?? new Host();
     this.nodeIp = new IpSession({ netns: this.host.netns });
     this.store = new ClusterStore();
+    this.proxyHealth = new ProxyHealth(
+      this.config.healthz?.timeoutMs ??
+        2 * (options.sync?.maxFullSyncMs ?? this.config.sync?.maxFullSyncMs ?? 3_600_000),
+    );
     this.scheduler = new ApplyScheduler(() => this.applyOnce(), {
       ...this.config.sync,
       ...options.sync,
@@ -193,6 +210,12 @@ export class NodeAgent {
     return typeof a === 'object' && a ? a.port : undefined;
   }
 
+  /** The bound port of kube-proxy's health server (`healthz` in the config), when it runs. */
+  get healthzPort(): number | undefined {
+    const a = this.proxyHealthServer?.address();
+    return typeof a === 'object' && a ? a.port : undefined;
+  }
+
   /** Starts everything; resolves once the CNI socket and the HTTP endpoint are up. */
   async start(): Promise<void> {
     this.log.info('agent starting', { pid: process.pid, source: this.config.source.kind });
@@ -208,6 +231,10 @@ export class NodeAgent {
       notReady: () => this.notReady(),
       metrics: () => this.metrics(),
     });
+    if (this.config.healthz) {
+      const { address, port } = this.config.healthz;
+      this.proxyHealthServer = await serveProxyHealth(address, port, this.proxyHealth);
+    }
     if (this.config.podCidrs) await this.enqueue();
     this.unsubscribe = this.store.subscribe((b) => this.onBatch(b));
     this.source = this.options.source ?? (await this.makeSource());
@@ -216,7 +243,11 @@ export class NodeAgent {
       for (const c of COMPONENTS) this.needFull.add(c);
     });
     this.ensureSpareIp();
-    this.log.info('agent started', { socket: this.config.socketPath, httpPort: this.httpPort });
+    this.log.info('agent started', {
+      socket: this.config.socketPath,
+      httpPort: this.httpPort,
+      ...(this.proxyHealthServer ? { healthzPort: this.healthzPort } : {}),
+    });
   }
 
   /** Stops serving (kernel state and state dir stay as they are). */
@@ -227,6 +258,10 @@ export class NodeAgent {
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     await new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()));
     this.http?.closeAllConnections();
+    const phs = this.proxyHealthServer;
+    await new Promise<void>((r) => (phs ? phs.close(() => r()) : r()));
+    phs?.closeAllConnections();
+    await this.serviceHealth?.close();
     await this.scheduler.stop();
     await this.policies?.close().catch(() => {});
     this.services?.close();
@@ -280,8 +315,76 @@ export class NodeAgent {
     // a relist's deltas are exact (the store diffed the new list against what it held), so they
     // are applied like any others: no full resync, nothing dropped and re-added
     for (const d of batch.deltas) this.pendingDeltas.push(d);
+    this.noteHealthDeltas(batch);
     this.applyStats.deltas += batch.deltas.length;
     void this.enqueue();
+  }
+
+  /**
+   * What kube-proxy's health and node facts take from a batch: Service and EndpointSlice changes
+   * are queued (not programmed yet); this node's Node object decides whether the node is
+   * eligible, and a change of its zone label resyncs the service tables in full (as kube-proxy
+   * does on a node label change).
+   */
+  private noteHealthDeltas(batch: DeltaBatch): void {
+    const now = Date.now();
+    for (const d of batch.deltas) {
+      if (d.kind === 'Service' || d.kind === 'EndpointSlice') this.proxyHealth.queued(now);
+      else if (d.kind === 'Node' && d.key === this.config.nodeName) {
+        const node = d.type === 'deleted' ? undefined : d.object;
+        this.proxyHealth.syncNode(node);
+        const zone = node?.metadata?.labels?.[ZONE_LABEL];
+        if (this.services && zone !== this.zone) {
+          this.log.info('node zone changed; service tables resync', {
+            from: this.zone ?? null,
+            to: zone ?? null,
+          });
+          this.zone = zone;
+          this.services.setNode(this.serviceNode());
+          this.needFull.add('services');
+        }
+      }
+    }
+  }
+
+  /** service-lb's facts about this node (its zone from its Node label). */
+  private serviceNode(): ConstructorParameters<typeof ServiceSyncer>[0]['node'] {
+    return {
+      name: this.config.nodeName,
+      clusterCIDRs: [...this.config.clusterCidrs],
+      serviceCIDRs: [...this.config.serviceCidrs],
+      ...(this.zone === undefined ? {} : { zone: this.zone }),
+    };
+  }
+
+  /**
+   * The health check node ports after the service tables were programmed: all of them after a
+   * full sync, else those of the Services the batch touched (directly or through a slice).
+   */
+  private async syncServiceHealth(full: boolean, batch: DeltaBatch): Promise<void> {
+    this.proxyHealth.updated(Date.now());
+    this.serviceHealth ??= new ServiceHealthServers({
+      address: this.config.clusterCidrs.some((c) => c.includes(':')) ? '::' : '0.0.0.0',
+      proxyHealthy: () => this.proxyHealth.healthy(Date.now()),
+      log: this.log,
+    });
+    const slicesOf = (key: string) => this.store.slicesOf(key);
+    const node = this.config.nodeName;
+    if (full) {
+      await this.serviceHealth.apply(planServiceHealth(this.store.list('Service'), slicesOf, node));
+      return;
+    }
+    const scope = new Set<string>();
+    for (const d of batch.deltas) {
+      if (d.kind === 'Service') scope.add(d.key);
+      else if (d.kind === 'EndpointSlice') {
+        const key = sliceServiceKey(d.type === 'deleted' ? d.old : d.object);
+        if (key) scope.add(key);
+      }
+    }
+    if (scope.size === 0) return;
+    const services = [...scope].flatMap((k) => this.store.get('Service', k) ?? []);
+    await this.serviceHealth.apply(planServiceHealth(services, slicesOf, node), scope);
   }
 
   /** The components whose input includes any of `kinds`. */
@@ -344,7 +447,10 @@ export class NodeAgent {
     // podnet-dns lists the cluster itself: start it first, in parallel with the tables
     if (this.dnsMode === 'process') await step('dns', (full) => this.syncDns(full, batch));
     await step('overlay', () => this.syncOverlay());
-    await step('services', (full) => this.syncServices(full, batch));
+    await step('services', async (full) => {
+      await this.syncServices(full, batch);
+      await this.syncServiceHealth(full, batch);
+    });
     await step('policies', (full) => this.syncPolicies(full, batch));
     if (this.dnsMode === 'embedded') await step('dns', (full) => this.syncDns(full, batch));
     if (failed.length > 0) throw new AgentError('DATAPATH_FAILED', failed.join('; '));
@@ -361,13 +467,10 @@ export class NodeAgent {
 
   private async syncServices(full: boolean, batch: DeltaBatch): Promise<void> {
     if (!this.services) {
+      this.zone = this.store.get('Node', this.config.nodeName)?.metadata?.labels?.[ZONE_LABEL];
       this.services = new ServiceSyncer({
         host: this.host,
-        node: {
-          name: this.config.nodeName,
-          clusterCIDRs: [...this.config.clusterCidrs],
-          serviceCIDRs: [...this.config.serviceCidrs],
-        },
+        node: this.serviceNode(),
         families: this.families(),
         // partial syncs through one long-lived nft -i (a real host only: an injected one records)
         session: !this.options.host,
@@ -437,11 +540,10 @@ export class NodeAgent {
       return;
     }
     if (!this.dns) {
-      const dns = new DnsServer({
-        zone: this.config.dns.clusterDomain,
-        nameservers: [this.config.dns.ip],
-        resolvConf: '/etc/resolv.conf',
-      });
+      const dns = new DnsServer(dnsServerOptions(this.config.dns));
+      // a podnet-dns left from process mode holds the address and port
+      if (await new DnsProcess(this.config, this.log).retire())
+        this.log.info('cluster DNS process stopped: DNS is embedded now');
       await dns.start({ address: this.config.dns.ip, port: 53 });
       this.dns = dns;
       this.log.info('cluster DNS serving', { address: this.config.dns.ip, port: 53 });

@@ -46,9 +46,41 @@ export interface AgentConfig {
      * kind image; DNS then pauses while the agent restarts).
      */
     readonly mode?: 'process' | 'embedded';
+    /**
+     * Resolvers for names outside the cluster zone: `IP`, `IP:port` or `[IPv6]:port`. Default:
+     * the `nameserver` lines of the node's `/etc/resolv.conf` (CoreDNS `forward . /etc/resolv.conf`).
+     */
+    readonly upstreams?: readonly string[];
+    /**
+     * Resolvers per domain outside the cluster zone (kube-dns `stubDomains`, CoreDNS
+     * `forward ZONE ...`), e.g. `{ "corp.example": ["10.1.2.3"] }`; the longest match wins.
+     */
+    readonly stubDomains?: Readonly<Record<string, readonly string[]>>;
+    /** TTL of cluster answers in seconds, 0 to 3600 (CoreDNS kubernetes `ttl`); default 5. */
+    readonly ttl?: number;
+    /**
+     * Pod records `a-b-c-d.<ns>.pod.<zone>` (CoreDNS `pods`): `disabled` (none), `insecure`
+     * (any address answers, default, as kubeadm configures) or `verified` (only a Pod's own
+     * address in its namespace).
+     */
+    readonly pods?: 'disabled' | 'insecure' | 'verified';
+    /** Most forwarded answers cached, 0 to 1 000 000; 0 turns the cache off. Default 10 000. */
+    readonly cacheSize?: number;
   };
   /** Health (`/healthz`), readiness (`/readyz`) and Prometheus metrics (`/metrics`). */
   readonly http: { readonly address: string; readonly port: number };
+  /**
+   * kube-proxy's health server (`/healthz`, `/livez`; kube-proxy's `--healthz-bind-address`,
+   * conventionally port 10256). Absent: not served. `port` 0 takes any free port.
+   * `timeoutMs`: how long a Service or EndpointSlice change may wait to be programmed before the
+   * agent reports itself unhealthy (default twice `sync.maxFullSyncMs`, as kube-proxy's twice
+   * its sync period).
+   */
+  readonly healthz?: {
+    readonly address: string;
+    readonly port: number;
+    readonly timeoutMs?: number;
+  };
   /**
    * Full resync timing (as kube-proxy's): at most every `minFullSyncMs` (default 1 000) and at
    * least every `maxFullSyncMs` (default 3 600 000, an hour, as kube-proxy's nftables mode);
@@ -71,6 +103,7 @@ const KEYS = new Set([
   'podCidrs',
   'dns',
   'http',
+  'healthz',
   'sync',
 ]);
 const DNS_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
@@ -115,10 +148,77 @@ function ip(v: unknown, path: string): string {
   return v;
 }
 
+/** `IP`, `IP:port` or `[IPv6]:port` (a resolver address). */
+function resolver(v: unknown, path: string): string {
+  const s = typeof v === 'string' ? v : '';
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(s) ?? /^([^:]+):(\d+)$/.exec(s);
+  const host = m ? m[1] : s;
+  const port = m ? Number(m[2]) : 53;
+  if (
+    !isIp(host) ||
+    (m !== null && host.includes(':') !== s.startsWith('[')) ||
+    port < 1 ||
+    port > 65535
+  )
+    fail(path, `want an IP address, IP:port or [IPv6]:port, got ${JSON.stringify(v)}`);
+  return s;
+}
+
+function dnsSettings(d: Record<string, unknown>, clusterDomain: string) {
+  let stubDomains: Record<string, string[]> | undefined;
+  if (d.stubDomains !== undefined) {
+    const so = d.stubDomains;
+    if (typeof so !== 'object' || so === null || Array.isArray(so))
+      fail('dns.stubDomains', 'want an object of domain: [resolver, ...]');
+    stubDomains = {};
+    for (const [raw, servers] of Object.entries(so)) {
+      const path = `dns.stubDomains[${JSON.stringify(raw)}]`;
+      const domain = raw.replace(/\.$/, '');
+      if (!DNS_NAME.test(domain) || domain.length > 253)
+        fail(path, `want a lower-case domain name, got ${JSON.stringify(raw)}`);
+      if (domain === clusterDomain || domain.endsWith(`.${clusterDomain}`))
+        fail(
+          path,
+          `${domain} is inside the cluster zone ${clusterDomain}, which the agent answers`,
+        );
+      if (stubDomains[domain]) fail(path, `${domain} is given twice`);
+      stubDomains[domain] = list(servers, path, resolver, 1);
+    }
+  }
+  let pods: 'disabled' | 'insecure' | 'verified' | undefined;
+  if (d.pods !== undefined) {
+    if (d.pods !== 'disabled' && d.pods !== 'insecure' && d.pods !== 'verified')
+      fail('dns.pods', `want "disabled", "insecure" or "verified", got ${JSON.stringify(d.pods)}`);
+    pods = d.pods;
+  }
+  return {
+    ...(d.upstreams === undefined
+      ? {}
+      : { upstreams: list(d.upstreams, 'dns.upstreams', resolver, 1) }),
+    ...(stubDomains === undefined ? {} : { stubDomains }),
+    ...(d.ttl === undefined ? {} : { ttl: intIn(d.ttl, 'dns.ttl', 0, 3600) }),
+    ...(pods === undefined ? {} : { pods }),
+    ...(d.cacheSize === undefined
+      ? {}
+      : { cacheSize: intIn(d.cacheSize, 'dns.cacheSize', 0, 1_000_000) }),
+  };
+}
+
 function intIn(v: unknown, path: string, min: number, max: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
     fail(path, `want an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
   return v;
+}
+
+function parseHealthz(v: unknown): NonNullable<AgentConfig['healthz']> {
+  const h = obj(v, 'healthz', ['address', 'port', 'timeoutMs']);
+  return {
+    address: ip(h.address, 'healthz.address'),
+    port: intIn(h.port, 'healthz.port', 0, 65535),
+    ...(h.timeoutMs === undefined
+      ? {}
+      : { timeoutMs: intIn(h.timeoutMs, 'healthz.timeoutMs', 100, 86_400_000) }),
+  };
 }
 
 /**
@@ -163,7 +263,16 @@ export function parseAgentConfig(value: unknown): AgentConfig {
     }
     mtu = o.mtu;
   }
-  const dnsObj = obj(o.dns, 'dns', ['ip', 'clusterDomain', 'mode']);
+  const dnsObj = obj(o.dns, 'dns', [
+    'ip',
+    'clusterDomain',
+    'mode',
+    'upstreams',
+    'stubDomains',
+    'ttl',
+    'pods',
+    'cacheSize',
+  ]);
   if (dnsObj.mode !== undefined && dnsObj.mode !== 'process' && dnsObj.mode !== 'embedded')
     fail('dns.mode', `want "process" or "embedded", got ${JSON.stringify(dnsObj.mode)}`);
   const clusterDomain = str(dnsObj.clusterDomain, 'dns.clusterDomain').replace(/\.$/, '');
@@ -201,10 +310,12 @@ export function parseAgentConfig(value: unknown): AgentConfig {
       ip: ip(dnsObj.ip, 'dns.ip'),
       clusterDomain,
       ...(dnsObj.mode === undefined ? {} : { mode: dnsObj.mode as 'process' | 'embedded' }),
+      ...dnsSettings(dnsObj, clusterDomain),
     },
     http: { address: ip(httpObj.address, 'http.address'), port },
     ...(mtu === undefined ? {} : { mtu }),
     ...(sync === undefined ? {} : { sync }),
+    ...(o.healthz === undefined ? {} : { healthz: parseHealthz(o.healthz) }),
     ...(o.podCidrs === undefined ? {} : { podCidrs: list(o.podCidrs, 'podCidrs', cidr, 1) }),
   };
   if (config.socketPath.length > 107)

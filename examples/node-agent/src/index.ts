@@ -1,5 +1,6 @@
 export {
   NodeAgent,
+  ZONE_LABEL,
   resolvePodCidrs,
   type AgentComponent,
   type NodeAgentOptions,
@@ -27,6 +28,25 @@ export {
 } from './cni-service.js';
 export { CONFLIST_FILE, writeConflist } from './conflist.js';
 export { renderMetrics, serveHttp, type HealthSource, type MetricFamily } from './http.js';
+export {
+  ServiceHealthServers,
+  serveProxyHealth,
+  type ServiceHealthServersOptions,
+} from './health-servers.js';
+export {
+  HEALTH_HEADERS,
+  ProxyHealth,
+  TO_BE_DELETED_TAINT,
+  nodeEligible,
+  type HealthAnswer,
+} from './proxy-health.js';
+export {
+  countLocalReadyEndpoints,
+  needsHealthCheck,
+  planServiceHealth,
+  serviceHealthAnswer,
+  type ServiceHealthPort,
+} from './service-health.js';
 export { createLogger, type LogLevel, type Logger } from './log.js';
 export {
   AGENT_NFT_TABLE,

@@ -58,12 +58,34 @@ describe('parseAgentConfig', () => {
     [{ ...good, http: { address: '127.0.0.1', port: 70000 } }, 'config.http.port'],
     [{ ...good, http: { address: '127.0.0.1', port: 1, tls: true } }, 'config.http.tls'],
     [{ ...good, extra: 1 }, 'config.extra'],
+    [{ ...good, healthz: { address: '0.0.0.0' } }, 'config.healthz.port'],
+    [{ ...good, healthz: { address: 'any', port: 10256 } }, 'config.healthz.address'],
+    [{ ...good, healthz: { address: '0.0.0.0', port: -1 } }, 'config.healthz.port'],
+    [
+      { ...good, healthz: { address: '0.0.0.0', port: 10256, timeoutMs: 5 } },
+      'config.healthz.timeoutMs',
+    ],
+    [{ ...good, healthz: { address: '0.0.0.0', port: 10256, path: '/' } }, 'config.healthz.path'],
+    [{ ...good, healthz: 10256 }, 'config.healthz'],
     [{ ...good, socketPath: `/${'x'.repeat(120)}` }, 'config.socketPath'],
   ])('rejects %# naming the field', (input, path) => {
     const e = errorOf(input);
     expect(e.code).toBe('INVALID_CONFIG');
     expect(e.path).toBe(path);
     expect(e.message).toContain(path);
+  });
+
+  it("takes kube-proxy's health server address, port and timeout (absent: not served)", () => {
+    expect(parseAgentConfig(good).healthz).toBeUndefined();
+    expect(
+      parseAgentConfig({ ...good, healthz: { address: '0.0.0.0', port: 10256 } }).healthz,
+    ).toEqual({
+      address: '0.0.0.0',
+      port: 10256,
+    });
+    expect(
+      parseAgentConfig({ ...good, healthz: { address: '::', port: 0, timeoutMs: 2000 } }).healthz,
+    ).toEqual({ address: '::', port: 0, timeoutMs: 2000 });
   });
 
   it('rejects a non-object', () => {
