@@ -5,11 +5,13 @@ import {
   openSync,
   readFileSync,
   realpathSync,
+  rmSync,
   writeFileSync,
 } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { DnsServerOptions } from '@podnet/dns';
 import type { AgentConfig } from './config.js';
 import { AgentError } from './errors.js';
 import type { Logger } from './log.js';
@@ -43,18 +45,44 @@ export function dnsProcessArgv(config: AgentConfig): string[] {
       : src.kubeconfig
         ? ['--kubeconfig', src.kubeconfig]
         : ['--in-cluster'];
-  return [
-    ...entry,
-    ...source,
-    '--address',
-    config.dns.ip,
-    '--port',
-    '53',
-    '--zone',
-    config.dns.clusterDomain,
-    '--resolv-conf',
-    '/etc/resolv.conf',
-  ];
+  return [...entry, ...source, ...dnsSettingsArgv(config.dns)];
+}
+
+/**
+ * The `podnet-dns` flags of the agent's `dns` settings (address, zone, upstreams, stub domains,
+ * TTL, pod records, cache), in a fixed order: the argv is what a restarted agent compares to
+ * adopt the running process, so a changed setting replaces it.
+ */
+export function dnsSettingsArgv(dns: AgentConfig['dns']): string[] {
+  const out = ['--address', dns.ip, '--port', '53', '--zone', dns.clusterDomain];
+  if (dns.upstreams) for (const u of dns.upstreams) out.push('--upstream', u);
+  else out.push('--resolv-conf', '/etc/resolv.conf');
+  for (const [domain, servers] of Object.entries(dns.stubDomains ?? {}).sort(([a], [b]) =>
+    a < b ? -1 : a > b ? 1 : 0,
+  ))
+    out.push('--stub-domain', `${domain}=${servers.join(',')}`);
+  if (dns.ttl !== undefined) out.push('--ttl', String(dns.ttl));
+  if (dns.pods !== undefined) out.push('--pods', dns.pods);
+  if (dns.cacheSize !== undefined) out.push('--cache-size', String(dns.cacheSize));
+  return out;
+}
+
+/**
+ * The {@link DnsServer} options of the agent's `dns` settings (embedded mode): the same settings
+ * as {@link dnsSettingsArgv} gives `podnet-dns`.
+ */
+export function dnsServerOptions(dns: AgentConfig['dns']): DnsServerOptions {
+  return {
+    zone: dns.clusterDomain,
+    nameservers: [dns.ip],
+    ...(dns.upstreams ? { upstreams: dns.upstreams } : { resolvConf: '/etc/resolv.conf' }),
+    ...(dns.stubDomains ? { stubDomains: dns.stubDomains } : {}),
+    ...(dns.ttl === undefined ? {} : { ttl: dns.ttl }),
+    ...(dns.pods === undefined ? {} : { pods: dns.pods }),
+    ...(dns.cacheSize === undefined
+      ? {}
+      : { cache: dns.cacheSize === 0 ? false : { maxEntries: dns.cacheSize } }),
+  };
 }
 
 function cmdline(pid: number): string[] | undefined {
@@ -162,6 +190,26 @@ export class DnsProcess {
     } catch {
       return '';
     }
+  }
+
+  /**
+   * Stops a `podnet-dns` recorded in `<stateDir>/dns.pid` whatever its argv (the agent switched
+   * to embedded DNS, which needs the address and port that process holds) and waits for it to
+   * exit; resolves true when there was one.
+   */
+  async retire(): Promise<boolean> {
+    let old: number | undefined;
+    try {
+      old = Number(readFileSync(this.pidFile, 'utf8').trim()) || undefined;
+    } catch {}
+    if (old === undefined || !cmdline(old)?.some((a) => a.includes('podnet-dns'))) return false;
+    try {
+      process.kill(old, 'SIGTERM');
+    } catch {}
+    for (let i = 0; i < 50 && cmdline(old) !== undefined; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    rmSync(this.pidFile, { force: true });
+    return true;
   }
 
   /** Stops the process (the agent does this only when asked to remove its DNS). */
