@@ -30,8 +30,65 @@ export type AcceptedKind = (typeof ACCEPTED_KINDS)[number];
 /** An object of an accepted kind, with the file and document it was read from. */
 export type AcceptedObject = { [K in AcceptedKind]: ManifestObject<K> }[AcceptedKind];
 
-/** The Service types the cluster programs today. */
-export const SERVICE_TYPES: readonly string[] = ['ClusterIP', 'NodePort'];
+/** The Service types the cluster programs. */
+export const SERVICE_TYPES: readonly string[] = [
+  'ClusterIP',
+  'NodePort',
+  'LoadBalancer',
+  'ExternalName',
+];
+
+/** The Service types that have NodePorts. */
+const NODE_PORT_TYPES: readonly string[] = ['NodePort', 'LoadBalancer'];
+
+/** The problems of the fields of an ExternalName Service (a DNS alias: no address, no proxying). */
+function externalNamePaths(spec: NonNullable<Service['spec']>): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  // cluster-state's reader has checked that spec.externalName is there and is a DNS name
+  if (spec.clusterIP || (spec.clusterIPs ?? []).length > 0)
+    out.push(['spec.clusterIP', 'an ExternalName Service has no ClusterIP: leave it out']);
+  if ((spec.externalIPs ?? []).length > 0)
+    out.push(['spec.externalIPs', 'an ExternalName Service is a DNS alias: no externalIPs']);
+  if (spec.ports?.some((p) => p.nodePort !== undefined))
+    out.push(['spec.ports', 'an ExternalName Service has no node ports']);
+  return out;
+}
+
+/** The problems of the external addresses of a Service (externalIPs, LoadBalancer fields). */
+function externalPaths(spec: NonNullable<Service['spec']>, type: string): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  // cluster-state's reader has checked the shapes (addresses, CIDRs); the router is IPv4
+  const v6 = (ip: string | undefined) => ip?.includes(':') === true;
+  (spec.externalIPs ?? []).forEach((ip, i) => {
+    if (v6(ip))
+      out.push([
+        `spec.externalIPs[${i}]`,
+        `${ip}: the external segment is IPv4: want an IPv4 address`,
+      ]);
+  });
+  const lbOnly = (field: string, set: boolean) => {
+    if (set && type !== 'LoadBalancer')
+      out.push([`spec.${field}`, `only a LoadBalancer Service has one (type is ${type})`]);
+  };
+  lbOnly('loadBalancerIP', spec.loadBalancerIP !== undefined && spec.loadBalancerIP !== '');
+  lbOnly('loadBalancerSourceRanges', (spec.loadBalancerSourceRanges ?? []).length > 0);
+  if (v6(spec.loadBalancerIP))
+    out.push([
+      'spec.loadBalancerIP',
+      `${spec.loadBalancerIP}: the load balancer pool is IPv4: want an IPv4 address`,
+    ]);
+  if (spec.loadBalancerClass !== undefined)
+    out.push([
+      'spec.loadBalancerClass',
+      "the namespace cluster's load balancer controller is the only one: leave it out",
+    ]);
+  if (spec.allocateLoadBalancerNodePorts === false)
+    out.push([
+      'spec.allocateLoadBalancerNodePorts',
+      'the namespace cluster routes load-balancer addresses to nodes: NodePorts are always allocated',
+    ]);
+  return out;
+}
 
 /** Kinds cluster-state reads that the cluster makes itself, with why they are refused. */
 const MANAGED_KINDS: Record<string, string> = {
@@ -68,24 +125,25 @@ function servicePaths(svc: Service): Array<[string, string]> {
       ],
     ];
   }
+  if (type === 'ExternalName') return externalNamePaths(spec);
+  out.push(...externalPaths(spec, type));
   const headless = spec.clusterIP === 'None' || spec.clusterIPs?.[0] === 'None';
-  if (headless && type === 'NodePort')
-    out.push(['spec.clusterIP', 'a NodePort Service cannot be headless (clusterIP None)']);
+  if (headless && NODE_PORT_TYPES.includes(type))
+    out.push(['spec.clusterIP', `a ${type} Service cannot be headless (clusterIP None)`]);
+  if (headless && (spec.externalIPs ?? []).length > 0)
+    out.push(['spec.externalIPs', 'a headless Service (clusterIP None) has no externalIPs']);
   if (!headless && (spec.ports ?? []).length === 0)
     out.push(['spec.ports', 'required: at least one port (or clusterIP None)']);
-  if ((spec.clusterIPs ?? []).length > 1)
-    out.push(['spec.clusterIPs', 'the namespace cluster is IPv4-only: at most one address']);
+  if ((spec.clusterIPs ?? []).length > 2)
+    out.push(['spec.clusterIPs', 'at most two addresses (one per IP family)']);
   if (spec.clusterIP && spec.clusterIPs?.[0] && spec.clusterIP !== spec.clusterIPs[0]) {
     out.push([
       'spec.clusterIPs[0]',
       `must equal spec.clusterIP (${spec.clusterIP}), got ${spec.clusterIPs[0]}`,
     ]);
   }
-  (spec.ipFamilies ?? []).forEach((f, i) => {
-    if (f !== 'IPv4') out.push([`spec.ipFamilies[${i}]`, 'the namespace cluster is IPv4-only']);
-  });
-  if (spec.ipFamilyPolicy === 'RequireDualStack')
-    out.push(['spec.ipFamilyPolicy', 'the namespace cluster is IPv4-only']);
+  // ipFamilies, ipFamilyPolicy and the families of clusterIPs depend on the cluster's families:
+  // checked where Services get their addresses (service-families.ts)
   (spec.ports ?? []).forEach((p, i) => {
     if (p.protocol === 'SCTP') {
       out.push([
@@ -93,7 +151,7 @@ function servicePaths(svc: Service): Array<[string, string]> {
         'SCTP is not supported by the namespace cluster (supported: TCP, UDP)',
       ]);
     }
-    if (p.nodePort !== undefined && type !== 'NodePort')
+    if (p.nodePort !== undefined && !NODE_PORT_TYPES.includes(type))
       out.push([`spec.ports[${i}].nodePort`, `a ${type} Service has no node ports`]);
   });
   return out;

@@ -11,6 +11,7 @@ import {
 import type { GetResource, OutputFormat } from './cli-args.js';
 import { nameOf, namespaceOf, podPorts } from './cluster-objects.js';
 import { planEndpointSlice } from './endpoint-slices.js';
+import { ZONE_LABEL } from './topology.js';
 
 /** What a node's row says about its agent (`running (pid N)`, `not running`, `-`). */
 export type AgentStatus = Record<string, string>;
@@ -41,6 +42,20 @@ export function servicePorts(svc: Service): string {
     (p) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ''}/${p.protocol ?? 'TCP'}`,
   );
   return ports.length > 0 ? ports.join(',') : NONE;
+}
+
+/**
+ * A Service's external address as kubectl shows it: an ExternalName's name; else its
+ * load-balancer addresses (`<pending>` while a LoadBalancer has none) and externalIPs, joined by
+ * commas; `<none>` when it has neither.
+ */
+export function serviceExternalIp(svc: Service): string {
+  const spec = svc.spec ?? {};
+  if (spec.type === 'ExternalName') return spec.externalName ?? NONE;
+  const lb = (svc.status?.loadBalancer?.ingress ?? []).flatMap((i) => i.ip ?? i.hostname ?? []);
+  const all = [...lb, ...(spec.externalIPs ?? [])];
+  if (spec.type === 'LoadBalancer' && lb.length === 0) all.unshift('<pending>');
+  return all.length > 0 ? all.join(',') : NONE;
 }
 
 /** A Service's endpoints (`ip:port`, at most 3 then `+ N more...`), from its EndpointSlice. */
@@ -82,12 +97,13 @@ export function getTable(
       };
     case 'services':
       return {
-        headers: ['NAMESPACE', 'NAME', 'TYPE', 'CLUSTER-IP', 'PORT(S)', 'ENDPOINTS'],
+        headers: ['NAMESPACE', 'NAME', 'TYPE', 'CLUSTER-IP', 'EXTERNAL-IP', 'PORT(S)', 'ENDPOINTS'],
         rows: snapshot.services.map((s) => [
           namespaceOf(s),
           nameOf(s),
           s.spec?.type ?? 'ClusterIP',
-          s.spec?.clusterIP ?? NONE,
+          s.spec?.clusterIP || NONE,
+          serviceExternalIp(s),
           servicePorts(s),
           serviceEndpoints(s, snapshot),
         ]),
@@ -114,11 +130,12 @@ export function getTable(
       };
     case 'nodes':
       return {
-        headers: ['NAME', 'IP', 'POD-CIDR', 'AGENT'],
+        headers: ['NAME', 'IP', 'POD-CIDR', 'ZONE', 'AGENT'],
         rows: snapshot.nodes.map((n) => [
           nameOf(n),
           n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address ?? NONE,
           (n.spec?.podCIDRs ?? []).join(',') || NONE,
+          n.metadata?.labels?.[ZONE_LABEL] ?? NONE,
           agents[nameOf(n)] ?? '-',
         ]),
       };

@@ -33,7 +33,36 @@ export {
 export { inCidr } from './ipv4.js';
 export { allocateClusterIp, allocateNodePort, allocateServices } from './service-allocator.js';
 export { schedulePods } from './scheduler.js';
+export {
+  allocateLoadBalancerIp,
+  completeServices,
+  externalAddresses,
+  formatPool,
+  inPool,
+  ingressIps,
+  loadBalancerPool,
+  type AddressPool,
+} from './load-balancer.js';
+export {
+  EXTERNAL_PORT,
+  EXTERNAL_ROUTE_PROTO,
+  externalCidr,
+  externalRouteLines,
+  parseObservedRouter,
+  planExternalRoutes,
+  reconcileExternalRoutes,
+  type ExternalRoute,
+  type ObservedRouter,
+} from './external-routes.js';
 export { planEndpointSlice, planEndpointSlices, selects } from './endpoint-slices.js';
+export { allocateHealthCheckNodePorts, wantsHealthCheckNodePort } from './health-check-ports.js';
+export {
+  CLOSE_TRAFFIC_DISTRIBUTIONS,
+  ZONE_LABEL,
+  nodeZone,
+  withTopology,
+  zonesOf,
+} from './topology.js';
 export { planApply, type ApplyPlan } from './plan-apply.js';
 export {
   NAMESPACE_NAME_LABEL,
@@ -47,8 +76,10 @@ export {
 export { STATE_VERSION, parseState, type ClusterState, type PodSandbox } from './state.js';
 export { firstConfList, nodeCniRuntime, resultIpv4 } from './cni-exec.js';
 export {
+  AGENT_HTTP_PORT,
   Cluster,
   DEFAULT_RUN_ROOT,
+  PROXY_HEALTHZ_PORT,
   podnetBinaries,
   type ProbeProtocol,
   type ProbeResult,
@@ -75,6 +106,7 @@ export {
   getTable,
   renderGet,
   renderTable,
+  serviceExternalIp,
   servicePorts,
   type AgentStatus,
 } from './get-tables.js';

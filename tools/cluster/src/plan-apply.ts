@@ -1,12 +1,14 @@
 /**
  * What applying objects does to the cluster's objects, as the API server and the controllers
  * would: objects stored by key (a new one replaces the old), Services given addresses
- * ({@link allocateServices}), new pods scheduled ({@link schedulePods}). Pure.
+ * ({@link allocateServices}, then load-balancer addresses: {@link completeServices}), new pods scheduled ({@link schedulePods}). Pure.
  */
 import type { ManifestProblem, Pod } from '@podnet/cluster-state';
 import type { AcceptedObject } from './accept-manifests.js';
 import { manifestError } from './accept-manifests.js';
 import { type ClusterObjects, keyOf, nameOf, type ObjectProblem } from './cluster-objects.js';
+import { allocateHealthCheckNodePorts } from './health-check-ports.js';
+import { completeServices } from './load-balancer.js';
 import type { ClusterPlan } from './plan.js';
 import { schedulePods } from './scheduler.js';
 import { allocateServices } from './service-allocator.js';
@@ -61,6 +63,10 @@ export function planApply(
     svcSources.map((o) => o.object),
   );
   report(svcSources, allocated.problems);
+  const completed = completeServices(plan, current.services, allocated.services);
+  report(svcSources, completed.problems);
+  const checked = allocateHealthCheckNodePorts(plan, current.services, completed.services);
+  report(svcSources, checked.problems);
 
   const existing = new Set(current.pods.map(keyOf));
   const podSources = of('Pod').filter((o) => !existing.has(o.key));
@@ -80,7 +86,7 @@ export function planApply(
         nameOf,
       ),
       pods: current.pods,
-      services: upsert(current.services, allocated.services, keyOf),
+      services: upsert(current.services, checked.services, keyOf),
       networkPolicies: upsert(
         current.networkPolicies,
         of('NetworkPolicy').map((o) => o.object),

@@ -91,7 +91,7 @@ ${POD}`,
       'a.yaml': `apiVersion: v1
 kind: Service
 metadata: { name: lb }
-spec: { type: LoadBalancer, ports: [{ port: 80 }] }
+spec: { type: LoadBalancer, ports: [{ port: 80 }], loadBalancerClass: example.com/lb }
 ---
 apiVersion: v1
 kind: Node
@@ -134,7 +134,7 @@ spec: { hostNetwork: true, containers: [{ name: c, ports: [{ containerPort: 80, 
     });
     const at = (f: string) => join(dir, f);
     expect(await problemsOf(dir)).toEqual([
-      `${at('a.yaml')}: document 1: Service default/lb: spec.type: "LoadBalancer" is not supported by the namespace cluster yet (supported: ClusterIP, NodePort)`,
+      `${at('a.yaml')}: document 1: Service default/lb: spec.loadBalancerClass: the namespace cluster's load balancer controller is the only one: leave it out`,
       `${at('a.yaml')}: document 2: Node node9: kind: Nodes are managed by the cluster (one per node of podnet up --nodes): not applied`,
       `${at('a.yaml')}: document 3: Deployment web: kind: "Deployment" (apps/v1) is not a kind podnet apply accepts (supported: Namespace, Pod, Service, NetworkPolicy, ClusterNetworkPolicy)`,
       `${at('a.yaml')}: document 4: Pod default/big: spec.containers[0].ports[0].containerPort: want an integer 1-65535, got 70000`,
@@ -190,13 +190,13 @@ describe('podnet apply (CLI)', () => {
       'svc.yaml': `apiVersion: v1
 kind: Service
 metadata: { name: ext }
-spec: { type: ExternalName, externalName: example.org }
+spec: { type: ExternalName, externalName: example.org, clusterIP: 10.96.0.99 }
 `,
     });
     const code = await main(['apply', dir, '--name', 'none', '--run-root', join(root, 'run')]);
     expect(code).toBe(2);
     expect(stderr.join('')).toBe(
-      `podnet apply: INVALID_MANIFEST: 1 problem in the manifests, nothing applied:\n  ${join(dir, 'svc.yaml')}: document 1: Service default/ext: spec.type: "ExternalName" is not supported by the namespace cluster yet (supported: ClusterIP, NodePort)\n`,
+      `podnet apply: INVALID_MANIFEST: 1 problem in the manifests, nothing applied:\n  ${join(dir, 'svc.yaml')}: document 1: Service default/ext: spec.clusterIP: an ExternalName Service has no ClusterIP: leave it out\n`,
     );
   });
 });

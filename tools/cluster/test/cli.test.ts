@@ -198,7 +198,7 @@ describe('podnet get', () => {
     );
   });
 
-  it('lists services with type, cluster IP, ports and endpoints', () => {
+  it('lists services with type, cluster IP, external IP, ports and endpoints', () => {
     const { rows } = getTable('services', snapshot);
     const svc = objects.services[0]!;
     expect(rows).toEqual([
@@ -207,12 +207,13 @@ describe('podnet get', () => {
         'web',
         'NodePort',
         svc.spec!.clusterIP!,
+        '<none>',
         `80:${svc.spec!.ports![0]!.nodePort}/TCP`,
         '10.244.1.2:8080',
       ],
     ]);
     expect(renderGet('services', snapshot).split('\n')[0]).toMatch(
-      /^NAMESPACE {3}NAME {3}TYPE {7}CLUSTER-IP {3}PORT\(S\) {8}ENDPOINTS$/,
+      /^NAMESPACE {3}NAME {3}TYPE {7}CLUSTER-IP {3}EXTERNAL-IP {3}PORT\(S\) {8}ENDPOINTS$/,
     );
   });
 
@@ -223,9 +224,9 @@ describe('podnet get', () => {
     ]);
     expect(renderGet('nodes', snapshot, { agents: { node1: 'running (pid 7)' } })).toBe(
       [
-        'NAME    IP            POD-CIDR        AGENT',
-        `node1   ${plan.nodes[0]!.ip}   ${plan.nodes[0]!.podCidr}   running (pid 7)`,
-        `node2   ${plan.nodes[1]!.ip}   ${plan.nodes[1]!.podCidr}   -`,
+        'NAME    IP            POD-CIDR        ZONE     AGENT',
+        `node1   ${plan.nodes[0]!.ip}   ${plan.nodes[0]!.podCidr}   zone-a   running (pid 7)`,
+        `node2   ${plan.nodes[1]!.ip}   ${plan.nodes[1]!.podCidr}   zone-a   -`,
         '',
       ].join('\n'),
     );
