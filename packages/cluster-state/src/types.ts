@@ -90,10 +90,13 @@ export interface ContainerPort {
   protocol?: string;
 }
 
-/** `v1.Container` (name and ports). */
+/** `v1.Container` (name, ports, and the process it runs: `command` and `args`). */
 export interface Container {
   name: string;
   image?: string;
+  /** The entrypoint (`command`), as a runtime runs it; `args` follow it. */
+  command?: Array<string>;
+  args?: Array<string>;
   ports?: Array<ContainerPort>;
 }
 

@@ -230,6 +230,11 @@ function checkPod(c: Check, o: Obj): void {
       const k = c.obj(ct, p, true);
       if (!k) return;
       c.str(k.name, `${p}.name`);
+      for (const field of ['command', 'args'] as const) {
+        c.list(k[field], `${p}.${field}`).forEach((x, j) => {
+          c.str(x, `${p}.${field}[${j}]`, true);
+        });
+      }
       c.list(k.ports, `${p}.ports`).forEach((pt, j) => {
         const pp = `${p}.ports[${j}]`;
         const port = c.obj(pt, pp, true);

@@ -101,6 +101,23 @@ describe('readManifestText', () => {
     ]);
   });
 
+  it("reads a container's command and args, and names a part that is not a string", () => {
+    const ok = readManifestText(
+      'apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, command: [haproxy, -db], args: [-f, /x.cfg]}]}\n',
+    );
+    expect(ok.problems).toEqual([]);
+    expect(ok.objects[0]!.object).toMatchObject({
+      spec: { containers: [{ command: ['haproxy', '-db'], args: ['-f', '/x.cfg'] }] },
+    });
+    const bad = readManifestText(
+      'apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, command: haproxy, args: [-f, {a: 1}]}]}\n',
+    );
+    expect(bad.problems.map((p) => `${p.path}: ${p.message}`)).toEqual([
+      'spec.containers[0].command: want a list, got "haproxy"',
+      'spec.containers[0].args[1]: want a string, got {"a":1}',
+    ]);
+  });
+
   it('turns an alias bomb into one problem for its document', () => {
     const bomb = [
       'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
