@@ -1,3 +1,4 @@
+import { flat } from './flat.js';
 import { chainName, objectName, shortHash } from './hash.js';
 import {
   type CompileContext,
@@ -306,16 +307,16 @@ export function compileServiceFragment(
         table.chains.push({ name: extChain, rules });
       }
       const noEndpointVerdict = cluster.length === 0 ? 'goto reject-chain' : 'drop';
-      if (viaLb && cips.length > 0) for (const ep of cluster) pairs.add(`${ep.ip} . ${ep.ip}`);
+      if (viaLb && cips.length > 0) for (const ep of cluster) pairs.add(flat(ep.ip, ' . ', ep.ip));
       for (const cip of cips) {
-        const key = `${cip} . ${port.proto} . ${port.port}`;
+        const key = flat(cip, ' . ', port.proto, ' . ', port.port);
         if (viaLb) {
           table.elements.push({ set: `lb-${cluster.length}`, key });
           cluster.forEach((ep, i) => {
             table.elements.push({
               set: 'lb-endpoints',
-              key: `${key} . ${i}`,
-              value: `${ep.ip} . ${ep.port}`,
+              key: flat(key, ' . ', i),
+              value: flat(ep.ip, ' . ', ep.port),
             });
           });
         } else if (internal.length > 0) {
@@ -508,7 +509,8 @@ export function assembleRuleset(
   const tables = ctx.families.map((f) => compileSkeleton(f, ctx));
   const byFamily = new Map(tables.map((t) => [t.family, t]));
   const claimed = new Set<string>();
-  for (const t of tables) for (const e of t.elements) claimed.add(`${t.family}|${e.set}|${e.key}`);
+  for (const t of tables)
+    for (const e of t.elements) claimed.add(flat(t.family, '|', e.set, '|', e.key));
   const sorted = [...fragments].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   for (const frag of sorted) {
     for (const part of frag.tables) {
@@ -517,7 +519,7 @@ export function assembleRuleset(
       t.sets.push(...part.sets);
       t.chains.push(...part.chains);
       for (const e of part.elements) {
-        const id = `${part.family}|${e.set}|${e.key}`;
+        const id = flat(part.family, '|', e.set, '|', e.key);
         if (claimed.has(id)) continue;
         claimed.add(id);
         owners?.set(id, frag.key);

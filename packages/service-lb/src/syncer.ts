@@ -1,3 +1,4 @@
+import { flat } from './flat.js';
 import { type Host, NftSession } from '@podnet/host';
 import { assembleRuleset, compileServiceFragment, type ServiceFragment } from './compile.js';
 import {
@@ -213,7 +214,8 @@ class OwnerOverlay {
   }
 }
 
-const elementOwnerId = (t: NftTable, set: string, key: string) => `${t.family}|${set}|${key}`;
+const elementOwnerId = (t: NftTable, set: string, key: string) =>
+  flat(t.family, '|', set, '|', key);
 
 /**
  * A set element without a value (a cluster IP, a hairpin pair): several Services may want it at
@@ -225,7 +227,8 @@ interface Shared {
   element: NftElement;
 }
 
-const sharedId = (family: string, s: Shared) => `${family}|${s.element.set}|${s.element.key}`;
+const sharedId = (family: string, s: Shared) =>
+  flat(family, '|', s.element.set, '|', s.element.key);
 
 /** The shared elements of one fragment table, and the table without them. */
 function splitShared(t: NftTable | undefined): { own?: NftTable; shared: Shared[] } {
