@@ -3,13 +3,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { Server } from 'node:net';
 import { join } from 'node:path';
 import { Host, IpSession } from '@podnet/host';
-import {
-  Allocator,
-  FileNodeSubnetStore,
-  FileStore,
-  NodeSubnetAllocator,
-  parseRangeSets,
-} from '@podnet/ipam';
+import { Allocator, FileStore, parseRangeSets } from '@podnet/ipam';
 import {
   type ClusterSource,
   ClusterStore,
@@ -20,7 +14,6 @@ import {
   isEmptyPolicyChanges,
   isEmptyServiceChanges,
   kindsOf,
-  nodePodCidrs,
   type ObjectKind,
   overlayPeers,
   policyChanges,
@@ -37,6 +30,7 @@ import { ServiceSyncer } from '@podnet/service-lb';
 import { ApplyScheduler, type ApplySchedulerOptions } from './apply-scheduler.js';
 import { AttachmentStore } from './attachments.js';
 import { DnsProcess, dnsServerOptions } from './dns-process.js';
+import { resolvePodCidrs } from './pod-cidrs.js';
 import { CniService, type IpBatcher, LATENCY_BUCKETS, type PodNetwork } from './cni-service.js';
 import type { AgentConfig } from './config.js';
 import { writeConflist } from './conflist.js';
@@ -47,6 +41,7 @@ import { ProxyHealth } from './proxy-health.js';
 import { planServiceHealth } from './service-health.js';
 import { createLogger, type Logger } from './log.js';
 import { type HostPortMapping, planNodeBase, renderAgentNft, GATEWAY_DEVICE } from './plan.js';
+import { podMtu } from './mtu.js';
 import { serveCni } from './server.js';
 
 const SPARE_IP_DELAY_MS = 25;
@@ -76,24 +71,6 @@ export interface NodeAgentOptions {
   readonly source?: ClusterSource;
   /** Full resync and retry timing. */
   readonly sync?: ApplySchedulerOptions;
-}
-
-/** Pod CIDRs from config, the Node object, or the standalone node subnet allocator. */
-export async function resolvePodCidrs(
-  config: AgentConfig,
-  store: ClusterStore | undefined,
-  synced = true,
-): Promise<string[] | undefined> {
-  if (config.podCidrs) return [...config.podCidrs];
-  const fromNode = nodePodCidrs(store?.get('Node', config.nodeName));
-  if (fromNode.length > 0) return fromNode;
-  if (config.source.kind === 'kubernetes') return undefined;
-  if (!store || !synced) return undefined;
-  const allocator = new NodeSubnetAllocator({
-    clusterCidrs: config.clusterCidrs,
-    store: new FileNodeSubnetStore(join(config.stateDir, 'node-subnets.json')),
-  });
-  return allocator.allocate(config.nodeName);
 }
 
 /**
@@ -141,6 +118,8 @@ export class NodeAgent {
   private readonly nodeIp: IpSession;
   private spareIp?: IpSession;
   private stopped = false;
+  /** Why the node has no pod network yet (logged once per change; /readyz and CNI ADD say it). */
+  private podCidrWaiting?: string;
 
   constructor(private readonly options: NodeAgentOptions) {
     this.config = options.config;
@@ -163,6 +142,7 @@ export class NodeAgent {
       attachments: this.attachments,
       log: this.log,
       dns: this.config.dns,
+      networkPending: () => this.podCidrWaiting,
       network: () => this.network,
       hostPortsChanged: () => this.syncNft(),
       // a real host gets a long-lived ip for the host side of ADD/DEL; an injected one (tests
@@ -276,7 +256,7 @@ export class NodeAgent {
   notReady(): string[] {
     const r: string[] = [];
     if (!this.source?.synced) r.push('cluster source not synced');
-    if (!this.network) r.push('no pod CIDR yet');
+    if (!this.network) r.push(this.podCidrWaiting ?? 'no pod CIDR yet');
     if (!this.conflistWritten) r.push('conflist not written');
     if (this.lastError) r.push(`last reconcile failed: ${this.lastError}`);
     if (this.source?.synced && this.network) {
@@ -563,11 +543,14 @@ export class NodeAgent {
   }
 
   private async setupNetwork(): Promise<void> {
-    const podCidrs = await resolvePodCidrs(this.config, this.store, this.source?.synced);
-    if (!podCidrs || podCidrs.length === 0) {
-      this.log.info('waiting for a pod CIDR', { node: this.config.nodeName });
+    const resolved = resolvePodCidrs(this.config, this.store, this.source?.synced);
+    if ('waiting' in resolved) {
+      if (resolved.waiting !== this.podCidrWaiting && resolved.synced)
+        this.log.warn('no pod CIDR', { node: this.config.nodeName, reason: resolved.waiting });
+      this.podCidrWaiting = resolved.waiting;
       return;
     }
+    const podCidrs = [...resolved.cidrs];
     const rangeSets = parseRangeSets(podCidrs.map((subnet) => [{ subnet }]));
     const allocator = new Allocator(
       { rangeSets },
@@ -584,7 +567,7 @@ export class NodeAgent {
         `uplink ${this.config.uplink} not found in the node namespace`,
       );
     }
-    const mtu = this.config.mtu ?? uplink!.mtu - 50;
+    const mtu = this.config.mtu ?? podMtu(uplink!.mtu, this.config.nodeIps);
     await this.host.ipBatch(
       planNodeBase({
         gateways,
@@ -595,6 +578,7 @@ export class NodeAgent {
     const network = { podCidrs, allocator, mtu };
     await this.syncNft(network);
     this.network = network;
+    this.podCidrWaiting = undefined;
     if (writeConflist(this.config.cniConfDir, this.config.socketPath)) {
       this.log.info('conflist written', { dir: this.config.cniConfDir });
     }

@@ -39,6 +39,8 @@ export interface CniServiceDeps {
   readonly dns: { readonly ip: string; readonly clusterDomain: string };
   /** The pod network, or undefined while the node has no pod CIDR yet (ADD answers code 11). */
   network(): PodNetwork | undefined;
+  /** Why there is no pod network yet (what to configure), for the error ADD and STATUS answer. */
+  networkPending?(): string | undefined;
   /** Called after host ports changed (re-renders the agent's nftables table). */
   hostPortsChanged(): Promise<void>;
   /** A PID in the node namespace (`ip link ... netns PID`); default: this process. */
@@ -228,6 +230,7 @@ export class CniService {
       throw new CniError(
         CNI_ERROR_CODES.TRY_AGAIN_LATER,
         'podnet: this node has no pod CIDR yet, try again later',
+        { details: this.deps.networkPending?.() },
       );
     }
     return net;
@@ -238,6 +241,7 @@ export class CniService {
       throw new CniError(
         CNI_ERROR_CODES.PLUGIN_NOT_AVAILABLE,
         'podnet: this node has no pod CIDR yet',
+        { details: this.deps.networkPending?.() },
       );
     }
   }

@@ -32,7 +32,10 @@ export interface AgentConfig {
   readonly nodeIps: readonly string[];
   /** Pod interface MTU; default: derived from the uplink's MTU minus the overlay overhead. */
   readonly mtu?: number;
-  /** This node's pod CIDRs; default: the Node object's `spec.podCIDRs`, else allocated. */
+  /**
+   * This node's pod CIDRs; default: the Node object's `spec.podCIDRs`. With neither the agent
+   * stays up but not ready, saying so, until the Node has them (it never picks a subnet itself).
+   */
   readonly podCidrs?: readonly string[];
   readonly dns: {
     /** Node-local address the embedded DNS serves on; pods get it as their nameserver. */

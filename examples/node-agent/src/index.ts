@@ -1,10 +1,10 @@
 export {
   NodeAgent,
   ZONE_LABEL,
-  resolvePodCidrs,
   type AgentComponent,
   type NodeAgentOptions,
 } from './agent.js';
+export { resolvePodCidrs, type PodCidrResolution } from './pod-cidrs.js';
 export {
   ApplyScheduler,
   type ApplyOutcome,
