@@ -23,6 +23,8 @@ export {
   type PeerClaims,
   resolveLocal,
   type ResolvedLocal,
+  underlayFamilyOf,
+  vxlanOverhead,
 } from './planner.js';
 export { renderOperation, renderPlan, toolOf, type OverlayBatch } from './render.js';
 export { NetSet, parseNet, type Net } from './addr.js';

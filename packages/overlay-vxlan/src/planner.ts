@@ -151,6 +151,23 @@ function hostCidr(ip: string): string {
   return `${ip}/${familyOf(ip) === 'ipv4' ? 32 : 128}`;
 }
 
+/**
+ * The bytes VXLAN encapsulation adds to a packet over an underlay of `family` (RFC 7348 §5):
+ * the outer IP header (20 bytes IPv4, 40 IPv6), UDP (8), VXLAN (8) and the inner Ethernet
+ * header (14): 50 over IPv4, 70 over IPv6. A pod or device MTU is the uplink's minus this.
+ */
+export function vxlanOverhead(family: Family): number {
+  return family === 'ipv4' ? 50 : 70;
+}
+
+/**
+ * The underlay family of a node with these node IPs when none is configured: the family of the
+ * first one, as {@link resolveLocal} picks it (`ipv4` when there are none).
+ */
+export function underlayFamilyOf(nodeIPs: readonly string[]): Family {
+  return nodeIPs[0] === undefined ? 'ipv4' : familyOf(nodeIPs[0]);
+}
+
 /** The device the overlay wants, given the local node and the uplink as observed. */
 export function desiredDevice(local: ResolvedLocal, observed: ObservedOverlay): DesiredDevice {
   const uplink = observed.uplink;
@@ -160,7 +177,7 @@ export function desiredDevice(local: ResolvedLocal, observed: ObservedOverlay): 
       value: local.uplink,
     });
   }
-  const overhead = local.underlayFamily === 'ipv4' ? 50 : 70;
+  const overhead = vxlanOverhead(local.underlayFamily);
   return {
     name: local.deviceName,
     vni: local.vni,

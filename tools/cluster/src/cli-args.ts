@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_RUN_ROOT } from './cluster.js';
 import { ClusterError } from './errors.js';
+import { IP_FAMILY_MODES, type IpFamilyMode } from './ip-family.js';
 import type { NetworkMode } from './plan.js';
 
 /** Every command `podnet` knows, in the order the usage lists them. */
@@ -60,17 +61,26 @@ export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 const NETWORKS: readonly NetworkMode[] = ['podnet', 'reference'];
 
-/** A probe or explain target: `TO:PORT[/PROTO]`. */
+/** A probe or explain target: `TO:PORT[/PROTO]` (an IPv6 address in brackets: `[fd00::1]:80`). */
 export interface Target {
+  /** A pod, node, `external`, DNS name or address (an IPv6 one without its brackets). */
   to: string;
   port: number;
   proto: 'tcp' | 'udp' | 'http';
+  /** `-6`/`-4`: reach a pod, node or `external` over that family, resolve a name to AAAA/A. */
+  family?: 4 | 6;
 }
 
 /** A command with its operands, as {@link parseCommandLine} read it. */
 export type Command =
   | { cmd: 'help' }
-  | { cmd: 'up'; nodes: number; manifests?: string; network?: NetworkMode }
+  | {
+      cmd: 'up';
+      nodes: number;
+      manifests?: string;
+      network?: NetworkMode;
+      ipFamily?: IpFamilyMode;
+    }
   | { cmd: 'apply'; path: string }
   | { cmd: 'delete'; path: string }
   | { cmd: 'get'; resource: GetResource; output?: OutputFormat }
@@ -94,7 +104,7 @@ export interface CommandLine {
   runRoot: string;
 }
 
-/** Parses `TO:PORT[/PROTO]`. */
+/** Parses `TO:PORT[/PROTO]`; an IPv6 address goes in brackets (`[fd00::1]:80`). */
 export function parseTarget(text: string): Target {
   const m = /^(.+):(\d+)(?:\/(tcp|udp|http))?$/i.exec(text);
   if (!m)
@@ -102,8 +112,14 @@ export function parseTarget(text: string): Target {
       'INVALID_ARGUMENT',
       `target: want TO:PORT[/tcp|udp|http], got ${JSON.stringify(text)}`,
     );
+  const bracketed = /^\[([0-9A-Fa-f:.]+)\]$/.exec(m[1]!);
+  if (!bracketed && m[1]!.includes(':'))
+    throw new ClusterError(
+      'INVALID_ARGUMENT',
+      `target: write an IPv6 address in brackets, [ADDRESS]:PORT, got ${JSON.stringify(text)}`,
+    );
   return {
-    to: m[1]!,
+    to: bracketed ? bracketed[1]! : m[1]!,
     port: Number(m[2]),
     proto: (m[3]?.toLowerCase() ?? 'tcp') as Target['proto'],
   };
@@ -165,11 +181,15 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
       const network = values.network as NetworkMode | undefined;
       if (network !== undefined && !NETWORKS.includes(network))
         throw bad(`--network: want ${NETWORKS.join(' or ')}, got ${network}`);
+      const ipFamily = values['ip-family'] as IpFamilyMode | undefined;
+      if (ipFamily !== undefined && !IP_FAMILY_MODES.includes(ipFamily))
+        throw bad(`--ip-family: want ${IP_FAMILY_MODES.join(', ')}, got ${ipFamily}`);
       return line({
         cmd: 'up',
         nodes,
         ...(values.manifests ? { manifests: values.manifests } : {}),
         ...(network ? { network } : {}),
+        ...(ipFamily ? { ipFamily } : {}),
       });
     }
     case 'apply':
@@ -204,9 +224,13 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
       throw bad(`delete-policy: want NAMESPACE/NAME or NAME, got ${JSON.stringify(ops[0])}`);
     }
     case 'probe':
-    case 'explain':
+    case 'explain': {
       need(2, 'FROM TO:PORT[/PROTO]');
-      return line({ cmd, from: ops[0]!, target: parseTarget(ops[1]!) });
+      if (values.ipv4 && values.ipv6) throw bad(`${cmd}: -4 or -6, not both`);
+      const family = values.ipv6 ? 6 : values.ipv4 ? 4 : undefined;
+      const target = parseTarget(ops[1]!);
+      return line({ cmd, from: ops[0]!, target: family ? { ...target, family } : target });
+    }
     case 'exec':
     case 'podman': {
       const what = cmd === 'exec' ? 'POD -- CMD...' : 'NODE -- ARGS...';
@@ -239,6 +263,9 @@ function parseOptions(args: string[]) {
       nodes: { type: 'string' },
       manifests: { type: 'string' },
       network: { type: 'string' },
+      'ip-family': { type: 'string' },
+      ipv4: { type: 'boolean', short: '4' },
+      ipv6: { type: 'boolean', short: '6' },
       'run-root': { type: 'string', default: DEFAULT_RUN_ROOT },
       timeout: { type: 'string' },
       file: { type: 'string', short: 'f' },

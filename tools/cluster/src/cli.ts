@@ -12,6 +12,7 @@ export { parseTarget } from './cli-args.js';
 const USAGE = `usage: podnet <command> [options]
 
   up [--nodes 3] [--manifests FILE|DIR] [--name NAME] [--network podnet|reference]
+     [--ip-family ipv4|ipv6|dual]     IPv4 (default), IPv6 only, or dual stack (IPv4 first)
   apply -f FILE|DIR                   start pods, add services and policies (a file, or the *.yaml,
                                       *.yml and *.json files of DIR; -f may be left out):
                                       ${ACCEPTED_KINDS.slice(0, 3).join(', ')},
@@ -28,8 +29,10 @@ const USAGE = `usage: podnet <command> [options]
                                       never succeeds the pod stays (exit 2)
   delete-policy NAMESPACE/NAME        a NetworkPolicy
   delete-policy NAME                  a ClusterNetworkPolicy
-  probe FROM TO:PORT[/tcp|udp|http]   exit 0 connected, 1 blocked
-  explain FROM TO:PORT[/PROTO]        DNS answer, DNAT, route, policy verdict (exit 0 allowed)
+  probe FROM TO:PORT[/tcp|udp|http] [-4|-6]
+                                      exit 0 connected, 1 blocked
+  explain FROM TO:PORT[/PROTO] [-4|-6]
+                                      DNS answer, DNAT, route, policy verdict (exit 0 allowed)
   exec POD -- CMD...
   podman NODE -- ARGS...              podman on a node with the node's CNI (rootfs: see README)
   gc NODE                             CNI GC: release attachments of pods that no longer exist
@@ -40,7 +43,9 @@ const USAGE = `usage: podnet <command> [options]
 Every command takes --name NAME (the cluster, default "default").
 
 FROM/POD: a pod (name or namespace/name), a node (node1) or "external".
-TO: a pod, an IP or a DNS name (resolved inside FROM with its resolv.conf).
+TO: a pod, an IP (IPv6 in brackets: [fd00:10:244:2::5]:80) or a DNS name (resolved inside FROM
+with its resolv.conf). -6 reaches a pod, node or "external" at its IPv6 address and resolves a
+name to AAAA (-4: IPv4 and A); the default is the cluster's first family.
 Commands that change the cluster take its state lock (<run dir>/state.lock) and wait for another
 such command to finish; delete-pod holds it only to record the deletion, not while DEL retries.
 Commands: ${COMMANDS.join(', ')}.`;
@@ -76,6 +81,7 @@ export async function main(argv: string[]): Promise<number> {
           name,
           nodes: c.nodes,
           ...(c.network ? { network: c.network } : {}),
+          ...(c.ipFamily ? { ipFamily: c.ipFamily } : {}),
           runRoot,
           progress: log,
         });
@@ -139,7 +145,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'probe': {
         const t = c.target;
-        const r = await (await load()).probe(c.from, t.to, t.port, t.proto);
+        const r = await (await load()).probe(c.from, t.to, t.port, t.proto, 3000, t.family);
         process.stdout.write(
           r.ok
             ? `connected: ${r.address} answered "${r.reply}"\n`
@@ -150,7 +156,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'explain': {
         const t = c.target;
         const protocol = t.proto === 'udp' ? 'UDP' : 'TCP';
-        const e = await (await load()).explain(c.from, t.to, t.port, protocol);
+        const e = await (await load()).explain(c.from, t.to, t.port, protocol, t.family);
         for (const step of e.steps) process.stdout.write(`${step.kind.padEnd(8)} ${step.detail}\n`);
         process.stdout.write(`verdict  ${e.verdict}\n`);
         return e.verdict === 'allow' ? 0 : 1;

@@ -1,6 +1,7 @@
 import {
   type ClusterSnapshot,
   type Node,
+  type Pod,
   nodeInternalIps,
   nodePodCidrs,
   type Service,
@@ -15,14 +16,19 @@ import {
   type NftTable,
   type Ruleset,
 } from '@podnet/service-lb';
+import { type ClusterObjects, findPod, keyOf, nameOf, nodeNameOf } from './cluster-objects.js';
 import {
-  type ClusterObjects,
-  findPod,
-  keyOf,
-  nameOf,
-  nodeNameOf,
-  podIpOf,
-} from './cluster-objects.js';
+  familyOfIp,
+  type IpFamily,
+  nodeIpsOf,
+  ofFamily,
+  planFamilies,
+  podCidrsOf,
+  podIpsOf,
+  serviceCidrsOf,
+  clusterCidrsOf,
+  unbracket,
+} from './ip-family.js';
 import { inCidr } from './ipv4.js';
 import type { ClusterPlan, NodePlan } from './plan.js';
 import { planReferenceRoutes } from './plan.js';
@@ -51,6 +57,11 @@ export interface ExplainFlow {
   to: string;
   port: number;
   protocol: 'TCP' | 'UDP';
+  /**
+   * The IP family of the flow: 6 takes the pods' IPv6 addresses and resolves names to AAAA.
+   * Default: the family of `to` when it is an address, else the cluster's primary family.
+   */
+  family?: 4 | 6;
 }
 
 /** What the explainer reads: the plan, the cluster's objects and the source pod's resolver. */
@@ -97,8 +108,8 @@ export interface DnatPacket {
 }
 
 /**
- * Follows a packet through a compiled `@podnet/service-lb` ruleset (its IPv4 table) the way the
- * kernel does: the `services` dispatch (`service-ips`, then `service-nodeports` for a local
+ * Follows a packet through a compiled `@podnet/service-lb` ruleset (its table of the packet's
+ * family, `ip` or `ip6`) the way the kernel does: the `services` dispatch (`service-ips`, then `service-nodeports` for a local
  * destination), then the filter checks (`no-endpoint-*`, `cluster-ips`, service CIDR drops). Pure.
  */
 export function followServiceRules(ruleset: Ruleset, node: string, pkt: DnatPacket): DnatDecision {
@@ -109,7 +120,8 @@ export function followServiceRules(ruleset: Ruleset, node: string, pkt: DnatPack
     masquerade: false,
     affinity: false,
   };
-  const table = ruleset.tables.find((t) => t.family === 'ip');
+  const family = pkt.dst.includes(':') ? 'ip6' : 'ip';
+  const table = ruleset.tables.find((t) => t.family === family);
   if (!table) return none;
   const element = (set: string, key: string) =>
     table.elements.find((e) => e.set === set && e.key === key);
@@ -175,7 +187,7 @@ export function followServiceRules(ruleset: Ruleset, node: string, pkt: DnatPack
   }
   const check = table.chains.find((c) => c.name === 'cluster-ips-check');
   for (const rule of check?.rules ?? []) {
-    const cidr = /^ip daddr (\S+) drop$/.exec(rule)?.[1];
+    const cidr = /^ip6? daddr (\S+) drop$/.exec(rule)?.[1];
     if (cidr && inCidr(pkt.dst, cidr)) {
       return {
         ...none,
@@ -201,8 +213,12 @@ function walkChain(
   const podCidrs = table.elements.filter((e) => e.set === 'pod-cidrs').map((e) => e.key);
   const fromPods = pkt.src !== undefined && podCidrs.some((c) => inCidr(pkt.src!, c));
   const follow = (next: string) => walkChain(table, next, pkt, d, seen);
-  for (const rule of chain.rules) {
-    const dnat = /dnat to (\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(rule);
+  for (const raw of chain.rules) {
+    // the ip6 table's rules read as the ip table's with ip6 matches and [v6]:port targets
+    const rule = raw.replace(/\bip6 (saddr|daddr)\b/g, 'ip $1');
+    const dnat =
+      /dnat to (\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(rule) ??
+      /dnat to \[([0-9a-f:.]+)\]:(\d+)$/.exec(rule);
     if (dnat) {
       d.endpoints.push({ ip: dnat[1]!, port: Number(dnat[2]) });
       return;
@@ -253,12 +269,18 @@ export function planNodeOverlay(plan: ClusterPlan, nodes: readonly Node[], node:
     if (!name || name === node.name || podCIDRs.length === 0 || nodeIPs.length === 0) continue;
     peers.push({ nodeName: name, nodeIPs, podCIDRs });
   }
-  const prefix = plan.segments[node.segment]!.cidr.split('/')[1];
+  const seg = plan.segments[node.segment]!;
+  const prefixes = (seg.cidrs ?? [seg.cidr]).map((c) => c.split('/')[1]);
+  const nodeIPs = nodeIpsOf(node);
   return planOverlay(
-    { nodeName: node.name, uplink: 'eth0', nodeIPs: [node.ip], podCIDRs: [node.podCidr] },
+    { nodeName: node.name, uplink: 'eth0', nodeIPs, podCIDRs: podCidrsOf(node) },
     peers,
     {
-      uplink: { ifname: 'eth0', mtu: 1500, addrs: [`${node.ip}/${prefix}`] },
+      uplink: {
+        ifname: 'eth0',
+        mtu: 1500,
+        addrs: nodeIPs.map((ip, i) => `${ip}/${prefixes[i]}`),
+      },
       deviceAddrs: [],
       neighbours: [],
       fdb: [],
@@ -304,8 +326,16 @@ export function explainFlow(ctx: ExplainContext, flow: ExplainFlow): Explanation
   const { plan } = ctx;
   const steps: ExplainStep[] = [];
   const cluster = renderCluster(plan, ctx.objects);
+  const literal = unbracket(flow.to);
+  const family: IpFamily =
+    flow.family === 6
+      ? 'IPv6'
+      : flow.family === 4
+        ? 'IPv4'
+        : (familyOfIp(literal) ?? planFamilies(plan)[0]!);
+  const ipOfPod = (p: Pod) => ofFamily(podIpsOf(p), family);
   const src = findPod(cluster.pods, flow.from).pod;
-  const srcIp = src && podIpOf(src);
+  const srcIp = src && ipOfPod(src);
   const srcName = src ? keyOf(src) : flow.from;
   const srcNode = src ? plan.nodes.find((n) => n.name === nodeNameOf(src)) : undefined;
   steps.push({
@@ -317,28 +347,29 @@ export function explainFlow(ctx: ExplainContext, flow: ExplainFlow): Explanation
 
   const dstPod = findPod(cluster.pods, flow.to).pod;
   const address =
-    (dstPod && podIpOf(dstPod)) ||
-    (/^\d+\.\d+\.\d+\.\d+$/.test(flow.to) ? flow.to : resolveName(ctx, cluster, flow.to, steps));
+    (dstPod && ipOfPod(dstPod)) ||
+    (familyOfIp(literal) ? literal : resolveName(ctx, cluster, flow.to, steps, family));
   if (!address) return { steps, verdict: 'unknown' };
 
   let targets: { ip: string; port: number }[] = [{ ip: address, port: flow.port }];
   let routeNode = srcNode;
-  const dstNode = plan.nodes.find((n) => n.ip === address);
+  const dstNode = plan.nodes.find((n) => nodeIpsOf(n).includes(address));
   const ruleNode = srcNode ?? dstNode;
   if (plan.network === 'podnet' && ruleNode) {
     const { services, endpointSlices } = cluster;
     const compile = (n: NodePlan) =>
       compileServices(
         { services, endpointSlices },
-        { name: n.name, clusterCIDRs: [plan.clusterCidr], serviceCIDRs: [plan.serviceCidr] },
-        { families: ['ip'] },
+        { name: n.name, clusterCIDRs: clusterCidrsOf(plan), serviceCIDRs: serviceCidrsOf(plan) },
+        { families: [family === 'IPv6' ? 'ip6' : 'ip'] },
       );
     const pkt = (n: NodePlan): DnatPacket => ({
       ...(srcIp ? { src: srcIp } : {}),
       dst: address,
       protocol: flow.protocol === 'UDP' ? 'udp' : 'tcp',
       port: flow.port,
-      dstLocal: n.ip === address || n.podGateway === address,
+      dstLocal:
+        nodeIpsOf(n).includes(address) || (n.podGateways ?? [n.podGateway]).includes(address),
       srcLocal: false,
     });
     let d = followServiceRules(compile(ruleNode), ruleNode.name, pkt(ruleNode));
@@ -368,14 +399,14 @@ export function explainFlow(ctx: ExplainContext, flow: ExplainFlow): Explanation
       ? planNodeOverlay(plan, cluster.nodes, routeNode)
       : undefined;
   for (const t of targets) {
-    const pod = cluster.pods.find((p) => podIpOf(p) === t.ip);
+    const pod = cluster.pods.find((p) => podIpsOf(p).includes(t.ip));
     let where: string | undefined;
-    if (routeNode && inCidr(t.ip, routeNode.podCidr))
+    if (routeNode && podCidrsOf(routeNode).some((c) => inCidr(t.ip, c)))
       where = `local on ${routeNode.name}: ${pod ? `pod ${keyOf(pod)} behind its veth` : 'the node bridge'}`;
     else if (routeNode && overlay) where = overlayRoute(overlay, routeNode, t.ip);
     else if (routeNode) where = referenceRoute(plan, routeNode, t.ip);
     if (!where) {
-      const node = plan.nodes.find((n) => n.ip === t.ip);
+      const node = plan.nodes.find((n) => nodeIpsOf(n).includes(t.ip));
       if (node) where = `${node.name}'s node address on the underlay`;
       else if (pod)
         where = `pod on ${nodeNameOf(pod)} (${flow.from} is not on a node: no route planned)`;
@@ -400,7 +431,7 @@ export function explainFlow(ctx: ExplainContext, flow: ExplainFlow): Explanation
     if (e.verdict === 'deny') verdict = 'deny';
     steps.push({
       kind: 'policy',
-      detail: `${t.ip}:${t.port} ${e.verdict}: ${e.explanation.summary}`,
+      detail: `${hostPort(t.ip, t.port)} ${e.verdict}: ${e.explanation.summary}`,
     });
   }
   return { steps, verdict };
@@ -411,7 +442,9 @@ function resolveName(
   cluster: ClusterSnapshot,
   to: string,
   steps: ExplainStep[],
+  family: IpFamily = 'IPv4',
 ): string | undefined {
+  const type = family === 'IPv6' ? 'AAAA' : 'A';
   const { plan } = ctx;
   const zone = compileZone(cluster, { zone: plan.clusterDomain });
   const name = to.replace(/\.$/, '');
@@ -423,7 +456,7 @@ function resolveName(
       ? [name, ...expanded]
       : [...expanded, name];
   for (const c of candidates) {
-    const r = resolveDns(zone, { name: c, type: 'A' });
+    const r = resolveDns(zone, { name: c, type });
     if (r.kind === 'forward') {
       steps.push({
         kind: 'dns',
@@ -431,14 +464,19 @@ function resolveName(
       });
       continue;
     }
-    const a = r.answers.find((x) => x.type === 'A');
+    const a = r.answers.find((x) => x.type === type);
     if (r.rcode === 'NOERROR' && a) {
-      steps.push({ kind: 'dns', detail: `${c} A ${a.data as string} (from ${plan.dnsIp})` });
+      steps.push({ kind: 'dns', detail: `${c} ${type} ${a.data as string} (from ${plan.dnsIp})` });
       return a.data as string;
     }
     steps.push({ kind: 'dns', detail: `${c}: ${r.rcode}` });
   }
   return undefined;
+}
+
+/** `ip:port`, an IPv6 address in brackets (`[fd00::1]:80`). */
+function hostPort(ip: string, port: number): string {
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
 
 /** Names the Service (and port) a matched map key belongs to, from the Service objects. */
@@ -450,16 +488,17 @@ function ownerOf(
 ) {
   const nodePort =
     d.match?.startsWith('service-nodeports') || d.match?.startsWith('no-endpoint-nodeports');
+  const isVip = (s: Service) =>
+    s.spec?.clusterIP === address || (s.spec?.clusterIPs ?? []).includes(address);
   for (const s of services) {
     const spec = s.spec ?? {};
     const p = spec.ports?.find(
       (x) =>
         (x.protocol ?? 'TCP') === flow.protocol &&
-        (nodePort ? x.nodePort === flow.port : spec.clusterIP === address && x.port === flow.port),
+        (nodePort ? x.nodePort === flow.port : isVip(s) && x.port === flow.port),
     );
     if (p) return { name: keyOf(s), port: p, nodePort };
-    if (!nodePort && spec.clusterIP === address)
-      return { name: keyOf(s), port: undefined, nodePort };
+    if (!nodePort && isVip(s)) return { name: keyOf(s), port: undefined, nodePort };
   }
   return undefined;
 }
@@ -473,11 +512,11 @@ function describeDnat(
   const owner = ownerOf(services, d, address, flow);
   const proto = flow.protocol;
   const svc = owner
-    ? `Service ${owner.name} ${owner.port ? `port ${owner.port.name ? `${owner.port.name} ` : ''}${owner.nodePort ? `NodePort ${flow.port}` : `${address}:${flow.port}`}/${proto}` : `(no port ${flow.port}/${proto})`}`
-    : `${address}:${flow.port}/${proto}`;
+    ? `Service ${owner.name} ${owner.port ? `port ${owner.port.name ? `${owner.port.name} ` : ''}${owner.nodePort ? `NodePort ${flow.port}` : hostPort(address, flow.port)}/${proto}` : `(no port ${flow.port}/${proto})`}`
+    : `${hostPort(address, flow.port)}/${proto}`;
   const rule = `${d.node}'s podnet-svc ${d.match ?? 'cluster-ips-check'}`;
   if (d.action !== 'dnat') return `${svc}: ${d.reason} (${rule})`;
-  const eps = d.endpoints.map((e) => `${e.ip}:${e.port}`).join(', ');
+  const eps = d.endpoints.map((e) => hostPort(e.ip, e.port)).join(', ');
   const extra = [d.masquerade ? 'masqueraded' : '', d.affinity ? 'ClientIP affinity' : ''].filter(
     Boolean,
   );

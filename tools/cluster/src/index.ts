@@ -31,6 +31,36 @@ export {
   type PodPort,
 } from './cluster-objects.js';
 export { inCidr } from './ipv4.js';
+export {
+  addressing,
+  canonicalIp,
+  clusterCidrsOf,
+  dnsIpsOf,
+  externalIpsOf,
+  type FamilyAddressing,
+  familiesOfMode,
+  familyOfCidr,
+  familyOfIp,
+  formatIpv6,
+  IP_FAMILY_MODES,
+  type IpFamily,
+  type IpFamilyMode,
+  inCidr6,
+  ipsByFamily,
+  nodeIpsOf,
+  ofFamily,
+  parseIpv6,
+  planFamilies,
+  podCidrsOf,
+  podIpsOf,
+  serviceCidrsOf,
+} from './ip-family.js';
+export {
+  IP_FAMILY_POLICIES,
+  type IpFamilyPolicy,
+  type ServiceFamilies,
+  serviceFamilies,
+} from './service-families.js';
 export { allocateClusterIp, allocateNodePort, allocateServices } from './service-allocator.js';
 export { schedulePods } from './scheduler.js';
 export {
@@ -54,6 +84,14 @@ export {
   type ExternalRoute,
   type ObservedRouter,
 } from './external-routes.js';
+export {
+  checkIngressConfig,
+  ingressControllerManifests,
+  renderHaproxyConfig,
+  type IngressConfig,
+  type IngressRoute,
+} from './ingress.js';
+export { containerProcesses, serverPorts, type ContainerProcess } from './pod-processes.js';
 export { planEndpointSlice, planEndpointSlices, selects } from './endpoint-slices.js';
 export { allocateHealthCheckNodePorts, wantsHealthCheckNodePort } from './health-check-ports.js';
 export {

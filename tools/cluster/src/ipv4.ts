@@ -1,4 +1,5 @@
-/** IPv4 arithmetic the controllers and the explainer share. Pure. */
+/** IPv4 arithmetic the controllers and the explainer share (IPv6: ip-family.ts). Pure. */
+import { inCidr6 } from './ip-family.js';
 
 const V4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
@@ -12,8 +13,12 @@ export function intToIp(n: number): string {
   return [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
 }
 
-/** True when IPv4 `ip` lies in IPv4 `cidr` (`a.b.c.d/len`); false for anything else. */
+/**
+ * True when `ip` lies in `cidr` of the same family (IPv4 `a.b.c.d/len`, or IPv6); false for
+ * anything else.
+ */
 export function inCidr(ip: string, cidr: string): boolean {
+  if (ip.includes(':') || cidr.includes(':')) return inCidr6(ip, cidr);
   const [base, bits] = cidr.split('/');
   if (!base || !V4.test(ip) || !V4.test(base)) return false;
   const len = bits === undefined ? 32 : Number(bits);

@@ -1,5 +1,12 @@
 /** Pure planning of a namespace cluster: names, addresses and links. No node:* imports. */
 import { ClusterError } from './errors.js';
+import {
+  addressing,
+  familiesOfMode,
+  IP_FAMILY_MODES,
+  type IpFamily,
+  type IpFamilyMode,
+} from './ip-family.js';
 
 /** How pods get their network: podnet's agent + shim, or Debian's bridge + host-local. */
 export type NetworkMode = 'podnet' | 'reference';
@@ -13,6 +20,8 @@ export interface ClusterOptions {
   /** Number of nodes (1-8). */
   nodes: number;
   network: NetworkMode;
+  /** `ipv4` (default), `ipv6` or `dual` (IPv4 primary, IPv6 second). */
+  ipFamily?: IpFamilyMode;
 }
 
 /** One node of the plan. */
@@ -29,6 +38,14 @@ export interface NodePlan {
   podCidr: string;
   /** First address of the pod CIDR (the node's bridge/gateway address). */
   podGateway: string;
+  /**
+   * Per family, primary first (only in an `ipv6` or `dual` plan; the scalars above are the
+   * primary family's): underlay addresses, gateways, pod CIDRs and pod gateways.
+   */
+  ips?: string[];
+  gateways?: string[];
+  podCidrs?: string[];
+  podGateways?: string[];
 }
 
 /** The whole underlay and cluster addressing. */
@@ -40,13 +57,31 @@ export interface ClusterPlan {
   externalNetns: string;
   externalIp: string;
   externalGateway: string;
-  segments: { bridge: string; cidr: string; gateway: string }[];
+  segments: {
+    bridge: string;
+    cidr: string;
+    gateway: string;
+    /** Per family, primary first (`ipv6`/`dual` plans only). */
+    cidrs?: string[];
+    gateways?: string[];
+  }[];
   nodes: NodePlan[];
   clusterCidr: string;
   serviceCidr: string;
   dnsIp: string;
   clusterDomain: string;
   nodePortRange: [number, number];
+  /**
+   * The cluster's IP families, primary first, and per family (same order) the cluster, Service,
+   * DNS and external addresses. Only in an `ipv6` or `dual` plan: an IPv4 plan is as it was
+   * before dual stack (read them through `planFamilies`, `clusterCidrsOf`, ... of ip-family.ts).
+   */
+  ipFamilies?: IpFamily[];
+  clusterCidrs?: string[];
+  serviceCidrs?: string[];
+  dnsIps?: string[];
+  externalIps?: string[];
+  externalGateways?: string[];
 }
 
 const NAME = /^[a-z0-9]([a-z0-9-]{0,22}[a-z0-9])?$/;
@@ -81,6 +116,20 @@ export function planCluster(options: ClusterOptions): ClusterPlan {
       `network: want "podnet" or "reference", got ${JSON.stringify(options.network)}`,
     );
   }
+  const mode = options.ipFamily ?? 'ipv4';
+  if (!(IP_FAMILY_MODES as readonly string[]).includes(mode)) {
+    throw new ClusterError(
+      'INVALID_ARGUMENT',
+      `ipFamily: want ${IP_FAMILY_MODES.join(', ')}, got ${JSON.stringify(mode)}`,
+    );
+  }
+  if (mode !== 'ipv4' && options.network === 'reference') {
+    throw new ClusterError(
+      'INVALID_ARGUMENT',
+      `ipFamily: network reference is IPv4 only, got ${JSON.stringify(mode)} (use network podnet)`,
+    );
+  }
+  if (mode !== 'ipv4') return planFamilies(options, familiesOfMode(mode));
   const p = options.prefix;
   // Two L2 segments once there are 3+ nodes: the last node sits behind the router, so overlays
   // meet both a directly reachable peer and a routed one.
@@ -122,6 +171,62 @@ export function planCluster(options: ClusterOptions): ClusterPlan {
   };
 }
 
+/** {@link planCluster} of an `ipv6` or `dual` cluster: every address per family, primary first. */
+function planFamilies(options: ClusterOptions, families: IpFamily[]): ClusterPlan {
+  const p = options.prefix;
+  const tables = families.map(addressing);
+  const primary = tables[0]!;
+  const per = <T>(f: (t: (typeof tables)[number]) => T): T[] => tables.map(f);
+  const segmentCount = options.nodes >= 3 ? 2 : 1;
+  const segments = Array.from({ length: segmentCount }, (_, s) => ({
+    bridge: s === 0 ? 'br-a' : 'br-b',
+    cidr: primary.segmentCidr(s),
+    gateway: primary.segmentGateway(s),
+    cidrs: per((t) => t.segmentCidr(s)),
+    gateways: per((t) => t.segmentGateway(s)),
+  }));
+  const nodes: NodePlan[] = [];
+  for (let i = 1; i <= options.nodes; i++) {
+    const segment = options.nodes >= 3 && i === options.nodes ? 1 : 0;
+    nodes.push({
+      name: `node${i}`,
+      netns: `${p}node${i}`,
+      segment,
+      ip: primary.nodeIp(segment, i),
+      gateway: primary.segmentGateway(segment),
+      switchPort: `sw-node${i}`,
+      podCidr: primary.podCidr(i),
+      podGateway: primary.podGateway(i),
+      ips: per((t) => t.nodeIp(segment, i)),
+      gateways: per((t) => t.segmentGateway(segment)),
+      podCidrs: per((t) => t.podCidr(i)),
+      podGateways: per((t) => t.podGateway(i)),
+    });
+  }
+  return {
+    name: options.name,
+    prefix: p,
+    network: options.network,
+    switchNetns: `${p}switch`,
+    externalNetns: `${p}external`,
+    externalIp: primary.externalIp,
+    externalGateway: primary.externalGateway,
+    segments,
+    nodes,
+    clusterCidr: primary.clusterCidr,
+    serviceCidr: primary.serviceCidr,
+    dnsIp: primary.dnsIp,
+    clusterDomain: 'cluster.local',
+    nodePortRange: [30000, 32767],
+    ipFamilies: families,
+    clusterCidrs: per((t) => t.clusterCidr),
+    serviceCidrs: per((t) => t.serviceCidr),
+    dnsIps: per((t) => t.dnsIp),
+    externalIps: per((t) => t.externalIp),
+    externalGateways: per((t) => t.externalGateway),
+  };
+}
+
 /** The `ip -batch` lines (per namespace) that build the underlay. */
 export interface UnderlayBatches {
   /** Lines run in the switch namespace after the node/external veths exist. */
@@ -133,32 +238,52 @@ export interface UnderlayBatches {
 
 /** Renders the address/route configuration of the underlay (after veths are made). Pure. */
 export function planUnderlayBatches(plan: ClusterPlan): UnderlayBatches {
+  // IPv6 addresses skip duplicate address detection (nodad): usable at once, as in the pods
+  const addr = (ip: string, prefix: number, dev: string) => [
+    'addr',
+    'add',
+    `${ip}/${prefix}`,
+    'dev',
+    dev,
+    ...(ip.includes(':') ? ['nodad'] : []),
+  ];
+  const len = (ip: string) => (ip.includes(':') ? 64 : 24);
   const switchLines: string[][] = [['link', 'set', 'lo', 'up']];
   for (const s of plan.segments) {
     switchLines.push(['link', 'add', s.bridge, 'type', 'bridge']);
-    switchLines.push(['addr', 'add', `${s.gateway}/24`, 'dev', s.bridge]);
+    for (const gw of s.gateways ?? [s.gateway]) switchLines.push(addr(gw, len(gw), s.bridge));
     switchLines.push(['link', 'set', s.bridge, 'up']);
   }
   for (const n of plan.nodes) {
     switchLines.push(['link', 'set', n.switchPort, 'master', plan.segments[n.segment]!.bridge]);
     switchLines.push(['link', 'set', n.switchPort, 'up']);
   }
-  switchLines.push(['addr', 'add', `${plan.externalGateway}/24`, 'dev', 'sw-ext']);
+  for (const gw of plan.externalGateways ?? [plan.externalGateway])
+    switchLines.push(addr(gw, len(gw), 'sw-ext'));
   switchLines.push(['link', 'set', 'sw-ext', 'up']);
   const nodeLines: Record<string, string[][]> = {};
   for (const n of plan.nodes) {
+    const ips = n.ips ?? [n.ip];
+    const gateways = n.gateways ?? [n.gateway];
     nodeLines[n.name] = [
       ['link', 'set', 'lo', 'up'],
-      ['addr', 'add', `${n.ip}/24`, 'dev', 'eth0'],
+      ...ips.map((ip) => addr(ip, len(ip), 'eth0')),
       ['link', 'set', 'eth0', 'up'],
-      ['route', 'replace', 'default', 'via', n.gateway],
+      ...gateways.map((gw) => ['route', 'replace', 'default', 'via', gw]),
     ];
   }
+  const externalIps = plan.externalIps ?? [plan.externalIp];
   const externalLines = [
     ['link', 'set', 'lo', 'up'],
-    ['addr', 'add', `${plan.externalIp}/24`, 'dev', 'eth0'],
+    ...externalIps.map((ip) => addr(ip, len(ip), 'eth0')),
     ['link', 'set', 'eth0', 'up'],
-    ['route', 'replace', 'default', 'via', plan.externalGateway],
+    ...(plan.externalGateways ?? [plan.externalGateway]).map((gw) => [
+      'route',
+      'replace',
+      'default',
+      'via',
+      gw,
+    ]),
   ];
   return { switchLines, nodeLines, externalLines };
 }

@@ -18,21 +18,30 @@ import {
 } from '@podnet/cluster-state';
 import { type ClusterObjects, nameOf, namespaceOf } from './cluster-objects.js';
 import { planEndpointSlices } from './endpoint-slices.js';
+import { nodeIpsOf, podCidrsOf } from './ip-family.js';
 import type { ClusterPlan, NodePlan } from './plan.js';
+import { nodeZone, ZONE_LABEL, zonesOf } from './topology.js';
 
 /** The label every Namespace carries with its own name (as the API server sets it). */
 export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
 
-/** The Node object of a node of the plan: its pod CIDR, InternalIP and hostname. */
+/**
+ * The Node object of a node of the plan: its pod CIDRs and InternalIPs (one per family, the
+ * primary first, as kubelet and the node IPAM controller write them), hostname and zone
+ * ({@link nodeZone}).
+ */
 export function renderNode(n: NodePlan): Node {
   return {
     apiVersion: 'v1',
     kind: 'Node',
-    metadata: { name: n.name, labels: { 'kubernetes.io/hostname': n.name } },
-    spec: { podCIDR: n.podCidr, podCIDRs: [n.podCidr] },
+    metadata: {
+      name: n.name,
+      labels: { 'kubernetes.io/hostname': n.name, [ZONE_LABEL]: nodeZone(n) },
+    },
+    spec: { podCIDR: n.podCidr, podCIDRs: podCidrsOf(n) },
     status: {
       addresses: [
-        { type: 'InternalIP', address: n.ip },
+        ...nodeIpsOf(n).map((address) => ({ type: 'InternalIP', address })),
         { type: 'Hostname', address: n.name },
       ],
     },
@@ -80,7 +89,10 @@ export function renderCluster(plan: ClusterPlan, objects: ClusterObjects): Clust
     namespaces: sorted('Namespace', namespaces),
     pods: sorted('Pod', objects.pods),
     services: sorted('Service', objects.services),
-    endpointSlices: sorted('EndpointSlice', planEndpointSlices(objects.services, objects.pods)),
+    endpointSlices: sorted(
+      'EndpointSlice',
+      planEndpointSlices(objects.services, objects.pods, zonesOf(plan)),
+    ),
     networkPolicies: sorted('NetworkPolicy', objects.networkPolicies),
     clusterNetworkPolicies: sorted('ClusterNetworkPolicy', objects.clusterNetworkPolicies),
   };

@@ -6,11 +6,30 @@
 import type { Service, ServicePort } from '@podnet/cluster-state';
 import { keyOf, type ObjectProblem } from './cluster-objects.js';
 import { ClusterError } from './errors.js';
+import {
+  canonicalIp,
+  dnsIpsOf,
+  formatIpv6,
+  type IpFamily,
+  ipv6Range,
+  ofFamily,
+  planFamilies,
+  serviceCidrsOf,
+} from './ip-family.js';
 import { inCidr, intToIp, ipToInt } from './ipv4.js';
 import type { ClusterPlan } from './plan.js';
+import { serviceFamilies } from './service-families.js';
 
-/** Allocates the next free ClusterIP of the service CIDR (skipping network, .1 and the DNS IP). */
-export function allocateClusterIp(plan: ClusterPlan, used: readonly string[]): string {
+/**
+ * Allocates the next free ClusterIP of the service CIDR of `family` (default: the primary
+ * one), skipping the first 11 addresses (network, .1, the DNS IP) and the last.
+ */
+export function allocateClusterIp(
+  plan: ClusterPlan,
+  used: readonly string[],
+  family: IpFamily = planFamilies(plan)[0]!,
+): string {
+  if (family === 'IPv6') return allocateClusterIp6(plan, used);
   const [base, bits] = plan.serviceCidr.split('/') as [string, string];
   const size = 2 ** (32 - Number(bits));
   const start = ipToInt(base);
@@ -20,6 +39,20 @@ export function allocateClusterIp(plan: ClusterPlan, used: readonly string[]): s
     if (!taken.has(ip)) return ip;
   }
   throw new ClusterError('INVALID_ARGUMENT', `service CIDR ${plan.serviceCidr} is full`);
+}
+
+/** {@link allocateClusterIp} in the IPv6 service CIDR. */
+function allocateClusterIp6(plan: ClusterPlan, used: readonly string[]): string {
+  const cidr = ofFamily(serviceCidrsOf(plan), 'IPv6');
+  const range = cidr ? ipv6Range(cidr) : undefined;
+  if (!cidr || !range)
+    throw new ClusterError('INVALID_ARGUMENT', 'the cluster has no IPv6 service CIDR');
+  const taken = new Set([...used, ...dnsIpsOf(plan)]);
+  for (let i = 11n; i < range.size - 1n; i++) {
+    const ip = formatIpv6(range.base + i);
+    if (!taken.has(ip)) return ip;
+  }
+  throw new ClusterError('INVALID_ARGUMENT', `service CIDR ${cidr} is full`);
 }
 
 /** Allocates the next free NodePort in the plan's range. */
@@ -41,6 +74,20 @@ function clusterIpProblem(
   ip: string,
   owners: ReadonlyMap<string, string>,
 ): string | undefined {
+  if (ip.includes(':')) {
+    const cidr = ofFamily(serviceCidrsOf(plan), 'IPv6');
+    const range = cidr ? ipv6Range(cidr) : undefined;
+    const canonical = canonicalIp(ip);
+    if (!cidr || !range || !canonical) return `${ip} is not in a service CIDR of the cluster`;
+    const n = ipv6Range(`${canonical}/128`)!.base;
+    if (n < range.base || n >= range.base + range.size)
+      return `${ip} is not in the service CIDR ${cidr}`;
+    if (n === range.base || n === range.base + range.size - 1n)
+      return `${ip} is not a usable address of ${cidr}`;
+    if (dnsIpsOf(plan).includes(canonical)) return `${ip} is the cluster DNS address`;
+    const owner = owners.get(canonical);
+    return owner ? `${ip} is the ClusterIP of Service ${owner}` : undefined;
+  }
   const [base, bits] = plan.serviceCidr.split('/') as [string, string];
   const last = intToIp(ipToInt(base) + 2 ** (32 - Number(bits)) - 1);
   if (!inCidr(ip, plan.serviceCidr)) return `${ip} is not in the service CIDR ${plan.serviceCidr}`;
@@ -68,8 +115,8 @@ export function allocateServices(
   const ipOwners = new Map<string, string>();
   const portOwners = new Map<number, string>();
   const claim = (s: Service) => {
-    const ip = s.spec?.clusterIP;
-    if (ip && ip !== 'None') ipOwners.set(ip, keyOf(s));
+    const ips = s.spec?.clusterIPs?.length ? s.spec.clusterIPs : [s.spec?.clusterIP];
+    for (const ip of ips) if (ip && ip !== 'None') ipOwners.set(ip, keyOf(s));
     for (const p of s.spec?.ports ?? []) if (p.nodePort) portOwners.set(p.nodePort, keyOf(s));
   };
   others.forEach(claim);
@@ -80,24 +127,36 @@ export function allocateServices(
     const old = current.find((s) => keyOf(s) === key);
     const spec = svc.spec ?? {};
     const type = spec.type ?? 'ClusterIP';
-    let clusterIP = 'None';
+    // one ClusterIP per family of the Service (service-families.ts), the primary first
+    const fam = serviceFamilies(planFamilies(plan), svc);
+    for (const [path, message] of fam.problems) bad(path, message);
+    let clusterIPs = ['None'];
     if (!isHeadless(svc)) {
-      const requested = spec.clusterIP || spec.clusterIPs?.[0];
-      const kept = old && !isHeadless(old) ? old.spec?.clusterIP : undefined;
-      if (requested) {
-        const why = clusterIpProblem(plan, requested, ipOwners);
-        if (why) bad('spec.clusterIP', why);
-        clusterIP = requested;
-      } else if (kept && !ipOwners.has(kept)) {
-        clusterIP = kept;
-      } else {
-        try {
-          clusterIP = allocateClusterIp(plan, [...ipOwners.keys()]);
-        } catch (e) {
-          bad('spec.clusterIP', (e as Error).message);
+      const ipsOf = (s: Service) =>
+        (s.spec?.clusterIPs?.length ? s.spec.clusterIPs : [s.spec?.clusterIP ?? '']).filter(
+          Boolean,
+        );
+      const asked = ipsOf(svc);
+      const keptAll = old && !isHeadless(old) ? ipsOf(old) : [];
+      clusterIPs = fam.families.map((family, i) => {
+        const path = i === 0 ? 'spec.clusterIP' : `spec.clusterIPs[${i}]`;
+        const requested = ofFamily(asked, family);
+        if (requested) {
+          const why = clusterIpProblem(plan, requested, ipOwners);
+          if (why) bad(path, why);
+          return canonicalIp(requested) ?? requested;
         }
-      }
+        const kept = ofFamily(keptAll, family);
+        if (kept && !ipOwners.has(kept)) return kept;
+        try {
+          return allocateClusterIp(plan, [...ipOwners.keys()], family);
+        } catch (e) {
+          bad(path, (e as Error).message);
+          return 'None';
+        }
+      });
     }
+    const clusterIP = clusterIPs[0]!;
     const ports = (spec.ports ?? []).map((p, i): ServicePort => {
       const protocol = p.protocol ?? 'TCP';
       const out: ServicePort = { ...p, protocol, targetPort: p.targetPort ?? p.port };
@@ -135,9 +194,9 @@ export function allocateServices(
         ...spec,
         type,
         clusterIP,
-        clusterIPs: [clusterIP],
-        ipFamilies: ['IPv4'],
-        ipFamilyPolicy: spec.ipFamilyPolicy ?? 'SingleStack',
+        clusterIPs,
+        ipFamilies: fam.families,
+        ipFamilyPolicy: fam.policy,
         ports,
       },
     };

@@ -21,10 +21,14 @@ export interface PodSandbox {
   netns: string;
   /** The CNI container ID of its attachment. */
   containerId: string;
-  /** Its IPv4 address, from the CNI result. */
+  /** Its address of the cluster's primary family, from the CNI result. */
   ip?: string;
+  /** Every address, one per family, primary first (dual-stack clusters only). */
+  ips?: string[];
   /** The pid of its built-in server. */
   serverPid?: number;
+  /** The programs its containers run (`command`), by container: killed with the pod. */
+  processes?: Array<{ container: string; pid: number }>;
 }
 
 /** Everything persisted about a running cluster. */
