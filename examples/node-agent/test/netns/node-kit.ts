@@ -105,8 +105,11 @@ export class TestNode {
     return (this.config.source as { dir: string }).dir;
   }
 
-  /** Starts the agent inside the node namespace and waits until its socket answers. */
-  async start(): Promise<void> {
+  /**
+   * Starts the agent inside the node namespace and waits until its log has `readyLine` (default:
+   * its pod network is ready).
+   */
+  async start(readyLine = '"pod network ready"'): Promise<void> {
     const file = join(this.root, 'agent.json');
     writeFileSync(file, JSON.stringify(this.config));
     const child = this.net.spawn(
@@ -122,7 +125,7 @@ export class TestNode {
       this.logs += d;
     });
     child.stdout?.resume();
-    await waitFor(() => this.logs.includes('"pod network ready"') || child.exitCode !== null, {
+    await waitFor(() => this.logs.includes(readyLine) || child.exitCode !== null, {
       timeoutMs: 60_000,
       what: `agent on ${this.ns} to be ready`,
     });
