@@ -27,7 +27,7 @@ fi
 # knot's package starts a system daemon on port 53; the benchmark runs its own instance.
 # haproxy's starts one on the host; the cluster's ingress controller runs its own in a pod.
 if [ "$(id -u)" -eq 0 ] && command -v systemctl >/dev/null 2>&1; then
-  systemctl disable --now knot haproxy >/dev/null 2>&1 || true
+  for unit in knot haproxy; do systemctl disable --now "$unit" >/dev/null 2>&1 || true; done
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
