@@ -1,6 +1,7 @@
 /**
- * The endpoint slice controller: one IPv4 EndpointSlice per Service with a selector, made of
- * the running pods it selects. Pure.
+ * The endpoint slice controller: one EndpointSlice per Service with a selector and IP family of
+ * the Service (`addressType` IPv4 or IPv6, as upstream's controller writes them), made of the
+ * running pods it selects. Pure.
  */
 import {
   type EndpointSlice,
@@ -9,7 +10,9 @@ import {
   type Service,
   type StringMap,
 } from '@podnet/cluster-state';
-import { nameOf, namespaceOf, nodeNameOf, podIpOf, podPorts } from './cluster-objects.js';
+import { nameOf, namespaceOf, nodeNameOf, podPorts } from './cluster-objects.js';
+import { type IpFamily, ofFamily, podIpsOf } from './ip-family.js';
+import { withTopology } from './topology.js';
 
 /** Who manages the slices (`endpointslice.kubernetes.io/managed-by`). */
 export const SLICE_MANAGER = 'podnet-cluster';
@@ -20,18 +23,31 @@ export function selects(selector: StringMap, podLabels: StringMap): boolean {
   return keys.length > 0 && keys.every((k) => podLabels[k] === selector[k]);
 }
 
+/** The Service's families (`spec.ipFamilies`, IPv4 when it has none). */
+function familiesOf(svc: Service): IpFamily[] {
+  const list = (svc.spec?.ipFamilies ?? []).filter(
+    (f): f is IpFamily => f === 'IPv4' || f === 'IPv6',
+  );
+  return list.length > 0 ? list : ['IPv4'];
+}
+
 /**
- * The EndpointSlice of a Service: the pods of its namespace that have an address and match its
- * selector, ready; its ports with named target ports resolved against those pods' container
- * ports (a port no pod names is left out).
+ * The EndpointSlice of a Service for one IP family (default: its primary one): the pods of its
+ * namespace that have an address of that family and match its selector, ready; its ports with
+ * named target ports resolved against those pods' container ports (a port no pod names is left
+ * out). The IPv4 slice is `<service>-podnet`, the IPv6 one `<service>-podnet-ipv6`.
  */
-export function planEndpointSlice(svc: Service, pods: readonly Pod[]): EndpointSlice {
+export function planEndpointSlice(
+  svc: Service,
+  pods: readonly Pod[],
+  family: IpFamily = familiesOf(svc)[0]!,
+): EndpointSlice {
   const namespace = namespaceOf(svc);
   const name = nameOf(svc);
   const selector = svc.spec?.selector ?? {};
+  const ipOf = (p: Pod) => ofFamily(podIpsOf(p), family);
   const matching = pods.filter(
-    (p) =>
-      namespaceOf(p) === namespace && podIpOf(p) && selects(selector, p.metadata?.labels ?? {}),
+    (p) => namespaceOf(p) === namespace && ipOf(p) && selects(selector, p.metadata?.labels ?? {}),
   );
   const ports = (svc.spec?.ports ?? []).flatMap((sp) => {
     const protocol = sp.protocol ?? 'TCP';
@@ -47,16 +63,16 @@ export function planEndpointSlice(svc: Service, pods: readonly Pod[]): EndpointS
     apiVersion: 'discovery.k8s.io/v1',
     kind: 'EndpointSlice',
     metadata: {
-      name: `${name}-podnet`,
+      name: family === 'IPv4' ? `${name}-podnet` : `${name}-podnet-ipv6`,
       namespace,
       labels: {
         [SERVICE_NAME_LABEL]: name,
         'endpointslice.kubernetes.io/managed-by': SLICE_MANAGER,
       },
     },
-    addressType: 'IPv4',
+    addressType: family,
     endpoints: matching.map((p) => ({
-      addresses: [podIpOf(p)!],
+      addresses: [ipOf(p)!],
       conditions: { ready: true, serving: true, terminating: false },
       nodeName: nodeNameOf(p),
       targetRef: { kind: 'Pod', namespace, name: nameOf(p) },
@@ -65,12 +81,22 @@ export function planEndpointSlice(svc: Service, pods: readonly Pod[]): EndpointS
   };
 }
 
-/** The slices of every Service with a selector (a selectorless Service has none, as upstream). */
+/**
+ * The slices of every Service with a selector (a selectorless Service has none, as upstream),
+ * one per family of the Service. With `zoneOf` (node name → zone), each endpoint carries its
+ * node's zone and the Services' `trafficDistribution` hints ({@link withTopology}).
+ */
 export function planEndpointSlices(
   services: readonly Service[],
   pods: readonly Pod[],
+  zoneOf?: (node: string) => string | undefined,
 ): EndpointSlice[] {
   return services
     .filter((s) => Object.keys(s.spec?.selector ?? {}).length > 0)
-    .map((s) => planEndpointSlice(s, pods));
+    .flatMap((s) =>
+      familiesOf(s).map((f) => {
+        const slice = planEndpointSlice(s, pods, f);
+        return zoneOf ? withTopology(slice, s, zoneOf) : slice;
+      }),
+    );
 }
