@@ -423,7 +423,8 @@ export function explainFlow(ctx: ExplainContext, flow: ExplainFlow): Explanation
   let verdict: 'allow' | 'deny' = 'allow';
   for (const t of targets) {
     const e = evaluate(cluster, {
-      src: srcName,
+      // a pod named as the source is taken at its first address: another family's goes as the IP
+      src: srcIp && srcIp !== podIpsOf(src)[0] ? srcIp : srcName,
       dst: t.ip,
       protocol: flow.protocol,
       port: t.port,

@@ -266,4 +266,30 @@ describe('objects of a dual-stack cluster', () => {
     expect(direct.steps.map((s) => s.kind)).toEqual(['source', 'route', 'policy']);
     expect(direct.steps[0]!.detail).toContain('fd00:10:244:1::3');
   });
+
+  it('explains an IPv6 ipBlock: the client allowed over IPv6, denied over IPv4', () => {
+    const client = pod('client', 'node2', 'client', ['10.244.2.3', 'fd00:10:244:2::3']);
+    const policy = {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'web-v6', namespace: 'default' },
+      spec: {
+        podSelector: { matchLabels: { app: 'web' } },
+        policyTypes: ['Ingress'],
+        ingress: [{ from: [{ ipBlock: { cidr: 'fd00:10:244:2::/64' } }] }],
+      },
+    };
+    const objects = {
+      ...applied.objects,
+      pods: [...pods, client],
+      networkPolicies: [policy as never],
+    };
+    const ctx = { plan: dual, objects, search: [], ndots: 1 };
+    const flow = { from: 'client', to: 'web-1', port: 8080, protocol: 'TCP' as const };
+    const v6 = explainFlow(ctx, { ...flow, family: 6 });
+    const v4 = explainFlow(ctx, { ...flow, family: 4 });
+    expect([v6.verdict, v4.verdict]).toEqual(['allow', 'deny']);
+    expect(v6.steps.at(-1)!.detail).toMatch(/^\[fd00:10:244:1::2\]:8080 allow/);
+    expect(v4.steps.at(-1)!.detail).toMatch(/^10\.244\.1\.2:8080 deny/);
+  });
 });

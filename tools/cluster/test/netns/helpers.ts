@@ -4,7 +4,13 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nodeEntryArgv } from '../../src/cluster.js';
-import { Cluster, DEFAULT_RUN_ROOT, manifestObjects, type NetworkMode } from '../../src/index.js';
+import {
+  Cluster,
+  DEFAULT_RUN_ROOT,
+  type IpFamilyMode,
+  manifestObjects,
+  type NetworkMode,
+} from '../../src/index.js';
 
 /** A cluster whose namespaces carry a createTestNet prefix (swept if the run crashes). */
 /** Removes run dirs and /etc/netns entries of crashed test clusters (their creator PID is gone). */
@@ -26,6 +32,7 @@ function sweepStaleClusters(): void {
 export async function startCluster(
   network: NetworkMode,
   nodes = 3,
+  options: { ipFamily?: IpFamilyMode } = {},
 ): Promise<{ net: TestNet; cluster: Cluster; cleanup: () => Promise<void> }> {
   const net = createTestNet();
   sweepStaleClusters();
@@ -38,7 +45,7 @@ export async function startCluster(
       await net.cleanup();
     }
   };
-  cluster = await Cluster.up({ name, prefix: net.prefix, nodes, network });
+  cluster = await Cluster.up({ name, prefix: net.prefix, nodes, network, ...options });
   return { net, cluster, cleanup };
 }
 
