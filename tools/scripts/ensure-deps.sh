@@ -6,7 +6,7 @@ cd "$(dirname "$0")/../.."
 
 APT_PACKAGES=(
   iproute2 nftables iputils-ping dnsutils containernetworking-plugins conntrack util-linux procps
-  iperf3 dnsperf knot podman runc busybox-static tcpdump python3 gcc libc6-dev
+  iperf3 dnsperf knot podman runc busybox-static tcpdump python3 gcc libc6-dev haproxy curl
 )
 
 missing=()
@@ -25,8 +25,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 # knot's package starts a system daemon on port 53; the benchmark runs its own instance.
+# haproxy's starts one on the host; the cluster's ingress controller runs its own in a pod.
 if [ "$(id -u)" -eq 0 ] && command -v systemctl >/dev/null 2>&1; then
-  systemctl disable --now knot >/dev/null 2>&1 || true
+  for unit in knot haproxy; do systemctl disable --now "$unit" >/dev/null 2>&1 || true; done
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

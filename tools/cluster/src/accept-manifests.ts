@@ -167,6 +167,14 @@ function podPaths(pod: Pod): Array<[string, string]> {
   }
   const seen = new Map<string, string>();
   (pod.spec?.containers ?? []).forEach((c, i) => {
+    // no images here: a container runs its command (a program on this machine) or the built-in server
+    if ((c.args ?? []).length > 0 && (c.command ?? []).length === 0)
+      out.push([
+        `spec.containers[${i}].args`,
+        'the namespace cluster has no images, so no entrypoint to pass args to: give command too',
+      ]);
+    if (c.command?.[0] === '')
+      out.push([`spec.containers[${i}].command[0]`, 'want the program to run, got ""']);
     (c.ports ?? []).forEach((p, j) => {
       const path = `spec.containers[${i}].ports[${j}]`;
       if (p.protocol === 'SCTP') {

@@ -8,6 +8,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -26,10 +27,24 @@ import {
   type PodPort,
   podPorts,
 } from './cluster-objects.js';
-import { firstConfList, nodeCniRuntime, resultIpv4 } from './cni-exec.js';
+import { firstConfList, nodeCniRuntime } from './cni-exec.js';
 import { planEndpointSlice } from './endpoint-slices.js';
+import { type ExternalRoute, reconcileExternalRoutes } from './external-routes.js';
 import { type Explanation, explainFlow } from './explain.js';
 import { ClusterError } from './errors.js';
+import {
+  clusterCidrsOf,
+  externalIpsOf,
+  type IpFamily,
+  ipsByFamily,
+  nodeIpsOf,
+  ofFamily,
+  planFamilies,
+  podCidrsOf,
+  resultIps,
+  serviceCidrsOf,
+  unbracket,
+} from './ip-family.js';
 import { planApply } from './plan-apply.js';
 import {
   type ClusterOptions,
@@ -43,6 +58,7 @@ import {
   referenceConflist,
 } from './plan.js';
 import { type DeletePodOptions, deletePodThrough } from './pod-delete.js';
+import { containerProcesses, serverPorts } from './pod-processes.js';
 import { NodePodman } from './podman.js';
 import { writeManifestDir } from './manifest-dir.js';
 import { renderCluster, renderManifests } from './render.js';
@@ -74,6 +90,11 @@ export interface ProbeTarget {
   to: string;
   port: number;
   proto?: ProbeProtocol;
+  /**
+   * 6: a pod, node or `external` is reached at its IPv6 address and a DNS name resolved to AAAA;
+   * 4: IPv4 and A. Default: the cluster's primary family (an IP address is taken as it is).
+   */
+  family?: 4 | 6;
 }
 
 /** The answer of {@link Cluster.probe}. */
@@ -197,6 +218,7 @@ export class Cluster {
       prefix: options.prefix ?? `pnc-${name}-`,
       nodes: options.nodes ?? 3,
       network,
+      ...(options.ipFamily ? { ipFamily: options.ipFamily } : {}),
     });
     const runDir = join(options.runRoot ?? DEFAULT_RUN_ROOT, name);
     if (existsSync(join(runDir, 'state.json'))) {
@@ -330,10 +352,13 @@ export class Cluster {
     );
     const b = planUnderlayBatches(plan);
     await sw.ipBatch(b.switchLines);
+    const v6 = planFamilies(plan).includes('IPv6');
     await this.sysctl(plan.switchNetns, 'net.ipv4.ip_forward=1');
+    if (v6) await this.sysctl(plan.switchNetns, 'net.ipv6.conf.all.forwarding=1');
     for (const n of plan.nodes) {
       await this.host(n.netns).ipBatch(b.nodeLines[n.name]!);
       await this.sysctl(n.netns, 'net.ipv4.ip_forward=1');
+      if (v6) await this.sysctl(n.netns, 'net.ipv6.conf.all.forwarding=1');
       await mkdir(join(this.nodeDir(n.name), 'cni', 'net.d'), { recursive: true });
     }
     await this.host(plan.externalNetns).ipBatch(b.externalLines);
@@ -398,11 +423,11 @@ export class Cluster {
         socketPath: join(dir, 'agent.sock'),
         cniConfDir: this.cniConfDir(n.name),
         source: { kind: 'manifests', dir: join(this.state.runDir, 'manifests') },
-        clusterCidrs: [plan.clusterCidr],
-        serviceCidrs: [plan.serviceCidr],
+        clusterCidrs: clusterCidrsOf(plan),
+        serviceCidrs: serviceCidrsOf(plan),
         uplink: 'eth0',
-        nodeIps: [n.ip],
-        podCidrs: [n.podCidr],
+        nodeIps: nodeIpsOf(n),
+        podCidrs: podCidrsOf(n),
         dns: { ip: plan.dnsIp, clusterDomain: plan.clusterDomain },
         // the agent's own /healthz, /readyz, /metrics (as in the kind manifests), and kube-proxy's
         // health server on its conventional port
@@ -561,6 +586,25 @@ export class Cluster {
     );
     await this.writeManifests();
     await this.save();
+    await this.routeExternalAddresses();
+  }
+
+  /**
+   * Routes load-balancer addresses and externalIPs from the router to the nodes that take them
+   * ({@link reconcileExternalRoutes}); a node is ready when its agent runs (network reference:
+   * always). Runs after every change of Services or pods.
+   */
+  async routeExternalAddresses(): Promise<ExternalRoute[]> {
+    const ready = this.plan.nodes
+      .map((n) => n.name)
+      .filter((n) => this.plan.network !== 'podnet' || pidAlive(this.state.agents[n]));
+    const r = await reconcileExternalRoutes(
+      this.host(this.plan.switchNetns),
+      this.plan,
+      this.state.objects,
+      ready,
+    );
+    return r.routes;
   }
 
   /** Replaces the Pod object of the same key in this state (the object is immutable). */
@@ -590,28 +634,48 @@ export class Cluster {
     await this.addNetns(sb.netns);
     await this.host(sb.netns).ip(['link', 'set', 'lo', 'up']);
     const result = await this.cniAddWithRetry(sb, podPorts(pod));
-    const ip = resultIpv4(result);
+    // as kubelet: one address per cluster family, the primary family's first
+    const families = planFamilies(this.plan);
+    const ips = ipsByFamily(resultIps(result), families);
+    const ip = ofFamily(ips, families[0]!);
     if (!ip)
-      throw new ClusterError('CNI_FAILED', `pod ${name}: the CNI result has no IPv4 address`);
+      throw new ClusterError(
+        'CNI_FAILED',
+        `pod ${name}: the CNI result has no ${families[0]} address`,
+      );
     sb.ip = ip;
-    const hostIP = this.node(sb.node).ip;
+    if (ips.length > 1) sb.ips = ips;
+    const hostIPs = nodeIpsOf(this.node(sb.node));
     this.setPod({
       ...pod,
       status: {
         phase: 'Running',
         podIP: ip,
-        podIPs: [{ ip }],
-        hostIP,
-        hostIPs: [{ ip: hostIP }],
+        podIPs: ips.map((a) => ({ ip: a })),
+        hostIP: hostIPs[0]!,
+        hostIPs: hostIPs.map((a) => ({ ip: a })),
       },
     });
     await this.writeResolvConf(sb.netns, result);
-    sb.serverPid = await this.startServer(
-      sb.netns,
-      name,
-      podPorts(pod),
-      join(s.runDir, 'pods', `${namespace}.${name}`),
-    );
+    const dir = join(s.runDir, 'pods', `${namespace}.${name}`);
+    await mkdir(dir, { recursive: true });
+    sb.processes = containerProcesses(pod).map((p) => ({
+      container: p.container,
+      pid: spawnDetached(
+        ['ip', 'netns', 'exec', sb.netns, ...p.argv],
+        join(dir, `${p.container}.log`),
+      ),
+    }));
+    sb.serverPid = await this.startServer(sb.netns, name, serverPorts(pod), dir);
+    for (const p of sb.processes) {
+      if (!pidAlive(p.pid)) {
+        const log = readFileSync(join(dir, `${p.container}.log`), 'utf8').slice(-2000);
+        throw new ClusterError(
+          'COMMAND_FAILED',
+          `pod ${namespace}/${name}: container ${p.container} exited:\n${log}`,
+        );
+      }
+    }
     return sb;
   }
 
@@ -732,6 +796,8 @@ export class Cluster {
         name,
         JSON.stringify(list),
         ready,
+        // a cluster with IPv6 serves on :: (IPv4 too, as mapped addresses)
+        ...(planFamilies(this.plan).includes('IPv6') ? ['::'] : []),
       ],
       join(dir, 'server.log'),
     );
@@ -774,6 +840,7 @@ export class Cluster {
       },
       options,
     );
+    await this.routeExternalAddresses();
   }
 
   /** Removes a NetworkPolicy from the cluster (the agents drop its rules). */
@@ -798,6 +865,7 @@ export class Cluster {
     this.state.objects = next;
     await this.writeManifests();
     await this.save();
+    await this.routeExternalAddresses();
   }
 
   /** The objects as the agents read them ({@link renderCluster}). */
@@ -884,14 +952,25 @@ export class Cluster {
     return pod.netns;
   }
 
-  /** The address of a target: a pod's IP, a node's IP, `external`, or the string as given. */
-  targetHost(ref: string): string {
-    if (ref === 'external') return this.plan.externalIp;
+  /**
+   * The address of a target: a pod's IP, a node's IP, `external` (of `family`, default the
+   * primary one), an IP address (IPv6 with or without brackets) or the string as given.
+   */
+  targetHost(ref: string, family?: 4 | 6): string {
+    const want: IpFamily | undefined = family === 6 ? 'IPv6' : family === 4 ? 'IPv4' : undefined;
+    const pick = (list: readonly string[]) => {
+      if (!want) return list[0]!;
+      const ip = ofFamily(list, want);
+      if (!ip) throw new ClusterError('NOT_FOUND', `${ref} has no ${want} address`);
+      return ip;
+    };
+    if (ref === 'external') return pick(externalIpsOf(this.plan));
     const node = this.plan.nodes.find((n) => n.name === ref);
-    if (node) return node.ip;
-    if (/^[0-9.]+$/.test(ref)) return ref;
+    if (node) return pick(nodeIpsOf(node));
+    const bare = unbracket(ref);
+    if (/^[0-9.]+$/.test(bare) || bare.includes(':')) return bare;
     const pod = ref.includes('.') && !ref.includes('/') ? undefined : this.sandbox(ref);
-    return pod?.ip ?? ref;
+    return pod?.ip ? pick(pod.ips ?? [pod.ip]) : ref;
   }
 
   /**
@@ -904,8 +983,13 @@ export class Cluster {
     port: number,
     proto: ProbeProtocol = 'tcp',
     timeoutMs = 3000,
+    family?: 4 | 6,
   ): Promise<ProbeResult> {
-    const [r] = await this.probeMany(from, [{ to, port, proto }], timeoutMs);
+    const [r] = await this.probeMany(
+      from,
+      [{ to, port, proto, ...(family ? { family } : {}) }],
+      timeoutMs,
+    );
     return r!;
   }
 
@@ -923,7 +1007,13 @@ export class Cluster {
       if (!['tcp', 'udp', 'http'].includes(proto)) {
         throw new ClusterError('INVALID_ARGUMENT', `protocol: want tcp, udp or http, got ${proto}`);
       }
-      return { host: this.targetHost(t.to), port: t.port, proto };
+      const family = t.family ?? (planFamilies(this.plan)[0] === 'IPv6' ? 6 : undefined);
+      return {
+        host: this.targetHost(t.to, family),
+        port: t.port,
+        proto,
+        ...(family ? { family } : {}),
+      };
     });
     const netns = this.endpointNetns(from);
     const r = await this.runner.run({
@@ -958,6 +1048,7 @@ export class Cluster {
     to: string,
     port: number,
     protocol: 'TCP' | 'UDP' = 'TCP',
+    family?: 4 | 6,
   ): Promise<Explanation> {
     const src = this.sandbox(from);
     let search: string[] = [];
@@ -969,12 +1060,18 @@ export class Cluster {
     }
     const ctx = { plan: this.plan, objects: this.state.objects, search, ndots };
     const special = to === 'external' || this.plan.nodes.some((n) => n.name === to);
-    const flow = { from, to: special ? this.targetHost(to) : to, port, protocol };
+    const flow = {
+      from,
+      to: special ? this.targetHost(to, family) : to,
+      port,
+      protocol,
+      ...(family ? { family } : {}),
+    };
     const first = explainFlow(ctx, flow);
     if (!src) return first;
     const routes = new Map<string, string>();
     for (const step of first.steps.filter((s) => s.kind === 'route')) {
-      const ip = step.detail.split(':')[0]!;
+      const ip = step.detail.split(': ')[0]!; // an IPv6 address has colons, not ': '
       const r = await this.runner.run({
         argv: ['ip', '-n', this.node(src.node).netns, 'route', 'get', ip],
       });
@@ -1105,10 +1202,24 @@ async function readState(file: string, name: string): Promise<ClusterState> {
   return parseState(text, file, name);
 }
 
-/** Kills a pod's built-in server (if it still runs). */
-function stopPodServer(pod: PodSandbox): void {
-  if (!pidAlive(pod.serverPid)) return;
+/** True when process `pid` runs in network namespace `netns` (so a reused pid is left alone). */
+function runsIn(pid: number, netns: string): boolean {
   try {
-    process.kill(pod.serverPid!, 'SIGKILL');
-  } catch {}
+    return statSync(`/proc/${pid}/ns/net`).ino === statSync(`/run/netns/${netns}`).ino;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Kills a pod's built-in server and its containers' programs: those that still run in the pod's
+ * namespace (a pid recorded by an earlier podnet process and since reused is not touched).
+ */
+function stopPodServer(pod: PodSandbox): void {
+  for (const pid of [pod.serverPid, ...(pod.processes ?? []).map((p) => p.pid)]) {
+    if (!pidAlive(pid) || !runsIn(pid!, pod.netns)) continue;
+    try {
+      process.kill(pid!, 'SIGKILL');
+    } catch {}
+  }
 }
