@@ -102,7 +102,7 @@ describe('kind manifests', () => {
       expect.arrayContaining(['NET_ADMIN', 'NET_RAW']),
     );
     expect(agent.securityContext.capabilities.drop).toEqual(['ALL']);
-    expect(agent.livenessProbe.httpGet.path).toBe('/healthz');
+    expect(agent.livenessProbe.httpGet.path).toBe('/livez');
     expect(agent.readinessProbe.httpGet.path).toBe('/readyz');
     expect(agent.resources.requests).toMatchObject({
       cpu: expect.any(String),
@@ -131,11 +131,29 @@ describe('kind manifests', () => {
     expect(config.source.kind).toBe('kubernetes');
     expect(config.nodeName).toBe('podnet-worker');
     const ds = find('DaemonSet', 'podnet-agent');
-    expect(ds.spec.template.spec.containers[0].livenessProbe.httpGet.port).toBe(config.http.port);
+    const agent = ds.spec.template.spec.containers[0];
+    expect(agent.livenessProbe.httpGet.port).toBe(config.healthz?.port);
+    expect(agent.readinessProbe.httpGet.port).toBe(config.http.port);
+    const ports = agent.ports.map((p: { containerPort: number }) => p.containerPort);
+    expect(ports).toEqual(expect.arrayContaining([config.http.port, config.healthz?.port]));
     expect(ds.spec.template.spec.containers[0].args).toEqual([
       '--config',
       '/etc/podnet/agent.json',
     ]);
+  });
+
+  it('carry the DNS settings with their defaults', () => {
+    const raw = (find('ConfigMap', 'podnet-agent').data as Record<string, string>)['agent.json']!;
+    const env = { NODE_NAME: 'podnet-worker', NODE_IP: '172.18.0.3' };
+    expect(parseAgentConfig(expandConfigEnv(JSON.parse(raw), env)).dns).toEqual({
+      ip: '172.18.0.3',
+      clusterDomain: 'cluster.local',
+      mode: 'embedded',
+      stubDomains: {},
+      ttl: 5,
+      pods: 'insecure',
+      cacheSize: 10000,
+    });
   });
 
   it('point the cluster DNS Service at the agents on the conventional address', () => {
