@@ -1,4 +1,4 @@
-import { DnsServer } from '@podnet/dns';
+import { DnsServer, decodeMessage, encodeQuery } from '@podnet/dns';
 import { describe, expect, it } from 'vitest';
 import { dnsServerOptions, dnsSettingsArgv } from '../src/dns-process.js';
 import { AgentError, parseAgentConfig } from '../src/index.js';
@@ -201,5 +201,38 @@ describe('the dns settings as podnet-dns flags and DnsServer options', () => {
       { host: '10.0.0.54', port: 5353 },
     ]);
     expect(Object.keys(server.stubDomains)).toEqual(['corp.example', 'z.example']);
+  });
+
+  it('the defaults written out (as the kind ConfigMap has them) answer as the bare settings do', async () => {
+    const written = {
+      ...bare,
+      stubDomains: {},
+      ttl: 5,
+      pods: 'insecure' as const,
+      cacheSize: 10_000,
+    };
+    const servers = [written, bare].map((d) => {
+      const s = new DnsServer(dnsServerOptions(d));
+      s.update({ namespaces: [{ metadata: { name: 'default' } }] });
+      return s;
+    });
+    for (const name of [
+      '10-244-1-5.default.pod.cluster.local',
+      'nothing.default.svc.cluster.local',
+    ]) {
+      const q = encodeQuery({ id: 7, name, type: 'A' });
+      const [a, b] = await Promise.all(servers.map((s) => s.handle(q)));
+      const [da, db] = [decodeMessage(a!), decodeMessage(b!)];
+      // the SOA serial is the time of the update: compare everything else
+      for (const m of [da, db])
+        for (const r of m.authorities) (r.data as { serial: number }).serial = 0;
+      expect(da).toEqual(db);
+    }
+    const pod = decodeMessage(
+      (await servers[0]!.handle(
+        encodeQuery({ id: 8, name: '10-244-1-5.default.pod.cluster.local', type: 'A' }),
+      ))!,
+    );
+    expect(pod.answers).toMatchObject([{ ttl: 5, data: '10.244.1.5' }]);
   });
 });
