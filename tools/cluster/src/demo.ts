@@ -1,5 +1,6 @@
 import { manifestObjects } from './accept-manifests.js';
 import { Cluster, type ProgressFn } from './cluster.js';
+import { demoIngress } from './demo-ingress.js';
 
 /** One line of the demo's verdict. */
 export interface DemoCheck {
@@ -215,6 +216,14 @@ export async function runDemo(
       JSON.stringify(after) === JSON.stringify(want),
       'frontend open, intruder blocked',
     );
+
+    out('\n7. Ingress: haproxy behind a LoadBalancer routes by Host header to two Services');
+    const routed = await demoIngress(cluster, NS, out, progress);
+    check(
+      'the ingress controller routes each host to its Service, from the external host',
+      routed.every((r) => r.got === r.want),
+      routed.map((r) => `${r.host} → ${r.got ?? r.detail}`).join(', '),
+    );
   } finally {
     if (!keep) {
       progress('cleaning up');
@@ -239,12 +248,14 @@ export function nextSteps(name: string): string {
   return [
     `The cluster "${name}" is still up. Try (from the repo root, as root):`,
     cmd('get pods', 'pods with their node and IP'),
-    cmd('get services', 'the NodePort Service and its endpoints'),
+    cmd('get services', 'NodePort, LoadBalancer (EXTERNAL-IP) and their endpoints'),
     cmd('get policies', 'the NetworkPolicy'),
     cmd(`probe ${NS}/frontend backend:80/http`, 'connected through the ClusterIP'),
     cmd(`probe ${NS}/intruder ${NS}/backend-1:8080`, 'blocked by the policy (exit 1)'),
     cmd(`explain ${NS}/frontend backend:80`, 'DNS, DNAT, route and policy verdict'),
     cmd(`explain ${NS}/intruder ${NS}/backend-2:8080`, 'which policy denies it'),
+    // options before `--`: what follows it is the command's own argv
+    `  npx podnet exec${n} external -- curl -s -H "Host: api.example" 203.0.113.200   # the ingress, from the external host`,
     cmd('down', 'removes the cluster'),
   ].join('\n');
 }
