@@ -13,12 +13,12 @@ describe("agent serves kube-proxy's health and reports a stalled data plane", ()
   let net: TestNet;
   let node: TestNode;
 
-  const writeManifests = (endpoints: string[]) => {
+  const writeManifests = (endpoints: string[], zone = 'zone-a') => {
     const docs = [
       {
         apiVersion: 'v1',
         kind: 'Node',
-        metadata: { name: 'n1', labels: { 'topology.kubernetes.io/zone': 'zone-a' } },
+        metadata: { name: 'n1', labels: { 'topology.kubernetes.io/zone': zone } },
         spec: { podCIDRs: ['10.244.7.0/24'] },
         status: { addresses: [{ type: 'InternalIP', address: '192.168.57.2' }] },
       },
@@ -176,5 +176,18 @@ describe("agent serves kube-proxy's health and reports a stalled data plane", ()
       { timeoutMs: 30_000, what: 'the health check to recover' },
     );
     expect(hc).toMatchObject({ localEndpoints: 2, serviceProxyHealthy: true });
+  });
+
+  it('resyncs the service tables in full when its Node changes zone', async () => {
+    const before = (node.logs.match(/"services programmed"[^\n]*"full":true/g) ?? []).length;
+    writeManifests(['10.244.7.9', '10.244.7.10'], 'zone-b');
+    await waitFor(() => /"node zone changed[^\n]*"from":"zone-a","to":"zone-b"/.test(node.logs), {
+      timeoutMs: 20_000,
+      what: 'the zone change',
+    });
+    await waitFor(
+      () => (node.logs.match(/"services programmed"[^\n]*"full":true/g) ?? []).length > before,
+      { timeoutMs: 20_000, what: 'a full service sync' },
+    );
   });
 });
