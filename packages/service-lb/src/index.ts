@@ -22,6 +22,7 @@ export {
 export {
   diffRulesets,
   fullTransaction,
+  renderFullRuleset,
   renderRuleset,
   renderTeardown,
   renderTransaction,

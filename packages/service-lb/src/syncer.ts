@@ -26,7 +26,7 @@ import {
 import {
   diffTableInto,
   emptyPhases,
-  fullTransaction,
+  renderFullRuleset,
   type NftElement,
   type NftTable,
   phasesToOps,
@@ -412,6 +412,8 @@ export class ServiceSyncer {
 
     let full = this.needFull;
     let tx: Transaction | undefined;
+    let script: string;
+    let operations: number;
     const overlay = new OwnerOverlay(this.owners);
     const refOverlay = new RefCounts(this.refs);
     let owners: Map<string, string> | undefined;
@@ -441,10 +443,14 @@ export class ServiceSyncer {
         [...all.values()].map((e) => e.fragment),
         owners,
       );
-      tx = fullTransaction(ruleset);
+      const rendered = renderFullRuleset(ruleset);
+      script = rendered.script;
+      operations = rendered.operations;
       this.lastRuleset = ruleset;
+    } else {
+      script = renderTransaction(tx);
+      operations = tx.ops.length;
     }
-    const script = renderTransaction(tx);
     const applyStarted = performance.now();
     try {
       const timeoutMs = this.options.nftTimeoutMs ?? 120_000;
@@ -484,7 +490,7 @@ export class ServiceSyncer {
     this.counters.lastSyncTimestampSeconds = (this.options.now ?? Date.now)() / 1000;
     this.counters.serviceChangesTotal += changed.length;
     this.counters.endpointChangesTotal += endpointChanges;
-    this.counters.lastSyncOperations = tx.ops.length;
+    this.counters.lastSyncOperations = operations;
     if (full) {
       this.noLocal = { internal: 0, external: 0 };
       for (const e of this.entries.values()) {
@@ -513,7 +519,7 @@ export class ServiceSyncer {
     const conntrack = await this.runConntrack(deletions);
     return {
       full,
-      operations: tx.ops.length,
+      operations,
       changedServices: changed.length,
       durationSeconds,
       applySeconds,

@@ -6,11 +6,13 @@ import {
   lbTarget,
   type NftTable,
   type Ruleset,
+  fullTransaction,
+  renderFullRuleset,
   renderRuleset,
   renderTransaction,
   ServiceLbError,
 } from '../src/index.js';
-import { makeEndpointSlice, makeService } from '../src/testing/index.js';
+import { makeEndpointSlice, makeService, syntheticCluster } from '../src/testing/index.js';
 import { FEATURE_CASES, NODE } from './fixtures.js';
 
 const v4 = (r: Ruleset): NftTable => r.tables.find((t) => t.family === 'ip')!;
@@ -551,5 +553,54 @@ describe('diffRulesets', () => {
       'delete table ip podnet-svc',
       'add table ip podnet-svc',
     ]);
+  });
+});
+
+describe('renderFullRuleset', () => {
+  const viaTransaction = (r: Ruleset) => {
+    const tx = fullTransaction(r);
+    return { script: renderTransaction(tx), operations: tx.ops.length };
+  };
+
+  it('writes the text and operation count of the full transaction, for every feature case', () => {
+    for (const [name, state] of Object.entries(FEATURE_CASES)) {
+      const r = compileServices(state, NODE);
+      expect(renderFullRuleset(r), name).toEqual(viaTransaction(r));
+    }
+  });
+
+  it('splits long sets at 500 elements a line, as the transaction renderer does', () => {
+    const r = compileServices(syntheticCluster(120, 10), NODE);
+    const mine = renderFullRuleset(r);
+    expect(mine).toEqual(viaTransaction(r));
+    expect(mine.script).toMatch(/^add element ip podnet-svc lb-endpoints \{ /m);
+    expect(
+      mine.script
+        .split('\n')
+        .filter((l) => l.startsWith('add element ip podnet-svc lb-endpoints {')).length,
+    ).toBe(3);
+  });
+
+  it('keeps one element per key (the last value) and orders families and sets by name', () => {
+    const t = (family: 'ip' | 'ip6', name: string): NftTable => ({
+      family,
+      name,
+      sets: [
+        { name: 'm', type: 'ipv4_addr', map: 'verdict' },
+        { name: 'a', type: 'ipv4_addr' },
+      ],
+      chains: [{ name: 'c1', rules: ['counter', 'accept'] }],
+      elements: [
+        { set: 'm', key: '10.0.0.1', value: 'drop' },
+        { set: 'a', key: '10.0.0.2' },
+        { set: 'm', key: '10.0.0.1', value: 'accept' },
+        { set: 'm', key: '10.0.0.3', value: 'drop' },
+      ],
+    });
+    const r: Ruleset = { tables: [t('ip6', 'x'), t('ip', 'x'), t('ip', 'y')] };
+    const mine = renderFullRuleset(r);
+    expect(mine).toEqual(viaTransaction(r));
+    expect(mine.script).toContain('add element ip x m { 10.0.0.1 : accept, 10.0.0.3 : drop }');
+    expect(renderFullRuleset({ tables: [] })).toEqual({ script: '', operations: 0 });
   });
 });
