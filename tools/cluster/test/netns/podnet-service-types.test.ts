@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { waitFor } from '@podnet/host/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  type Cluster,
+  Cluster,
   EXTERNAL_ROUTE_PROTO,
   ingressControllerManifests,
   renderHaproxyConfig,
@@ -239,11 +239,15 @@ describe('every Service type, from the external host', () => {
     expect((await get('http://203.0.113.240/')).body).toMatch(/^web-b2 /);
   });
 
-  it("kills the ingress pod's haproxy with the pod", async () => {
+  it("kills the ingress pod's haproxy with the pod, also from another podnet process", async () => {
     const pid = cluster.sandbox('ingress')!.processes![0]!.pid;
     expect(existsSync(`/proc/${pid}`)).toBe(true);
-    await cluster.deletePod('ingress');
+    // a podnet process of its own (as a user's next command) knows the pid from the state
+    const del = await runPodnet(cluster, ['delete-pod', 'ingress']).done;
+    expect(del.code, del.stderr).toBe(0);
     expect(existsSync(`/proc/${pid}`)).toBe(false);
+    cluster = await Cluster.load(cluster.plan.name);
+    expect(cluster.sandbox('ingress')).toBeUndefined();
     // its address stays routed (externalTrafficPolicy Cluster), but the Service has no endpoint
     const r = await curl(`http://${lbIp('ingress')}/`, { host: 'a.example' });
     expect(r.code).not.toBe(0);
