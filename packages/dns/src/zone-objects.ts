@@ -200,6 +200,7 @@ export function normalizeName(name: string): string {
 
 /** The PTR owner name of an IP address (`in-addr.arpa` or nibble `ip6.arpa`). */
 export function reverseName(ip: string): string {
+  if (isCanonicalIpv4(ip)) return `${ip.split('.').reverse().join('.')}.${REVERSE_V4}`;
   const addr = ipaddr.parse(ip);
   if (addr.kind() === 'ipv4') return `${addr.toByteArray().reverse().join('.')}.${REVERSE_V4}`;
   const nibbles: string[] = [];
@@ -238,7 +239,35 @@ interface ParsedIp {
   v6: boolean;
 }
 
+/**
+ * Whether `s` is an IPv4 address in canonical dotted-decimal form (four parts 0-255, no leading
+ * zeros): the form the API server writes, which needs no parsing to be printed. Other forms
+ * (`010.1`, hex parts) go through ipaddr.js.
+ */
+export function isCanonicalIpv4(s: string): boolean {
+  const n = s.length;
+  if (n < 7 || n > 15) return false;
+  let parts = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= n; i++) {
+    const c = i === n ? 46 : s.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || value > 255) return false;
+      parts++;
+      value = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits === 1 && value === 0) return false;
+      value = value * 10 + (c - 48);
+      digits++;
+    } else return false;
+  }
+  return parts === 4;
+}
+
 function parseIp(value: unknown): ParsedIp | null {
+  if (typeof value === 'string' && isCanonicalIpv4(value)) return { text: value, v6: false };
   if (typeof value !== 'string' || !ipaddr.isValid(value)) return null;
   const addr = ipaddr.parse(value);
   return { text: addr.toString(), v6: addr.kind() === 'ipv6' };
