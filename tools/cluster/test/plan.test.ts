@@ -9,6 +9,7 @@ import {
   inCidr,
   nodeIpsOf,
   ofFamily,
+  parseCommandLine,
   parseTarget,
   planFamilies,
   podCidrsOf,
@@ -236,5 +237,32 @@ describe('parseTarget with IPv6', () => {
     });
     expect(parseTarget('[fd00:10:96::b]:53/udp').proto).toBe('udp');
     expect(() => parseTarget('fd00::5:80')).toThrow(/in brackets/);
+  });
+});
+
+describe('the command line of dual stack', () => {
+  it('reads up --ip-family and probe/explain -6/-4, naming a bad value', () => {
+    expect(parseCommandLine(['up', '--ip-family', 'dual']).command).toEqual({
+      cmd: 'up',
+      nodes: 3,
+      ipFamily: 'dual',
+    });
+    expect(parseCommandLine(['up']).command).toEqual({ cmd: 'up', nodes: 3 });
+    expect(() => parseCommandLine(['up', '--ip-family', 'ipv5'])).toThrow(
+      /^--ip-family: want ipv4, ipv6, dual, got ipv5/,
+    );
+    expect(parseCommandLine(['probe', 'client', 'web:80', '-6']).command).toEqual({
+      cmd: 'probe',
+      from: 'client',
+      target: { to: 'web', port: 80, proto: 'tcp', family: 6 },
+    });
+    expect(parseCommandLine(['explain', 'client', '[fd00::5]:80/udp']).command).toEqual({
+      cmd: 'explain',
+      from: 'client',
+      target: { to: 'fd00::5', port: 80, proto: 'udp' },
+    });
+    expect(() => parseCommandLine(['probe', 'client', 'web:80', '-4', '-6'])).toThrow(
+      /-4 or -6, not both/,
+    );
   });
 });
