@@ -20,7 +20,6 @@ import {
   policyInput,
   serviceChanges,
   serviceInput,
-  sliceServiceKey,
 } from '@podnet/cluster-state';
 import { ManifestsSource } from '@podnet/cluster-state/sources';
 import { DnsServer, newlySkipped } from '@podnet/dns';
@@ -38,7 +37,7 @@ import { AgentError } from './errors.js';
 import { type MetricFamily, renderMetrics, serveHttp } from './http.js';
 import { ServiceHealthServers, serveProxyHealth } from './health-servers.js';
 import { ProxyHealth } from './proxy-health.js';
-import { planServiceHealth } from './service-health.js';
+import { planServiceHealth, serviceKeysOf } from './service-health.js';
 import { createLogger, type Logger } from './log.js';
 import { type HostPortMapping, planNodeBase, renderAgentNft, GATEWAY_DEVICE } from './plan.js';
 import { podMtu } from './mtu.js';
@@ -354,14 +353,7 @@ export class NodeAgent {
       await this.serviceHealth.apply(planServiceHealth(this.store.list('Service'), slicesOf, node));
       return;
     }
-    const scope = new Set<string>();
-    for (const d of batch.deltas) {
-      if (d.kind === 'Service') scope.add(d.key);
-      else if (d.kind === 'EndpointSlice') {
-        const key = sliceServiceKey(d.type === 'deleted' ? d.old : d.object);
-        if (key) scope.add(key);
-      }
-    }
+    const scope = serviceKeysOf(batch.deltas);
     if (scope.size === 0) return;
     const services = [...scope].flatMap((k) => this.store.get('Service', k) ?? []);
     await this.serviceHealth.apply(planServiceHealth(services, slicesOf, node), scope);

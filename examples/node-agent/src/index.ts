@@ -45,6 +45,7 @@ export {
   needsHealthCheck,
   planServiceHealth,
   serviceHealthAnswer,
+  serviceKeysOf,
   type ServiceHealthPort,
 } from './service-health.js';
 export { createLogger, type LogLevel, type Logger } from './log.js';

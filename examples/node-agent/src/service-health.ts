@@ -5,7 +5,12 @@
  * that have one. What should be served is planned here from the Services and EndpointSlices;
  * answers are rendered here too. Pure.
  */
-import type { EndpointSlice, Service } from '@podnet/cluster-state';
+import {
+  type Delta,
+  type EndpointSlice,
+  type Service,
+  sliceServiceKey,
+} from '@podnet/cluster-state';
 import { HEALTH_HEADERS, type HealthAnswer } from './proxy-health.js';
 
 /** One health check node port the node should serve. */
@@ -80,6 +85,26 @@ export function planServiceHealth(
     });
   }
   return out;
+}
+
+/**
+ * The Services (`namespace/name`) whose health check a batch of deltas may change: each changed
+ * Service, and the Service of each changed EndpointSlice (both, when an update moved a slice from
+ * one Service to another).
+ */
+export function serviceKeysOf(deltas: readonly Delta[]): Set<string> {
+  const keys = new Set<string>();
+  const add = (k: string | undefined) => {
+    if (k) keys.add(k);
+  };
+  for (const d of deltas) {
+    if (d.kind === 'Service') keys.add(d.key);
+    else if (d.kind === 'EndpointSlice') {
+      if (d.type !== 'added') add(sliceServiceKey(d.old));
+      if (d.type !== 'deleted') add(sliceServiceKey(d.object));
+    }
+  }
+  return keys;
 }
 
 /**

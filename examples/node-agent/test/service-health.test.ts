@@ -8,6 +8,7 @@ import {
   planServiceHealth,
   serviceHealthAnswer,
   ServiceHealthServers,
+  serviceKeysOf,
 } from '../src/index.js';
 
 const svc = (name: string, spec: Service['spec']): Service => ({
@@ -114,6 +115,33 @@ describe('planServiceHealth', () => {
     const sick = serviceHealthAnswer({ namespace: 'default', name: 'a', localEndpoints: 2 }, false);
     expect(sick.status).toBe(503);
     expect(JSON.parse(sick.body)).toMatchObject({ localEndpoints: 2, serviceProxyHealthy: false });
+  });
+});
+
+describe('serviceKeysOf', () => {
+  it('names changed Services and the Services of changed slices, old and new', () => {
+    const a = slice('a', []);
+    const moved = {
+      ...a,
+      metadata: { ...a.metadata, labels: { 'kubernetes.io/service-name': 'b' } },
+    };
+    const unlabelled = { ...a, metadata: { name: 'x', namespace: 'default' } };
+    const keys = serviceKeysOf([
+      { type: 'added', kind: 'Service', key: 'default/s', object: lbLocal('s', 31000) },
+      { type: 'updated', kind: 'EndpointSlice', key: 'default/a-IPv4', object: moved, old: a },
+      {
+        type: 'deleted',
+        kind: 'EndpointSlice',
+        key: 'ns/c',
+        old: {
+          ...slice('c', []),
+          metadata: { name: 'c', namespace: 'ns', labels: { 'kubernetes.io/service-name': 'c' } },
+        },
+      },
+      { type: 'added', kind: 'EndpointSlice', key: 'default/x', object: unlabelled },
+      { type: 'added', kind: 'Pod', key: 'default/p', object: { metadata: { name: 'p' } } },
+    ]);
+    expect([...keys].sort()).toEqual(['default/a', 'default/b', 'default/s', 'ns/c']);
   });
 });
 
