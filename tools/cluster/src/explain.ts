@@ -33,6 +33,7 @@ import { inCidr } from './ipv4.js';
 import type { ClusterPlan, NodePlan } from './plan.js';
 import { planReferenceRoutes } from './plan.js';
 import { renderCluster } from './render.js';
+import { nodeZone } from './topology.js';
 
 /** One step a flow meets on its way. */
 export interface ExplainStep {
@@ -360,7 +361,12 @@ export function explainFlow(ctx: ExplainContext, flow: ExplainFlow): Explanation
     const compile = (n: NodePlan) =>
       compileServices(
         { services, endpointSlices },
-        { name: n.name, clusterCIDRs: clusterCidrsOf(plan), serviceCIDRs: serviceCidrsOf(plan) },
+        {
+          name: n.name,
+          zone: nodeZone(n),
+          clusterCIDRs: clusterCidrsOf(plan),
+          serviceCIDRs: serviceCidrsOf(plan),
+        },
         { families: [family === 'IPv6' ? 'ip6' : 'ip'] },
       );
     const pkt = (n: NodePlan): DnatPacket => ({

@@ -2,6 +2,7 @@ import type { EndpointSlice, Pod, Service } from '@podnet/cluster-state';
 import { describe, expect, it } from 'vitest';
 import {
   allocateHealthCheckNodePorts,
+  explainFlow,
   nodeZone,
   planCluster,
   planEndpointSlices,
@@ -238,5 +239,48 @@ describe('allocateHealthCheckNodePorts', () => {
     const hc = s.spec?.healthCheckNodePort;
     expect(hc).toBeGreaterThanOrEqual(30000);
     expect(s.spec?.ports?.map((p) => p.nodePort)).not.toContain(hc);
+  });
+});
+
+describe('explain with zones', () => {
+  it('DNATs a PreferClose Service only to the endpoints of the source node’s zone', () => {
+    const spec = (td?: string) => ({
+      selector: { app: 'web' },
+      ...(td ? { trafficDistribution: td } : {}),
+      ports: [{ port: 80, targetPort: 8080 }],
+    });
+    const mk = (name: string, node: string) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace: 'default', labels: { app: name === 'client' ? 'cli' : 'web' } },
+      spec: { nodeName: node, containers: [{ name: 'c', ports: [{ containerPort: 8080 }] }] },
+    });
+    const objects = appliedObjects(
+      plan,
+      [
+        mk('client', 'node1'),
+        mk('web-a', 'node2'),
+        mk('web-b', 'node3'),
+        {
+          apiVersion: 'v1',
+          kind: 'Service',
+          metadata: { name: 'close' },
+          spec: spec('PreferClose'),
+        },
+        { apiVersion: 'v1', kind: 'Service', metadata: { name: 'spread' }, spec: spec() },
+      ],
+      {
+        'default/client': '10.244.1.2',
+        'default/web-a': '10.244.2.2',
+        'default/web-b': '10.244.3.2',
+      },
+    );
+    const service = (to: string) =>
+      explainFlow(
+        { plan, objects, search: ['default.svc.cluster.local'], ndots: 5 },
+        { from: 'client', to, port: 80, protocol: 'TCP' },
+      ).steps.find((st) => st.kind === 'service')!.detail;
+    expect(service('close')).toMatch(/DNAT to 10\.244\.2\.2:8080 /);
+    expect(service('spread')).toContain('DNAT to one of 10.244.2.2:8080, 10.244.3.2:8080');
   });
 });
