@@ -591,17 +591,17 @@ export class Cluster {
 
   /**
    * Routes load-balancer addresses and externalIPs from the router to the nodes that take them
-   * ({@link reconcileExternalRoutes}); a node is ready when its agent runs (network reference:
-   * always). Runs after every change of Services or pods.
+   * ({@link reconcileExternalRoutes}) for `objects` (default: this cluster's); a node is ready
+   * when its agent runs (network reference: always). Runs after every change of Services or pods.
    */
-  async routeExternalAddresses(): Promise<ExternalRoute[]> {
+  async routeExternalAddresses(objects = this.state.objects): Promise<ExternalRoute[]> {
     const ready = this.plan.nodes
       .map((n) => n.name)
       .filter((n) => this.plan.network !== 'podnet' || pidAlive(this.state.agents[n]));
     const r = await reconcileExternalRoutes(
       this.host(this.plan.switchNetns),
       this.plan,
-      this.state.objects,
+      objects,
       ready,
     );
     return r.routes;
@@ -840,7 +840,9 @@ export class Cluster {
       },
       options,
     );
-    await this.routeExternalAddresses();
+    // from the state as it is now: other commands may have changed it while DEL ran unlocked
+    const now = await readState(join(this.state.runDir, 'state.json'), this.plan.name);
+    await this.routeExternalAddresses(now.objects);
   }
 
   /** Removes a NetworkPolicy from the cluster (the agents drop its rules). */

@@ -147,7 +147,9 @@ export function parseObservedRouter(routes: unknown, proxies: unknown): Observed
 /**
  * Observes the router (two `ip -json` reads), plans ({@link planExternalRoutes}, keeping each
  * address on its node while it qualifies) and applies the difference in one `ip -batch`.
- * Idempotent; returns the routes it wants and the lines it ran.
+ * Idempotent; a batch that fails (another podnet process changed the router meanwhile, so a
+ * `del` found nothing) is planned again from a fresh observation, up to three times. Returns the
+ * routes it wants and the lines it ran last.
  */
 export async function reconcileExternalRoutes(
   router: Host,
@@ -155,12 +157,18 @@ export async function reconcileExternalRoutes(
   objects: ClusterObjects,
   readyNodes: readonly string[],
 ): Promise<{ routes: ExternalRoute[]; lines: string[][] }> {
-  const observed = parseObservedRouter(
-    await router.ipJson(['route', 'show', 'proto', EXTERNAL_ROUTE_PROTO]),
-    await router.ipJson(['neigh', 'show', 'proxy', 'dev', EXTERNAL_PORT]),
-  );
-  const routes = planExternalRoutes(plan, objects, readyNodes, observed.routes);
-  const lines = externalRouteLines(plan, routes, observed);
-  if (lines.length > 0) await router.ipBatch(lines);
-  return { routes, lines };
+  for (let attempt = 1; ; attempt++) {
+    const observed = parseObservedRouter(
+      await router.ipJson(['route', 'show', 'proto', EXTERNAL_ROUTE_PROTO]),
+      await router.ipJson(['neigh', 'show', 'proxy', 'dev', EXTERNAL_PORT]),
+    );
+    const routes = planExternalRoutes(plan, objects, readyNodes, observed.routes);
+    const lines = externalRouteLines(plan, routes, observed);
+    try {
+      await router.ipBatch(lines);
+      return { routes, lines };
+    } catch (e) {
+      if (attempt >= 3) throw e;
+    }
+  }
 }

@@ -1,4 +1,6 @@
 import type { Pod, Service } from '@podnet/cluster-state';
+import { Host } from '@podnet/host';
+import { RecordingRunner } from '@podnet/host/testing';
 import { describe, expect, it } from 'vitest';
 import {
   ClusterError,
@@ -11,6 +13,7 @@ import {
   manifestObjects,
   parseObservedRouter,
   planApply,
+  reconcileExternalRoutes,
   planCluster,
   planExternalRoutes,
   renderCluster,
@@ -328,5 +331,32 @@ describe('external routes', () => {
       ['neigh', 'del', 'proxy', '203.0.113.249', 'dev', 'sw-ext'],
       ['route', 'del', '203.0.113.249/32', 'proto', '77'],
     ]);
+  });
+
+  it('reconciles through one batch, planning again when another process raced it', async () => {
+    const runner = new RecordingRunner();
+    let batches = 0;
+    runner.respond((r) => {
+      if (r.argv.includes('-batch'))
+        return ++batches === 1 ? { code: 2, stderr: 'RTNETLINK answers: No such process' } : {};
+      if (r.argv.includes('route'))
+        return { stdout: '[{"dst":"203.0.113.249","gateway":"172.30.0.11"}]' };
+      if (r.argv.includes('neigh')) return { stdout: '[]' };
+      return undefined;
+    });
+    const router = new Host({ runner, netns: { name: 'sw' } });
+    const r = await reconcileExternalRoutes(router, plan, objects, all);
+    expect(batches).toBe(2);
+    expect(r.lines[0]).toEqual(['route', 'del', '203.0.113.249/32', 'proto', '77']);
+    expect(r.routes.map((x) => x.service).sort()).toEqual([
+      'default/loc',
+      'default/pub',
+      'default/web',
+    ]);
+    // one process per batch: 2 reads + 1 batch per attempt
+    expect(runner.requests).toHaveLength(6);
+    // a router that keeps failing is an error after three attempts
+    runner.respond((q) => (q.argv.includes('-batch') ? { code: 2, stderr: 'boom' } : undefined));
+    await expect(reconcileExternalRoutes(router, plan, objects, all)).rejects.toThrow(/boom/);
   });
 });
