@@ -17,7 +17,9 @@ const USAGE = `usage: podnet <command> [options]
                                       *.yml and *.json files of DIR; -f may be left out):
                                       ${ACCEPTED_KINDS.slice(0, 3).join(', ')},
                                       ${ACCEPTED_KINDS.slice(3).join(', ')}; Services of type
-                                      ${SERVICE_TYPES.join(' or ')}. Any problem: exit 2 listing each
+                                      ${SERVICE_TYPES.slice(0, -1).join(', ')} or ${SERVICE_TYPES.at(-1)}
+                                      (a LoadBalancer gets an address of 203.0.113.200-250).
+                                      Any problem: exit 2 listing each
                                       (file: document N: object: field: what), nothing applied
   delete -f FILE|DIR                  delete each object the manifests name (pods through CNI DEL,
                                       as delete-pod; a Namespace with what is in it); one that
