@@ -156,15 +156,18 @@ describe('agent DNS settings: upstreams, stub domains, TTL, pod records, in both
     expect((await dig(dashed('10.244.75.99'))).status).toBe('NXDOMAIN');
   }, 60_000);
 
-  it('a changed setting replaces the adopted DNS process: TTL 30, pod records disabled', async () => {
+  it('a changed setting replaces the adopted DNS process: TTL 30, pod records disabled, cache 50', async () => {
     const before = dnsPid();
-    await restartWith({ mode: 'process', ...settings(), ttl: 30, pods: 'disabled' });
+    await restartWith({ mode: 'process', ...settings(), ttl: 30, pods: 'disabled', cacheSize: 50 });
     await waitFor(() => node.logs.includes('"process":"started"'), {
       timeoutMs: 30_000,
       what: 'a new DNS process',
     });
     expect(node.logs).toContain('cluster DNS process not adopted');
     expect(dnsPid()).not.toBe(before);
+    expect(readFileSync(`/proc/${dnsPid()}/cmdline`, 'utf8').split('\0')).toEqual(
+      expect.arrayContaining(['--ttl', '30', '--pods', 'disabled', '--cache-size', '50']),
+    );
     expect(existsSync(`/proc/${before}`)).toBe(false);
     await waitFor(async () => (await dig('web.default.svc.cluster.local')).answers[0]?.ttl === 30, {
       timeoutMs: 30_000,
