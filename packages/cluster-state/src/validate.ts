@@ -190,6 +190,15 @@ function checkMeta(c: Check, kind: ObjectKind, meta: unknown): void {
   }
   c.stringMap(m.labels, 'metadata.labels', 'labels');
   c.stringMap(m.annotations, 'metadata.annotations', 'annotations');
+  if ((kind === 'NetworkPolicy' || kind === 'ClusterNetworkPolicy') && isObj(m.annotations)) {
+    // podnet's per-policy switches (audit mode, logging of accepted flows): see @podnet/netpol
+    const a = m.annotations;
+    const p = (k: string) => `metadata.annotations[${show(k)}]`;
+    if (typeof a['podnet.io/enforcement'] === 'string')
+      c.oneOf(a['podnet.io/enforcement'], p('podnet.io/enforcement'), ['enforce', 'audit']);
+    if (typeof a['podnet.io/log-allowed'] === 'string')
+      c.oneOf(a['podnet.io/log-allowed'], p('podnet.io/log-allowed'), ['true', 'false']);
+  }
   c.str(m.resourceVersion, 'metadata.resourceVersion');
 }
 
