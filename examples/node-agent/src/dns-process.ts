@@ -85,6 +85,27 @@ export function dnsServerOptions(dns: AgentConfig['dns']): DnsServerOptions {
   };
 }
 
+/**
+ * Stops a `podnet-dns` recorded in `<stateDir>/dns.pid` whatever its argv (the agent switched to
+ * embedded DNS, which needs the address and port that process holds) and waits for it to exit;
+ * resolves true when there was one.
+ */
+export async function retireDnsProcess(stateDir: string): Promise<boolean> {
+  const pidFile = join(stateDir, 'dns.pid');
+  let old: number | undefined;
+  try {
+    old = Number(readFileSync(pidFile, 'utf8').trim()) || undefined;
+  } catch {}
+  if (old === undefined || !cmdline(old)?.some((a) => a.includes('podnet-dns'))) return false;
+  try {
+    process.kill(old, 'SIGTERM');
+  } catch {}
+  for (let i = 0; i < 50 && cmdline(old) !== undefined; i++)
+    await new Promise((r) => setTimeout(r, 100));
+  rmSync(pidFile, { force: true });
+  return true;
+}
+
 function cmdline(pid: number): string[] | undefined {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
@@ -192,24 +213,9 @@ export class DnsProcess {
     }
   }
 
-  /**
-   * Stops a `podnet-dns` recorded in `<stateDir>/dns.pid` whatever its argv (the agent switched
-   * to embedded DNS, which needs the address and port that process holds) and waits for it to
-   * exit; resolves true when there was one.
-   */
-  async retire(): Promise<boolean> {
-    let old: number | undefined;
-    try {
-      old = Number(readFileSync(this.pidFile, 'utf8').trim()) || undefined;
-    } catch {}
-    if (old === undefined || !cmdline(old)?.some((a) => a.includes('podnet-dns'))) return false;
-    try {
-      process.kill(old, 'SIGTERM');
-    } catch {}
-    for (let i = 0; i < 50 && cmdline(old) !== undefined; i++)
-      await new Promise((r) => setTimeout(r, 100));
-    rmSync(this.pidFile, { force: true });
-    return true;
+  /** {@link retireDnsProcess} for this node's state directory. */
+  retire(): Promise<boolean> {
+    return retireDnsProcess(dirname(this.pidFile));
   }
 
   /** Stops the process (the agent does this only when asked to remove its DNS). */
