@@ -12,7 +12,7 @@ import type { Host } from '@podnet/host';
 import { type ClusterObjects, keyOf } from './cluster-objects.js';
 import { planEndpointSlice } from './endpoint-slices.js';
 import { inCidr } from './ipv4.js';
-import { externalAddresses } from './load-balancer.js';
+import { externalAddresses, externalIpv4 } from './load-balancer.js';
 import type { ClusterPlan } from './plan.js';
 
 /** The routing protocol number that marks the router's routes as this controller's. */
@@ -77,10 +77,11 @@ export function planExternalRoutes(
   current: ReadonlyMap<string, string> = new Map(),
 ): ExternalRoute[] {
   const ready = new Set(readyNodes);
-  const ipOf = new Map(plan.nodes.map((n) => [n.name, n.ip]));
+  // the router's IPv4 next hop to each node (an IPv6-only cluster has no IPv4 external address)
+  const ipOf = new Map(plan.nodes.filter((n) => !n.ip.includes(':')).map((n) => [n.name, n.ip]));
   const out = new Map<string, ExternalRoute>();
   for (const svc of objects.services) {
-    const nodes = candidates(plan, svc, objects, ready);
+    const nodes = candidates(plan, svc, objects, ready).filter((n) => ipOf.has(n));
     if (nodes.length === 0) continue;
     for (const ip of externalAddresses(svc)) {
       if (out.has(ip)) continue;
@@ -95,9 +96,12 @@ export function planExternalRoutes(
   return [...out.values()].sort((a, b) => a.ip.localeCompare(b.ip, 'en', { numeric: true }));
 }
 
-/** The external segment's CIDR (the external host's /24). */
-export function externalCidr(plan: Pick<ClusterPlan, 'externalIp'>): string {
-  return `${plan.externalIp.split('.').slice(0, 3).join('.')}.0/24`;
+/** The external segment's IPv4 CIDR (the external host's /24; none in an IPv6-only cluster). */
+export function externalCidr(
+  plan: Pick<ClusterPlan, 'externalIp' | 'externalIps'>,
+): string | undefined {
+  const ip = externalIpv4(plan);
+  return ip ? `${ip.split('.').slice(0, 3).join('.')}.0/24` : undefined;
 }
 
 /**
@@ -113,7 +117,7 @@ export function externalRouteLines(
 ): string[][] {
   const cidr = externalCidr(plan);
   const want = new Map(desired.map((r) => [r.ip, r.via]));
-  const wantProxy = new Set(desired.filter((r) => inCidr(r.ip, cidr)).map((r) => r.ip));
+  const wantProxy = new Set(desired.filter((r) => cidr && inCidr(r.ip, cidr)).map((r) => r.ip));
   const lines: string[][] = [];
   for (const ip of observed.proxies)
     if (!wantProxy.has(ip)) lines.push(['neigh', 'del', 'proxy', ip, 'dev', EXTERNAL_PORT]);

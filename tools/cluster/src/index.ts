@@ -67,6 +67,7 @@ export {
   allocateLoadBalancerIp,
   completeServices,
   externalAddresses,
+  externalIpv4,
   formatPool,
   inPool,
   ingressIps,

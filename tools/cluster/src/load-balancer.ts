@@ -19,12 +19,23 @@ export interface AddressPool {
   last: string;
 }
 
+/** The external host's IPv4 address (none in an IPv6-only cluster). */
+export function externalIpv4(
+  plan: Pick<ClusterPlan, 'externalIp' | 'externalIps'>,
+): string | undefined {
+  return (plan.externalIps ?? [plan.externalIp]).find((ip) => !ip.includes(':'));
+}
+
 /**
  * The pool of a cluster: `.200`-`.250` of the external host's /24 (203.0.113.200-203.0.113.250),
- * as a MetalLB `IPAddressPool` on kind's docker network would be.
+ * as a MetalLB `IPAddressPool` on kind's docker network would be; none in an IPv6-only cluster.
  */
-export function loadBalancerPool(plan: Pick<ClusterPlan, 'externalIp'>): AddressPool {
-  const base = Math.floor(ipToInt(plan.externalIp) / 256) * 256;
+export function loadBalancerPool(
+  plan: Pick<ClusterPlan, 'externalIp' | 'externalIps'>,
+): AddressPool | undefined {
+  const ip = externalIpv4(plan);
+  if (!ip) return undefined;
+  const base = Math.floor(ipToInt(ip) / 256) * 256;
   return { first: intToIp(base + 200), last: intToIp(base + 250) };
 }
 
@@ -92,6 +103,9 @@ export function externalAddresses(svc: Service): string[] {
   return [...new Set([...ingressIps(svc), ...(svc.spec?.externalIPs ?? [])])];
 }
 
+const IPV6_ONLY =
+  'the external segment of an IPv6-only cluster has no IPv4 address: load-balancer addresses and externalIPs need podnet up --ip-family ipv4 or dual';
+
 /** Addresses a Service may not claim: the external host's, its gateway's and the nodes'. */
 function reservedAddresses(plan: ClusterPlan): Map<string, string> {
   return new Map([
@@ -149,6 +163,7 @@ export function completeServices(
     (spec.externalIPs ?? []).forEach((ip, i) => {
       const why = reserved.get(ip) ?? lbOwners.get(ip);
       if (why) bad(`spec.externalIPs[${i}]`, `${ip} is the address of ${why}`);
+      else if (!pool) bad(`spec.externalIPs[${i}]`, IPV6_ONLY);
     });
     const { status: _status, ...rest } = svc;
     if (type === 'ExternalName') {
@@ -162,6 +177,7 @@ export function completeServices(
       return { ...rest, spec: plain };
     }
     if (type !== 'LoadBalancer') return { ...rest };
+    if (!pool) bad('spec.type', IPV6_ONLY);
     const old = current.find((s) => keyOf(s) === key);
     const [lo, hi] = plan.nodePortRange;
     const ports = (spec.ports ?? []).map((p, i): ServicePort => {
@@ -190,18 +206,20 @@ export function completeServices(
       return nodePort ? { ...p, nodePort } : p;
     });
     let ip: string | undefined;
-    try {
-      const taken = new Map([...reserved, ...extOwners, ...lbOwners]);
-      ip = allocateLoadBalancerIp(pool, taken, `Service ${key}`, {
-        ...(spec.loadBalancerIP ? { requested: spec.loadBalancerIP } : {}),
-        ...(old ? { kept: ingressIps(old)[0] } : {}),
-      });
-      lbOwners.set(ip, `Service ${key}`);
-    } catch (e) {
-      bad(
-        spec.loadBalancerIP ? 'spec.loadBalancerIP' : 'status.loadBalancer',
-        (e as Error).message,
-      );
+    if (pool) {
+      try {
+        const taken = new Map([...reserved, ...extOwners, ...lbOwners]);
+        ip = allocateLoadBalancerIp(pool, taken, `Service ${key}`, {
+          ...(spec.loadBalancerIP ? { requested: spec.loadBalancerIP } : {}),
+          ...(old ? { kept: ingressIps(old)[0] } : {}),
+        });
+        lbOwners.set(ip, `Service ${key}`);
+      } catch (e) {
+        bad(
+          spec.loadBalancerIP ? 'spec.loadBalancerIP' : 'status.loadBalancer',
+          (e as Error).message,
+        );
+      }
     }
     return {
       ...rest,

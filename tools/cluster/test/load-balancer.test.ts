@@ -119,8 +119,32 @@ describe('allocateLoadBalancerIp', () => {
     });
   }
 
-  it('takes the pool from the external segment', () => {
+  it('takes the pool from the external segment (its IPv4 one; none when IPv6-only)', () => {
     expect(pool).toEqual({ first: '203.0.113.200', last: '203.0.113.250' });
+    const dual = planCluster({
+      name: 't',
+      prefix: 'p-',
+      nodes: 2,
+      network: 'podnet',
+      ipFamily: 'dual',
+    });
+    expect(loadBalancerPool(dual)).toEqual(pool);
+    const v6 = planCluster({
+      name: 't',
+      prefix: 'p-',
+      nodes: 2,
+      network: 'podnet',
+      ipFamily: 'ipv6',
+    });
+    expect(loadBalancerPool(v6)).toBeUndefined();
+    const apply6 = (spec: Service['spec']) =>
+      planApply(v6, emptyClusterObjects(), manifestObjects([svc('x', spec)]));
+    expect(() => apply6({ type: 'LoadBalancer', ports: [{ port: 80 }] })).toThrow(
+      /spec\.type: the external segment of an IPv6-only cluster has no IPv4 address/,
+    );
+    expect(() => apply6({ ports: [{ port: 80 }], externalIPs: ['203.0.113.100'] })).toThrow(
+      /spec\.externalIPs\[0\]: the external segment of an IPv6-only cluster/,
+    );
   });
 });
 
