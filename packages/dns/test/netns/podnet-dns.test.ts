@@ -204,4 +204,25 @@ describe('podnet-dns binary in a namespace, queried from another', () => {
     const missing = await net.exec(server, [process.execPath, BIN], { allowFail: true });
     expect(missing.stderr).toMatch(/give exactly one of --manifests, --kubeconfig, --in-cluster/);
   });
+
+  it.each([
+    [
+      ['--stub-domain', 'corp.example'],
+      /--stub-domain must be DOMAIN=IP\[,IP\.\.\.\], got "corp.example"/,
+    ],
+    [['--stub-domain', 'corp.example=10.1.2.3,'], /--stub-domain must be DOMAIN=IP/],
+    [
+      ['--stub-domain', 'corp.example=10.1.2.3', '--stub-domain', 'corp.example=10.1.2.4'],
+      /--stub-domain corp.example is given twice/,
+    ],
+    [['--stub-domain', 'corp.example=10.1.2.300'], /stubDomains\["corp.example"\]\[0\]/],
+    [['--stub-domain', 'x.cluster.local=10.1.2.3'], /inside the cluster zone cluster.local/],
+    [['--cache-size', 'many'], /--cache-size must be a non-negative integer/],
+  ])('refuses bad stub domain and cache flags %j', async (flags, message) => {
+    const r = await net.exec(server, [process.execPath, BIN, '--manifests', dir, ...flags], {
+      allowFail: true,
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+  });
 });
