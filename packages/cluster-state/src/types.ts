@@ -122,6 +122,14 @@ export interface Pod {
     hostNetwork?: boolean;
     hostname?: string;
     subdomain?: string;
+    /** `ClusterFirst` (default), `ClusterFirstWithHostNet`, `Default` or `None`. */
+    dnsPolicy?: string;
+    /** `v1.PodDNSConfig`: nameservers, search domains and options added to the pod's resolv.conf. */
+    dnsConfig?: {
+      nameservers?: Array<string>;
+      searches?: Array<string>;
+      options?: Array<{ name?: string; value?: string }>;
+    };
   };
   status?: {
     phase?: string;

@@ -71,6 +71,16 @@ export { Forwarder } from './forwarder.js';
 export type { ForwarderOptions } from './forwarder.js';
 export { DnsMetrics } from './metrics.js';
 export { DnsServer } from './server.js';
+export {
+  DnsClientIndex,
+  autopathCandidates,
+  plainIp,
+  podSearchList,
+  sockaddrIp,
+} from './autopath.js';
+export type { DnsClient } from './autopath.js';
+export { answerAddresses } from './answer-hook.js';
+export type { AnswerAddresses, DnsAnswerClient, DnsAnswerHook } from './answer-hook.js';
 export { nativeUdpAvailable } from './native-udp.js';
 export type { NativeUdpStats, UdpPath } from './native-udp.js';
 export type { DnsListenOptions, DnsServerAddress, DnsServerOptions } from './server.js';

@@ -17,6 +17,11 @@ export class DnsMetrics {
   cacheMisses = 0;
   forwardRequests = 0;
   forwardErrors = 0;
+  /** Queries answered by walking the pod's search path on the server (autopath). */
+  autopathAnswers = 0;
+  /** Answers an answer hook was called for, and the calls that rejected. */
+  answerHookCalls = 0;
+  answerHookErrors = 0;
   dropped = 0;
   /** Zone updates: full ones, patches, and patches that failed (a full update followed). */
   readonly zoneUpdates = { full: 0, patch: 0, patchFailed: 0 };
@@ -126,6 +131,20 @@ export class DnsMetrics {
       'Upstream queries that failed or timed out.',
     );
     lines.push(`podnet_dns_forward_errors_total ${this.forwardErrors}`);
+    family(
+      'podnet_dns_autopath_answers_total',
+      'counter',
+      'First search-path expansions answered with the first name of the search path that exists.',
+    );
+    lines.push(`podnet_dns_autopath_answers_total ${this.autopathAnswers}`);
+    family('podnet_dns_answer_hook_calls_total', 'counter', 'Answers given to the answer hook.');
+    lines.push(`podnet_dns_answer_hook_calls_total ${this.answerHookCalls}`);
+    family(
+      'podnet_dns_answer_hook_errors_total',
+      'counter',
+      'Answer hook calls that failed (the answer was released anyway).',
+    );
+    lines.push(`podnet_dns_answer_hook_errors_total ${this.answerHookErrors}`);
     family('podnet_dns_dropped_total', 'counter', 'Packets dropped without an answer.');
     lines.push(`podnet_dns_dropped_total ${this.dropped}`);
     family('podnet_dns_zone_names', 'gauge', 'Names in the cluster zone.');

@@ -3,6 +3,14 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { type DnsAnswerHook, answerAddresses } from './answer-hook.js';
+import {
+  type DnsClient,
+  DnsClientIndex,
+  autopathCandidates,
+  plainIp,
+  sockaddrIp,
+} from './autopath.js';
 import {
   type CacheOptions,
   ResponseCache,
@@ -34,9 +42,9 @@ import {
 import { type Upstream, parseResolvConf, parseUpstream } from './resolv-conf.js';
 import { type DnsTcpLimits, type DnsTcpOptions, tcpLimits } from './tcp-limits.js';
 import { type DnsTcpConnectionInfo, type DnsTcpStats, TcpDnsListener } from './tcp-server.js';
-import type { ClusterDnsState, ZoneOptions } from './types.js';
+import type { ClusterDnsState, K8sPod, ZoneOptions } from './types.js';
 import { type DnsObjectChanges, type DnsObjectSource, LiveZone } from './live-zone.js';
-import { RCODES, TYPE_CODES, decodeMessage, encodeMessage } from './wire.js';
+import { RCODES, TYPE_CODES, decodeMessage, encodeMessage, encodeQuery, readName } from './wire.js';
 import { type SkippedObject, authorityOf, compileZone, normalizeName } from './zone.js';
 
 /** Options of a {@link DnsServer}. */
@@ -62,6 +70,23 @@ export interface DnsServerOptions extends Omit<ZoneOptions, 'serial'> {
    * {@link DnsTcpOptions} for each default.
    */
   tcp?: DnsTcpOptions;
+  /**
+   * Server-side search path (CoreDNS `autopath @kubernetes`), default false. A query from a pod
+   * (known by its source address from the Pods of the last {@link DnsServer.update}) for the
+   * first expansion of its search list (`<name>.<ns>.svc.<zone>`) that does not exist is answered
+   * by walking the rest of the list on the server: a CNAME from the asked name to the first
+   * expansion, or the bare name, that is not NXDOMAIN, followed by that name's records. Pods
+   * whose search list is not known (host network, `dnsPolicy` other than `ClusterFirst`, any
+   * `dnsConfig`) and unknown sources are answered as asked; names that exist are never rewritten.
+   */
+  autopath?: boolean;
+  /**
+   * The node's search domains the agent appends to pods' search lists after the cluster's three
+   * (what the pods' resolv.conf says); autopath walks them too. Default none.
+   */
+  searchDomains?: readonly string[];
+  /** Sees the addresses of answers before they are released (FQDN egress); see {@link DnsAnswerHook}. */
+  answerHook?: DnsAnswerHook;
 }
 
 /** Where to listen. UDP and TCP share `port` unless `udpPort`/`tcpPort` are given. */
@@ -141,6 +166,11 @@ export class DnsServer {
   private skipped: readonly SkippedObject[] = [];
   /** The zone kept per object, when the last update came from a {@link DnsObjectSource}. */
   private live: LiveZone | null = null;
+  private readonly autopath: boolean;
+  /** Pods by address (autopath, answer hook), rebuilt from the Pods of each update. */
+  private readonly clients: DnsClientIndex;
+  private hook: DnsAnswerHook | null;
+  private readonly defaultTtl: number;
 
   constructor(options: DnsServerOptions = {}) {
     this.zoneOptions = {
@@ -173,6 +203,54 @@ export class DnsServer {
       : null;
     this.stubs = stubForwarders(options.stubDomains ?? {}, this.zoneName, options.forwardTimeoutMs);
     this.cache = options.cache === false ? null : new ResponseCache(options.cache ?? {});
+    if (options.autopath !== undefined && typeof options.autopath !== 'boolean')
+      throw new DnsError(
+        'INVALID_ARGUMENT',
+        `autopath must be true or false, got ${JSON.stringify(options.autopath)}`,
+        { field: 'autopath', value: options.autopath },
+      );
+    this.autopath = options.autopath ?? false;
+    const searchDomains = options.searchDomains ?? [];
+    if (
+      !Array.isArray(searchDomains) ||
+      !searchDomains.every(
+        (d) =>
+          typeof d === 'string' &&
+          normalizeName(d)
+            .split('.')
+            .every((l) => DOMAIN_LABEL.test(l)),
+      )
+    )
+      throw new DnsError(
+        'INVALID_ARGUMENT',
+        `searchDomains must be a list of domain names, got ${JSON.stringify(searchDomains)}`,
+        { field: 'searchDomains', value: searchDomains },
+      );
+    this.clients = new DnsClientIndex(this.zoneName, searchDomains);
+    this.hook = options.answerHook ?? null;
+    this.defaultTtl = options.ttl ?? 5;
+  }
+
+  /**
+   * Sets (or, with null, removes) the {@link DnsAnswerHook}: answers to the addresses it
+   * watches are released only after it has seen them.
+   */
+  setAnswerHook(hook: DnsAnswerHook | null): void {
+    this.hook = hook;
+  }
+
+  /** Whether autopath is on (see {@link DnsServerOptions.autopath}). */
+  get autopathEnabled(): boolean {
+    return this.autopath;
+  }
+
+  /** The pod at `ip` as the server knows it from the last update (autopath, answer hook). */
+  client(ip: string): DnsClient | undefined {
+    return this.clients.get(ip);
+  }
+
+  private indexClients(pods: Iterable<K8sPod>): void {
+    if (this.autopath || this.hook) this.clients.reset(pods);
   }
 
   /** True once {@link update} has been called with a full cluster state. */
@@ -217,6 +295,7 @@ export class DnsServer {
       this.live = null;
       const zone = compileZone(state, { ...this.zoneOptions, serial });
       this.prepared = new PreparedZone(zone);
+      this.indexClients(state.pods ?? []);
       this.metrics.zoneUpdates.full++;
       this.skipped = zone.skipped;
       return zone.skipped;
@@ -229,6 +308,7 @@ export class DnsServer {
         const patch = live.patch(state, changed, serial);
         prepared.patch(patch.zone, patch.names);
         this.live = live;
+        if (changed.pods && !isEmpty(changed.pods)) this.indexClients(state.list('Pod'));
         this.metrics.zoneUpdates.patch++;
         this.skipped = patch.zone.skipped;
         return this.skipped;
@@ -241,6 +321,7 @@ export class DnsServer {
     const zone = next.build(state, serial);
     this.prepared = new PreparedZone(zone);
     this.live = next;
+    this.indexClients(state.list('Pod'));
     this.metrics.zoneUpdates.full++;
     this.skipped = zone.skipped;
     return zone.skipped;
@@ -257,40 +338,95 @@ export class DnsServer {
   }
 
   /**
-   * Answers one wire-format query as the listeners do (`transport` decides the size limit).
+   * Answers one wire-format query as the listeners do (`transport` decides the size limit;
+   * `source`, the sender's address, is what autopath and the answer hook know the pod by).
    * Resolves to the response bytes, or null when the packet is dropped.
    */
-  async handle(msg: Uint8Array, transport: 'udp' | 'tcp' = 'udp'): Promise<Uint8Array | null> {
-    const out = this.answer(msg, transport, allocBytes);
+  async handle(
+    msg: Uint8Array,
+    transport: 'udp' | 'tcp' = 'udp',
+    source?: string,
+  ): Promise<Uint8Array | null> {
+    const out = this.answer(msg, transport, allocBytes, source);
     return out instanceof Promise ? await out : out;
   }
 
   /**
    * Answers synchronously when it can. `msg` may be a view into a buffer reused by the next
-   * batch: the paths that answer later work on a copy.
+   * batch: the paths that answer later work on a copy. `source` is the sender (text, or the
+   * native path's sockaddr bytes, read before this returns). With an answer hook watching the
+   * sender, the answer is released only after the hook has seen it.
    */
   private answer(
     msg: Uint8Array,
     transport: 'udp' | 'tcp',
     alloc: (size: number) => Uint8Array,
+    source?: string | Uint8Array,
   ): Uint8Array | null | Promise<Uint8Array | null> {
-    const started = this.batching ? this.batchStart : performance.now();
+    const hook = this.hook;
+    if ((hook === null && !this.autopath) || source === undefined)
+      return this.answerQuery(msg, transport, alloc, undefined, false);
+    const ip = typeof source === 'string' ? plainIp(source) : sockaddrIp(source);
+    const out = this.answerQuery(msg, transport, alloc, ip, false);
+    if (hook === null || ip === undefined || out === null || !hook.watches(ip)) return out;
+    if (out instanceof Promise) return out.then((r) => r && this.runHook(hook, ip, r));
+    return this.runHook(hook, ip, out.slice());
+  }
+
+  /**
+   * Gives the hook the addresses of an answer whose chain leaves the cluster zone, named by the
+   * first name on the chain outside the zone (so an autopath CNAME or an ExternalName Service
+   * counts as the external name it leads to); answers inside the zone are released at once.
+   */
+  private async runHook(hook: DnsAnswerHook, ip: string, out: Uint8Array): Promise<Uint8Array> {
+    let found: ReturnType<typeof answerAddresses>;
+    try {
+      found = answerAddresses(decodeMessage(out));
+    } catch {
+      return out;
+    }
+    const name = found?.names.find((n) => authorityOf(this.zoneName, n) === null);
+    if (!found || name === undefined) return out;
+    const pod = this.clients.get(ip);
+    this.metrics.answerHookCalls++;
+    try {
+      await hook.onAnswer(
+        pod ? { ip, namespace: pod.namespace, name: pod.name } : { ip },
+        name,
+        found.addrs,
+        found.ttl,
+      );
+    } catch {
+      this.metrics.answerHookErrors++;
+    }
+    return out;
+  }
+
+  /** {@link answer} without the hook; `internal` queries (autopath's walk) are not counted. */
+  private answerQuery(
+    msg: Uint8Array,
+    transport: 'udp' | 'tcp',
+    alloc: (size: number) => Uint8Array,
+    source: string | undefined,
+    internal: boolean,
+  ): Uint8Array | null | Promise<Uint8Array | null> {
+    const started = internal ? -1 : this.batching ? this.batchStart : performance.now();
     const prepared = this.prepared;
     if (prepared !== null) {
       const fast = prepared.fastResponse(msg, transport === 'udp', alloc);
       if (fast !== null) {
-        this.metrics.request(transport, prepared.fastQtype);
+        if (!internal) this.metrics.request(transport, prepared.fastQtype);
         return this.done(fast, started);
       }
     }
     const parsed = parseQuery(msg);
     if (parsed.kind === 'drop') {
-      this.metrics.dropped++;
+      if (!internal) this.metrics.dropped++;
       return null;
     }
     if (parsed.kind === 'reply') return this.done(parsed.response, started);
     const q = parsed.query;
-    this.metrics.request(transport, q.qtype);
+    if (!internal) this.metrics.request(transport, q.qtype);
     const limit = transport === 'udp' ? udpLimit(q) : 65535;
     if (q.ednsVersion > 0) return this.done(badVers(msg, q), started);
     if (q.qclass !== 1) return this.done(simple(msg, q, RCODES.REFUSED), started);
@@ -305,7 +441,16 @@ export class DnsServer {
           if (this.forwarderFor(target))
             return this.chase(q, buildResponse(msg, q, ans, 65535), target, limit, started);
         }
-        return this.done(buildResponse(msg, q, ans, limit, alloc), started);
+        const out = buildResponse(msg, q, ans, limit, alloc);
+        if (
+          this.autopath &&
+          source !== undefined &&
+          ((out[3] as number) & 0xf) === RCODES.NXDOMAIN
+        ) {
+          const walk = this.autopathWalk(msg, q, out, source, limit, started);
+          if (walk !== null) return walk;
+        }
+        return this.done(out, started);
       }
       apex = authorityOf(this.zoneName, q.key);
     } else {
@@ -328,6 +473,7 @@ export class DnsServer {
   }
 
   private done(out: Uint8Array, started: number): Uint8Array {
+    if (started < 0) return out;
     if (this.batching) {
       this.metrics.rcode((out[3] as number) & 0xf);
       this.batchAnswered++;
@@ -335,6 +481,80 @@ export class DnsServer {
       this.metrics.response((out[3] as number) & 0xf, (performance.now() - started) / 1000);
     }
     return out;
+  }
+
+  /**
+   * Autopath: null when `q` is not the first search-path expansion of the pod at `source` (or
+   * its search list is unknown); else the walk over the rest of the list. The first name that is
+   * not NXDOMAIN gives the answer: a CNAME from the asked name to it, then its records (and its
+   * rcode); when every name is NXDOMAIN, or a lookup fails, the original NXDOMAIN is the answer.
+   */
+  private autopathWalk(
+    msg: Uint8Array,
+    q: ParsedQuery,
+    nxdomain: Uint8Array,
+    source: string,
+    limit: number,
+    started: number,
+  ): Promise<Uint8Array> | null {
+    const search = this.clients.get(source)?.search;
+    if (!search) return null;
+    const asked = readName(msg, 12).name;
+    const names = autopathCandidates(asked, search);
+    if (names === null) return null;
+    return this.walk(nxdomain.slice(), asked, q.qtype, names, limit, started);
+  }
+
+  private async walk(
+    nxdomain: Uint8Array,
+    asked: string,
+    qtype: number,
+    names: readonly string[],
+    limit: number,
+    started: number,
+  ): Promise<Uint8Array> {
+    for (const name of names) {
+      let res: Uint8Array | null;
+      try {
+        const probe = encodeQuery({ id: 0, name, type: qtype });
+        const r = this.answerQuery(probe, 'tcp', allocBytes, undefined, true);
+        res = r instanceof Promise ? await r : r;
+      } catch {
+        res = null;
+      }
+      if (res === null) break;
+      const rcode = (res[3] as number) & 0xf;
+      if (rcode === RCODES.NXDOMAIN) continue;
+      if (rcode !== RCODES.NOERROR) break;
+      let found: ReturnType<typeof decodeMessage>;
+      const response = decodeMessage(nxdomain);
+      try {
+        found = decodeMessage(res);
+      } catch {
+        break;
+      }
+      const ttl = found.answers.length
+        ? Math.min(...found.answers.map((r) => r.ttl))
+        : this.defaultTtl;
+      response.rcode = RCODES.NOERROR;
+      response.aa = false;
+      response.ra = true;
+      response.answers = [{ name: asked, type: 'CNAME', ttl, data: name }, ...found.answers];
+      response.authorities = found.answers.length === 0 ? found.authorities : [];
+      response.additionals = found.additionals;
+      let out = encodeMessage(response);
+      if (out.length > limit)
+        out = encodeMessage({
+          ...response,
+          tc: true,
+          answers: [],
+          authorities: [],
+          additionals: [],
+        });
+      this.metrics.autopathAnswers++;
+      return this.done(out, started);
+    }
+    return this.done(nxdomain, started);
   }
 
   private async forward(
@@ -678,7 +898,12 @@ export class DnsServer {
       const msg = input.subarray(i * NATIVE_IN_SLOT, i * NATIVE_IN_SLOT + len);
       let out: Uint8Array | null | Promise<Uint8Array | null>;
       try {
-        out = this.answer(msg, 'udp', this.nativeAlloc);
+        out = this.answer(
+          msg,
+          'udp',
+          this.nativeAlloc,
+          sock.peers.subarray(i * NATIVE_PEER_BYTES, (i + 1) * NATIVE_PEER_BYTES),
+        );
       } catch {
         out = servfailFor(msg);
       }
@@ -736,7 +961,7 @@ export class DnsServer {
   private onUdp(sock: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
     let out: Uint8Array | null | Promise<Uint8Array | null>;
     try {
-      out = this.answer(msg, 'udp', allocBytes);
+      out = this.answer(msg, 'udp', allocBytes, rinfo.address);
     } catch {
       out = servfailFor(msg);
     }
@@ -758,10 +983,11 @@ export class DnsServer {
   /** One TCP query: the answer, a promise of it, or null (the connection is closed). */
   private readonly answerTcp = (
     msg: Uint8Array,
+    source: string,
   ): Uint8Array | null | Promise<Uint8Array | null> => {
     let out: Uint8Array | null | Promise<Uint8Array | null>;
     try {
-      out = this.answer(msg, 'tcp', allocBytes);
+      out = this.answer(msg, 'tcp', allocBytes, source);
     } catch {
       return servfailFor(msg);
     }
@@ -891,6 +1117,11 @@ function stubForwarders(
 function isSource(state: ClusterDnsState | DnsObjectSource): state is DnsObjectSource {
   const s = state as Partial<DnsObjectSource>;
   return typeof s.get === 'function' && typeof s.list === 'function';
+}
+
+function isEmpty(keys: Iterable<string>): boolean {
+  for (const _ of keys) return false;
+  return true;
 }
 
 function allocBytes(size: number): Uint8Array {

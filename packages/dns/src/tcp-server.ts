@@ -61,7 +61,10 @@ export interface DnsTcpConnectionInfo {
 }
 
 /** Answers one query: bytes, null to close the connection, or a promise of either. */
-export type TcpAnswer = (msg: Uint8Array) => Uint8Array | null | Promise<Uint8Array | null>;
+export type TcpAnswer = (
+  msg: Uint8Array,
+  source: string,
+) => Uint8Array | null | Promise<Uint8Array | null>;
 
 const EMPTY = Buffer.alloc(0);
 
@@ -313,7 +316,7 @@ export class TcpDnsListener {
   }
 
   private dispatch(c: Conn, msg: Uint8Array): void {
-    const out = this.answer(msg);
+    const out = this.answer(msg, c.source);
     if (!(out instanceof Promise)) {
       this.send(c, out);
       return;
