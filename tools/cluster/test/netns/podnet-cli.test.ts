@@ -117,8 +117,12 @@ describe('podnet apply -f, get, delete -f', () => {
     const svc = await podnet('get', 'services');
     expect(svc.code, svc.stderr).toBe(0);
     const [head, row] = svc.stdout.trim().split('\n');
-    expect(head).toMatch(/^NAMESPACE\s+NAME\s+TYPE\s+CLUSTER-IP\s+PORT\(S\)\s+ENDPOINTS$/);
-    expect(row).toMatch(/^default\s+web\s+ClusterIP\s+10\.96\.\d+\.\d+\s+80\/TCP\s+\S+$/);
+    expect(head).toMatch(
+      /^NAMESPACE\s+NAME\s+TYPE\s+CLUSTER-IP\s+EXTERNAL-IP\s+PORT\(S\)\s+ENDPOINTS$/,
+    );
+    expect(row).toMatch(
+      /^default\s+web\s+ClusterIP\s+10\.96\.\d+\.\d+\s+<none>\s+80\/TCP\s+\S+$/,
+    );
     expect(row).toContain(`${ipA}:80`);
 
     // delete -f of a file naming web-a, the policy and a pod that does not exist: the two go,
