@@ -120,9 +120,7 @@ describe('podnet apply -f, get, delete -f', () => {
     expect(head).toMatch(
       /^NAMESPACE\s+NAME\s+TYPE\s+CLUSTER-IP\s+EXTERNAL-IP\s+PORT\(S\)\s+ENDPOINTS$/,
     );
-    expect(row).toMatch(
-      /^default\s+web\s+ClusterIP\s+10\.96\.\d+\.\d+\s+<none>\s+80\/TCP\s+\S+$/,
-    );
+    expect(row).toMatch(/^default\s+web\s+ClusterIP\s+10\.96\.\d+\.\d+\s+<none>\s+80\/TCP\s+\S+$/);
     expect(row).toContain(`${ipA}:80`);
 
     // delete -f of a file naming web-a, the policy and a pod that does not exist: the two go,
