@@ -28,7 +28,8 @@ import { OverlayReconciler } from '@podnet/overlay-vxlan';
 import { ServiceSyncer } from '@podnet/service-lb';
 import { ApplyScheduler, type ApplySchedulerOptions } from './apply-scheduler.js';
 import { AttachmentStore } from './attachments.js';
-import { DnsProcess, dnsServerOptions } from './dns-process.js';
+import { HeapCompactor } from './heap-compactor.js';
+import { DnsProcess, dnsServerOptions, retireDnsProcess } from './dns-process.js';
 import { resolvePodCidrs } from './pod-cidrs.js';
 import { CniService, type IpBatcher, LATENCY_BUCKETS, type PodNetwork } from './cni-service.js';
 import type { AgentConfig } from './config.js';
@@ -113,6 +114,8 @@ export class NodeAgent {
   private lastNft = '';
   private conflistWritten = false;
   private readonly reconcileStats = { ok: 0, failed: 0, seconds: 0 };
+  /** Collects a full resync's garbage right after it (see {@link HeapCompactor}). */
+  private readonly heap = new HeapCompactor();
   private lastError?: string;
   private readonly nodeIp: IpSession;
   private spareIp?: IpSession;
@@ -386,6 +389,17 @@ export class NodeAgent {
     }
   }
 
+  /** After a full resync: its garbage, collected now (see {@link HeapCompactor}). */
+  private compactHeap(): void {
+    const c = this.heap.afterBulk();
+    if (c)
+      this.log.info('heap compacted after a full resync', {
+        beforeMiB: Math.round(c.beforeBytes / 2 ** 20),
+        afterMiB: Math.round(c.afterBytes / 2 ** 20),
+        pauseMs: Math.round(c.ms),
+      });
+  }
+
   /** One apply; resolves true when it resynced something in full. */
   private async reconcile(): Promise<boolean> {
     if (!this.network) await this.setupNetwork();
@@ -406,6 +420,9 @@ export class NodeAgent {
         this.componentErrors.delete(name);
         if (full) this.applyStats.full++;
         else this.applyStats.incremental++;
+        // a full resync's garbage goes before the next component's resync adds its own (at
+        // 10,000 Services the two together set the agent's peak memory)
+        if (full) this.compactHeap();
       } catch (e) {
         // the next apply of this component starts from a full resync
         this.needFull.add(name);
@@ -514,7 +531,7 @@ export class NodeAgent {
     if (!this.dns) {
       const dns = new DnsServer(dnsServerOptions(this.config.dns));
       // a podnet-dns left from process mode holds the address and port
-      if (await new DnsProcess(this.config, this.log).retire())
+      if (await retireDnsProcess(this.config.stateDir))
         this.log.info('cluster DNS process stopped: DNS is embedded now');
       await dns.start({ address: this.config.dns.ip, port: 53 });
       this.dns = dns;
@@ -652,6 +669,18 @@ export class NodeAgent {
         help: 'Time spent reconciling.',
         type: 'counter',
         samples: [{ value: this.reconcileStats.seconds }],
+      },
+      {
+        name: 'podnet_heap_compactions_total',
+        help: 'Full garbage collections run right after a full resync.',
+        type: 'counter',
+        samples: [{ value: this.heap.stats.compactions }],
+      },
+      {
+        name: 'podnet_heap_compaction_seconds_total',
+        help: 'Time those collections paused the agent.',
+        type: 'counter',
+        samples: [{ value: this.heap.stats.seconds }],
       },
       {
         name: 'podnet_cni_requests_total',
