@@ -1,7 +1,9 @@
 import { assertInt, assertNftName } from '@podnet/host/validate';
+import { isAudited, logsAllowed } from './audit.js';
 import { cidrMinus, familyOf } from './cidr.js';
 import { cnpPeerKnown, cnpRules, npRules, policyTypesOf, sortClusterPolicies } from './evaluate.js';
 import { nameOf, namespaceOf } from './keys.js';
+import { fqdnSetNames } from './fqdn.js';
 import { encodeLogPrefix, type LogPrefixInfo } from './log-prefix.js';
 import { matchesSelector, selectorKey } from './selectors.js';
 import {
@@ -44,7 +46,10 @@ export interface CompileOptions {
   nodeName?: string;
   /** Where denied (and, with `logAccepted`, allowed) new flows are logged. Default NFLOG group 100. */
   log?: VerdictLogMode;
-  /** Also log the first packet of every allowed flow that a policy rule decided. */
+  /**
+   * Also log the first packet of every allowed flow that a policy rule decided (a policy annotated
+   * `podnet.io/log-allowed: "true"` has its accepted flows logged either way).
+   */
   logAccepted?: boolean;
   /** Priority of the `forward`/`input` base chains (egress runs at `priority - 1`). Default 0. */
   priority?: number;
@@ -57,6 +62,8 @@ export interface NftSetSpec {
   type: string;
   interval: boolean;
   elements: string[];
+  /** `flags timeout`: elements added at run time expire (FQDN egress sets, filled by DNS answers). */
+  timeout?: boolean;
 }
 
 /** A verdict map (address → `goto chain`). */
@@ -143,6 +150,10 @@ interface CompiledNp {
   /** Numeric port intervals per direction, or null when a rule has no ports or a named port. */
   ports: Record<Direction, PortInterval[] | null>;
   refs: Refs;
+  /** Annotated `podnet.io/enforcement: audit`. */
+  audit: boolean;
+  /** Its rule chains log accepts: audit signatures jump to `<chain>_n`, the same without logs. */
+  quiet: boolean;
 }
 
 interface PortInterval {
@@ -164,6 +175,8 @@ interface CompiledCnp {
   subject: string;
   rules: Record<Direction, CnpRuleBody[]>;
   refs: Refs;
+  /** Annotated `podnet.io/enforcement: audit`. */
+  audit: boolean;
 }
 
 interface Refs {
@@ -171,6 +184,8 @@ interface Refs {
   blocks: string[];
   named: string[];
   nodes: string[];
+  /** FQDN egress sets (see fqdn.ts). */
+  fqdn?: string[];
 }
 
 interface SigEntry {
@@ -182,9 +197,21 @@ interface SigEntry {
   baseline: string[];
   refs: number;
   qChains: string[];
+  /** An audit signature: enforcing and audited policies together, denials logged as would-drop. */
+  audit: boolean;
 }
 
 type ElemValue = string | null;
+
+/** Dispatch slots of a local pod: the map it is entered in, per direction, enforcing or audit. */
+type SigSlot = 'in' | 'eg' | 'ain' | 'aeg';
+type PodSigs = Partial<Record<SigSlot, string>>;
+const SIG_SLOTS: readonly { map: SigSlot; dir: Direction; audit: boolean }[] = [
+  { map: 'in', dir: 'ingress', audit: false },
+  { map: 'eg', dir: 'egress', audit: false },
+  { map: 'ain', dir: 'ingress', audit: true },
+  { map: 'aeg', dir: 'egress', audit: true },
+];
 
 function selDefKey(d: SelDef): string {
   return `${d.nsName ?? '*'}|${d.nsSel ? selectorKey(d.nsSel) : '*'}|${d.podSel ? selectorKey(d.podSel) : '*'}`;
@@ -220,15 +247,17 @@ export class NetpolCompiler {
   private readonly npsByNs = new Map<string, Set<string>>();
   private readonly cnps = new Map<string, CompiledCnp>();
   private readonly sigs = new Map<string, SigEntry>();
-  private readonly podSig = new Map<string, Record<Direction, string | undefined>>();
+  private readonly podSig = new Map<string, PodSigs>();
   private counter = 0;
   private deferSigs = false;
   private readonly pendingSigs = new Set<string>();
 
   private readonly setModel = new Map<
     string,
-    { type: string; interval: boolean; elements: Set<string> }
+    { type: string; interval: boolean; elements: Set<string>; timeout?: boolean }
   >();
+  /** References to each FQDN egress set (a replaced policy keeps its sets and their elements). */
+  private readonly fqdnRefs = new Map<string, number>();
   private readonly mapModel = new Map<string, { type: string; elements: Map<string, string> }>();
   private readonly chainModel = new Map<string, NftChainSpec>();
   private full = true;
@@ -480,7 +509,36 @@ export class NetpolCompiler {
     for (const a of want) this.setAdd(`${e.id}_${familyOf(a)}`, a);
   }
 
+  /**
+   * A `domainNames` peer of egress rule `index`: the rule's FQDN sets (`pod . destination`, with
+   * timeouts, filled at run time by the node's DNS server), matched on source and destination.
+   */
+  private fqdnPeer(policy: string, index: number, refs: Refs): Match[] {
+    const sets = fqdnSetNames(policy, index);
+    const out: Match[] = [];
+    for (const f of FAMS) {
+      const name = f === 4 ? sets.ipv4 : sets.ipv6;
+      const n = this.fqdnRefs.get(name) ?? 0;
+      if (n === 0) {
+        this.createSet(name, `${addrType(f)} . ${addrType(f)}`, false);
+        (this.setModel.get(name) as { timeout?: boolean }).timeout = true;
+      }
+      this.fqdnRefs.set(name, n + 1);
+      (refs.fqdn ??= []).push(name);
+      out.push({ fam: f, expr: `${ipKw(f)} saddr . ${ipKw(f)} daddr @${name}` });
+    }
+    return out;
+  }
+
   private unref(refs: Refs): void {
+    for (const name of refs.fqdn ?? []) {
+      const n = (this.fqdnRefs.get(name) ?? 1) - 1;
+      if (n > 0) this.fqdnRefs.set(name, n);
+      else {
+        this.fqdnRefs.delete(name);
+        this.dropObject('set', name);
+      }
+    }
     for (const k of refs.sels) {
       const e = this.sels.get(k);
       if (!e || --e.refs > 0) continue;
@@ -565,10 +623,13 @@ export class NetpolCompiler {
     const subject = this.refSel({ nsName: ns, podSel: np.spec.podSelector }, false);
     refs.sels.push(subject);
     const types = policyTypesOf(np);
+    const logAccepts = this.logAccepted || logsAllowed(np);
+    const quiet = logAccepts && this.logMode !== false;
     for (const dir of ['ingress', 'egress'] as const) {
       const name = `${id}_${dir === 'ingress' ? 'in' : 'eg'}`;
       if (!types[dir]) continue;
       const rules: string[] = [];
+      const quietRules: string[] = [];
       npRules(np, dir).forEach((r, i) => {
         const peers = r.peers;
         const peerM =
@@ -579,7 +640,7 @@ export class NetpolCompiler {
           r.ports && r.ports.length > 0
             ? r.ports.flatMap((p) => this.npPortMatches(p, refs))
             : undefined;
-        const log = this.logAccepted
+        const log = logAccepts
           ? this.logStmt({
               verdict: 'accept',
               direction: dir,
@@ -589,15 +650,21 @@ export class NetpolCompiler {
               rule: i,
             })
           : '';
-        for (const m of this.combine(peerM, portM))
+        for (const m of this.combine(peerM, portM)) {
           rules.push(`${m} ${log}accept`.trim().replace(/\s+/g, ' '));
+          quietRules.push(`${m} accept`.trim());
+        }
       });
       this.putChain({ name, rules });
+      // audit signatures evaluate flows the enforcing chains already accepted (and logged)
+      if (quiet) this.putChain({ name: `${name}_n`, rules: quietRules });
+      else if (this.chainModel.has(`${name}_n`)) this.dropObject('chain', `${name}_n`);
     }
     for (const dir of ['ingress', 'egress'] as const) {
-      if (!types[dir] && this.chainModel.has(`${id}_${dir === 'ingress' ? 'in' : 'eg'}`)) {
-        this.dropObject('chain', `${id}_${dir === 'ingress' ? 'in' : 'eg'}`);
-      }
+      const name = `${id}_${dir === 'ingress' ? 'in' : 'eg'}`;
+      if (!types[dir] && this.chainModel.has(name)) this.dropObject('chain', name);
+      if ((!types[dir] || !quiet) && this.chainModel.has(`${name}_n`))
+        this.dropObject('chain', `${name}_n`);
     }
     const ports: Record<Direction, PortInterval[] | null> = { ingress: null, egress: null };
     for (const dir of ['ingress', 'egress'] as const) {
@@ -612,7 +679,7 @@ export class NetpolCompiler {
       }
       ports[dir] = generic ? null : out;
     }
-    return { key, id, np, subject, types, ports, refs };
+    return { key, id, np, subject, types, ports, refs, audit: isAudited(np), quiet };
   }
 
   private cnpPeerMatches(
@@ -691,6 +758,10 @@ export class NetpolCompiler {
         const peerM: Match[] = [];
         let all = false;
         for (const p of peers ?? []) {
+          if (p.domainNames !== undefined && dir === 'egress' && r.action === 'Accept') {
+            peerM.push(...this.fqdnPeer(cnp.metadata.name, index, refs));
+            continue;
+          }
           const m = this.cnpPeerMatches(p, dir, r.action, refs);
           if (m === 'all') all = true;
           else if (m !== 'none') peerM.push(...m);
@@ -706,7 +777,7 @@ export class NetpolCompiler {
         }
       });
     }
-    return { name: cnp.metadata.name, cnp, subject, rules, refs };
+    return { name: cnp.metadata.name, cnp, subject, rules, refs, audit: isAudited(cnp) };
   }
 
   // ---- signatures: which policies govern a local pod --------------------------------------
@@ -719,28 +790,42 @@ export class NetpolCompiler {
     );
   }
 
-  private sigFor(pod: PodInfo, dir: Direction): SigEntry | undefined {
+  /**
+   * The signature (policies in evaluation order) governing `pod` for `dir`. Enforcing signatures
+   * leave audited policies out; an audit signature (`audit`) holds enforcing and audited policies
+   * together and exists only when at least one audited policy is among them.
+   */
+  private sigFor(pod: PodInfo, dir: Direction, audit = false): SigEntry | undefined {
     const admin: string[] = [];
     const baseline: string[] = [];
+    let audited = false;
     const sorted = sortClusterPolicies([...this.cnps.values()].map((c) => c.cnp));
     for (const cnp of sorted) {
       const c = this.cnps.get(cnp.metadata.name) as CompiledCnp;
+      if (c.audit && !audit) continue;
       if (c.rules[dir].length === 0 && cnpRules(cnp, dir).length === 0) continue;
       if (!this.sels.get(c.subject)?.members.has(pod.key)) continue;
       (cnp.spec.tier === 'Admin' ? admin : baseline).push(c.name);
+      audited ||= c.audit;
     }
     const nps: string[] = [];
     for (const k of this.npsByNs.get(pod.namespace) ?? []) {
       const c = this.nps.get(k) as CompiledNp;
-      if (c.types[dir] && this.sels.get(c.subject)?.members.has(pod.key)) nps.push(k);
+      if (c.audit && !audit) continue;
+      if (c.types[dir] && this.sels.get(c.subject)?.members.has(pod.key)) {
+        nps.push(k);
+        audited ||= c.audit;
+      }
     }
     nps.sort(cmp);
+    if (audit && !audited) return undefined;
     if (admin.length + nps.length + baseline.length === 0) return undefined;
-    const key = `${dir}|A:${admin.join(',')}|N:${nps.join(',')}|B:${baseline.join(',')}`;
+    const key = `${audit ? 'audit|' : ''}${dir}|A:${admin.join(',')}|N:${nps.join(',')}|B:${baseline.join(',')}`;
     let e = this.sigs.get(key);
     if (!e) {
+      if (audit) this.ensureAuditBase();
       e = {
-        id: `${dir === 'ingress' ? 'in' : 'eg'}${++this.counter}`,
+        id: `${audit ? 'a' : ''}${dir === 'ingress' ? 'in' : 'eg'}${++this.counter}`,
         key,
         direction: dir,
         admin,
@@ -748,6 +833,7 @@ export class NetpolCompiler {
         baseline,
         refs: 0,
         qChains: [],
+        audit,
       };
       this.sigs.set(key, e);
       this.renderSig(e);
@@ -755,7 +841,52 @@ export class NetpolCompiler {
     return e;
   }
 
-  private renderCnpRules(names: string[], dir: Direction, passVerdict: string): string[] {
+  /**
+   * Audit signatures run in base chains after the enforcing ones (`audit_eg`, `audit_in`,
+   * `audit_eg_local`, dispatching through the `ain_*`/`aeg_*` maps), so they see only flows the
+   * enforcing chains accepted. They exist while some pod has an audit signature.
+   */
+  private ensureAuditBase(): void {
+    if (this.chainModel.has('audit_in')) return;
+    for (const d of ['ain', 'aeg'] as const) {
+      for (const f of FAMS) this.createMap(`${d}_${f}`, `${addrType(f)} : verdict`);
+    }
+    const dispatch = (d: 'in' | 'eg') => [
+      'ct state established,related accept',
+      `meta nfproto ipv4 ip ${d === 'in' ? 'daddr' : 'saddr'} vmap @a${d}_4`,
+      `meta nfproto ipv6 ip6 ${d === 'in' ? 'daddr' : 'saddr'} vmap @a${d}_6`,
+    ];
+    const p = this.priority;
+    this.putChain({
+      name: 'audit_eg',
+      hook: { hook: 'forward', priority: p + 1 },
+      rules: dispatch('eg'),
+    });
+    this.putChain({
+      name: 'audit_in',
+      hook: { hook: 'forward', priority: p + 2 },
+      rules: dispatch('in'),
+    });
+    this.putChain({
+      name: 'audit_eg_local',
+      hook: { hook: 'input', priority: p + 1 },
+      rules: dispatch('eg'),
+    });
+  }
+
+  private dropAuditBaseIfUnused(): void {
+    if (!this.chainModel.has('audit_in')) return;
+    for (const e of this.sigs.values()) if (e.audit) return;
+    for (const c of ['audit_eg', 'audit_in', 'audit_eg_local']) this.dropObject('chain', c);
+    for (const d of ['ain', 'aeg']) for (const f of FAMS) this.dropObject('map', `${d}_${f}`);
+  }
+
+  private renderCnpRules(
+    names: string[],
+    dir: Direction,
+    passVerdict: string,
+    audit = false,
+  ): string[] {
     const out: string[] = [];
     for (const n of names) {
       const c = this.cnps.get(n);
@@ -770,11 +901,14 @@ export class NetpolCompiler {
           rule: r.index,
           ruleName: r.ruleName,
         };
+        const logAccept = !audit && (this.logAccepted || logsAllowed(c.cnp));
         const verdict =
           r.action === 'Accept'
-            ? `${this.logAccepted ? this.logStmt({ ...info, verdict: 'accept' }) : ''}accept`
+            ? `${logAccept ? this.logStmt({ ...info, verdict: 'accept' }) : ''}accept`
             : r.action === 'Deny'
-              ? `${this.logStmt({ ...info, verdict: 'drop' })}drop`
+              ? audit
+                ? `${this.logStmt({ ...info, verdict: 'would-drop' })}accept`
+                : `${this.logStmt({ ...info, verdict: 'drop' })}drop`
               : passVerdict;
         out.push(`${r.match} ${verdict}`.trim());
       }
@@ -787,7 +921,7 @@ export class NetpolCompiler {
     const dir = e.direction;
     this.putChain({
       name: e.id,
-      rules: [...this.renderCnpRules(e.admin, dir, `goto ${tail}`), `goto ${tail}`],
+      rules: [...this.renderCnpRules(e.admin, dir, `goto ${tail}`, e.audit), `goto ${tail}`],
     });
     const rules: string[] = [];
     const q: string[] = [];
@@ -798,8 +932,9 @@ export class NetpolCompiler {
         const c = this.nps.get(k);
         if (!c?.types[dir]) continue;
         const ports = c.ports[dir];
-        if (ports === null) rules.push(`jump ${c.id}_${suffix}`);
-        else if (ports.length > 0) byPort.push({ id: `${c.id}_${suffix}`, ports });
+        const chain = `${c.id}_${suffix}${e.audit && c.quiet ? '_n' : ''}`;
+        if (ports === null) rules.push(`jump ${chain}`);
+        else if (ports.length > 0) byPort.push({ id: chain, ports });
       }
       if (byPort.length > 0) {
         const elements: string[] = [];
@@ -819,11 +954,19 @@ export class NetpolCompiler {
         }
         rules.push(`meta l4proto . th dport vmap { ${elements.join(', ')} }`);
       }
-      rules.push(
-        `${this.logStmt({ verdict: 'drop', direction: dir, kind: 'np', policies: e.nps, more: 0 })}drop`.trim(),
-      );
+      if (e.audit) {
+        const audited = e.nps.filter((k) => this.nps.get(k)?.audit);
+        const policies = audited.length > 0 ? audited : e.nps;
+        rules.push(
+          `${this.logStmt({ verdict: 'would-drop', direction: dir, kind: 'np', policies, more: 0 })}accept`,
+        );
+      } else {
+        rules.push(
+          `${this.logStmt({ verdict: 'drop', direction: dir, kind: 'np', policies: e.nps, more: 0 })}drop`.trim(),
+        );
+      }
     } else {
-      rules.push(...this.renderCnpRules(e.baseline, dir, 'return'));
+      rules.push(...this.renderCnpRules(e.baseline, dir, 'return', e.audit));
     }
     this.putChain({ name: tail, rules });
     for (const old of e.qChains) if (!q.includes(old)) this.dropObject('chain', old);
@@ -836,27 +979,26 @@ export class NetpolCompiler {
       return;
     }
     const pod = this.pods.get(key);
-    const old = this.podSig.get(key) ?? { ingress: undefined, egress: undefined };
-    const next: Record<Direction, string | undefined> = { ingress: undefined, egress: undefined };
-    for (const dir of ['ingress', 'egress'] as const) {
-      const sig = pod && this.isLocal(pod) ? this.sigFor(pod, dir) : undefined;
+    const old = this.podSig.get(key) ?? {};
+    const next: PodSigs = {};
+    for (const slot of SIG_SLOTS) {
+      const sig = pod && this.isLocal(pod) ? this.sigFor(pod, slot.dir, slot.audit) : undefined;
       if (sig) {
         sig.refs++;
-        next[dir] = sig.key;
+        next[slot.map] = sig.key;
       }
     }
-    const d = (dir: Direction) => (dir === 'ingress' ? 'in' : 'eg');
     const oldPod = this.lastIps.get(key) ?? [];
     const newIps = pod && this.isLocal(pod) ? pod.ips : [];
-    for (const dir of ['ingress', 'egress'] as const) {
-      const sig = next[dir] ? this.sigs.get(next[dir] as string) : undefined;
+    for (const { map } of SIG_SLOTS) {
+      const sig = next[map] ? this.sigs.get(next[map] as string) : undefined;
       for (const ip of oldPod)
-        if (!newIps.includes(ip) || !sig) this.mapPut(`${d(dir)}_${familyOf(ip)}`, ip, undefined);
-      if (sig)
-        for (const ip of newIps) this.mapPut(`${d(dir)}_${familyOf(ip)}`, ip, `goto ${sig.id}`);
+        if (!newIps.includes(ip) || !sig) this.mapPut(`${map}_${familyOf(ip)}`, ip, undefined);
+      if (sig) for (const ip of newIps) this.mapPut(`${map}_${familyOf(ip)}`, ip, `goto ${sig.id}`);
     }
-    for (const dir of ['ingress', 'egress'] as const) {
-      const k = old[dir];
+    let auditGone = false;
+    for (const { map } of SIG_SLOTS) {
+      const k = old[map];
       if (!k) continue;
       const sig = this.sigs.get(k);
       if (sig && --sig.refs <= 0) {
@@ -864,9 +1006,11 @@ export class NetpolCompiler {
         this.dropObject('chain', sig.id);
         this.dropObject('chain', `${sig.id}_t`);
         for (const qc of sig.qChains) this.dropObject('chain', qc);
+        auditGone ||= sig.audit;
       }
     }
-    if (next.ingress || next.egress) {
+    if (auditGone) this.dropAuditBaseIfUnused();
+    if (Object.keys(next).length > 0) {
       this.podSig.set(key, next);
       this.lastIps.set(key, [...newIps]);
     } else {
@@ -1040,7 +1184,7 @@ export class NetpolCompiler {
     this.nps.delete(key);
     this.npsByNs.get(key.slice(0, key.indexOf('/')))?.delete(key);
     this.refreshSigsFor(members);
-    for (const s of ['in', 'eg'])
+    for (const s of ['in', 'eg', 'in_n', 'eg_n'])
       if (this.chainModel.has(`${old.id}_${s}`)) this.dropObject('chain', `${old.id}_${s}`);
     this.unref(old.refs);
   }
@@ -1084,6 +1228,7 @@ export class NetpolCompiler {
         type: s.type,
         interval: s.interval,
         elements: [...s.elements],
+        ...(s.timeout ? { timeout: true } : {}),
       })),
       maps: [...this.mapModel].map(([name, m]) => ({
         name,
@@ -1116,6 +1261,7 @@ export class NetpolCompiler {
   private renderDelta(): string {
     const t = `inet ${this.table}`;
     const out: string[] = [];
+    const newMapElements: string[] = [];
     for (const id of this.deleted) {
       if (!id.endsWith('#recreate')) continue;
       const [kind, name] = id.replace('#recreate', '').split(':') as [string, string];
@@ -1126,10 +1272,15 @@ export class NetpolCompiler {
       const [kind, name] = id.split(':') as [string, string];
       if (kind === 'set') {
         const s = this.setModel.get(name);
-        if (s) out.push(...setDecl(t, name, s.type, s.interval, [...s.elements]));
+        if (s) out.push(...setDecl(t, name, s.type, s.interval, [...s.elements], s.timeout));
       } else if (kind === 'map') {
+        // elements after the chains: their `goto` targets may be created in this script too
         const m = this.mapModel.get(name);
-        if (m) out.push(...mapDecl(t, name, m.type, [...m.elements]));
+        if (m) {
+          const [decl, ...elements] = mapDecl(t, name, m.type, [...m.elements]);
+          out.push(decl as string);
+          newMapElements.push(...elements);
+        }
       }
     }
     const chains = [...this.dirtyChains].filter((n) => this.chainModel.has(n));
@@ -1139,6 +1290,7 @@ export class NetpolCompiler {
       for (const r of (this.chainModel.get(n) as NftChainSpec).rules)
         out.push(`add rule ${t} ${n} ${r}`);
     }
+    out.push(...newMapElements);
     const dels: string[] = [];
     const adds: string[] = [];
     for (const [name, keys] of this.touched) {
@@ -1158,7 +1310,10 @@ export class NetpolCompiler {
         adds.push(`add element ${t} ${name} { ${chunk.join(', ')} }`);
     }
     out.push(...dels, ...adds);
-    const gone = [...this.deleted].filter((id) => !id.endsWith('#recreate'));
+    // sets and maps before chains: a map's `goto` elements hold their chains (rules are flushed first)
+    const gone = [...this.deleted]
+      .filter((id) => !id.endsWith('#recreate'))
+      .sort((a, b) => Number(a.startsWith('chain:')) - Number(b.startsWith('chain:')));
     for (const id of gone) if (id.startsWith('chain:')) out.push(`flush chain ${t} ${id.slice(6)}`);
     for (const id of gone) {
       const [kind, name] = id.split(':') as [string, string];
@@ -1220,8 +1375,10 @@ function setDecl(
   type: string,
   interval: boolean,
   elements: string[],
+  timeout = false,
 ): string[] {
-  const out = [`add set ${t} ${name} { type ${type};${interval ? ' flags interval;' : ''} }`];
+  const flags = interval ? ' flags interval;' : timeout ? ' flags timeout;' : '';
+  const out = [`add set ${t} ${name} { type ${type};${flags} }`];
   for (const c of chunks(elements)) out.push(`add element ${t} ${name} { ${c.join(', ')} }`);
   return out;
 }
@@ -1247,7 +1404,8 @@ export function renderRuleset(rs: Ruleset, replace = true): string {
   const t = `${rs.family} ${rs.table}`;
   const out: string[] = [`add table ${t}`];
   if (replace) out.push(`delete table ${t}`, `add table ${t}`);
-  for (const s of rs.sets) out.push(...setDecl(t, s.name, s.type, s.interval, s.elements));
+  for (const s of rs.sets)
+    out.push(...setDecl(t, s.name, s.type, s.interval, s.elements, s.timeout));
   for (const m of rs.maps) out.push(`add map ${t} ${m.name} { type ${m.type}; }`);
   for (const c of rs.chains) out.push(chainDecl(t, c));
   for (const c of rs.chains) for (const r of c.rules) out.push(`add rule ${t} ${c.name} ${r}`);

@@ -1,3 +1,4 @@
+import { isAudited } from './audit.js';
 import { cidrContains } from './cidr.js';
 import { NetpolError } from './errors.js';
 import { nameOf, namespaceOf } from './keys.js';
@@ -88,6 +89,22 @@ export interface DirectionVerdict {
   reason: string;
 }
 
+/**
+ * What audited policies (`podnet.io/enforcement: audit`) say about a flow. They never change
+ * {@link Evaluation.verdict}: it is computed as if they did not exist.
+ */
+export interface AuditEvaluation {
+  /** Audited policies that select the source (for egress) or the destination (for ingress). */
+  policies: PolicyRef[];
+  /** The verdict were the audited policies enforced too. */
+  verdict: 'allow' | 'deny';
+  /** Allowed now, denied once the audited policies enforce: logged as `would-drop`. */
+  wouldDrop: boolean;
+  /** Both directions evaluated with the audited policies enforced. */
+  egress: DirectionVerdict;
+  ingress: DirectionVerdict;
+}
+
 /** What {@link evaluate} returns. */
 export interface Evaluation {
   verdict: 'allow' | 'deny';
@@ -97,6 +114,8 @@ export interface Evaluation {
     /** A short paragraph for people: the verdict and why. */
     summary: string;
   };
+  /** Present when an audited policy selects either end of the flow. */
+  audit?: AuditEvaluation;
 }
 
 interface Endpoint {
@@ -354,8 +373,17 @@ export class PolicyEvaluator {
   private readonly nps: ReadableNetworkPolicy[];
   private readonly admin: ReadableClusterNetworkPolicy[];
   private readonly baseline: ReadableClusterNetworkPolicy[];
+  /** Audited policies, left out of enforcement. */
+  private readonly auditedNps: ReadableNetworkPolicy[] = [];
+  private readonly auditedCnps: ReadableClusterNetworkPolicy[] = [];
+  /** The same state with audited policies enforced (absent when there are none). */
+  private readonly enforcedAudit?: PolicyEvaluator;
 
-  constructor(state: ClusterState) {
+  /**
+   * `withAudited`: treat audited policies as enforcing (what {@link AuditEvaluation} reports);
+   * by default they are left out of the verdict and reported apart.
+   */
+  constructor(state: ClusterState, withAudited = false) {
     this.idx = indexState(state);
     const skipped: InvalidPolicy[] = [];
     const nps: ReadableNetworkPolicy[] = [];
@@ -370,6 +398,16 @@ export class PolicyEvaluator {
       else partitionPolicies([cnp], assertValidClusterNetworkPolicy, skipped);
     }
     this.skipped = skipped;
+    if (!withAudited) {
+      const audited = (p: NetworkPolicy | ClusterNetworkPolicy) => isAudited(p);
+      this.auditedNps = nps.filter(audited);
+      this.auditedCnps = readableCnps.filter(audited);
+      if (this.auditedNps.length + this.auditedCnps.length > 0) {
+        this.enforcedAudit = new PolicyEvaluator(state, true);
+        nps.splice(0, nps.length, ...nps.filter((p) => !audited(p)));
+        readableCnps.splice(0, readableCnps.length, ...readableCnps.filter((p) => !audited(p)));
+      }
+    }
     const key = (np: ReadableNetworkPolicy) => `${namespaceOf(np)}/${np.metadata.name}`;
     this.nps = nps.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
     const cnps = sortClusterPolicies(readableCnps);
@@ -385,7 +423,57 @@ export class PolicyEvaluator {
     const allowed = egress.allowed && ingress.allowed;
     const head = `${flowText(f)}: ${allowed ? 'ALLOWED' : 'DENIED'}.`;
     const summary = [head, `Egress: ${egress.reason}`, `Ingress: ${ingress.reason}`].join(' ');
-    return { verdict: allowed ? 'allow' : 'deny', explanation: { egress, ingress, summary } };
+    const out: Evaluation = {
+      verdict: allowed ? 'allow' : 'deny',
+      explanation: { egress, ingress, summary },
+    };
+    const audit = this.auditOf(f, flow, allowed);
+    if (audit) out.audit = audit;
+    return out;
+  }
+
+  /** The audited policies selecting either end, and the verdict were they enforced. */
+  private auditOf(f: NormalFlow, flow: Flow, allowed: boolean): AuditEvaluation | undefined {
+    if (!this.enforcedAudit) return undefined;
+    const policies: PolicyRef[] = [];
+    for (const [pod, dir] of [
+      [f.src.pod, 'egress'],
+      [f.dst.pod, 'ingress'],
+    ] as const) {
+      if (!pod || pod.hostNetwork) continue;
+      for (const np of this.auditedNps) {
+        if (namespaceOf(np) !== pod.namespace || !policyTypesOf(np)[dir]) continue;
+        if (!matchesSelector(np.spec.podSelector, pod.labels)) continue;
+        const ref: PolicyRef = {
+          kind: 'NetworkPolicy',
+          namespace: namespaceOf(np),
+          name: np.metadata.name,
+        };
+        if (
+          !policies.some(
+            (p) => p.kind === ref.kind && p.namespace === ref.namespace && p.name === ref.name,
+          )
+        )
+          policies.push(ref);
+      }
+      for (const cnp of this.auditedCnps) {
+        if (cnpRules(cnp, dir).length === 0) continue;
+        if (!cnpSelects(cnp, pod, nsLabelsOf(this.idx, pod.namespace))) continue;
+        if (
+          !policies.some((p) => p.kind === 'ClusterNetworkPolicy' && p.name === cnp.metadata.name)
+        )
+          policies.push(cnpRef(cnp));
+      }
+    }
+    if (policies.length === 0) return undefined;
+    const e = this.enforcedAudit.evaluate(flow);
+    return {
+      policies,
+      verdict: e.verdict,
+      wouldDrop: allowed && e.verdict === 'deny',
+      egress: e.explanation.egress,
+      ingress: e.explanation.ingress,
+    };
   }
 
   /** The NetworkPolicies that select a pod for a direction. */

@@ -48,6 +48,7 @@ export {
   formatRuleRef,
   policyTypesOf,
   sortClusterPolicies,
+  type AuditEvaluation,
   type DecidedBy,
   type DirectionVerdict,
   type Evaluation,
@@ -84,7 +85,17 @@ export {
   decodeLogPrefix,
   encodeLogPrefix,
   type LogPrefixInfo,
+  type LogVerdict,
 } from './log-prefix.js';
+export {
+  ENFORCEMENT_ANNOTATION,
+  ENFORCEMENT_MODES,
+  LOG_ALLOWED_ANNOTATION,
+  annotationIssues,
+  isAudited,
+  logsAllowed,
+  type EnforcementMode,
+} from './audit.js';
 export {
   LINKTYPE_NFLOG,
   NflogPcapDecoder,
@@ -106,3 +117,15 @@ export {
   type PolicySyncerOptions,
   type SyncResult,
 } from './syncer.js';
+export {
+  fqdnSetNames,
+  fqdnTargets,
+  matchDomainName,
+  planFqdn,
+  renderFqdnElements,
+  type FqdnPlan,
+  type FqdnPlanOptions,
+  type FqdnRule,
+  type FqdnSets,
+} from './fqdn.js';
+export { FqdnEgressWriter, type FqdnWriterOptions } from './fqdn-writer.js';

@@ -1,8 +1,12 @@
 import type { Direction } from './types.js';
 
+/** What a verdict log record reports. */
+export type LogVerdict = 'drop' | 'accept' | 'would-drop';
+
 /** What a verdict log prefix says: who decided, and how. */
 export interface LogPrefixInfo {
-  verdict: 'drop' | 'accept';
+  /** `would-drop`: an audited policy would have denied the flow (it was let through). */
+  verdict: LogVerdict;
   direction: Direction;
   /** `np` NetworkPolicy, `admin` / `baseline` ClusterNetworkPolicy tiers. */
   kind: 'np' | 'admin' | 'baseline';
@@ -21,7 +25,7 @@ export const LOG_PREFIX_MAX = 127;
 const SAFE = /^[A-Za-z0-9_.-]+$/;
 
 /**
- * Encodes a prefix such as `podnet:drop:in:np:x/deny-all:* ` (policy list comma-separated,
+ * Encodes a prefix such as `podnet:drop:in:np:x/deny-all:* ` or `podnet:would-drop:...` (policy list comma-separated,
  * `+N` when it had to be shortened; rule `*` when no rule matched, `2` or `2=name`).
  */
 export function encodeLogPrefix(info: LogPrefixInfo): string {
@@ -52,7 +56,7 @@ export function encodeLogPrefix(info: LogPrefixInfo): string {
 }
 
 const PREFIX_RE =
-  /podnet:(drop|accept):(in|eg):(np|admin|baseline):([^:\s]*):(\*|\d+(?:=[A-Za-z0-9_.-]+)?)/;
+  /podnet:(drop|accept|would-drop):(in|eg):(np|admin|baseline):([^:\s]*):(\*|\d+(?:=[A-Za-z0-9_.-]+)?)/;
 
 /** Decodes a prefix made by {@link encodeLogPrefix} (found anywhere in `text`). */
 export function decodeLogPrefix(text: string): LogPrefixInfo | undefined {
@@ -67,7 +71,7 @@ export function decodeLogPrefix(text: string): LogPrefixInfo | undefined {
     else policies.push(item);
   }
   const info: LogPrefixInfo = {
-    verdict: verdict as 'drop' | 'accept',
+    verdict: verdict as LogVerdict,
     direction: dir === 'in' ? 'ingress' : 'egress',
     kind: kind as LogPrefixInfo['kind'],
     policies,

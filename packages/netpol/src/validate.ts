@@ -1,4 +1,5 @@
 import { isCidr } from '@podnet/host/validate';
+import { annotationIssues } from './audit.js';
 import { cidrWithin, familyOf } from './cidr.js';
 import { type FieldIssue, NetpolError } from './errors.js';
 import type { ClusterNetworkPolicy, LabelSelector, NetworkPolicy, ObjectMeta } from './types.js';
@@ -100,6 +101,7 @@ function checkMeta(is: Issues, o: Obj, namespaced: boolean): void {
   ) {
     is.add('metadata.namespace', 'must be a DNS label');
   }
+  for (const [path, message] of annotationIssues(o)) is.add(path, message);
 }
 
 function checkPortNumber(is: Issues, path: string, v: unknown): boolean {

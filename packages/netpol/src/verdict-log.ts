@@ -1,12 +1,13 @@
 import ipaddr from 'ipaddr.js';
-import { decodeLogPrefix, type LogPrefixInfo } from './log-prefix.js';
+import { decodeLogPrefix, type LogPrefixInfo, type LogVerdict } from './log-prefix.js';
 import type { Direction } from './types.js';
 
 /** One verdict, as read from a kernel log record. */
 export interface VerdictLogRecord {
   /** ISO time, when the record carries one. */
   time?: string;
-  verdict: 'drop' | 'accept';
+  /** `would-drop`: an audited policy would have denied it; the packet went on. */
+  verdict: LogVerdict;
   direction: Direction;
   /** Which tier decided: NetworkPolicy, or a ClusterNetworkPolicy tier. */
   tier: 'NetworkPolicy' | 'Admin' | 'Baseline';
@@ -60,7 +61,8 @@ function buildRecord(
     rule === undefined
       ? `${info.direction} isolated by ${kindText} ${names}; no rule allows it`
       : `${kindText} ${names} ${info.direction}[${rule.index}]${rule.name ? ` "${rule.name}"` : ''}`;
-  const message = `${info.verdict === 'drop' ? 'DROP' : 'ACCEPT'} ${pkt.src}${pkt.srcPort === undefined ? '' : `:${pkt.srcPort}`} -> ${pkt.dst} ${what}: ${why}`;
+  const audit = info.verdict === 'would-drop' ? ' (audit mode: let through)' : '';
+  const message = `${info.verdict.toUpperCase()} ${pkt.src}${pkt.srcPort === undefined ? '' : `:${pkt.srcPort}`} -> ${pkt.dst} ${what}: ${why}${audit}`;
   return {
     ...(pkt.time ? { time: pkt.time } : {}),
     verdict: info.verdict,

@@ -149,6 +149,20 @@ const breakage: fc.Arbitrary<Breakage> = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom<Breakage>('nameless', 'no-spec') },
 );
 
+/** Audit mode and logging of accepted flows, switched on and off (podnet.io annotations). */
+const modeAnnotations = fc
+  .record({ audit: fc.nat(2).map((n) => n === 0), logAllowed: fc.nat(3).map((n) => n === 0) })
+  .map(({ audit, logAllowed }) =>
+    audit || logAllowed
+      ? {
+          annotations: {
+            ...(audit ? { 'podnet.io/enforcement': 'audit' } : {}),
+            ...(logAllowed ? { 'podnet.io/log-allowed': 'true' } : {}),
+          },
+        }
+      : {},
+  );
+
 const networkPolicy: fc.Arbitrary<NetworkPolicy> = fc
   .record({
     ns: fc.constantFrom(...NS),
@@ -178,10 +192,11 @@ const networkPolicy: fc.Arbitrary<NetworkPolicy> = fc
       { nil: undefined },
     ),
     broken: breakage,
+    annotations: modeAnnotations,
   })
-  .map(({ ns, name, podSelector, types, ingress, egress, broken }) => {
+  .map(({ ns, name, podSelector, types, ingress, egress, broken, annotations }) => {
     const np: NetworkPolicy = {
-      metadata: { namespace: ns, ...(broken === 'nameless' ? {} : { name }) },
+      metadata: { namespace: ns, ...(broken === 'nameless' ? {} : { name }), ...annotations },
       spec: {
         podSelector:
           broken === 'operator'
@@ -244,9 +259,10 @@ const clusterNetworkPolicy: fc.Arbitrary<ClusterNetworkPolicy> = fc
     ingress: fc.array(cnpRule(false), { maxLength: 2 }),
     egress: fc.array(cnpRule(true), { maxLength: 2 }),
     badPriority: rarely,
+    annotations: modeAnnotations,
   })
-  .map(({ name, tier, priority, subject, ingress, egress, badPriority }) => ({
-    metadata: { name },
+  .map(({ name, tier, priority, subject, ingress, egress, badPriority, annotations }) => ({
+    metadata: { name, ...annotations },
     spec: {
       tier,
       priority: badPriority ? 5000 : priority,
