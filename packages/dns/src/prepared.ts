@@ -1,6 +1,14 @@
 import { DnsError } from './errors.js';
 import type { DnsRecord, Resolution } from './types.js';
-import { CLASS_IN, RCODES, TYPE_CODES, WireWriter, encodeMessage, typeName } from './wire.js';
+import {
+  CLASS_IN,
+  RCODES,
+  TYPE_CODES,
+  WireWriter,
+  encodeMessage,
+  typeName,
+  writeMessage,
+} from './wire.js';
 import { type DnsZone, type ZoneNode, authorityOf, resolve, soaRecord } from './zone.js';
 
 /** Largest UDP payload the server sends (DNS flag day 2020). */
@@ -282,27 +290,31 @@ const AUTHORITATIVE_REPLY = {
   rcode: 0,
 } as const;
 
+/** One compressing writer reused for every entry (a zone build writes one per name and type). */
+const scratch = new WireWriter(true, 4096);
+
 function writeEntry(
   w: WireWriter,
   name: string,
   qtype: number,
   resolution: Extract<Resolution, { kind: 'answer' }>,
 ): void {
-  const full = encodeMessage({
+  scratch.reset();
+  writeMessage(scratch, {
     ...AUTHORITATIVE_REPLY,
     questions: [{ name, type: typeName(qtype), class: CLASS_IN }],
     answers: resolution.answers,
     authorities: resolution.authorities,
     additionals: resolution.additionals,
   });
-  const bodyStart = 12 + wireNameLength(name) + 4;
+  const body = scratch.written(12 + wireNameLength(name) + 4);
   w.u16(qtype);
   w.u16(AA | RCODES[resolution.rcode]);
   w.u16(resolution.answers.length);
   w.u16(resolution.authorities.length);
   w.u16(resolution.additionals.length);
-  w.u16(full.length - bodyStart);
-  w.bytes(full.subarray(bodyStart));
+  w.u16(body.length);
+  w.bytes(body);
 }
 
 function wireNameLength(name: string): number {

@@ -221,6 +221,17 @@ export class WireWriter {
   finish(): Uint8Array {
     return this.buf.slice(0, this.length);
   }
+
+  /** The bytes written from `start` on, as a view (valid until the next write or reset). */
+  written(start = 0): Uint8Array {
+    return this.buf.subarray(start, this.length);
+  }
+
+  /** Forgets what was written (and the compression targets), keeping the buffer for reuse. */
+  reset(): void {
+    this.length = 0;
+    this.names.clear();
+  }
 }
 
 function writeRecord(w: WireWriter, rr: DnsRecord): void {
@@ -307,6 +318,15 @@ export function ipv6Text(b: Uint8Array, at = 0): string {
 /** Encodes a message (header flags from the fields, OPT from `edns`). */
 export function encodeMessage(msg: DnsMessage, options: EncodeOptions = {}): Uint8Array {
   const w = new WireWriter(options.compress ?? true);
+  writeMessage(w, msg);
+  return w.finish();
+}
+
+/**
+ * Writes `msg` into `w` (from its current length; compression as `w` was made). For callers that
+ * encode many messages with one reused writer ({@link WireWriter.reset}).
+ */
+export function writeMessage(w: WireWriter, msg: DnsMessage): void {
   writeHeader(w, msg, msg.additionals.length + (msg.edns ? 1 : 0));
   for (const q of msg.questions) {
     w.name(q.name);
@@ -317,7 +337,6 @@ export function encodeMessage(msg: DnsMessage, options: EncodeOptions = {}): Uin
   for (const rr of msg.authorities) writeRecord(w, rr);
   for (const rr of msg.additionals) writeRecord(w, rr);
   if (msg.edns) writeOpt(w, msg.edns);
-  return w.finish();
 }
 
 /**
