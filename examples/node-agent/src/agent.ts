@@ -29,7 +29,9 @@ import { ServiceSyncer } from '@podnet/service-lb';
 import { ApplyScheduler, type ApplySchedulerOptions } from './apply-scheduler.js';
 import { AttachmentStore } from './attachments.js';
 import { HeapCompactor } from './heap-compactor.js';
+import { AgentFlows } from './flow-agent.js';
 import { DnsProcess, dnsServerOptions, retireDnsProcess } from './dns-process.js';
+import { AgentFqdnEgress } from './fqdn-egress.js';
 import { resolvePodCidrs } from './pod-cidrs.js';
 import { CniService, type IpBatcher, LATENCY_BUCKETS, type PodNetwork } from './cni-service.js';
 import type { AgentConfig } from './config.js';
@@ -99,8 +101,12 @@ export class NodeAgent {
   private overlay?: OverlayReconciler;
   private services?: ServiceSyncer;
   private policies?: PolicySyncer;
+  /** Flow records from the verdict logs (`flows.enabled: false`: none). */
+  readonly flows?: AgentFlows;
   private dns?: DnsServer;
   private dnsProcess?: DnsProcess;
+  /** Embedded DNS only: fills the FQDN egress sets from answers. */
+  private fqdn?: AgentFqdnEgress;
   private dnsSkipped = new Set<string>();
   private readonly componentErrors = new Map<string, string>();
   /** Deltas not yet applied (coalesced while an apply runs). */
@@ -129,6 +135,13 @@ export class NodeAgent {
     this.host = options.host ?? new Host();
     this.nodeIp = new IpSession({ netns: this.host.netns });
     this.store = new ClusterStore();
+    if (this.config.flows?.enabled !== false)
+      this.flows = new AgentFlows(
+        this.config.flows ?? {},
+        this.config.nodeName,
+        this.log,
+        this.host.netns,
+      );
     this.proxyHealth = new ProxyHealth(
       this.config.healthz?.timeoutMs ??
         2 * (options.sync?.maxFullSyncMs ?? this.config.sync?.maxFullSyncMs ?? 3_600_000),
@@ -212,6 +225,7 @@ export class NodeAgent {
       healthy: () => this.server?.listening === true,
       notReady: () => this.notReady(),
       metrics: () => this.metrics(),
+      ...(this.flows ? { routes: this.flows.routes } : {}),
     });
     if (this.config.healthz) {
       const { address, port } = this.config.healthz;
@@ -219,8 +233,11 @@ export class NodeAgent {
     }
     if (this.config.podCidrs) await this.enqueue();
     this.unsubscribe = this.store.subscribe((b) => this.onBatch(b));
+    this.flows?.attach(this.store);
+    const capture = this.flows?.start(); // alongside the source's first sync
     this.source = this.options.source ?? (await this.makeSource());
     await this.source.start(this.store);
+    await capture;
     this.scheduler.startPeriodic(() => {
       for (const c of COMPONENTS) this.needFull.add(c);
     });
@@ -246,9 +263,11 @@ export class NodeAgent {
     await this.serviceHealth?.close();
     await this.scheduler.stop();
     await this.policies?.close().catch(() => {});
+    await this.flows?.stop().catch(() => {});
     this.services?.close();
     this.overlay?.close();
     await this.dns?.stop().catch(() => {});
+    this.fqdn?.close();
     this.nodeIp.close();
     this.spareIp?.close();
     this.log.info('agent stopped');
@@ -487,7 +506,11 @@ export class NodeAgent {
 
   private async syncPolicies(full: boolean, batch: DeltaBatch): Promise<void> {
     if (!this.policies)
-      this.policies = new PolicySyncer({ host: this.host, nodeName: this.config.nodeName });
+      this.policies = new PolicySyncer({
+        host: this.host,
+        nodeName: this.config.nodeName,
+        ...this.flows?.compileOptions,
+      });
     let r: Awaited<ReturnType<PolicySyncer['sync']>>;
     if (full) r = await this.policies.sync(policyInput(this.store));
     else {
@@ -503,6 +526,7 @@ export class NodeAgent {
       });
     for (const bad of r.invalid)
       this.log.warn('policy skipped', { object: bad.object, error: bad.error.message });
+    this.fqdn?.replan(this.store);
   }
 
   /** How cluster DNS is served (see {@link AgentConfig}`.dns.mode`). */
@@ -530,6 +554,12 @@ export class NodeAgent {
     }
     if (!this.dns) {
       const dns = new DnsServer(dnsServerOptions(this.config.dns));
+      this.fqdn = new AgentFqdnEgress(this.config.nodeName, {
+        floorSeconds: this.config.dns.fqdnFloorSeconds,
+        netns: this.host.netns,
+      });
+      this.fqdn.replan(this.store);
+      dns.setAnswerHook(this.fqdn.writer);
       // a podnet-dns left from process mode holds the address and port
       if (await retireDnsProcess(this.config.stateDir))
         this.log.info('cluster DNS process stopped: DNS is embedded now');
@@ -740,7 +770,7 @@ export class NodeAgent {
       },
     );
     return [
-      renderMetrics(families),
+      renderMetrics([...families, ...(this.flows?.metricFamilies() ?? [])]),
       this.services?.metricsText() ?? '',
       this.dns?.renderMetrics() ?? '',
     ].join('');

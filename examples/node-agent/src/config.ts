@@ -1,5 +1,6 @@
 import { isCidr, isIfName, isIp } from '@podnet/host/validate';
 import { AgentError } from './errors.js';
+import { type FlowConfig, parseFlowConfig } from './flow-config.js';
 
 /** Where the agent takes cluster state from. */
 export type AgentSourceConfig =
@@ -69,6 +70,17 @@ export interface AgentConfig {
     readonly pods?: 'disabled' | 'insecure' | 'verified';
     /** Most forwarded answers cached, 0 to 1 000 000; 0 turns the cache off. Default 10 000. */
     readonly cacheSize?: number;
+    /**
+     * Server-side search path (CoreDNS `autopath @kubernetes`): a pod's query for the first
+     * expansion of its search list that does not exist is answered by walking the rest of the
+     * list on the server, so an external name costs the pod one query. Default false.
+     */
+    readonly autopath?: boolean;
+    /**
+     * ClusterNetworkPolicy `domainNames`: the least seconds, 1 to 86 400, an address a pod
+     * resolved stays allowed (answers with a shorter TTL get this). Default 30.
+     */
+    readonly fqdnFloorSeconds?: number;
   };
   /** Health (`/healthz`), readiness (`/readyz`) and Prometheus metrics (`/metrics`). */
   readonly http: { readonly address: string; readonly port: number };
@@ -90,6 +102,8 @@ export interface AgentConfig {
    * changes in between are applied from deltas.
    */
   readonly sync?: { readonly minFullSyncMs?: number; readonly maxFullSyncMs?: number };
+  /** Flow records from the policy verdict logs (`/flows`, counters on `/metrics`); see {@link FlowConfig}. */
+  readonly flows?: FlowConfig;
 }
 
 const KEYS = new Set([
@@ -108,6 +122,7 @@ const KEYS = new Set([
   'http',
   'healthz',
   'sync',
+  'flows',
 ]);
 const DNS_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
@@ -204,7 +219,16 @@ function dnsSettings(d: Record<string, unknown>, clusterDomain: string) {
     ...(d.cacheSize === undefined
       ? {}
       : { cacheSize: intIn(d.cacheSize, 'dns.cacheSize', 0, 1_000_000) }),
+    ...(d.autopath === undefined ? {} : { autopath: bool(d.autopath, 'dns.autopath') }),
+    ...(d.fqdnFloorSeconds === undefined
+      ? {}
+      : { fqdnFloorSeconds: intIn(d.fqdnFloorSeconds, 'dns.fqdnFloorSeconds', 1, 86_400) }),
   };
+}
+
+function bool(v: unknown, path: string): boolean {
+  if (typeof v !== 'boolean') fail(path, `want true or false, got ${JSON.stringify(v)}`);
+  return v;
 }
 
 function intIn(v: unknown, path: string, min: number, max: number): number {
@@ -275,6 +299,8 @@ export function parseAgentConfig(value: unknown): AgentConfig {
     'ttl',
     'pods',
     'cacheSize',
+    'autopath',
+    'fqdnFloorSeconds',
   ]);
   if (dnsObj.mode !== undefined && dnsObj.mode !== 'process' && dnsObj.mode !== 'embedded')
     fail('dns.mode', `want "process" or "embedded", got ${JSON.stringify(dnsObj.mode)}`);
@@ -319,6 +345,7 @@ export function parseAgentConfig(value: unknown): AgentConfig {
     ...(mtu === undefined ? {} : { mtu }),
     ...(sync === undefined ? {} : { sync }),
     ...(o.healthz === undefined ? {} : { healthz: parseHealthz(o.healthz) }),
+    ...(o.flows === undefined ? {} : { flows: parseFlowConfig(o.flows) }),
     ...(o.podCidrs === undefined ? {} : { podCidrs: list(o.podCidrs, 'podCidrs', cidr, 1) }),
   };
   if (config.socketPath.length > 107)

@@ -4,7 +4,9 @@ export type AgentErrorCode =
   | 'INVALID_MANIFEST'
   | 'NO_POD_CIDR'
   | 'DATAPATH_FAILED'
-  | 'SOURCE_FAILED';
+  | 'SOURCE_FAILED'
+  /** A bad query to the agent's HTTP endpoint (e.g. a `/flows` filter). */
+  | 'INVALID_REQUEST';
 
 const marker = Symbol.for('@podnet/example-node-agent/AgentError');
 

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 
 /** What the HTTP endpoint reports. */
 export interface HealthSource {
@@ -8,6 +8,8 @@ export interface HealthSource {
   notReady(): string[];
   /** Prometheus text exposition. */
   metrics(): string;
+  /** Further routes by path (e.g. the flow stream); answered before the 404. */
+  routes?: Readonly<Record<string, (req: IncomingMessage, res: ServerResponse) => void>>;
 }
 
 /** Serves `/healthz`, `/readyz` and `/metrics` on `address:port`; resolves with the bound server. */
@@ -30,6 +32,8 @@ export async function serveHttp(
         .end(reasons.length === 0 ? 'ready\n' : `not ready: ${reasons.join('; ')}\n`);
     } else if (path === '/metrics') {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(source.metrics());
+    } else if (path !== undefined && source.routes && Object.hasOwn(source.routes, path)) {
+      source.routes[path]?.(req, res);
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }

@@ -7,8 +7,13 @@ import { NflogPcapDecoder, type VerdictLogRecord } from './verdict-log.js';
 export interface VerdictLogReaderOptions {
   /** NFLOG group the ruleset logs to (`CompileOptions.log.group`). */
   group: number;
-  /** Network namespace (name under /run/netns) whose NFLOG to read; default the current one. */
-  netns?: string;
+  /**
+   * Network namespace whose NFLOG to read: a name under /run/netns, or `{ path }` (e.g.
+   * `/proc/PID/ns/net`); default the current one.
+   */
+  netns?: string | { path: string };
+  /** Kernel receive buffer for the NFLOG socket in KiB (`tcpdump -B`); default tcpdump's. */
+  bufferKiB?: number;
   /** Called for every verdict record. */
   onRecord: (record: VerdictLogRecord) => void;
   /** Called when the capture fails or stops unexpectedly. */
@@ -37,14 +42,22 @@ export function readVerdictLogs(options: VerdictLogReaderOptions): VerdictLogRea
     '-U',
     '-s',
     '256',
+    ...(options.bufferKiB === undefined
+      ? []
+      : ['-B', String(assertInt(options.bufferKiB, 1, 1_048_576, 'nflog buffer KiB'))]),
     '-w',
     '-',
     '-i',
     `nflog:${options.group}`,
   ];
-  const full = options.netns
-    ? ['nsenter', `--net=/run/netns/${assertNetnsName(options.netns)}`, '--', ...argv]
-    : argv;
+  const ns = options.netns;
+  const nsPath =
+    ns === undefined
+      ? undefined
+      : typeof ns === 'string'
+        ? `/run/netns/${assertNetnsName(ns)}`
+        : ns.path;
+  const full = nsPath ? ['nsenter', `--net=${nsPath}`, '--', ...argv] : argv;
   const child: ChildProcess = spawn(full[0] as string, full.slice(1), {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
