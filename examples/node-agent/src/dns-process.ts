@@ -45,7 +45,9 @@ export function dnsProcessArgv(config: AgentConfig): string[] {
       : src.kubeconfig
         ? ['--kubeconfig', src.kubeconfig]
         : ['--in-cluster'];
-  return [...entry, ...source, ...dnsSettingsArgv(config.dns)];
+  // FQDN egress: podnet-dns fills this node's ClusterNetworkPolicy domainNames sets itself
+  const fqdn = ['--fqdn-egress', '--node-name', config.nodeName];
+  return [...entry, ...source, ...dnsSettingsArgv(config.dns), ...fqdn];
 }
 
 /**
@@ -64,6 +66,8 @@ export function dnsSettingsArgv(dns: AgentConfig['dns']): string[] {
   if (dns.ttl !== undefined) out.push('--ttl', String(dns.ttl));
   if (dns.pods !== undefined) out.push('--pods', dns.pods);
   if (dns.cacheSize !== undefined) out.push('--cache-size', String(dns.cacheSize));
+  if (dns.autopath) out.push('--autopath');
+  if (dns.fqdnFloorSeconds !== undefined) out.push('--fqdn-floor', String(dns.fqdnFloorSeconds));
   return out;
 }
 
@@ -82,6 +86,9 @@ export function dnsServerOptions(dns: AgentConfig['dns']): DnsServerOptions {
     ...(dns.cacheSize === undefined
       ? {}
       : { cache: dns.cacheSize === 0 ? false : { maxEntries: dns.cacheSize } }),
+    // searchDomains stays empty: the agent gives pods only the cluster's three search domains
+    // (plan.ts dnsSearch), which the server derives from each pod's namespace
+    ...(dns.autopath ? { autopath: true } : {}),
   };
 }
 

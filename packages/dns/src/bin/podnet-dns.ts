@@ -8,6 +8,7 @@ import {
   type Delta,
   type SourceLogger,
   dnsChanges,
+  policyInput,
   touchesDns,
 } from '@podnet/cluster-state';
 import { ManifestsSource } from '@podnet/cluster-state/sources';
@@ -15,6 +16,7 @@ import { DnsError } from '../errors.js';
 import { DnsServer } from '../server.js';
 import type { PodsMode } from '../types.js';
 import { newlySkipped, type SkippedObject } from '../zone.js';
+import { startFqdnEgress } from './fqdn-egress.js';
 
 const USAGE = `usage: podnet-dns (--manifests DIR | --kubeconfig FILE | --in-cluster) [options]
 
@@ -40,6 +42,18 @@ a Kubernetes API server (list/watch through @kubernetes/client-node, as CoreDNS 
   --cache-size N       most forwarded answers cached (default 10000; 0: no cache)
   --udp PATH           auto | native | dgram: how UDP is served (default auto: the
                        native batch path when built, else node:dgram)
+  --autopath           answer a pod's first search-path expansion that does not exist
+                       by walking its search path on the server (CoreDNS autopath)
+  --search-domain D    a search domain the node agent appends to pods' search lists
+                       (after the cluster's three); repeatable
+  --fqdn-egress        enforce ClusterNetworkPolicy domainNames peers: watch the
+                       policies and pods, and add each answer's addresses to the
+                       policy sets before the pod gets it (needs @podnet/netpol and
+                       nft; this process must run in the node's network namespace)
+  --node-name NAME     with --fqdn-egress: only pods of this node (default: all)
+  --netpol-table NAME  with --fqdn-egress: the policy table (default podnet_netpol)
+  --fqdn-floor N       with --fqdn-egress: least seconds an address stays allowed
+                       after a lookup (default 30)
   --no-watch           read the directory only at start and on SIGHUP
   --version            print the version
 
@@ -47,6 +61,9 @@ Prints one JSON line {"event":"listening",...} once serving, and {"event":"synce
 each time the zone changed ("update": "full" on the first sync and after a relist, "patch"
 when only the changed objects' names were prepared again). Logs are JSON lines on stderr;
 each object left out of the zone as malformed is logged once ("object skipped").`;
+
+/** The kinds FQDN egress plans from. */
+const FQDN_KINDS: readonly string[] = ['Namespace', 'Pod', 'ClusterNetworkPolicy'];
 
 function fail(message: string): never {
   process.stderr.write(`podnet-dns: ${message}\n`);
@@ -95,6 +112,12 @@ async function main(): Promise<void> {
         'stub-domain': { type: 'string', multiple: true },
         'cache-size': { type: 'string' },
         udp: { type: 'string' },
+        autopath: { type: 'boolean' },
+        'search-domain': { type: 'string', multiple: true },
+        'fqdn-egress': { type: 'boolean' },
+        'node-name': { type: 'string' },
+        'netpol-table': { type: 'string' },
+        'fqdn-floor': { type: 'string' },
         'no-watch': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
@@ -133,6 +156,8 @@ async function main(): Promise<void> {
     resolvConf: v.upstream ? undefined : v['resolv-conf'],
     stubDomains: parseStubDomains(v['stub-domain'] ?? []),
     cache: cacheSize === 0 ? false : { maxEntries: cacheSize },
+    autopath: v.autopath ?? false,
+    searchDomains: v['search-domain'] ?? [],
     // the apex NS names ns.dns.<zone>; its address is the one this server listens on
     nameservers: ['0.0.0.0', '::', undefined].includes(v.address) ? [] : [v.address as string],
   });
@@ -154,8 +179,17 @@ async function main(): Promise<void> {
         `--kubeconfig/--in-cluster need @kubernetes/client-node 1.4 installed beside @podnet/dns (${(err as Error).message})`,
       );
     }
-    source = new mod.KubernetesSource({ kubeconfig: v.kubeconfig, log, kinds: DNS_KINDS });
+    const kinds = v['fqdn-egress'] ? [...DNS_KINDS, 'ClusterNetworkPolicy' as const] : DNS_KINDS;
+    source = new mod.KubernetesSource({ kubeconfig: v.kubeconfig, log, kinds });
   }
+  const fqdn = v['fqdn-egress']
+    ? await startFqdnEgress({
+        table: v['netpol-table'],
+        nodeName: v['node-name'],
+        floorSeconds: int(v['fqdn-floor'], 'fqdn-floor', 30),
+      }).catch((err: Error) => fail(`--fqdn-egress: ${err.message}`))
+    : null;
+  if (fqdn) server.setAnswerHook(fqdn.hook);
   let timer: NodeJS.Timeout | undefined;
   // The deltas since the last zone update (all batches of the coalescing window), and whether
   // the next update must be a full one: the first sync, a relist, or after a failed update.
@@ -192,11 +226,18 @@ async function main(): Promise<void> {
     }, 20);
   };
   store.subscribe((batch) => {
+    if (
+      fqdn &&
+      (batch.deltas.some((d) => FQDN_KINDS.includes(d.kind)) ||
+        batch.resync.some((k) => FQDN_KINDS.includes(k)))
+    )
+      fqdn.replan(policyInput(store));
     if (batch.resync.some((k) => DNS_KINDS.includes(k))) full = true;
     for (const d of batch.deltas) if (DNS_KINDS.includes(d.kind)) pending.push(d);
     if (touchesDns(batch) || !server.synced) schedule();
   });
   await source.start(store);
+  fqdn?.replan(policyInput(store));
   reload();
   const addr = await server.start({
     address: v.address ?? '127.0.0.1',
@@ -215,6 +256,7 @@ async function main(): Promise<void> {
     void source
       .stop()
       .then(() => server.stop())
+      .then(() => fqdn?.close())
       .then(() => process.exit(0));
   };
   process.on('SIGTERM', shutdown);
