@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_RUN_ROOT } from './cluster.js';
 import { ClusterError } from './errors.js';
 import { IP_FAMILY_MODES, type IpFamilyMode } from './ip-family.js';
+import { checkObserveOptions, type ObserveOptions, type ObserveVerdict } from './observe.js';
 import type { NetworkMode } from './plan.js';
 
 /** Every command `podnet` knows, in the order the usage lists them. */
@@ -18,6 +19,7 @@ export const COMMANDS = [
   'delete-policy',
   'probe',
   'explain',
+  'observe',
   'exec',
   'podman',
   'gc',
@@ -88,6 +90,7 @@ export type Command =
   | { cmd: 'delete-policy'; namespace?: string; policy: string }
   | { cmd: 'probe'; from: string; target: Target }
   | { cmd: 'explain'; from: string; target: Target }
+  | { cmd: 'observe'; options: ObserveOptions }
   | { cmd: 'exec'; endpoint: string; argv: string[] }
   | { cmd: 'podman'; node: string; argv: string[] }
   | { cmd: 'gc'; node: string }
@@ -231,6 +234,21 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
       const target = parseTarget(ops[1]!);
       return line({ cmd, from: ops[0]!, target: family ? { ...target, family } : target });
     }
+    case 'observe': {
+      need(0, 'no operands (filters are options: --pod, --namespace, --verdict, --since)');
+      const output = values.output;
+      if (output !== undefined && output !== 'json')
+        throw bad(`-o: unknown format ${JSON.stringify(output)} (supported: json)`);
+      const options = checkObserveOptions({
+        ...(values.pod !== undefined ? { pod: values.pod } : {}),
+        ...(values.namespace !== undefined ? { namespace: values.namespace } : {}),
+        ...(values.verdict !== undefined ? { verdict: values.verdict as ObserveVerdict } : {}),
+        ...(values.since !== undefined ? { since: values.since } : {}),
+        ...(values.follow ? { follow: true } : {}),
+        ...(output ? { output } : {}),
+      });
+      return line({ cmd, options });
+    }
     case 'exec':
     case 'podman': {
       const what = cmd === 'exec' ? 'POD -- CMD...' : 'NODE -- ARGS...';
@@ -270,6 +288,11 @@ function parseOptions(args: string[]) {
       timeout: { type: 'string' },
       file: { type: 'string', short: 'f' },
       output: { type: 'string', short: 'o' },
+      pod: { type: 'string' },
+      namespace: { type: 'string', short: 'n' },
+      verdict: { type: 'string' },
+      since: { type: 'string' },
+      follow: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });

@@ -5,6 +5,7 @@ import { Cluster } from './cluster.js';
 import { deleteObjects } from './delete-objects.js';
 import { ClusterError } from './errors.js';
 import { renderGet } from './get-tables.js';
+import { flowQuery, flowSources, runObserve } from './observe.js';
 import { readManifestPath } from './read-manifests.js';
 
 export { parseTarget } from './cli-args.js';
@@ -35,6 +36,11 @@ const USAGE = `usage: podnet <command> [options]
                                       exit 0 connected, 1 blocked
   explain FROM TO:PORT[/PROTO] [-4|-6]
                                       DNS answer, DNAT, route, policy verdict (exit 0 allowed)
+  observe [--pod NS/NAME] [--namespace NS] [--verdict drop|allow|would-drop] [--since 5m]
+          [--follow] [-o json]
+                                      policy verdicts on new flows from every node's agent, in
+                                      time order (drops always; allows of policies annotated
+                                      podnet.io/log-allowed: "true"; would-drop of audited ones)
   exec POD -- CMD...
   podman NODE -- ARGS...              podman on a node with the node's CNI (rootfs: see README)
   gc NODE                             CNI GC: release attachments of pods that no longer exist
@@ -162,6 +168,24 @@ export async function main(argv: string[]): Promise<number> {
         for (const step of e.steps) process.stdout.write(`${step.kind.padEnd(8)} ${step.detail}\n`);
         process.stdout.write(`verdict  ${e.verdict}\n`);
         return e.verdict === 'allow' ? 0 : 1;
+      }
+      case 'observe': {
+        const cluster = await load();
+        const sources = flowSources(cluster.state.plan, flowQuery(c.options));
+        const stop = new AbortController();
+        const onSignal = () => stop.abort();
+        process.once('SIGINT', onSignal);
+        try {
+          return await runObserve(
+            sources,
+            c.options,
+            (t) => process.stdout.write(t),
+            (t) => process.stderr.write(t),
+            stop.signal,
+          );
+        } finally {
+          process.off('SIGINT', onSignal);
+        }
       }
       case 'exec': {
         const argvFull = (await load()).execArgv(c.endpoint, c.argv);
