@@ -18,6 +18,7 @@ import {
 } from '@podnet/service-lb';
 import { type ClusterObjects, findPod, keyOf, nameOf, nodeNameOf } from './cluster-objects.js';
 import {
+  externalIpsOf,
   familyOfIp,
   type IpFamily,
   nodeIpsOf,
@@ -50,6 +51,20 @@ export interface Explanation {
    * the target did not resolve.
    */
   verdict: 'allow' | 'deny' | 'reject' | 'unknown';
+  /** The Service rules' decision, when they touched the flow (structured, for comparisons). */
+  dnat?: DnatDecision;
+  /** The policy verdict per destination (each endpoint a DNAT may choose), in step order. */
+  policies?: PolicyVerdict[];
+}
+
+/** The policy evaluator's verdict for one destination of a flow. */
+export interface PolicyVerdict {
+  ip: string;
+  port: number;
+  /** The source address the policy was evaluated for (a pod, or the address after masquerade). */
+  src: string;
+  verdict: 'allow' | 'deny';
+  summary: string;
 }
 
 /** A flow to explain. `to` is a pod (`ns/name` or unique name), an IP or a DNS name. */
@@ -63,6 +78,11 @@ export interface ExplainFlow {
    * Default: the family of `to` when it is an address, else the cluster's primary family.
    */
   family?: 4 | 6;
+  /**
+   * The source's address when FROM is not a pod (a node or `external`): policy is evaluated for
+   * it. Default: a node's address of the flow's family; `external` needs it.
+   */
+  srcIp?: string;
 }
 
 /** What the explainer reads: the plan, the cluster's objects and the source pod's resolver. */
@@ -338,12 +358,21 @@ export function explainFlow(ctx: ExplainContext, flow: ExplainFlow): Explanation
   const src = findPod(cluster.pods, flow.from).pod;
   const srcIp = src && ipOfPod(src);
   const srcName = src ? keyOf(src) : flow.from;
-  const srcNode = src ? plan.nodes.find((n) => n.name === nodeNameOf(src)) : undefined;
+  const fromNode = src ? undefined : plan.nodes.find((n) => n.name === flow.from);
+  const srcNode = src ? plan.nodes.find((n) => n.name === nodeNameOf(src)) : fromNode;
+  const srcAddr =
+    srcIp ??
+    flow.srcIp ??
+    (fromNode
+      ? ofFamily(nodeIpsOf(fromNode), family)
+      : flow.from === 'external'
+        ? ofFamily(externalIpsOf(plan), family)
+        : undefined);
   steps.push({
     kind: 'source',
     detail: src
       ? `pod ${srcName} ${srcIp} on ${nodeNameOf(src)}`
-      : `${flow.from} (not a pod: policy does not select it)`,
+      : `${fromNode ? `node ${flow.from}` : flow.from}${srcAddr ? ` ${srcAddr}` : ''} (not a pod: only the destination's ingress policy applies)`,
   });
 
   const dstPod = findPod(cluster.pods, flow.to).pod;
@@ -354,6 +383,7 @@ export function explainFlow(ctx: ExplainContext, flow: ExplainFlow): Explanation
 
   let targets: { ip: string; port: number }[] = [{ ip: address, port: flow.port }];
   let routeNode = srcNode;
+  let dnat: DnatDecision | undefined;
   const dstNode = plan.nodes.find((n) => nodeIpsOf(n).includes(address));
   const ruleNode = srcNode ?? dstNode;
   if (plan.network === 'podnet' && ruleNode) {
@@ -370,21 +400,22 @@ export function explainFlow(ctx: ExplainContext, flow: ExplainFlow): Explanation
         { families: [family === 'IPv6' ? 'ip6' : 'ip'] },
       );
     const pkt = (n: NodePlan): DnatPacket => ({
-      ...(srcIp ? { src: srcIp } : {}),
+      ...(srcAddr ? { src: srcAddr } : {}),
       dst: address,
       protocol: flow.protocol === 'UDP' ? 'udp' : 'tcp',
       port: flow.port,
       dstLocal:
         nodeIpsOf(n).includes(address) || (n.podGateways ?? [n.podGateway]).includes(address),
-      srcLocal: false,
+      srcLocal: n === fromNode,
     });
     let d = followServiceRules(compile(ruleNode), ruleNode.name, pkt(ruleNode));
     // A NodePort addressed to another node is not DNATed here: that node's rules decide.
     if (d.action === 'none' && dstNode && dstNode !== ruleNode)
       d = followServiceRules(compile(dstNode), dstNode.name, pkt(dstNode));
     if (d.action !== 'none') {
+      dnat = d;
       steps.push({ kind: 'service', detail: describeDnat(d, services, address, flow) });
-      if (d.action !== 'dnat') return { steps, verdict: 'reject' };
+      if (d.action !== 'dnat') return { steps, verdict: 'reject', dnat: d };
       targets = d.endpoints;
       const dnatNode = plan.nodes.find((n) => n.name === d.node)!;
       if (dnatNode !== routeNode) {
@@ -425,23 +456,74 @@ export function explainFlow(ctx: ExplainContext, flow: ExplainFlow): Explanation
     });
   }
 
-  if (!src) return { steps, verdict: 'allow' };
+  const extra = dnat ? { dnat } : {};
+  if (!src && !srcAddr) return { steps, verdict: 'allow', ...extra };
   let verdict: 'allow' | 'deny' = 'allow';
+  const policies: PolicyVerdict[] = [];
+  const policyState = withHostIps(plan, cluster);
   for (const t of targets) {
-    const e = evaluate(cluster, {
-      // a pod named as the source is taken at its first address: another family's goes as the IP
-      src: srcIp && srcIp !== podIpsOf(src)[0] ? srcIp : srcName,
+    const from = src
+      ? // a pod named as the source is taken at its first address: another family's goes as the IP
+        srcIp && srcIp !== podIpsOf(src)[0]
+        ? srcIp
+        : srcName
+      : seenSource(plan, dnat, srcAddr!, t.ip, family);
+    const e = evaluate(policyState, {
+      src: from,
       dst: t.ip,
       protocol: flow.protocol,
       port: t.port,
     });
     if (e.verdict === 'deny') verdict = 'deny';
+    policies.push({
+      ip: t.ip,
+      port: t.port,
+      src: from,
+      verdict: e.verdict,
+      summary: e.explanation.summary,
+    });
+    const masq = !src && from !== srcAddr ? ` (from ${from}: masqueraded by ${dnat?.node})` : '';
     steps.push({
       kind: 'policy',
-      detail: `${hostPort(t.ip, t.port)} ${e.verdict}: ${e.explanation.summary}`,
+      detail: `${hostPort(t.ip, t.port)} ${e.verdict}${masq}: ${e.explanation.summary}`,
     });
   }
-  return { steps, verdict };
+  return { steps, verdict, ...extra, policies };
+}
+
+/**
+ * The snapshot with each pod's `status.hostIPs` set from its node's plan when the runtime left it
+ * out, so the evaluator knows traffic from a pod's own node (always allowed; in the kernel it
+ * leaves through the node's output hook and never meets the forward-hook policy chains).
+ */
+function withHostIps(plan: ClusterPlan, cluster: ClusterSnapshot): ClusterSnapshot {
+  const pods = cluster.pods.map((p) => {
+    if (p.status?.hostIPs?.length || p.status?.hostIP) return p;
+    const node = plan.nodes.find((n) => n.name === nodeNameOf(p));
+    if (!node) return p;
+    const hostIPs = nodeIpsOf(node).map((ip) => ({ ip }));
+    return { ...p, status: { ...p.status, hostIP: hostIPs[0]!.ip, hostIPs } };
+  });
+  return { ...cluster, pods };
+}
+
+/**
+ * The source address a destination's policy sees for a flow from outside the pods: the original
+ * one, unless the Service rules masquerade it and the endpoint lives on another node than the one
+ * that DNATs (masquerade happens at postrouting, after the DNAT node's own forward-hook policy
+ * check; the endpoint's node sees the DNAT node's address).
+ */
+function seenSource(
+  plan: ClusterPlan,
+  dnat: DnatDecision | undefined,
+  srcAddr: string,
+  dst: string,
+  family: IpFamily,
+): string {
+  if (!dnat?.masquerade) return srcAddr;
+  const node = plan.nodes.find((n) => n.name === dnat.node);
+  if (!node || podCidrsOf(node).some((c) => inCidr(dst, c))) return srcAddr;
+  return ofFamily(nodeIpsOf(node), family) ?? srcAddr;
 }
 
 function resolveName(

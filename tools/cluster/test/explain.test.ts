@@ -319,15 +319,73 @@ describe('explainFlow', () => {
       port: 30080,
       protocol: 'TCP',
     });
-    expect(e.verdict).toBe('allow');
-    expect(e.steps.map(line)).toEqual([
-      'source external (not a pod: policy does not select it)',
+    // masqueraded by node2 (a NodePort), both endpoints elsewhere: their ingress sees node2's
+    // address, which web-from-client does not admit
+    expect(e.verdict).toBe('deny');
+    expect(e.policies?.map((p) => [p.ip, p.src, p.verdict])).toEqual([
+      ['10.244.1.3', '172.30.0.12', 'deny'],
+      ['10.244.3.2', '172.30.0.12', 'deny'],
+    ]);
+    expect(e.dnat).toMatchObject({ node: 'node2', action: 'dnat', masquerade: true });
+    expect(e.steps.map(line).slice(0, -2)).toEqual([
+      "source external 203.0.113.10 (not a pod: only the destination's ingress policy applies)",
       expect.stringContaining(
         "NodePort 30080/TCP: DNAT to one of 10.244.1.3:8080, 10.244.3.2:8080 (node2's",
       ),
       `route 10.244.1.3: node2 → node1 (pod CIDR 10.244.1.0/24): DirectRouting via node IP 172.30.0.11 dev eth0 (same L2 segment, no encapsulation)`,
       `route 10.244.3.2: node2 → node3 (pod CIDR 10.244.3.0/24): VXLAN, VTEP MAC ${mac3}, node IP 172.30.1.13, VNI 1, UDP 8472, dev podnet.1 via 10.244.3.0 onlink`,
     ]);
+  });
+
+  it('policy is evaluated for a node source: its own pods admit it, another node is isolated', () => {
+    const local = explainFlow(ctx, { from: 'node1', to: 'web-1', port: 8080, protocol: 'TCP' });
+    expect(local.steps[0]!.detail).toBe(
+      "node node1 172.30.0.11 (not a pod: only the destination's ingress policy applies)",
+    );
+    expect(local.verdict).toBe('allow');
+    expect(local.policies?.[0]).toMatchObject({ src: '172.30.0.11', verdict: 'allow' });
+    expect(local.steps.at(-1)!.detail).toContain('own node is always allowed');
+    const remote = explainFlow(ctx, { from: 'node2', to: 'web-1', port: 8080, protocol: 'TCP' });
+    expect(remote.verdict).toBe('deny');
+    expect(remote.steps.at(-1)!.detail).toContain('NetworkPolicy default/web-from-client');
+    // a pod no policy selects admits the node
+    const open = explainFlow(ctx, { from: 'node2', to: 'other', port: 9000, protocol: 'UDP' });
+    expect(open.verdict).toBe('allow');
+  });
+
+  it('a node source meets its own Service rules (fib saddr type local) and is masqueraded', () => {
+    const e = explainFlow(ctx, { from: 'node1', to: '10.96.0.11', port: 80, protocol: 'TCP' });
+    expect(e.dnat).toMatchObject({ node: 'node1', action: 'dnat', masquerade: true });
+    // web-1 is local to node1: no masquerade before its policy, the node is admitted;
+    // web-2 on node3 sees node1's address and its policy denies it
+    expect(e.policies?.map((p) => [p.ip, p.src, p.verdict])).toEqual([
+      ['10.244.1.3', '172.30.0.11', 'allow'],
+      ['10.244.3.2', '172.30.0.11', 'deny'],
+    ]);
+    expect(e.verdict).toBe('deny');
+  });
+
+  it('an external source a policy admits by ipBlock is allowed; its given address counts', () => {
+    const withBlock = appliedObjects(
+      plan,
+      [
+        pod('web-1', 'node1', { app: 'web' }, http),
+        {
+          apiVersion: 'networking.k8s.io/v1',
+          kind: 'NetworkPolicy',
+          metadata: { name: 'web-from-outside', namespace: 'default' },
+          spec: {
+            podSelector: { matchLabels: { app: 'web' } },
+            ingress: [{ from: [{ ipBlock: { cidr: '203.0.113.0/24' } }] }],
+          },
+        },
+      ],
+      { 'default/web-1': '10.244.1.3' },
+    );
+    const c = { ...ctx, objects: withBlock };
+    const flow = { from: 'external', to: '10.244.1.3', port: 8080, protocol: 'TCP' as const };
+    expect(explainFlow(c, flow).verdict).toBe('allow');
+    expect(explainFlow(c, { ...flow, srcIp: '198.51.100.7' }).verdict).toBe('deny');
   });
 
   it('the reference network has no Service rules and routes by its static routes', () => {
