@@ -220,11 +220,6 @@ export class DnsProcess {
     }
   }
 
-  /** {@link retireDnsProcess} for this node's state directory. */
-  retire(): Promise<boolean> {
-    return retireDnsProcess(dirname(this.pidFile));
-  }
-
   /** Stops the process (the agent does this only when asked to remove its DNS). */
   stop(): void {
     const pid = this.running;
