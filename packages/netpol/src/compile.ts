@@ -394,9 +394,11 @@ export class NetpolCompiler {
   private logStmt(info: LogPrefixInfo): string {
     if (this.logMode === false) return '';
     const prefix = encodeLogPrefix(info);
+    // NFLOG: the headers only (96 bytes hold IPv4 with options or IPv6, and the ports), and each
+    // record handed to the reader at once (the kernel's default holds records up to a second)
     return this.logMode === 'kernel'
       ? `log prefix "${prefix}" `
-      : `log group ${this.logMode.group} prefix "${prefix}" `;
+      : `log group ${this.logMode.group} snaplen 96 queue-threshold 1 prefix "${prefix}" `;
   }
 
   // ---- selectors and address sets ---------------------------------------------------------

@@ -77,7 +77,7 @@ describe('compilePolicies', () => {
       c.rules.some((r) => r.includes('podnet:drop:in:np:x/a-from-y:*')),
     );
     expect(tail?.rules.at(-1)).toMatch(
-      /^log group 100 prefix "podnet:drop:in:np:x\/a-from-y:\* " drop$/,
+      /^log group 100 snaplen 96 queue-threshold 1 prefix "podnet:drop:in:np:x\/a-from-y:\* " drop$/,
     );
   });
 
@@ -98,7 +98,8 @@ describe('compilePolicies', () => {
       'delete table inet podnet_netpol',
       'add table inet podnet_netpol',
     ]);
-    expect(script).not.toContain('queue');
+    // no NFQUEUE verdicts (the log statement's queue-threshold is NFLOG batching, not a queue)
+    expect(script).not.toMatch(/(^|\s)queue(\s|$)/m);
   });
 
   it('a label change is a few element updates, independent of the number of policies', () => {
@@ -311,11 +312,17 @@ describe('verdict logging options', () => {
     const rs = compilePolicies(state, { logAccepted: true, log: { group: 5 } });
     const rules = rs.chains.flatMap((c) => c.rules);
     expect(
-      rules.some((r) => r.endsWith('log group 5 prefix "podnet:accept:in:np:x/from-y:0 " accept')),
+      rules.some((r) =>
+        r.endsWith(
+          'log group 5 snaplen 96 queue-threshold 1 prefix "podnet:accept:in:np:x/from-y:0 " accept',
+        ),
+      ),
     ).toBe(true);
     expect(
       rules.some((r) =>
-        r.endsWith('log group 5 prefix "podnet:drop:eg:admin:no-z:0=block-z " drop'),
+        r.endsWith(
+          'log group 5 snaplen 96 queue-threshold 1 prefix "podnet:drop:eg:admin:no-z:0=block-z " drop',
+        ),
       ),
     ).toBe(true);
   });
