@@ -89,7 +89,7 @@ export type Command =
   | { cmd: 'delete-pod'; pod: string; timeoutSeconds: number }
   | { cmd: 'delete-policy'; namespace?: string; policy: string }
   | { cmd: 'probe'; from: string; target: Target }
-  | { cmd: 'explain'; from: string; target: Target }
+  | { cmd: 'explain'; from: string; target: Target; live?: boolean }
   | { cmd: 'observe'; options: ObserveOptions }
   | { cmd: 'exec'; endpoint: string; argv: string[] }
   | { cmd: 'podman'; node: string; argv: string[] }
@@ -232,7 +232,15 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
       if (values.ipv4 && values.ipv6) throw bad(`${cmd}: -4 or -6, not both`);
       const family = values.ipv6 ? 6 : values.ipv4 ? 4 : undefined;
       const target = parseTarget(ops[1]!);
-      return line({ cmd, from: ops[0]!, target: family ? { ...target, family } : target });
+      if (values.live && cmd !== 'explain') throw bad(`${cmd}: --live is an option of explain`);
+      if (values.live && target.proto === 'http')
+        throw bad('explain --live: PROTO: want tcp or udp, got http');
+      return line({
+        cmd,
+        from: ops[0]!,
+        target: family ? { ...target, family } : target,
+        ...(values.live ? { live: true } : {}),
+      });
     }
     case 'observe': {
       need(0, 'no operands (filters are options: --pod, --namespace, --verdict, --since)');
@@ -293,6 +301,7 @@ function parseOptions(args: string[]) {
       verdict: { type: 'string' },
       since: { type: 'string' },
       follow: { type: 'boolean' },
+      live: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });

@@ -5,6 +5,7 @@ import { Cluster } from './cluster.js';
 import { deleteObjects } from './delete-objects.js';
 import { ClusterError } from './errors.js';
 import { renderGet } from './get-tables.js';
+import { formatLive, liveExplain } from './live-explain.js';
 import { flowQuery, flowSources, runObserve } from './observe.js';
 import { readManifestPath } from './read-manifests.js';
 
@@ -34,8 +35,10 @@ const USAGE = `usage: podnet <command> [options]
   delete-policy NAME                  a ClusterNetworkPolicy
   probe FROM TO:PORT[/tcp|udp|http] [-4|-6]
                                       exit 0 connected, 1 blocked
-  explain FROM TO:PORT[/PROTO] [-4|-6]
-                                      DNS answer, DNAT, route, policy verdict (exit 0 allowed)
+  explain FROM TO:PORT[/PROTO] [-4|-6] [--live]
+                                      DNS answer, DNAT, route, policy verdict (exit 0 allowed);
+                                      --live also sends a traced probe and sets the chains and
+                                      rules the kernel met beside the model (exit 3: they disagree)
   observe [--pod NS/NAME] [--namespace NS] [--verdict drop|allow|would-drop] [--since 5m]
           [--follow] [-o json]
                                       policy verdicts on new flows from every node's agent, in
@@ -164,6 +167,18 @@ export async function main(argv: string[]): Promise<number> {
       case 'explain': {
         const t = c.target;
         const protocol = t.proto === 'udp' ? 'UDP' : 'TCP';
+        if (c.live) {
+          const flow = {
+            from: c.from,
+            to: t.to,
+            port: t.port,
+            protocol,
+            family: t.family,
+          } as const;
+          const [le] = await liveExplain(await load(), [flow]);
+          for (const l of formatLive(le!)) process.stdout.write(`${l}\n`);
+          return le!.disagreements.length > 0 ? 3 : le!.kernel.verdict === 'allow' ? 0 : 1;
+        }
         const e = await (await load()).explain(c.from, t.to, t.port, protocol, t.family);
         for (const step of e.steps) process.stdout.write(`${step.kind.padEnd(8)} ${step.detail}\n`);
         process.stdout.write(`verdict  ${e.verdict}\n`);

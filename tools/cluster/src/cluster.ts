@@ -95,6 +95,8 @@ export interface ProbeTarget {
    * 4: IPv4 and A. Default: the cluster's primary family (an IP address is taken as it is).
    */
   family?: 4 | 6;
+  /** The source port to send from (live explain traces the probe by it); default: any. */
+  sport?: number;
 }
 
 /** The answer of {@link Cluster.probe}. */
@@ -1015,6 +1017,7 @@ export class Cluster {
         port: t.port,
         proto,
         ...(family ? { family } : {}),
+        ...(t.sport ? { sport: t.sport } : {}),
       };
     });
     const netns = this.endpointNetns(from);

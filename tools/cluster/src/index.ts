@@ -168,6 +168,32 @@ export {
   type ExplainFlow,
   type ExplainStep,
   type Explanation,
+  type PolicyVerdict,
 } from './explain.js';
+export {
+  compareLive,
+  formatLive,
+  type KernelHop,
+  type KernelObservation,
+  type LiveExplainOptions,
+  type LiveExplanation,
+  type LiveFlow,
+  liveExplain,
+  observeKernel,
+  PODNET_TABLES,
+  TRACE_PORTS,
+  type TracedNamespace,
+  traceTableScript,
+} from './live-explain.js';
+export {
+  describeDecision,
+  groupTraces,
+  type PacketTrace,
+  parseNftTrace,
+  parsePacketHeaders,
+  type TraceDecision,
+  type TracedPacket,
+  type TraceEvent,
+} from './nft-trace.js';
 export { NodePodman, renderContainersConf, type PodmanOptions } from './podman.js';
 export { POD_SERVER_JS, PROBE_JS } from './scripts.js';

@@ -43,7 +43,7 @@ process.on('SIGTERM', () => process.exit(0));
 `;
 
 /**
- * `node -e PROBE_JS TARGETS_JSON TIMEOUT_MS`: for each `{host, port, proto, family}` (concurrently)
+ * `node -e PROBE_JS TARGETS_JSON TIMEOUT_MS`: for each `{host, port, proto, family, sport}` (concurrently; `sport`, optional, is the source port)
  * resolves the host with the system resolver (so a pod's resolv.conf applies; `family` 4, the
  * default, asks for A records, 6 for AAAA), sends one request and records
  * `{ok, address, reply, error}`; prints the JSON array of results.
@@ -55,7 +55,7 @@ const dns = require('node:dns');
 const http = require('node:http');
 const [targetsJson, timeoutS] = process.argv.slice(1);
 const timeout = Number(timeoutS);
-const probe = ({ host, port, proto, family }) => new Promise((resolve) => {
+const probe = ({ host, port, proto, family, sport }) => new Promise((resolve) => {
   let finished = false;
   const cleanups = [];
   const done = (o) => { if (finished) return; finished = true; for (const c of cleanups) c(); resolve(o); };
@@ -68,16 +68,17 @@ const probe = ({ host, port, proto, family }) => new Promise((resolve) => {
       cleanups.push(() => { clearInterval(iv); s.close(); });
       s.on('message', (m) => done({ ok: true, address, reply: m.toString().trim() }));
       s.on('error', (e) => done({ ok: false, address, error: e.code || e.message }));
-      s.send('probe\n', port, address, () => {});
+      if (sport) s.bind(sport, () => s.send('probe\n', port, address, () => {}));
+      else s.send('probe\n', port, address, () => {});
     } else if (proto === 'http') {
-      const r = http.get({ host: address, port, path: '/', agent: false, headers: { host: (net.isIPv6(host) ? '[' + host + ']' : host) + ':' + port } }, (res) => {
+      const r = http.get({ host: address, port, ...(sport ? { localPort: sport } : {}), path: '/', agent: false, headers: { host: (net.isIPv6(host) ? '[' + host + ']' : host) + ':' + port } }, (res) => {
         let b = ''; res.on('data', (d) => (b += d));
         res.on('end', () => done({ ok: res.statusCode === 200, address, reply: b.trim(), status: res.statusCode }));
       });
       cleanups.push(() => r.destroy());
       r.on('error', (e) => done({ ok: false, address, error: e.code || e.message }));
     } else {
-      const c = net.connect({ host: address, port });
+      const c = net.connect({ host: address, port, ...(sport ? { localPort: sport } : {}) });
       cleanups.push(() => c.destroy());
       let b = '';
       c.on('connect', () => c.write('probe\n'));
