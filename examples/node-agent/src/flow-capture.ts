@@ -61,6 +61,7 @@ export class FlowCapture {
       group: o.group,
       ...(o.netns ? { netns: 'name' in o.netns ? o.netns.name : { path: o.netns.path } } : {}),
       bufferKiB: o.bufferKiB ?? 4096,
+      dieWithParent: true,
       onRecord: (r) => o.recorder.add(r),
       onError: onFail,
     });

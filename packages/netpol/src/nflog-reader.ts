@@ -14,6 +14,11 @@ export interface VerdictLogReaderOptions {
   netns?: string | { path: string };
   /** Kernel receive buffer for the NFLOG socket in KiB (`tcpdump -B`); default tcpdump's. */
   bufferKiB?: number;
+  /**
+   * End the capture when this process dies, even by SIGKILL (util-linux `setpriv --pdeathsig`):
+   * an orphaned capture would keep the NFLOG group bound, and the next reader could not bind it.
+   */
+  dieWithParent?: boolean;
   /** Called for every verdict record. */
   onRecord: (record: VerdictLogRecord) => void;
   /** Called when the capture fails or stops unexpectedly. */
@@ -42,6 +47,8 @@ export function readVerdictLogs(options: VerdictLogReaderOptions): VerdictLogRea
     '-U',
     '-s',
     '256',
+    // stay root: dropping to the tcpdump user would clear the parent death signal
+    ...(options.dieWithParent ? ['-Z', 'root'] : []),
     ...(options.bufferKiB === undefined
       ? []
       : ['-B', String(assertInt(options.bufferKiB, 1, 1_048_576, 'nflog buffer KiB'))]),
@@ -57,7 +64,8 @@ export function readVerdictLogs(options: VerdictLogReaderOptions): VerdictLogRea
       : typeof ns === 'string'
         ? `/run/netns/${assertNetnsName(ns)}`
         : ns.path;
-  const full = nsPath ? ['nsenter', `--net=${nsPath}`, '--', ...argv] : argv;
+  const inNs = nsPath ? ['nsenter', `--net=${nsPath}`, '--', ...argv] : argv;
+  const full = options.dieWithParent ? ['setpriv', '--pdeathsig', 'TERM', '--', ...inNs] : inNs;
   const child: ChildProcess = spawn(full[0] as string, full.slice(1), {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
