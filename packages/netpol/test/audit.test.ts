@@ -113,8 +113,12 @@ describe('audit mode: compiled ruleset', () => {
   it('names only the audited policies in would-drop when enforcing ones select the pod too', () => {
     const rs = compilePolicies(state({ networkPolicies: [denyAllIngress(AUDIT), allowFromY] }));
     const rules = chainRules(rs);
-    expect(rules).toContain('log group 100 snaplen 96 queue-threshold 1 prefix "podnet:drop:in:np:x/allow-from-y:* " drop');
-    expect(rules).toContain('log group 100 snaplen 96 queue-threshold 1 prefix "podnet:would-drop:in:np:x/deny-all:* " accept');
+    expect(rules).toContain(
+      'log group 100 snaplen 96 queue-threshold 1 prefix "podnet:drop:in:np:x/allow-from-y:* " drop',
+    );
+    expect(rules).toContain(
+      'log group 100 snaplen 96 queue-threshold 1 prefix "podnet:would-drop:in:np:x/deny-all:* " accept',
+    );
     const wouldDrop = rules.filter((r) => r.includes('would-drop'));
     expect(wouldDrop.length).toBeGreaterThan(0);
     expect(wouldDrop.every((r) => r.includes(':x/deny-all:'))).toBe(true);
