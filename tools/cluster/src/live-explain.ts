@@ -72,6 +72,8 @@ export interface LiveExplanation {
   kernel: KernelObservation;
   /** Empty when the kernel did what the model predicts. */
   disagreements: string[];
+  /** What a trace monitor reported (lost events make a trace incomplete). */
+  warnings?: string[];
 }
 
 /**
@@ -86,11 +88,18 @@ export function traceTableScript(table: string, ports: { first: number; last: nu
   if (!/^podnet_trace_[a-z0-9_]+$/.test(table))
     throw new ClusterError('INVALID_ARGUMENT', `trace table: bad name ${JSON.stringify(table)}`);
   const range = ports.first === ports.last ? `${ports.first}` : `${ports.first}-${ports.last}`;
-  const rule = `meta l4proto { tcp, udp, sctp } th sport ${range} meta nftrace set 1`;
+  // TCP: the connection's first packets only (SYN and its retransmissions), which meet every
+  // policy chain; the rest of the connection would only load the monitors
+  const rules = [
+    `tcp flags & (syn | ack) == syn tcp sport ${range} meta nftrace set 1`,
+    `meta l4proto { udp, sctp } th sport ${range} meta nftrace set 1`,
+  ];
+  const chain = (name: string, hook: string) =>
+    `  chain ${name} { type filter hook ${hook} priority -350; policy accept; ${rules.join('; ')}; }`;
   return [
     `table inet ${table} {`,
-    `  chain pre { type filter hook prerouting priority -350; policy accept; ${rule}; }`,
-    `  chain out { type filter hook output priority -350; policy accept; ${rule}; }`,
+    chain('pre', 'prerouting'),
+    chain('out', 'output'),
     '}',
     '',
   ].join('\n');
@@ -247,6 +256,7 @@ export function formatLive(le: LiveExplanation): string[] {
   }
   if (kernel.hops.length === 0) row('trace', 'no namespace traced the probe');
   row('kernel', `verdict ${kernel.verdict}`);
+  for (const w of le.warnings ?? []) row('warning', w);
   if (le.model.verdict === 'unknown' && le.disagreements.length === 0)
     row('note', 'the model did not resolve the target: only the kernel speaks');
   else if (le.disagreements.length === 0) row('agree', 'the kernel did what the model predicts');
@@ -306,14 +316,37 @@ export async function liveExplain(
   const table = `podnet_trace_${process.pid}_${first}`;
   const runner = new ExecRunner();
   const added: string[] = [];
-  const monitors: { child: ChildProcess; text: string; closed: Promise<void> }[] = [];
+  const monitors: { child: ChildProcess; text: string; errors: string; closed: Promise<void> }[] =
+    [];
   const results = new Map<number, ProbeResult>();
+  const nft = (netns: string, args: string[], stdin?: string) =>
+    runner.run({
+      argv: ['ip', 'netns', 'exec', netns, 'nft', ...args],
+      ...(stdin !== undefined ? { stdin } : {}),
+    });
   try {
+    // Each monitor follows every event (ruleset changes and traces): it is subscribed once it
+    // prints the trace table's own `add table` (the parser keeps only the trace lines).
     for (const s of spaces) {
-      const r = await runner.run({
-        argv: ['ip', 'netns', 'exec', s.netns, 'nft', '-f', '-'],
-        stdin: traceTableScript(table, ports),
+      const child = spawn('ip', ['netns', 'exec', s.netns, 'nft', '-a', 'monitor'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
       });
+      const m = {
+        child,
+        text: '',
+        errors: '',
+        closed: new Promise<void>((r) => child.on('close', () => r())),
+      };
+      child.stdout!.on('data', (d: Buffer) => {
+        m.text += d.toString();
+      });
+      child.stderr!.on('data', (d: Buffer) => {
+        m.errors += d.toString();
+      });
+      monitors.push(m);
+    }
+    for (const s of spaces) {
+      const r = await nft(s.netns, ['-f', '-'], traceTableScript(table, ports));
       if (r.code !== 0)
         throw new ClusterError(
           'COMMAND_FAILED',
@@ -321,18 +354,20 @@ export async function liveExplain(
         );
       added.push(s.netns);
     }
-    for (const s of spaces) {
-      const child = spawn('ip', ['netns', 'exec', s.netns, 'nft', '-a', 'monitor', 'trace'], {
-        stdio: ['ignore', 'pipe', 'ignore'],
-      });
-      const m = { child, text: '', closed: new Promise<void>((r) => child.on('close', () => r())) };
-      child.stdout!.on('data', (d: Buffer) => {
-        m.text += d.toString();
-      });
-      monitors.push(m);
+    const deadline = Date.now() + 10_000;
+    for (const [i, s] of spaces.entries()) {
+      const m = monitors[i]!;
+      for (let n = 0; !m.text.includes(`inet ${table}`); n++) {
+        if (Date.now() > deadline || m.child.exitCode !== null)
+          throw new ClusterError(
+            'TIMEOUT',
+            `nft monitor in ${s.netns} did not start: ${m.errors.trim() || 'no event seen'}`,
+          );
+        await sleep(50);
+        // subscribed after the table was added: one more event, a marker chain
+        if (n % 10 === 9) await nft(s.netns, ['-f', '-'], `add chain inet ${table} ready${n}\n`);
+      }
     }
-    // `nft monitor` prints nothing until an event: give it time to subscribe (measured ~50 ms)
-    await sleep(400);
     const bySource = new Map<string, number[]>();
     for (const [i, f] of flows.entries())
       bySource.set(f.from, [...(bySource.get(f.from) ?? []), i]);
@@ -361,12 +396,16 @@ export async function liveExplain(
       if (m.child.exitCode === null && m.child.pid) m.child.kill('SIGTERM');
       await m.closed;
     }
-    for (const netns of added)
-      await runner.run({
-        argv: ['ip', 'netns', 'exec', netns, 'nft', 'delete', 'table', 'inet', table],
-      });
+    for (const netns of added) await nft(netns, ['delete', 'table', 'inet', table]);
   }
   const traced: TracedNamespace[] = spaces.map((s, i) => ({ ...s, text: monitors[i]?.text ?? '' }));
+  // what a monitor said on stderr (e.g. events lost to a full netlink buffer) goes with every answer
+  const warnings = spaces.flatMap((s, i) =>
+    (monitors[i]?.errors ?? '')
+      .split('\n')
+      .filter((l) => l.trim())
+      .map((l) => `nft monitor in ${s.label}: ${l.trim()}`),
+  );
   return flows.map((flow, i) => {
     const kernel = observeKernel(
       traced,
@@ -374,6 +413,6 @@ export async function liveExplain(
       results.get(i) ?? { ok: false, error: 'not probed' },
     );
     const model = models[i]!;
-    return { flow, model, kernel, disagreements: compareLive(model, kernel) };
+    return { flow, model, kernel, disagreements: compareLive(model, kernel), warnings };
   });
 }

@@ -372,17 +372,21 @@ describe('compareLive', () => {
 
 describe('traceTableScript', () => {
   it('traces the probes by source port before every podnet chain, in both hooks', () => {
+    const pre =
+      '  chain pre { type filter hook prerouting priority -350; policy accept; ' +
+      'tcp flags & (syn | ack) == syn tcp sport 61000-61080 meta nftrace set 1; ' +
+      'meta l4proto { udp, sctp } th sport 61000-61080 meta nftrace set 1; }';
     expect(traceTableScript('podnet_trace_1_61000', { first: 61000, last: 61080 })).toBe(
       [
         'table inet podnet_trace_1_61000 {',
-        '  chain pre { type filter hook prerouting priority -350; policy accept; meta l4proto { tcp, udp, sctp } th sport 61000-61080 meta nftrace set 1; }',
-        '  chain out { type filter hook output priority -350; policy accept; meta l4proto { tcp, udp, sctp } th sport 61000-61080 meta nftrace set 1; }',
+        pre,
+        pre.replace('chain pre', 'chain out').replace('hook prerouting', 'hook output'),
         '}',
         '',
       ].join('\n'),
     );
     expect(traceTableScript('podnet_trace_x', { first: 61000, last: 61000 })).toContain(
-      'th sport 61000 meta',
+      'tcp sport 61000 meta',
     );
   });
 
