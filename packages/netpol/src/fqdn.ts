@@ -151,10 +151,11 @@ export function fqdnTargets(plan: FqdnPlan, podIp: string, name: string): FqdnSe
 }
 
 /**
- * The nft script that lets `podIp` reach `addrs` through `targets` for `timeoutSeconds`: for each
- * element `add` (a no-op when present), `delete`, `add` with the timeout, so an element already
- * there gets the new timeout in the same atomic transaction (a plain `add` keeps the old one).
- * Addresses of the other family than the pod's are left out. Pure.
+ * The nft script that lets `podIp` reach `addrs` through `targets` for `timeoutSeconds`: one
+ * `add element ... timeout Ns` per set. Adding an element that is there gives it the new timeout
+ * (Linux 6.x; checked on 6.18), and an expired one that the kernel has not collected yet is
+ * replaced. (A delete + add pair in one transaction instead fails as a whole when the element
+ * expires between the two.) Addresses of the other family than the pod's are left out. Pure.
  */
 export function renderFqdnElements(
   table: string,
@@ -166,20 +167,9 @@ export function renderFqdnElements(
   const v6 = podIp.includes(':');
   const same = addrs.filter((a) => a.includes(':') === v6);
   if (same.length === 0 || targets.length === 0) return '';
-  const t = `inet ${table}`;
   const secs = Math.max(1, Math.ceil(timeoutSeconds));
-  const plain = same.map((a) => `${podIp} . ${a}`).join(', ');
   const timed = same.map((a) => `${podIp} . ${a} timeout ${secs}s`).join(', ');
-  const out: string[] = [];
-  for (const s of targets) {
-    const set = v6 ? s.ipv6 : s.ipv4;
-    out.push(
-      `add element ${t} ${set} { ${plain} }`,
-      `delete element ${t} ${set} { ${plain} }`,
-      `add element ${t} ${set} { ${timed} }`,
-    );
-  }
-  return `${out.join('\n')}\n`;
+  return `${targets.map((s) => `add element inet ${table} ${v6 ? s.ipv6 : s.ipv4} { ${timed} }`).join('\n')}\n`;
 }
 
 function trimDot(s: string): string {

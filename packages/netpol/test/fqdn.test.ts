@@ -106,23 +106,26 @@ describe('planFqdn', () => {
     expect(fqdnTargets(plan, '10.244.1.3', 'api.example.com')).toEqual([]);
   });
 
-  it('renders add/delete/add per set so a present element gets the new timeout', () => {
+  it("renders one add per set with the timeout, for the pod's family only", () => {
     const sets = fqdnSetNames('p', 1);
+    const other = fqdnSetNames('q', 0);
     expect(
       renderFqdnElements(
         't',
-        [sets],
+        [sets, other],
         '10.244.1.2',
         ['192.0.2.1', '2001:db8::1', '192.0.2.2'],
         30.2,
       ),
     ).toBe(
       [
-        `add element inet t ${sets.ipv4} { 10.244.1.2 . 192.0.2.1, 10.244.1.2 . 192.0.2.2 }`,
-        `delete element inet t ${sets.ipv4} { 10.244.1.2 . 192.0.2.1, 10.244.1.2 . 192.0.2.2 }`,
         `add element inet t ${sets.ipv4} { 10.244.1.2 . 192.0.2.1 timeout 31s, 10.244.1.2 . 192.0.2.2 timeout 31s }`,
+        `add element inet t ${other.ipv4} { 10.244.1.2 . 192.0.2.1 timeout 31s, 10.244.1.2 . 192.0.2.2 timeout 31s }`,
         '',
       ].join('\n'),
+    );
+    expect(renderFqdnElements('t', [sets], 'fd00::1', ['2001:db8::1'], 0)).toBe(
+      `add element inet t ${sets.ipv6} { fd00::1 . 2001:db8::1 timeout 1s }\n`,
     );
     expect(renderFqdnElements('t', [sets], 'fd00::1', ['192.0.2.1'], 30)).toBe('');
   });
