@@ -1,5 +1,5 @@
 import type { NetnsTarget } from '@podnet/host';
-import { readVerdictLogs, type VerdictLogReader } from '@podnet/netpol';
+import { nflogSocketDrops, readVerdictLogs, type VerdictLogReader } from '@podnet/netpol';
 import type { FlowRecorder } from './flows.js';
 import type { Logger } from './log.js';
 
@@ -15,6 +15,8 @@ export interface FlowCaptureOptions {
   restartMs?: number;
   /** NFLOG socket receive buffer in KiB (default 4096: a burst of drops waits in the kernel). */
   bufferKiB?: number;
+  /** How often the kernel's drop count of the capture socket is checked. Default 1000 ms. */
+  dropCheckMs?: number;
 }
 
 /**
@@ -27,6 +29,8 @@ export class FlowCapture {
   private timer?: NodeJS.Timeout;
   private stopped = false;
   private delay: number;
+  private dropTimer?: NodeJS.Timeout;
+  private lastDrops = 0;
 
   constructor(private readonly options: FlowCaptureOptions) {
     this.delay = options.restartMs ?? 1000;
@@ -70,15 +74,39 @@ export class FlowCapture {
       await reader.ready;
       this.delay = this.options.restartMs ?? 1000;
       o.log.info('flow capture started', { nflogGroup: o.group });
+      this.lastDrops = 0;
+      if (this.dropTimer) clearInterval(this.dropTimer);
+      this.dropTimer = setInterval(() => this.checkDrops(), o.dropCheckMs ?? 1000);
+      this.dropTimer.unref();
     } catch (e) {
       onFail(e as Error);
     }
   }
 
+  /**
+   * Puts the records the kernel dropped since the last check (the capture socket's `Drops`) in
+   * the stream as a `kernel` loss. Runs every `dropCheckMs` and at stop.
+   */
+  checkDrops(): void {
+    const pid = this.reader?.pid;
+    if (pid === undefined) return;
+    const drops = nflogSocketDrops(pid);
+    if (drops === undefined || drops <= this.lastDrops) return;
+    const n = drops - this.lastDrops;
+    this.lastDrops = drops;
+    this.options.recorder.addLoss(
+      'kernel',
+      n,
+      `the kernel dropped ${n} verdict log records: the capture's NFLOG socket buffer was full`,
+    );
+  }
+
   /** Stops the capture (no restart). */
   async stop(): Promise<void> {
+    this.checkDrops();
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.dropTimer) clearInterval(this.dropTimer);
     const r = this.reader;
     this.reader = undefined;
     await r?.stop();

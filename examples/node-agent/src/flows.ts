@@ -44,9 +44,10 @@ export interface FlowLoss {
   /**
    * `slow-reader`: the ring buffer overwrote records this reader had not read yet;
    * `reader-restart`: the NFLOG capture stopped and was restarted (records in between are gone);
-   * `undecodable`: NFLOG records the decoder could not read.
+   * `undecodable`: NFLOG records the decoder could not read;
+   * `kernel`: records the kernel could not queue to the capture's NFLOG socket (buffer full).
    */
-  reason: 'slow-reader' | 'reader-restart' | 'undecodable';
+  reason: 'slow-reader' | 'reader-restart' | 'undecodable' | 'kernel';
   message: string;
 }
 
@@ -122,6 +123,7 @@ export class FlowRecorder {
     lostSlowReader: 0,
     readerRestarts: 0,
     undecodable: 0,
+    lostKernel: 0,
   };
 
   constructor(options: FlowRecorderOptions) {
@@ -202,8 +204,13 @@ export class FlowRecorder {
   }
 
   /** Records a loss the reader side saw (a capture restart, undecodable input). */
-  addLoss(reason: 'reader-restart' | 'undecodable', count: number, message: string): void {
+  addLoss(
+    reason: 'reader-restart' | 'undecodable' | 'kernel',
+    count: number,
+    message: string,
+  ): void {
     if (reason === 'reader-restart') this.stats.readerRestarts++;
+    else if (reason === 'kernel') this.stats.lostKernel += count;
     else this.stats.undecodable += count;
     this.append({
       type: 'lost',
@@ -304,9 +311,10 @@ export class FlowRecorder {
       },
       {
         name: 'podnet_flow_records_lost_total',
-        help: 'Flow records readers never got: overwritten in the ring before a streaming reader read them (slow-reader), or NFLOG input that could not be decoded.',
+        help: 'Flow records readers never got: dropped by the kernel before the capture read them (kernel: its NFLOG socket buffer was full), overwritten in the ring before a streaming reader read them (slow-reader), or NFLOG input that could not be decoded.',
         type: 'counter',
         samples: [
+          { labels: { reason: 'kernel' }, value: this.stats.lostKernel },
           { labels: { reason: 'slow-reader' }, value: this.stats.lostSlowReader },
           { labels: { reason: 'undecodable' }, value: this.stats.undecodable },
         ],

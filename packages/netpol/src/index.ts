@@ -107,6 +107,8 @@ export {
   type VerdictLogRecord,
 } from './verdict-log.js';
 export {
+  nflogSocketDrops,
+  parseNetlinkDrops,
   readVerdictLogs,
   type VerdictLogReader,
   type VerdictLogReaderOptions,

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { assertInt, assertNetnsName } from '@podnet/host';
 import { NetpolError } from './errors.js';
 import { NflogPcapDecoder, type VerdictLogRecord } from './verdict-log.js';
@@ -33,6 +34,48 @@ export interface VerdictLogReader {
   ready: Promise<void>;
   /** Stops the capture. */
   stop(): Promise<void>;
+  /** The capture process (the NFLOG socket's owner; see {@link nflogSocketDrops}). */
+  readonly pid?: number;
+}
+
+/** `NETLINK_NETFILTER`, the protocol of NFLOG sockets in `/proc/net/netlink`. */
+const NETLINK_NETFILTER = 12;
+
+/**
+ * Sums the `Drops` column of `/proc/net/netlink` text over the NETLINK_NETFILTER sockets whose
+ * inode is in `inodes`: the records the kernel could not queue to those sockets (a full receive
+ * buffer). Pure.
+ */
+export function parseNetlinkDrops(text: string, inodes: ReadonlySet<string>): number {
+  let drops = 0;
+  for (const line of text.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 10 || Number(f[1]) !== NETLINK_NETFILTER) continue;
+    if (inodes.has(f[9] as string)) drops += Number(f[8]) || 0;
+  }
+  return drops;
+}
+
+/**
+ * Records the kernel dropped before the capture process `pid` read them (its NFLOG socket's
+ * `Drops` in `/proc/PID/net/netlink`, which is the namespace the process is in); `undefined`
+ * when the process is gone or unreadable.
+ */
+export function nflogSocketDrops(pid: number): number | undefined {
+  try {
+    const inodes = new Set<string>();
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m) inodes.add(m[1] as string);
+      } catch {
+        // the descriptor closed meanwhile
+      }
+    }
+    return parseNetlinkDrops(readFileSync(`/proc/${pid}/net/netlink`, 'utf8'), inodes);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -99,6 +142,7 @@ export function readVerdictLogs(options: VerdictLogReaderOptions): VerdictLogRea
   });
   return {
     ready,
+    ...(child.pid === undefined ? {} : { pid: child.pid }),
     stop: () =>
       new Promise<void>((resolve) => {
         stopped = true;
