@@ -56,6 +56,7 @@ describe('podnet explain --live: the kernel against the model', () => {
           kind: 'Service',
           metadata: { name: 'a', namespace: 'x' },
           spec: {
+            type: 'NodePort',
             ipFamilyPolicy: 'PreferDualStack',
             selector: { pod: 'a' },
             ports: [{ port: 8080, targetPort: 80 }],
@@ -159,6 +160,33 @@ describe('podnet explain --live: the kernel against the model', () => {
     expect(other!.kernel.dropped?.label).toBe('node1');
     expect(deniedSvc!.disagreements).toEqual([]);
     expect(deniedSvc!.kernel.verdict).toBe('deny');
+  }, 60_000);
+
+  it('evaluates policy for an external source through a NodePort, with and without masquerade', async () => {
+    const svc = cluster.state.objects.services.find(
+      (s) => s.metadata?.namespace === 'x' && s.metadata.name === 'a',
+    );
+    const nodePort = svc!.spec!.ports![0]!.nodePort!;
+    const [local, remote] = await liveExplain(cluster, [
+      // x/a lives on node1: its policy sees the external address (masquerade comes after)
+      { from: 'external', to: cluster.node('node1').ip, port: nodePort, protocol: 'TCP' },
+      // node2 DNATs and masquerades to x/a on node1: its policy sees node2's address
+      { from: 'external', to: cluster.node('node2').ip, port: nodePort, protocol: 'TCP' },
+    ]);
+    for (const r of [local!, remote!]) {
+      expect(r.disagreements, r.flow.to).toEqual([]);
+      expect(r.model.verdict, r.flow.to).toBe('deny');
+      expect(r.kernel.dnat, r.flow.to).toMatchObject({ ip: cluster.podIp('x/a'), port: 80 });
+    }
+    expect(local!.model.policies?.[0]?.src).toBe(cluster.plan.externalIp);
+    expect(local!.kernel.dropped).toMatchObject({
+      label: 'node1',
+      decision: { table: 'podnet_netpol' },
+    });
+    expect(remote!.model.policies?.[0]?.src).toBe(cluster.node('node2').ip);
+    // past node2's masquerade (fully-random) the probe has a new source port: not traced on node1
+    expect(remote!.kernel.dropped).toBeUndefined();
+    expect(remote!.kernel.probe.ok).toBe(false);
   }, 60_000);
 
   it('reports the disagreement when a netpol rule is deleted behind the agent', async () => {
