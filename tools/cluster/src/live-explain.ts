@@ -276,9 +276,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Sends each flow's probe from a source port of its own with nftables tracing on, in every node
- * namespace and the sources' namespaces (one trace table each, added before and deleted after,
- * one `nft monitor trace` each), then sets what the kernel did beside {@link Cluster.explain}'s
- * prediction. Flows from one source are probed at once, sources in parallel.
+ * namespace and the sources' namespaces (one trace table each, added before and deleted after
+ * even when a step fails, and one `nft monitor` each, started before the table and awaited until
+ * it reports it), then sets what the kernel did beside {@link Cluster.explain}'s prediction.
+ * Flows from one source are probed at once, sources in parallel.
  */
 export async function liveExplain(
   cluster: Cluster,
@@ -342,6 +343,9 @@ export async function liveExplain(
       });
       child.stderr!.on('data', (d: Buffer) => {
         m.errors += d.toString();
+      });
+      child.on('error', (e) => {
+        m.errors += `${e.message}\n`;
       });
       monitors.push(m);
     }
