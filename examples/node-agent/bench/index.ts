@@ -2,8 +2,10 @@
  * Benchmarks of the node agent, in one run:
  * 1. pod network ADD latency (p50/p95, sequential) and the wall time of 20 ADDs launched at once,
  *    podnet (shim + agent) vs Debian's bridge + host-local, side by side (below);
- * 2. convergence at 10,000 Services, 1,000 policies, 5,000 pods (issue #15): `./convergence.ts`.
- * Run: node --conditions=source --import tsx examples/node-agent/bench/index.ts [add|convergence]
+ * 2. convergence at 10,000 Services, 1,000 policies, 5,000 pods (issue #15): `./convergence.ts`;
+ * 3. flow records (issue #17): connection rate with verdict logging and flow export on vs off at
+ *    1,000 policies, and a storm of denied packets: `./flows.ts`.
+ * Run: node --conditions=source --import tsx examples/node-agent/bench/index.ts [add|convergence|flows]
  * (either name runs that one alone; `convergence.ts` also runs alone).
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
@@ -14,6 +16,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTestNet, waitFor } from '@podnet/host/testing';
 import { runConvergenceBench } from './convergence.js';
+import { printFlowsBench, runFlowsBench } from './flows.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(here, '../../..');
@@ -314,8 +317,17 @@ async function main(): Promise<void> {
 
 const only = process.argv[2];
 (async () => {
-  if (only !== 'convergence') await main();
-  if (only !== 'add') await runConvergenceBench();
+  if (only === undefined || only === 'add') await main();
+  if (only === undefined || only === 'convergence') await runConvergenceBench();
+  if (only === undefined || only === 'flows') {
+    const flows = await runFlowsBench();
+    printFlowsBench(flows as never);
+    mkdirSync(join(REPO, 'bench-results'), { recursive: true });
+    writeFileSync(
+      join(REPO, 'bench-results', 'node-agent-flows.json'),
+      `${JSON.stringify(flows, null, 2)}\n`,
+    );
+  }
 })().then(
   () => process.exit(0),
   (e: unknown) => {

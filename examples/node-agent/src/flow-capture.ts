@@ -36,6 +36,11 @@ export class FlowCapture {
     this.delay = options.restartMs ?? 1000;
   }
 
+  /** The capture process while it runs. */
+  get pid(): number | undefined {
+    return this.reader?.pid;
+  }
+
   /** True while the capture runs. */
   get running(): boolean {
     return this.reader !== undefined;
