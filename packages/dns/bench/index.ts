@@ -14,8 +14,12 @@
  *      and the server's RSS;
  *   5. zone updates (bench/incremental.ts, in process, run first): at 10,000 Services × 10
  *      endpoints, a patch for one Service added or one endpoint changed vs a full update.
+ *   6. what a pod feels (bench/autopath.ts, as root, in namespaces it makes, run first): queries
+ *      and latency of an external-name lookup by glibc with and without autopath, and the first
+ *      connection after a lookup under a domainNames policy vs a CIDR policy.
  * `PODNET_DNS_BENCH_ONLY=tcp-abuse` runs only part 4, `PODNET_DNS_BENCH_ONLY=incremental` only
- * part 5 (no dnsperf or knotd needed; results in bench-results/dns-incremental.json).
+ * part 5 (no dnsperf or knotd needed; results in bench-results/dns-incremental.json),
+ * `PODNET_DNS_BENCH_ONLY=autopath` only part 6 (bench-results/dns-autopath.json).
  * Writes bench-results/dns.json at the repo root.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
@@ -29,6 +33,7 @@ import { promisify } from 'node:util';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { type ClusterDnsState, PreparedZone, compileZone } from '../src/index.js';
+import { autopathBench, printAutopath } from './autopath.js';
 import { incrementalBench } from './incremental.js';
 import { ABUSE, type AbuseResult, bigObjects, bigZoneLines, underAbuse } from './tcp-abuse.js';
 
@@ -324,6 +329,22 @@ async function main(): Promise<void> {
     );
     return;
   }
+  if (only === 'autopath') {
+    const r = await autopathBench();
+    printAutopath(r);
+    mkdirSync(join(repo, 'bench-results'), { recursive: true });
+    writeFileSync(
+      join(repo, 'bench-results', 'dns-autopath.json'),
+      `${JSON.stringify(r, null, 2)}\n`,
+    );
+    return;
+  }
+  // pods in namespaces of their own (root only), before the servers below start
+  let autopath: Awaited<ReturnType<typeof autopathBench>> | undefined;
+  if (only !== 'tcp-abuse' && process.getuid?.() === 0) {
+    autopath = await autopathBench();
+    printAutopath(autopath);
+  } else if (only !== 'tcp-abuse') console.log('autopath / FQDN part skipped: it needs root');
   // in process, before the servers start, so its CPU does not overlap their measurements
   const incremental = only === 'tcp-abuse' ? undefined : await incrementalBench();
   for (const tool of ['dnsperf', 'knotd', 'dig']) {
@@ -439,7 +460,13 @@ async function main(): Promise<void> {
       await new Promise((r2) => setTimeout(r2, 200));
     }
 
-    const results: Record<string, unknown> = { names: N, anchor: 'knotd', udpPath, incremental };
+    const results: Record<string, unknown> = {
+      names: N,
+      anchor: 'knotd',
+      udpPath,
+      incremental,
+      autopath,
+    };
     if (only !== 'tcp-abuse') {
       // Warm all three (JIT, caches), then measure alternately.
       for (const p of [podnetPort, dgramPort, knotPort])
