@@ -43,20 +43,21 @@ describe('autopath: real resolvers in a pod (glibc getent, busybox nslookup)', (
       autopath: (await metric('podnet_dns_autopath_answers_total')) - a0,
     };
   };
-  const restartWith = async (autopath: boolean) => {
+  const restartWith = async (autopath: boolean, mode: 'embedded' | 'process' = 'embedded') => {
     await node.kill();
     (node as { config: AgentConfig }).config = {
       ...node.config,
       dns: {
         ip: DNS_IP,
         clusterDomain: 'cluster.local',
-        mode: 'embedded',
+        mode,
         upstreams: [`${UL_IP}:${upstreamPort}`],
         autopath,
       },
     };
     node.logs = '';
     await node.start();
+    if (mode === 'process') return;
     await waitFor(
       async () =>
         (await lookup(['getent', 'hosts', 'web.default.svc.cluster.local'])).out.startsWith('0 '),
@@ -230,4 +231,33 @@ describe('autopath: real resolvers in a pod (glibc getent, busybox nslookup)', (
     expect(r?.on?.out).toBe(r?.off?.out);
     expect(r?.on?.out).toMatch(/^0 203\.0\.113\.82 +STREAM intranet\n/);
   });
+
+  it('process mode: podnet-dns --autopath answers the same walk for the pod', async () => {
+    await restartWith(true, 'process');
+    const dig = async () =>
+      (
+        await net.exec(pod, [
+          'dig',
+          `@${DNS_IP}`,
+          '+tries=1',
+          '+time=3',
+          '+noall',
+          '+answer',
+          'www.example.org.default.svc.cluster.local',
+        ])
+      ).stdout;
+    await waitFor(async () => (await dig()).includes('CNAME'), {
+      timeoutMs: 30_000,
+      what: 'podnet-dns to autopath the pod',
+    });
+    expect(
+      (await dig())
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/\s+/).filter((_, i) => i !== 1)),
+    ).toEqual([
+      ['www.example.org.default.svc.cluster.local.', 'IN', 'CNAME', 'www.example.org.'],
+      ['www.example.org.', 'IN', 'A', '203.0.113.80'],
+    ]);
+  }, 90_000);
 });
