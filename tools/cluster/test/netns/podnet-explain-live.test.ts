@@ -37,7 +37,13 @@ describe('podnet explain --live: the kernel against the model', () => {
         })),
         ...NAMESPACES.flatMap((ns, i) =>
           PODS.map((p, j) =>
-            pod(p, `node${((i + j) % 3) + 1}`, { pod: p }, [{ containerPort: 80 }], ns),
+            pod(
+              p,
+              `node${((i + j) % 3) + 1}`,
+              { pod: p },
+              [{ containerPort: 80 }, { containerPort: 80, protocol: 'UDP' }],
+              ns,
+            ),
           ),
         ),
         // x: isolated for ingress; x/a admits pods b of any namespace on 80
@@ -187,6 +193,32 @@ describe('podnet explain --live: the kernel against the model', () => {
     // past node2's masquerade (fully-random) the probe has a new source port: not traced on node1
     expect(remote!.kernel.dropped).toBeUndefined();
     expect(remote!.kernel.probe.ok).toBe(false);
+  }, 60_000);
+
+  it('traces UDP probes too (the policies admit TCP 80 only into x/a; y reaches z only)', async () => {
+    const udp = (from: string, to: string, family: 4 | 6 = 4): LiveFlow => ({
+      from,
+      to,
+      port: 80,
+      protocol: 'UDP',
+      family,
+    });
+    const results = await liveExplain(cluster, [
+      udp('y/b', 'x/a'),
+      udp('z/b', 'x/a'),
+      udp('z/a', 'y/a'),
+      udp('y/a', 'z/b'),
+      udp('z/a', 'y/a', 6),
+    ]);
+    expect(results.flatMap((r) => r.disagreements)).toEqual([]);
+    expect(results.map((r) => r.kernel.verdict)).toEqual([
+      'deny',
+      'deny',
+      'allow',
+      'allow',
+      'allow',
+    ]);
+    expect(results[1]!.kernel.dropped?.decision.table).toBe('podnet_netpol');
   }, 60_000);
 
   it('reports the disagreement when a netpol rule is deleted behind the agent', async () => {
