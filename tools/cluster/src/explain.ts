@@ -80,7 +80,7 @@ export interface ExplainFlow {
   family?: 4 | 6;
   /**
    * The source's address when FROM is not a pod (a node or `external`): policy is evaluated for
-   * it. Default: a node's address of the flow's family; `external` needs it.
+   * it. Default: the node's address, or the external host's, of the flow's family.
    */
   srcIp?: string;
 }
@@ -341,7 +341,9 @@ function referenceRoute(plan: ClusterPlan, src: NodePlan, ip: string): string | 
  * compiler and resolver), the Service DNAT (@podnet/service-lb's compiled ruleset for the
  * deciding node, followed like the kernel does), the route or tunnel (@podnet/overlay-vxlan's
  * planner for the source node; the kernel's `ip route get` as a cross-check when given) and the
- * verdict of the NetworkPolicies and ClusterNetworkPolicies (@podnet/netpol's evaluator). Pure.
+ * verdict of the NetworkPolicies and ClusterNetworkPolicies (@podnet/netpol's evaluator). A node
+ * or `external` source is evaluated at its address (after the DNAT node's masquerade when the
+ * endpoint lives elsewhere); a node source meets its own Service rules. Pure.
  */
 export function explainFlow(ctx: ExplainContext, flow: ExplainFlow): Explanation {
   const { plan } = ctx;
