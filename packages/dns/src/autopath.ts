@@ -42,6 +42,8 @@ export function podSearchList(
  */
 export class DnsClientIndex {
   private readonly byIp = new Map<string, DnsClient>();
+  /** One search list per namespace, shared by its pods. */
+  private readonly lists = new Map<string, readonly string[]>();
 
   constructor(
     private readonly zone: string,
@@ -56,6 +58,7 @@ export class DnsClientIndex {
   /** Replaces the index with `pods`. */
   reset(pods: Iterable<K8sPod>): void {
     this.byIp.clear();
+    this.lists.clear();
     for (const pod of pods) this.add(pod);
   }
 
@@ -70,7 +73,14 @@ export class DnsClientIndex {
     if (pod.spec?.hostNetwork) return;
     const policy = pod.spec?.dnsPolicy ?? 'ClusterFirst';
     const known = policy === 'ClusterFirst' && pod.spec?.dnsConfig === undefined;
-    const search = known ? podSearchList(ns, this.zone, this.nodeSearch) : null;
+    let search: readonly string[] | null = null;
+    if (known) {
+      search = this.lists.get(ns) ?? null;
+      if (search === null) {
+        search = podSearchList(ns, this.zone, this.nodeSearch);
+        this.lists.set(ns, search);
+      }
+    }
     const ips = new Set<string>();
     if (pod.status?.podIP) ips.add(pod.status.podIP);
     for (const p of pod.status?.podIPs ?? []) if (p?.ip) ips.add(p.ip);

@@ -236,7 +236,11 @@ export class DnsServer {
    * watches are released only after it has seen them.
    */
   setAnswerHook(hook: DnsAnswerHook | null): void {
+    const indexed = this.autopath || this.hook !== null;
     this.hook = hook;
+    // the pods are indexed only while something needs them: catch up from a kept source
+    const source = this.live?.current;
+    if (hook && !indexed && source) this.clients.reset(source.list('Pod'));
   }
 
   /** Whether autopath is on (see {@link DnsServerOptions.autopath}). */

@@ -171,6 +171,36 @@ describe('DnsServer answer hook', () => {
     expect(server.metrics.answerHookCalls).toBe(3);
   });
 
+  it('a hook set after an update from a source still knows the pods', async () => {
+    const objects = {
+      Namespace: state.namespaces,
+      Service: [],
+      EndpointSlice: [],
+      Pod: state.pods,
+    } as Record<string, unknown[]>;
+    const source = {
+      get: () => undefined,
+      list: (kind: string) => objects[kind] ?? [],
+    } as unknown as Parameters<DnsServer['update']>[0];
+    const server = new DnsServer({ upstreams: [upstream.address] });
+    server.update(source);
+    expect(server.client('10.244.0.10')).toBeUndefined();
+    const seen: string[] = [];
+    server.setAnswerHook({
+      watches: () => true,
+      onAnswer: async (client) => {
+        seen.push(`${client.namespace}/${client.name}`);
+      },
+    });
+    expect(server.client('10.244.0.10')?.namespace).toBe('default');
+    await server.handle(
+      encodeQuery({ id: 1, name: 'api.example.com', type: 'A' }),
+      'udp',
+      '10.244.0.10',
+    );
+    expect(seen).toEqual(['default/web']);
+  });
+
   it('releases the answer when the hook fails, and counts the failure', async () => {
     const server = new DnsServer({
       upstreams: [upstream.address],
