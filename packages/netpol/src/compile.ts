@@ -222,6 +222,15 @@ function cmp(a: string, b: string): number {
 }
 
 /**
+ * IPv6 neighbour discovery from a pod to its node (solicitations and advertisements, and router
+ * solicitation; never a router advertisement): link-local plumbing that no policy selects, as
+ * ARP is for IPv4. Without it a pod whose egress is isolated cannot answer its node's neighbour
+ * solicitations, and so stops receiving anything over IPv6.
+ */
+const ND_TO_NODE =
+  'icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } accept';
+
+/**
  * Incremental compiler from cluster state to podnet's nftables table. Pure (no I/O): mutate it
  * with `upsert*`/`delete*`, read the full {@link Ruleset} with {@link NetpolCompiler.ruleset}, and
  * take the nft script that moves the kernel from the last taken state to the current one with
@@ -300,7 +309,7 @@ export class NetpolCompiler {
     this.putChain({
       name: 'egress_local',
       hook: { hook: 'input', priority: this.priority - 1 },
-      rules: dispatch('eg'),
+      rules: [ND_TO_NODE, ...dispatch('eg')],
     });
   }
 
@@ -872,7 +881,7 @@ export class NetpolCompiler {
     this.putChain({
       name: 'audit_eg_local',
       hook: { hook: 'input', priority: p + 1 },
-      rules: dispatch('eg'),
+      rules: [ND_TO_NODE, ...dispatch('eg')],
     });
   }
 

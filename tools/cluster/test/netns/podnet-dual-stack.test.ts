@@ -151,4 +151,30 @@ describe('a dual-stack cluster on the podnet network', () => {
     const ok = await cluster.explain('client', 'web-3', 80, 'TCP', 6);
     expect(ok.verdict).toBe('allow');
   });
+
+  it("a pod whose egress is isolated still answers its node's neighbour discovery over IPv6", async () => {
+    await cluster.apply(
+      manifestObjects([
+        pod('iso', 'node2', { role: 'iso' }),
+        {
+          apiVersion: 'networking.k8s.io/v1',
+          kind: 'NetworkPolicy',
+          metadata: { name: 'iso-egress-to-web', namespace: 'default' },
+          spec: {
+            podSelector: { matchLabels: { role: 'iso' } },
+            policyTypes: ['Egress'],
+            egress: [{ to: [{ podSelector: { matchLabels: { app: 'web' } } }] }],
+          },
+        },
+      ]),
+    );
+    // the policy is in force: iso may not open connections to the client
+    await probeUntil('iso', 'client', 80, false);
+    // the node forgets every neighbour, so reaching iso needs a fresh solicitation, which iso
+    // answers through the node's input hook, where its egress isolation applies
+    const flushed = await cluster.exec('node2', ['ip', '-6', 'neigh', 'flush', 'all']);
+    expect(flushed.code, flushed.stderr).toBe(0);
+    const r = await probeUntil('client', 'iso', 80, true);
+    expect(r.reply).toBe(`iso ${cluster.targetHost('client', 6)}`);
+  });
 });
