@@ -7,7 +7,7 @@ import {
   type Service,
 } from '@podnet/cluster-state';
 import { compileZone, resolve as resolveDns } from '@podnet/dns';
-import { evaluate } from '@podnet/netpol';
+import { evaluate, formatPolicyRef } from '@podnet/netpol';
 import { type OverlayPlan, type PeerNode, planOverlay } from '@podnet/overlay-vxlan';
 import {
   compileServices,
@@ -65,6 +65,12 @@ export interface PolicyVerdict {
   src: string;
   verdict: 'allow' | 'deny';
   summary: string;
+  /**
+   * Audited policies (`podnet.io/enforcement: audit`) that select either end: listed apart, as
+   * they never change `verdict`; `verdict` here is what they would make it, and `wouldDrop` says
+   * the flow is logged as `would-drop`.
+   */
+  audit?: { policies: string[]; verdict: 'allow' | 'deny'; wouldDrop: boolean };
 }
 
 /** A flow to explain. `to` is a pod (`ns/name` or unique name), an IP or a DNS name. */
@@ -477,18 +483,29 @@ export function explainFlow(ctx: ExplainContext, flow: ExplainFlow): Explanation
       port: t.port,
     });
     if (e.verdict === 'deny') verdict = 'deny';
+    const audit = e.audit && {
+      policies: e.audit.policies.map(formatPolicyRef),
+      verdict: e.audit.verdict,
+      wouldDrop: e.audit.wouldDrop,
+    };
     policies.push({
       ip: t.ip,
       port: t.port,
       src: from,
       verdict: e.verdict,
       summary: e.explanation.summary,
+      ...(audit ? { audit } : {}),
     });
     const masq = !src && from !== srcAddr ? ` (from ${from}: masqueraded by ${dnat?.node})` : '';
     steps.push({
       kind: 'policy',
       detail: `${hostPort(t.ip, t.port)} ${e.verdict}${masq}: ${e.explanation.summary}`,
     });
+    if (audit)
+      steps.push({
+        kind: 'policy',
+        detail: `${hostPort(t.ip, t.port)} audited, never dropped: ${audit.policies.join(', ')}; enforced they would ${audit.verdict}${audit.wouldDrop ? ' (logged as would-drop)' : ''}`,
+      });
   }
   return { steps, verdict, ...extra, policies };
 }

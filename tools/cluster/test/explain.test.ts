@@ -498,4 +498,28 @@ describe('explainFlow with ClusterNetworkPolicies', () => {
       explainFlow(ctx, { from: 'client', to: 'web-1', port: 8080, protocol: 'TCP' }).verdict,
     ).toBe('allow');
   });
+
+  it('the same Deny audited (podnet.io/enforcement: audit) allows, and is listed apart as would-drop', () => {
+    const audited = {
+      ...deny,
+      metadata: { ...deny.metadata, annotations: { 'podnet.io/enforcement': 'audit' } },
+    };
+    const withCnp = appliedObjects(plan, [audited]);
+    const e = explainFlow(
+      { ...ctx, objects: { ...objects, clusterNetworkPolicies: withCnp.clusterNetworkPolicies } },
+      { from: 'client', to: 'web-1', port: 8080, protocol: 'TCP' },
+    );
+    expect(e.verdict).toBe('allow');
+    expect(e.policies?.[0]?.audit).toEqual({
+      policies: ['ClusterNetworkPolicy no-client-to-web (Admin tier, priority 10)'],
+      verdict: 'deny',
+      wouldDrop: true,
+    });
+    expect(e.steps.at(-1)!.detail).toBe(
+      `${e.policies![0]!.ip}:8080 audited, never dropped: ClusterNetworkPolicy no-client-to-web (Admin tier, priority 10); enforced they would deny (logged as would-drop)`,
+    );
+    // no audited policy selects the flow: nothing listed
+    const plain = explainFlow(ctx, { from: 'client', to: 'web-1', port: 8080, protocol: 'TCP' });
+    expect(plain.policies?.[0]?.audit).toBeUndefined();
+  });
 });
