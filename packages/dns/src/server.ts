@@ -171,6 +171,8 @@ export class DnsServer {
   private readonly clients: DnsClientIndex;
   private hook: DnsAnswerHook | null;
   private readonly defaultTtl: number;
+  /** Set when the last {@link answerQuery} answered on the prepared fast path. */
+  private fastAnswered = false;
 
   constructor(options: DnsServerOptions = {}) {
     this.zoneOptions = {
@@ -368,11 +370,13 @@ export class DnsServer {
     source?: string | Uint8Array,
   ): Uint8Array | null | Promise<Uint8Array | null> {
     const hook = this.hook;
-    if ((hook === null && !this.autopath) || source === undefined)
-      return this.answerQuery(msg, transport, alloc, undefined, false);
+    if (hook === null || source === undefined)
+      return this.answerQuery(msg, transport, alloc, this.autopath ? source : undefined, false);
     const ip = typeof source === 'string' ? plainIp(source) : sockaddrIp(source);
+    this.fastAnswered = false;
     const out = this.answerQuery(msg, transport, alloc, ip, false);
-    if (hook === null || ip === undefined || out === null || !hook.watches(ip)) return out;
+    // the fast path answers only RRsets of the zone itself: nothing for the hook
+    if (this.fastAnswered || ip === undefined || out === null || !hook.watches(ip)) return out;
     if (out instanceof Promise) return out.then((r) => r && this.runHook(hook, ip, r));
     return this.runHook(hook, ip, out.slice());
   }
@@ -411,7 +415,7 @@ export class DnsServer {
     msg: Uint8Array,
     transport: 'udp' | 'tcp',
     alloc: (size: number) => Uint8Array,
-    source: string | undefined,
+    source: string | Uint8Array | undefined,
     internal: boolean,
   ): Uint8Array | null | Promise<Uint8Array | null> {
     const started = internal ? -1 : this.batching ? this.batchStart : performance.now();
@@ -420,6 +424,7 @@ export class DnsServer {
       const fast = prepared.fastResponse(msg, transport === 'udp', alloc);
       if (fast !== null) {
         if (!internal) this.metrics.request(transport, prepared.fastQtype);
+        this.fastAnswered = true;
         return this.done(fast, started);
       }
     }
@@ -497,11 +502,13 @@ export class DnsServer {
     msg: Uint8Array,
     q: ParsedQuery,
     nxdomain: Uint8Array,
-    source: string,
+    source: string | Uint8Array,
     limit: number,
     started: number,
   ): Promise<Uint8Array> | null {
-    const search = this.clients.get(source)?.search;
+    // the sender's address is decoded only here, for NXDOMAIN answers
+    const ip = typeof source === 'string' ? plainIp(source) : sockaddrIp(source);
+    const search = ip === undefined ? undefined : this.clients.get(ip)?.search;
     if (!search) return null;
     const asked = readName(msg, 12).name;
     const names = autopathCandidates(asked, search);
