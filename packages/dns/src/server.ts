@@ -311,10 +311,12 @@ export class DnsServer {
     this.live = null;
     if (changed && live?.current === state && prepared) {
       try {
+        // read before the patch iterates the keys (they may be a one-shot iterable)
+        const podsChanged = mayHaveKeys(changed.pods);
         const patch = live.patch(state, changed, serial);
         prepared.patch(patch.zone, patch.names);
         this.live = live;
-        if (changed.pods && !isEmpty(changed.pods)) this.indexClients(state.list('Pod'));
+        if (podsChanged) this.indexClients(state.list('Pod'));
         this.metrics.zoneUpdates.patch++;
         this.skipped = patch.zone.skipped;
         return this.skipped;
@@ -1130,8 +1132,11 @@ function isSource(state: ClusterDnsState | DnsObjectSource): state is DnsObjectS
   return typeof s.get === 'function' && typeof s.list === 'function';
 }
 
-function isEmpty(keys: Iterable<string>): boolean {
-  for (const _ of keys) return false;
+/** False only for keys known to be none (an empty array or set, or none given). */
+function mayHaveKeys(keys: Iterable<string> | undefined): boolean {
+  if (keys === undefined) return false;
+  if (Array.isArray(keys)) return keys.length > 0;
+  if (keys instanceof Set) return keys.size > 0;
   return true;
 }
 

@@ -329,6 +329,36 @@ describe('DnsServer autopath', () => {
     expect(server.renderMetrics()).toContain('podnet_dns_autopath_answers_total 1');
   });
 
+  it('knows a pod added by a patch update from a source', async () => {
+    const objects: Record<string, unknown[]> = {
+      Namespace: state.namespaces,
+      Service: state.services,
+      EndpointSlice: [],
+      Pod: [],
+    };
+    const source = {
+      get: (kind: string, key: string) =>
+        objects[kind]?.find(
+          (o) =>
+            `${(o as K8sPod).metadata?.namespace}/${(o as K8sPod).metadata?.name}` === key ||
+            (o as K8sPod).metadata?.name === key,
+        ),
+      list: (kind: string) => objects[kind] ?? [],
+    } as unknown as Parameters<DnsServer['update']>[0];
+    const server = new DnsServer({ upstreams: [upstream.address], autopath: true, cache: false });
+    server.update(source);
+    expect(server.client('10.244.0.11')).toBeUndefined();
+    objects.Pod = [pods[1] as K8sPod];
+    server.update(source, { pods: ['shop/cart'] });
+    expect(server.metrics.zoneUpdates.patch).toBe(1);
+    expect(server.client('10.244.0.11')?.namespace).toBe('shop');
+    const got = await ask(server, 'example.com.shop.svc.cluster.local', 'A', '10.244.0.11');
+    expect(got.answers).toEqual([
+      'example.com.shop.svc.cluster.local CNAME 60 example.com',
+      'example.com A 60 192.0.2.7',
+    ]);
+  });
+
   it('refuses a bad setting, naming the field', () => {
     expect(() => new DnsServer({ autopath: 'yes' as unknown as boolean })).toThrow(/autopath/);
     expect(() => new DnsServer({ searchDomains: ['bad domain'] })).toThrow(/searchDomains/);
