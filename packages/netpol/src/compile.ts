@@ -4,6 +4,13 @@ import { cidrMinus, familyOf } from './cidr.js';
 import { cnpPeerKnown, cnpRules, npRules, policyTypesOf, sortClusterPolicies } from './evaluate.js';
 import { nameOf, namespaceOf } from './keys.js';
 import { fqdnSetNames } from './fqdn.js';
+import {
+  type LogRateLimit,
+  type LogRateLimitSpec,
+  limitedLogRules,
+  logRateLimitDecls,
+  logRateLimitSpec,
+} from './log-limit.js';
 import { encodeLogPrefix, type LogPrefixInfo } from './log-prefix.js';
 import { matchesSelector, selectorKey } from './selectors.js';
 import {
@@ -51,6 +58,12 @@ export interface CompileOptions {
    * `podnet.io/log-allowed: "true"` has its accepted flows logged either way).
    */
   logAccepted?: boolean;
+  /**
+   * Rate limit on the log records, node-wide, in the kernel (see {@link LogRateLimit}): a storm of
+   * denied packets cannot flood the reader. Packets over it keep their verdict, unlogged, and are
+   * counted in the table's `log_limited` counter. Default: no limit (the node agent sets one).
+   */
+  logRateLimit?: LogRateLimit | false;
   /** Priority of the `forward`/`input` base chains (egress runs at `priority - 1`). Default 0. */
   priority?: number;
 }
@@ -87,6 +100,8 @@ export interface Ruleset {
   sets: NftSetSpec[];
   maps: NftMapSpec[];
   chains: NftChainSpec[];
+  /** The log rate limit and its counter, when one is configured. */
+  logLimit?: LogRateLimitSpec;
 }
 
 type Fam = 4 | 6;
@@ -242,6 +257,7 @@ export class NetpolCompiler {
   readonly nodeName?: string;
   private readonly logMode: VerdictLogMode;
   private readonly logAccepted: boolean;
+  private readonly logLimit?: LogRateLimitSpec;
   private readonly priority: number;
 
   private readonly nsLabels = new Map<string, Labels>();
@@ -281,6 +297,7 @@ export class NetpolCompiler {
     this.logMode = options.log === undefined ? { group: 100 } : options.log;
     if (typeof this.logMode === 'object') assertInt(this.logMode.group, 0, 65535, 'nflog group');
     this.logAccepted = options.logAccepted ?? false;
+    if (options.logRateLimit) this.logLimit = logRateLimitSpec(options.logRateLimit);
     this.priority = assertInt(options.priority ?? 0, -400, 400, 'chain priority');
     this.initBase();
   }
@@ -408,6 +425,11 @@ export class NetpolCompiler {
     return this.logMode === 'kernel'
       ? `log prefix "${prefix}" `
       : `log group ${this.logMode.group} snaplen 96 queue-threshold 1 prefix "${prefix}" `;
+  }
+
+  /** The rule(s) of one logged verdict: with a rate limit, a second counts what it suppressed. */
+  private logged(match: string, info: LogPrefixInfo, verdict: string): string[] {
+    return limitedLogRules(match, this.logStmt(info), verdict, this.logLimit);
   }
 
   // ---- selectors and address sets ---------------------------------------------------------
@@ -662,7 +684,7 @@ export class NetpolCompiler {
             })
           : '';
         for (const m of this.combine(peerM, portM)) {
-          rules.push(`${m} ${log}accept`.trim().replace(/\s+/g, ' '));
+          rules.push(...limitedLogRules(m, log, 'accept', this.logLimit));
           quietRules.push(`${m} accept`.trim());
         }
       });
@@ -913,15 +935,13 @@ export class NetpolCompiler {
           ruleName: r.ruleName,
         };
         const logAccept = !audit && (this.logAccepted || logsAllowed(c.cnp));
-        const verdict =
-          r.action === 'Accept'
-            ? `${logAccept ? this.logStmt({ ...info, verdict: 'accept' }) : ''}accept`
-            : r.action === 'Deny'
-              ? audit
-                ? `${this.logStmt({ ...info, verdict: 'would-drop' })}accept`
-                : `${this.logStmt({ ...info, verdict: 'drop' })}drop`
-              : passVerdict;
-        out.push(`${r.match} ${verdict}`.trim());
+        if (r.action === 'Accept' && logAccept)
+          out.push(...this.logged(r.match, { ...info, verdict: 'accept' }, 'accept'));
+        else if (r.action === 'Deny' && audit)
+          out.push(...this.logged(r.match, { ...info, verdict: 'would-drop' }, 'accept'));
+        else if (r.action === 'Deny')
+          out.push(...this.logged(r.match, { ...info, verdict: 'drop' }, 'drop'));
+        else out.push(`${r.match} ${r.action === 'Accept' ? 'accept' : passVerdict}`.trim());
       }
     }
     return out;
@@ -969,11 +989,19 @@ export class NetpolCompiler {
         const audited = e.nps.filter((k) => this.nps.get(k)?.audit);
         const policies = audited.length > 0 ? audited : e.nps;
         rules.push(
-          `${this.logStmt({ verdict: 'would-drop', direction: dir, kind: 'np', policies, more: 0 })}accept`,
+          ...this.logged(
+            '',
+            { verdict: 'would-drop', direction: dir, kind: 'np', policies, more: 0 },
+            'accept',
+          ),
         );
       } else {
         rules.push(
-          `${this.logStmt({ verdict: 'drop', direction: dir, kind: 'np', policies: e.nps, more: 0 })}drop`.trim(),
+          ...this.logged(
+            '',
+            { verdict: 'drop', direction: dir, kind: 'np', policies: e.nps, more: 0 },
+            'drop',
+          ),
         );
       }
     } else {
@@ -1247,6 +1275,7 @@ export class NetpolCompiler {
         elements: [...m.elements],
       })),
       chains: [...this.chainModel.values()].map((c) => ({ ...c, rules: [...c.rules] })),
+      ...(this.logLimit ? { logLimit: { ...this.logLimit } } : {}),
     };
   }
 
@@ -1415,6 +1444,7 @@ export function renderRuleset(rs: Ruleset, replace = true): string {
   const t = `${rs.family} ${rs.table}`;
   const out: string[] = [`add table ${t}`];
   if (replace) out.push(`delete table ${t}`, `add table ${t}`);
+  if (rs.logLimit) out.push(...logRateLimitDecls(t, rs.logLimit));
   for (const s of rs.sets)
     out.push(...setDecl(t, s.name, s.type, s.interval, s.elements, s.timeout));
   for (const m of rs.maps) out.push(`add map ${t} ${m.name} { type ${m.type}; }`);

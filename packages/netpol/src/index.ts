@@ -88,6 +88,17 @@ export {
   type LogVerdict,
 } from './log-prefix.js';
 export {
+  LOG_LIMITED_COUNTER,
+  LOG_RATE_LIMIT,
+  limitedLogRules,
+  logLimitedCounterArgs,
+  logRateLimitDecls,
+  logRateLimitSpec,
+  parseLogLimitedCounter,
+  type LogRateLimit,
+  type LogRateLimitSpec,
+} from './log-limit.js';
+export {
   ENFORCEMENT_ANNOTATION,
   ENFORCEMENT_MODES,
   LOG_ALLOWED_ANNOTATION,
