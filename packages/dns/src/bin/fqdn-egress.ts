@@ -11,7 +11,7 @@ export interface FqdnEgress {
 }
 
 /**
- * Loads `@podnet/netpol` and `@podnet/host` (optional peers: only podnet-dns with
+ * Loads `@podnet/netpol` (an optional peer) and `@podnet/host` (only podnet-dns with
  * `--fqdn-egress` needs them) and returns the hook that fills the policy sets through one
  * long-lived `nft -i` session in this process's network namespace.
  */
