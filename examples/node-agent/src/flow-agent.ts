@@ -2,8 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClusterStore } from '@podnet/cluster-state';
 import type { NetnsTarget } from '@podnet/host';
 import type { CompileOptions } from '@podnet/netpol';
-import type { FlowConfig } from './flow-config.js';
+import { DEFAULT_LOG_RATE_LIMIT, type FlowConfig } from './flow-config.js';
 import { FlowCapture } from './flow-capture.js';
+import { RateLimitedPoller } from './flow-limit.js';
 import { FLOWS_PATH, serveFlowStream } from './flow-http.js';
 import { FlowIndex } from './flow-index.js';
 import { FlowRecorder } from './flows.js';
@@ -22,6 +23,8 @@ export class AgentFlows {
   readonly index = new FlowIndex();
   readonly recorder: FlowRecorder;
   private readonly capture: FlowCapture;
+  /** Reads the kernel's count of rate-limited records (absent with `logRateLimit: false`). */
+  readonly rateLimited?: RateLimitedPoller;
   private unsubscribe?: () => void;
 
   constructor(
@@ -43,6 +46,18 @@ export class AgentFlows {
       log,
       ...(netns ? { netns } : {}),
     });
+    if (this.logRateLimit)
+      this.rateLimited = new RateLimitedPoller({
+        recorder: this.recorder,
+        log,
+        ...(netns ? { netns } : {}),
+      });
+  }
+
+  /** The kernel's limit on log records (`false`: none). */
+  get logRateLimit(): { rate: number; burst?: number } | false {
+    const l = this.config.logRateLimit;
+    return l === undefined ? { ...DEFAULT_LOG_RATE_LIMIT } : l === false ? false : { ...l };
   }
 
   /** The NFLOG group. */
@@ -51,8 +66,12 @@ export class AgentFlows {
   }
 
   /** What the policy compiler needs: where to log, and whether every allowed flow is logged. */
-  get compileOptions(): Pick<CompileOptions, 'log' | 'logAccepted'> {
-    return { log: { group: this.group }, logAccepted: this.config.logAllowed ?? false };
+  get compileOptions(): Pick<CompileOptions, 'log' | 'logAccepted' | 'logRateLimit'> {
+    return {
+      log: { group: this.group },
+      logAccepted: this.config.logAllowed ?? false,
+      logRateLimit: this.logRateLimit,
+    };
   }
 
   /** The HTTP routes (`/flows`). */
@@ -65,14 +84,16 @@ export class AgentFlows {
     this.unsubscribe = store.subscribe((b) => this.index.apply(b.deltas));
   }
 
-  /** Starts the NFLOG capture. */
+  /** Starts the NFLOG capture and the reading of the rate-limited count. */
   start(): Promise<void> {
+    this.rateLimited?.start();
     return this.capture.start();
   }
 
   /** Stops the capture and the store subscription. */
   async stop(): Promise<void> {
     this.unsubscribe?.();
+    await this.rateLimited?.stop();
     await this.capture.stop();
   }
 

@@ -15,7 +15,17 @@ export interface FlowConfig {
   readonly sampleAllowed?: number;
   /** Distinct policies with their own metric labels, 1 to 10 000 (default 100; then `other`). */
   readonly maxPolicyLabels?: number;
+  /**
+   * Node-wide limit on verdict log records, in the kernel (default
+   * {@link DEFAULT_LOG_RATE_LIMIT}: 1000 records/s, bursts of 1000): a storm of denied packets
+   * cannot flood the capture and slow allowed traffic. Packets over it keep their verdict and are
+   * counted as `rate-limited` lost records. `false`: no limit.
+   */
+  readonly logRateLimit?: { readonly rate: number; readonly burst?: number } | false;
 }
+
+/** The default of `flows.logRateLimit`. */
+export const DEFAULT_LOG_RATE_LIMIT = { rate: 1000, burst: 1000 } as const;
 
 const KEYS = [
   'enabled',
@@ -24,6 +34,7 @@ const KEYS = [
   'logAllowed',
   'sampleAllowed',
   'maxPolicyLabels',
+  'logRateLimit',
 ] as const;
 
 function fail(path: string, why: string): never {
@@ -61,5 +72,21 @@ export function parseFlowConfig(v: unknown): FlowConfig {
   }
   if (o.maxPolicyLabels !== undefined)
     out.maxPolicyLabels = int(o.maxPolicyLabels, 'flows.maxPolicyLabels', 1, 10_000);
+  if (o.logRateLimit !== undefined) out.logRateLimit = logRateLimit(o.logRateLimit);
   return out;
+}
+
+function logRateLimit(v: unknown): FlowConfig['logRateLimit'] {
+  const path = 'flows.logRateLimit';
+  if (v === false) return false;
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    fail(path, `want { rate, burst? } or false, got ${JSON.stringify(v)}`);
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o))
+    if (k !== 'rate' && k !== 'burst') fail(`${path}.${k}`, 'unknown field');
+  if (o.rate === undefined) fail(`${path}.rate`, 'required');
+  const rate = int(o.rate, `${path}.rate`, 1, 1_000_000);
+  return o.burst === undefined
+    ? { rate }
+    : { rate, burst: int(o.burst, `${path}.burst`, 1, 1_000_000) };
 }

@@ -33,6 +33,14 @@ export interface FlowRecord {
   summary: string;
 }
 
+/** Why records never reached a reader (see {@link FlowLoss}). */
+export type FlowLossReason =
+  | 'slow-reader'
+  | 'reader-restart'
+  | 'undecodable'
+  | 'kernel'
+  | 'rate-limited';
+
 /** Records that never reached a reader, and why. */
 export interface FlowLoss {
   type: 'lost';
@@ -45,9 +53,11 @@ export interface FlowLoss {
    * `slow-reader`: the ring buffer overwrote records this reader had not read yet;
    * `reader-restart`: the NFLOG capture stopped and was restarted (records in between are gone);
    * `undecodable`: NFLOG records the decoder could not read;
-   * `kernel`: records the kernel could not queue to the capture's NFLOG socket (buffer full).
+   * `kernel`: records the kernel could not queue to the capture's NFLOG socket (buffer full);
+   * `rate-limited`: records the kernel's log rate limit suppressed (`flows.logRateLimit`; the
+   * packets kept their verdict; counted by the policy table's `log_limited` counter).
    */
-  reason: 'slow-reader' | 'reader-restart' | 'undecodable' | 'kernel';
+  reason: FlowLossReason;
   message: string;
 }
 
@@ -124,6 +134,7 @@ export class FlowRecorder {
     readerRestarts: 0,
     undecodable: 0,
     lostKernel: 0,
+    rateLimited: 0,
   };
 
   constructor(options: FlowRecorderOptions) {
@@ -204,13 +215,10 @@ export class FlowRecorder {
   }
 
   /** Records a loss the reader side saw (a capture restart, undecodable input). */
-  addLoss(
-    reason: 'reader-restart' | 'undecodable' | 'kernel',
-    count: number,
-    message: string,
-  ): void {
+  addLoss(reason: Exclude<FlowLossReason, 'slow-reader'>, count: number, message: string): void {
     if (reason === 'reader-restart') this.stats.readerRestarts++;
     else if (reason === 'kernel') this.stats.lostKernel += count;
+    else if (reason === 'rate-limited') this.stats.rateLimited += count;
     else this.stats.undecodable += count;
     this.append({
       type: 'lost',
@@ -311,12 +319,13 @@ export class FlowRecorder {
       },
       {
         name: 'podnet_flow_records_lost_total',
-        help: 'Flow records readers never got: dropped by the kernel before the capture read them (kernel: its NFLOG socket buffer was full), overwritten in the ring before a streaming reader read them (slow-reader), or NFLOG input that could not be decoded.',
+        help: 'Flow records readers never got: dropped by the kernel before the capture read them (kernel: its NFLOG socket buffer was full), overwritten in the ring before a streaming reader read them (slow-reader), NFLOG input that could not be decoded, or suppressed by the log rate limit in the kernel (rate-limited; the packets kept their verdict).',
         type: 'counter',
         samples: [
           { labels: { reason: 'kernel' }, value: this.stats.lostKernel },
           { labels: { reason: 'slow-reader' }, value: this.stats.lostSlowReader },
           { labels: { reason: 'undecodable' }, value: this.stats.undecodable },
+          { labels: { reason: 'rate-limited' }, value: this.stats.rateLimited },
         ],
       },
       {

@@ -1,0 +1,99 @@
+import { Host, type NetnsTarget } from '@podnet/host';
+import { logLimitedCounterArgs, parseLogLimitedCounter } from '@podnet/netpol';
+import type { FlowRecorder } from './flows.js';
+import type { Logger } from './log.js';
+
+/**
+ * Turns successive readings of the kernel's `log_limited` counter into newly suppressed record
+ * counts. Pure. The counter restarts from 0 when the policy table is rebuilt (a full apply):
+ * a reading below the last one counts from 0 again, so nothing counted is counted twice.
+ */
+export class RateLimitedAccount {
+  private last: number | undefined;
+  /** Records suppressed so far (sum of every {@link RateLimitedAccount.observe} result). */
+  total = 0;
+
+  /** The records suppressed since the last reading (`undefined`: no counter, nothing new). */
+  observe(value: number | undefined): number {
+    if (value === undefined) return 0;
+    const base = this.last === undefined || value < this.last ? 0 : this.last;
+    this.last = value;
+    const n = value - base;
+    this.total += n;
+    return n;
+  }
+}
+
+/** Options of {@link RateLimitedPoller}. */
+export interface RateLimitedPollerOptions {
+  recorder: FlowRecorder;
+  log: Logger;
+  /** The node's network namespace (default: the agent's own). */
+  netns?: NetnsTarget;
+  /** The policy table (default `podnet_netpol`). */
+  table?: string;
+  /** How often the counter is read, one `nft` process per read. Default 1000 ms. */
+  intervalMs?: number;
+  /** Reads the counter's JSON (tests); default `nft -j list counter inet TABLE log_limited`. */
+  read?: () => Promise<string>;
+}
+
+/**
+ * Reads the kernel's count of rate-limited verdict log records every second (one `nft -j list
+ * counter`, whatever the number of policies) and puts what is new in the flow stream as a
+ * `rate-limited` loss, so a suppressed record is never silent.
+ */
+export class RateLimitedPoller {
+  readonly account = new RateLimitedAccount();
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private warned = false;
+
+  constructor(private readonly options: RateLimitedPollerOptions) {}
+
+  /** Reads the counter once and records what is new. Never throws. */
+  poll(): Promise<void> {
+    this.running ??= this.pollOnce().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async pollOnce(): Promise<void> {
+    const o = this.options;
+    const table = o.table ?? 'podnet_netpol';
+    let text: string;
+    try {
+      text = await (o.read
+        ? o.read()
+        : new Host(o.netns ? { netns: o.netns } : {}).nft(logLimitedCounterArgs(table)));
+    } catch (e) {
+      // before the first policy apply the table (and its counter) is not there yet
+      if (!this.warned)
+        o.log.debug('log rate limit counter not readable yet', { error: String(e) });
+      this.warned = true;
+      return;
+    }
+    const n = this.account.observe(parseLogLimitedCounter(text, table));
+    if (n > 0)
+      o.recorder.addLoss(
+        'rate-limited',
+        n,
+        `${n} verdict log records suppressed by the log rate limit (flows.logRateLimit); the packets kept their verdict`,
+      );
+  }
+
+  /** Starts reading every `intervalMs`. */
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.poll(), this.options.intervalMs ?? 1000);
+    this.timer.unref();
+  }
+
+  /** Stops, after a last read. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.poll();
+  }
+}

@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { AgentFlows } from '../src/flow-agent.js';
+import { DEFAULT_LOG_RATE_LIMIT, parseFlowConfig } from '../src/flow-config.js';
+import { FlowIndex } from '../src/flow-index.js';
+import { RateLimitedAccount, RateLimitedPoller } from '../src/flow-limit.js';
+import { type FlowEvent, FlowRecorder } from '../src/flows.js';
+import { createLogger } from '../src/log.js';
+
+const quiet = createLogger({ write: () => {} });
+
+const counterJson = (packets: number, table = 'podnet_netpol') =>
+  JSON.stringify({
+    nftables: [
+      { metainfo: { version: '1.0.6' } },
+      { counter: { family: 'inet', name: 'log_limited', table, handle: 3, packets, bytes: 0 } },
+    ],
+  });
+
+describe('RateLimitedAccount', () => {
+  it.each([
+    { what: 'first reading counts whole', readings: [40], news: [40], total: 40 },
+    { what: 'increments', readings: [0, 10, 25, 25], news: [0, 10, 15, 0], total: 25 },
+    {
+      what: 'a table rebuild resets the counter: counted from 0 again',
+      readings: [100, 130, 5, 20],
+      news: [100, 30, 5, 15],
+      total: 150,
+    },
+    { what: 'no counter (no table yet)', readings: [undefined, 7], news: [0, 7], total: 7 },
+  ])('$what', ({ readings, news, total }) => {
+    const a = new RateLimitedAccount();
+    expect(readings.map((r) => a.observe(r))).toEqual(news);
+    expect(a.total).toBe(total);
+  });
+});
+
+describe('RateLimitedPoller: counter → lost records', () => {
+  function setup(values: (number | Error)[]) {
+    const recorder = new FlowRecorder({ node: 'node1', index: new FlowIndex() });
+    const cursor = recorder.cursor();
+    let k = 0;
+    const poller = new RateLimitedPoller({
+      recorder,
+      log: quiet,
+      read: async () => {
+        const v = values[Math.min(k++, values.length - 1)] as number | Error;
+        if (v instanceof Error) throw v;
+        return counterJson(v);
+      },
+    });
+    return { recorder, cursor, poller };
+  }
+
+  it('puts each new count in the stream as a rate-limited loss and in the metric', async () => {
+    const { recorder, cursor, poller } = setup([
+      new Error('No such file or directory'),
+      1200,
+      1200,
+      9000,
+    ]);
+    for (let i = 0; i < 4; i++) await poller.poll();
+    const events = recorder.read(cursor) as FlowEvent[];
+    const lost = events.filter((e) => e.type === 'lost');
+    expect(lost.map((e) => (e.type === 'lost' ? [e.reason, e.count] : []))).toEqual([
+      ['rate-limited', 1200],
+      ['rate-limited', 7800],
+    ]);
+    expect(lost[0]?.type === 'lost' && lost[0].message).toMatch(/kept their verdict/);
+    const fam = recorder.metricFamilies().find((f) => f.name === 'podnet_flow_records_lost_total');
+    expect(fam?.samples).toContainEqual({ labels: { reason: 'rate-limited' }, value: 9000 });
+    expect(recorder.stats.rateLimited).toBe(9000);
+  });
+
+  it('counts nothing from another table or from an unreadable answer', async () => {
+    const recorder = new FlowRecorder({ node: 'n', index: new FlowIndex() });
+    const answers = [counterJson(50, 'other'), 'not json', counterJson(3)];
+    let k = 0;
+    const poller = new RateLimitedPoller({
+      recorder,
+      log: quiet,
+      read: async () => answers[k++] as string,
+    });
+    for (let i = 0; i < 3; i++) await poller.poll();
+    expect(recorder.stats.rateLimited).toBe(3);
+  });
+
+  it('stop() reads one last time', async () => {
+    const { recorder, poller } = setup([4, 11]);
+    await poller.poll();
+    await poller.stop();
+    expect(recorder.stats.rateLimited).toBe(11);
+  });
+});
+
+describe('flows.logRateLimit', () => {
+  it('defaults to 1000/s and reaches the policy compiler; false turns it off', () => {
+    const on = new AgentFlows({}, 'n', quiet);
+    expect(on.compileOptions.logRateLimit).toEqual({ ...DEFAULT_LOG_RATE_LIMIT });
+    expect(on.rateLimited).toBeDefined();
+    const set = new AgentFlows({ logRateLimit: { rate: 50, burst: 10 } }, 'n', quiet);
+    expect(set.compileOptions.logRateLimit).toEqual({ rate: 50, burst: 10 });
+    const off = new AgentFlows({ logRateLimit: false }, 'n', quiet);
+    expect(off.compileOptions.logRateLimit).toBe(false);
+    expect(off.rateLimited).toBeUndefined();
+  });
+
+  it.each([
+    [{ logRateLimit: { rate: 200 } }, { logRateLimit: { rate: 200 } }],
+    [{ logRateLimit: { rate: 200, burst: 50 } }, { logRateLimit: { rate: 200, burst: 50 } }],
+    [{ logRateLimit: false }, { logRateLimit: false }],
+  ])('parses %j', (input, want) => {
+    expect(parseFlowConfig(input)).toEqual(want);
+  });
+
+  it.each([
+    [{ logRateLimit: true }, /config\.flows\.logRateLimit: want/],
+    [{ logRateLimit: {} }, /config\.flows\.logRateLimit\.rate: required/],
+    [{ logRateLimit: { rate: 0 } }, /config\.flows\.logRateLimit\.rate: want an integer/],
+    [{ logRateLimit: { rate: 10, burst: -1 } }, /config\.flows\.logRateLimit\.burst/],
+    [{ logRateLimit: { rate: 10, per: 's' } }, /config\.flows\.logRateLimit\.per: unknown field/],
+  ])('refuses %j', (input, err) => {
+    expect(() => parseFlowConfig(input)).toThrow(err);
+  });
+});
