@@ -23,12 +23,12 @@ import {
 } from '@podnet/cluster-state';
 import { ManifestsSource } from '@podnet/cluster-state/sources';
 import { DnsServer, newlySkipped } from '@podnet/dns';
+import { HeapCompactor } from '@podnet/host/heap-compactor';
 import { PolicySyncer } from '@podnet/netpol';
 import { OverlayReconciler } from '@podnet/overlay-vxlan';
 import { ServiceSyncer } from '@podnet/service-lb';
 import { ApplyScheduler, type ApplySchedulerOptions } from './apply-scheduler.js';
 import { AttachmentStore } from './attachments.js';
-import { HeapCompactor } from './heap-compactor.js';
 import { AgentFlows } from './flow-agent.js';
 import { DnsProcess, dnsServerOptions, retireDnsProcess } from './dns-process.js';
 import { AgentFqdnEgress } from './fqdn-egress.js';

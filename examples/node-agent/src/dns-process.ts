@@ -11,7 +11,7 @@ import {
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { DnsServerOptions } from '@podnet/dns';
+import { DNS_NODE_FLAGS, type DnsServerOptions } from '@podnet/dns';
 import type { AgentConfig } from './config.js';
 import { AgentError } from './errors.js';
 import type { Logger } from './log.js';
@@ -27,11 +27,13 @@ export function dnsProcessArgv(config: AgentConfig): string[] {
   const pkgDir = realpathSync(dirname(require.resolve('@podnet/dns/package.json')));
   const built = join(pkgDir, 'dist', 'bin', 'podnet-dns.js');
   let entry: string[];
-  if (existsSync(built)) entry = [process.execPath, built];
+  // with the Node flags its own #! line gives it (see DNS_NODE_FLAGS)
+  if (existsSync(built)) entry = [process.execPath, ...DNS_NODE_FLAGS, built];
   else {
     const tsx = pathToFileURL(require.resolve('tsx')).href;
     entry = [
       process.execPath,
+      ...DNS_NODE_FLAGS,
       '--conditions=source',
       '--import',
       tsx,

@@ -11,6 +11,12 @@ export {
 export { IpSession, type IpSessionOptions } from './ip-session.js';
 export { NftSession, type NftSessionOptions } from './nft-session.js';
 export {
+  type Compaction,
+  HeapCompactor,
+  type HeapCompactorOptions,
+  v8FullGc,
+} from './heap-compactor.js';
+export {
   Host,
   failingLineNumber,
   renderBatch,

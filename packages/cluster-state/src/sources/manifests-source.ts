@@ -35,6 +35,11 @@ export interface ManifestsSourceOptions {
   readonly maxFileBytes?: number;
   /** Texts larger than this are parsed on a worker thread (default 64 KiB; `Infinity`: never). */
   readonly workerThresholdBytes?: number;
+  /**
+   * End the parse worker after this many milliseconds without a big text (default: keep it);
+   * a long-running process that reads big files rarely saves the worker's memory.
+   */
+  readonly workerIdleMs?: number;
   /** Watch the directory for changes (default true); false: only {@link ManifestsSource.rescan}. */
   readonly watch?: boolean;
 }
@@ -68,7 +73,7 @@ export class ManifestsSource implements ClusterSource {
   private scanning: Promise<void> = Promise.resolve();
   private again = false;
   private running = false;
-  private readonly worker = new ParseWorker();
+  private readonly worker: ParseWorker;
   private reported = new Set<string>();
   private isSynced = false;
   private stopped = false;
@@ -76,6 +81,7 @@ export class ManifestsSource implements ClusterSource {
 
   constructor(private readonly options: ManifestsSourceOptions) {
     this.log = options.log ?? silentLogger;
+    this.worker = new ParseWorker({ idleMs: options.workerIdleMs });
   }
 
   get synced(): boolean {

@@ -6,17 +6,35 @@ import { loadYaml, type ParsedDocument, parseText } from '../reader.js';
  * Parses manifest texts on a worker thread, so a big file (YAML parses at a few MB/s) never
  * holds up the event loop that serves CNI requests and DNS. The worker runs {@link parseText}
  * itself (its source is handed over), with the same `yaml` module. One worker, started on first
- * use, unref'd; {@link ParseWorker.close} ends it.
+ * use, unref'd; {@link ParseWorker.close} ends it, and so does `idleMs` of quiet: a worker is
+ * a V8 isolate of its own (about 10 MB resident), worth keeping only while big texts come.
  */
 export class ParseWorker {
   private worker?: Worker;
+  private idleTimer?: NodeJS.Timeout;
   private next = 0;
   private readonly pending = new Map<
     number,
     { resolve: (d: ParsedDocument[]) => void; reject: (e: Error) => void }
   >();
 
+  /**
+   * @param options.idleMs - end the worker after this many milliseconds without a parse
+   *   (default: keep it); the next big text starts a new one.
+   */
+  constructor(private readonly options: { readonly idleMs?: number } = {}) {
+    const idle = options.idleMs;
+    if (idle !== undefined && !(Number.isFinite(idle) && idle >= 0))
+      throw new TypeError(`idleMs must be a non-negative number, got ${String(idle)}`);
+  }
+
+  /** Whether a worker thread is running now. */
+  get running(): boolean {
+    return this.worker !== undefined;
+  }
+
   parse(text: string, format: 'json' | 'yaml', maxAliasCount: number): Promise<ParsedDocument[]> {
+    clearTimeout(this.idleTimer);
     const w = this.start();
     const id = this.next++;
     return new Promise((resolve, reject) => {
@@ -45,10 +63,15 @@ export class ParseWorker {
     w.on('message', (m: { id: number; out: ParsedDocument[] }) => {
       const p = this.pending.get(m.id);
       this.pending.delete(m.id);
-      if (this.pending.size === 0) w.unref();
+      if (this.pending.size === 0) {
+        w.unref();
+        this.endWhenIdle(w);
+      }
       p?.resolve(m.out);
     });
     const fail = (e: Error) => {
+      // a worker ended on purpose (idle, close) has no parses left and is no longer current
+      if (this.worker !== w) return;
       for (const p of this.pending.values()) p.reject(e);
       this.pending.clear();
       this.worker = undefined;
@@ -59,10 +82,26 @@ export class ParseWorker {
     return w;
   }
 
+  private endWhenIdle(w: Worker): void {
+    const idleMs = this.options.idleMs;
+    if (idleMs === undefined) return;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      if (this.worker !== w || this.pending.size > 0) return;
+      this.worker = undefined;
+      void w.terminate();
+    }, idleMs);
+    this.idleTimer.unref();
+  }
+
   /** Ends the worker (pending parses fail). */
   async close(): Promise<void> {
+    clearTimeout(this.idleTimer);
     const w = this.worker;
     this.worker = undefined;
+    const e = new Error('parse worker closed');
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
     if (w) await w.terminate();
   }
 }

@@ -32,10 +32,11 @@ export function v8FullGc(): () => void {
 }
 
 /**
- * Collects the garbage a bulk load leaves behind (a full resync at 10,000 Services builds
- * hundreds of MB of lists, fragments and transaction text that are garbage once the kernel holds
- * them) right after the load, while the agent is idle: without it the memory stays resident
- * until V8 next collects, and the next watch event pays for that collection's pause.
+ * Collects the garbage a bulk load leaves behind (the node agent's full resync at 10,000
+ * Services builds hundreds of MB of lists, fragments and transaction text that are garbage once
+ * the kernel holds them; podnet-dns's full zone build tens of MB) right after the load, while the
+ * process is idle: without it the memory stays resident until V8 next collects, and the next
+ * event pays for that collection's pause.
  * One pause (tens of ms at that size), only when the heap grew by `minGrowthBytes` since the last
  * compaction.
  */

@@ -1,0 +1,26 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { COMPACT_MIN_GROWTH_BYTES, DNS_NODE_FLAGS, zoneCompactor } from '../src/memory.js';
+
+describe('podnet-dns memory settings', () => {
+  it('the #! line of podnet-dns passes DNS_NODE_FLAGS to node', () => {
+    const first = readFileSync(new URL('../src/bin/podnet-dns.ts', import.meta.url), 'utf8').split(
+      '\n',
+    )[0];
+    expect(first).toBe(`#!/usr/bin/env -S node ${DNS_NODE_FLAGS.join(' ')}`);
+  });
+
+  it('the zone compactor collects once the heap grew by the threshold', () => {
+    const c = zoneCompactor();
+    const keep: number[][] = [];
+    // grow the heap by more than the threshold with live data: a compaction runs and reports
+    while (keep.length * 8 * 1024 < COMPACT_MIN_GROWTH_BYTES * 1.5)
+      keep.push(new Array(1024).fill(keep.length + 0.5));
+    const done = c.afterBulk();
+    expect(done).toBeDefined();
+    expect(c.stats.compactions).toBe(1);
+    // right after, no growth: nothing to do
+    expect(c.afterBulk()).toBeUndefined();
+    expect(keep.length).toBeGreaterThan(0);
+  });
+});
