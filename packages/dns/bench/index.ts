@@ -19,7 +19,9 @@
  *      connection after a lookup under a domainNames policy vs a CIDR policy.
  * `PODNET_DNS_BENCH_ONLY=tcp-abuse` runs only part 4, `PODNET_DNS_BENCH_ONLY=incremental` only
  * part 5 (no dnsperf or knotd needed; results in bench-results/dns-incremental.json),
- * `PODNET_DNS_BENCH_ONLY=autopath` only part 6 (bench-results/dns-autopath.json).
+ * `PODNET_DNS_BENCH_ONLY=autopath` only part 6 (bench-results/dns-autopath.json),
+ * `PODNET_DNS_BENCH_ONLY=throughput` only parts 1 to 3 with the RSS at 10,000 names (written to
+ * bench-results/dns-throughput.json).
  * Writes bench-results/dns.json at the repo root.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
@@ -32,7 +34,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { type ClusterDnsState, PreparedZone, compileZone } from '../src/index.js';
+import { type ClusterDnsState, DNS_NODE_FLAGS, PreparedZone, compileZone } from '../src/index.js';
 import { autopathBench, printAutopath } from './autopath.js';
 import { incrementalBench } from './incremental.js';
 import { ABUSE, type AbuseResult, bigObjects, bigZoneLines, underAbuse } from './tcp-abuse.js';
@@ -341,12 +343,13 @@ async function main(): Promise<void> {
   }
   // pods in namespaces of their own (root only), before the servers below start
   let autopath: Awaited<ReturnType<typeof autopathBench>> | undefined;
-  if (only !== 'tcp-abuse' && process.getuid?.() === 0) {
+  const justServers = only === 'tcp-abuse' || only === 'throughput';
+  if (!justServers && process.getuid?.() === 0) {
     autopath = await autopathBench();
     printAutopath(autopath);
-  } else if (only !== 'tcp-abuse') console.log('autopath / FQDN part skipped: it needs root');
+  } else if (!justServers) console.log('autopath / FQDN part skipped: it needs root');
   // in process, before the servers start, so its CPU does not overlap their measurements
-  const incremental = only === 'tcp-abuse' ? undefined : await incrementalBench();
+  const incremental = justServers ? undefined : await incrementalBench();
   for (const tool of ['dnsperf', 'knotd', 'dig']) {
     await run('which', [tool]).catch(() => {
       throw new Error(`${tool} is not installed (apt-get install dnsperf knot dnsutils)`);
@@ -386,10 +389,12 @@ async function main(): Promise<void> {
     writeFileSync(queryFile, `${queries.join('\n')}\n`);
 
     const dist = resolve(here, '../dist/bin/podnet-dns.js');
+    // node <file> skips the #! line: the Node flags it gives are passed here, as the agent does
     const podnetArgv = (dir: string, port: number): string[] =>
       existsSync(dist)
-        ? [dist, '--manifests', dir, '--port', String(port), '--no-watch']
+        ? [...DNS_NODE_FLAGS, dist, '--manifests', dir, '--port', String(port), '--no-watch']
         : [
+            ...DNS_NODE_FLAGS,
             '--conditions=source',
             '--import',
             'tsx',
@@ -422,6 +427,13 @@ async function main(): Promise<void> {
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     children.push(empty);
+    // the floor: Node itself, idle, with the same flags
+    const bareNode = spawn(
+      process.execPath,
+      [...DNS_NODE_FLAGS, '-e', 'setInterval(() => {}, 2 ** 30)'],
+      { stdio: 'ignore' },
+    );
+    children.push(bareNode);
 
     const knotPort = await freePort();
     mkdirSync(join(work, 'run'));
@@ -496,6 +508,7 @@ async function main(): Promise<void> {
       const rssDgram = rssMb(dgramServer.pid as number);
       const rssEmpty = rssMb(empty.pid as number);
       const rssKnot = rssMb(knot.pid as number);
+      const rssNode = rssMb(bareNode.pid as number);
       const heap = heapPerThousand();
 
       const ratio = tPodnet.qpsPerCpu / tKnot.qpsPerCpu;
@@ -587,6 +600,10 @@ async function main(): Promise<void> {
         `\nratio: podnet-dns (${udpPath ?? '?'}) QPS per CPU-second = ${ratio.toFixed(2)} × knotd (goal ≥ 0.5; rounds ${roundRatios.map((r) => r.toFixed(2)).join(', ')}); node:dgram path ${dgramRatio.toFixed(2)} × knotd`,
       );
       console.log(
+        `RSS with 10,000 names: podnet-dns ${fmt(rssPodnet, 1)} MB vs knotd ${fmt(rssKnot, 1)} MB (${(rssPodnet / rssKnot).toFixed(2)} ×; goal ≤ 4×); ` +
+          `the floor: node alone ${fmt(rssNode, 1)} MB (${(rssNode / rssKnot).toFixed(2)} × knotd), podnet-dns with no names ${fmt(rssEmpty, 1)} MB`,
+      );
+      console.log(
         `p99 @ ${FIXED_QPS} QPS: ${lPodnet.p99.toFixed(3)} ms (goal ≤ 2 ms); heap per 1,000 services: ${heap.perThousandMb.toFixed(3)} MB (goal < 1 MB)`,
       );
       Object.assign(results, {
@@ -604,6 +621,8 @@ async function main(): Promise<void> {
           podnetDgramRssMb: rssDgram,
           emptyRssMb: rssEmpty,
           knotRssMb: rssKnot,
+          nodeAloneRssMb: rssNode,
+          ratioRssToKnot: rssPodnet / rssKnot,
           rssPerThousandMb: (rssPodnet - rssEmpty) / (N / 1000),
           heapPerThousandMb: heap.perThousandMb,
           prepareMs: heap.prepareMs,
@@ -611,14 +630,20 @@ async function main(): Promise<void> {
       });
     }
 
+    mkdirSync(join(repo, 'bench-results'), { recursive: true });
+    if (only === 'throughput') {
+      writeFileSync(
+        join(repo, 'bench-results', 'dns-throughput.json'),
+        `${JSON.stringify(results, null, 2)}\n`,
+      );
+      return;
+    }
     results.tcpAbuse = await tcpAbuse(
       podnet.pid as number,
       podnetPort,
       knot.pid as number,
       knotPort,
     );
-
-    mkdirSync(join(repo, 'bench-results'), { recursive: true });
     writeFileSync(join(repo, 'bench-results', 'dns.json'), `${JSON.stringify(results, null, 2)}\n`);
   } finally {
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');

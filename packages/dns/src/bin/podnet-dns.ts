@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=1
+#!/usr/bin/env -S node --max-semi-space-size=1 --single-threaded
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import {
