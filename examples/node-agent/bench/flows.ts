@@ -6,10 +6,13 @@
  *    (`podnet.io/log-allowed`: one record per new connection), alternated round by round
  *    (goal: ON >= 0.9x OFF);
  * B. a storm of 10,000 denied UDP packets per second for 10 s at a pod isolated by a deny-all
- *    policy: records delivered to the reader vs sent (the difference is lost before the capture
- *    read it: the kernel's NFLOG socket; ring-buffer losses are counted apart), the CPU of the
- *    agent's side (this process's recorder + reader, and the tcpdump capture), and the allowed
- *    connection rate during the storm vs just before it.
+ *    policy, with the agent's default log rate limit (1,000 records/s, burst 1,000; the kernel
+ *    counts what it suppresses, the agent reads that counter once a second) and without a limit:
+ *    records delivered to the reader, rate-limited (counted), lost before the capture read them
+ *    (the kernel's NFLOG socket, counted), and anything unaccounted; the CPU of the agent's side
+ *    (this process's recorder + reader + counter poller, and the tcpdump capture), and the allowed
+ *    connection rate during the storm vs just before and after it, beside the same storm with
+ *    logging off; three storms per mode in rotating order, medians reported.
  * Run: node --conditions=source --import tsx examples/node-agent/bench/flows.ts (root).
  */
 import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -20,7 +23,9 @@ import { createTestNet } from '@podnet/host/testing';
 import { type ClusterState, type NetworkPolicy, type Pod, PolicySyncer } from '@podnet/netpol';
 import type { Delta } from '@podnet/cluster-state';
 import { FlowCapture } from '../src/flow-capture.js';
+import { DEFAULT_LOG_RATE_LIMIT } from '../src/flow-config.js';
 import { FlowIndex } from '../src/flow-index.js';
+import { RateLimitedPoller } from '../src/flow-limit.js';
 import { FlowRecorder } from '../src/flows.js';
 import { createLogger } from '../src/log.js';
 
@@ -29,6 +34,17 @@ const REPO = resolve(here, '../../..');
 const NETPOL_BENCH = join(REPO, 'packages/netpol/bench');
 const STORM_PPS = 10_000;
 const STORM_S = 10;
+/** Storms per mode (logging off, default limit, no limit), in rotating order. */
+const STORM_ROUNDS = 3;
+/** The allowed connection rate's window just before and just after each storm. */
+const QUIET_MS = 2000;
+/** The log rate limit of the limited runs: the agent's default, or `PODNET_BENCH_LOG_RATE` (/s). */
+const LOG_LIMIT = process.env.PODNET_BENCH_LOG_RATE
+  ? {
+      rate: Number(process.env.PODNET_BENCH_LOG_RATE),
+      burst: Number(process.env.PODNET_BENCH_LOG_RATE),
+    }
+  : { ...DEFAULT_LOG_RATE_LIMIT };
 const GROUP = 100;
 
 /** A pause after a table load, so the kernel's cleanup of the old one is not measured. */
@@ -216,7 +232,13 @@ export async function runFlowsBench(): Promise<Record<string, unknown>> {
 
     // A. OFF vs ON vs ON + accepts logged, alternated
     const off = new PolicySyncer({ host: net.host(node), log: false });
-    const on = new PolicySyncer({ host: net.host(node), log: { group: GROUP } });
+    // what the agent ships: drops logged under the default rate limit
+    const on = new PolicySyncer({
+      host: net.host(node),
+      log: { group: GROUP },
+      logRateLimit: LOG_LIMIT,
+    });
+    const unlimited = new PolicySyncer({ host: net.host(node), log: { group: GROUP } });
     const rounds: Record<'off' | 'on' | 'onAllowed', { rate: number; medianUs: number }[]> = {
       off: [],
       on: [],
@@ -284,64 +306,108 @@ export async function runFlowsBench(): Promise<Record<string, unknown>> {
         c.stdout.on('data', (d) => (out += d));
         c.once('exit', () => res(JSON.parse(out)));
       });
-    // B0. the same storm with logging off: what the storm alone costs the allowed traffic
-    await off.sync(s0);
-    const quietOff = await conns(3000);
-    const stormOff = stormProc();
-    const duringOff = await conns((STORM_S - 2) * 1000);
-    await stormOff;
-    await off.teardown();
-
-    // B. storm of denied packets, with allowed connections measured before and during it
-    await on.sync(s0);
-    await capture.start();
-    const quiet = await conns(3000);
-    const received0 = recorder.stats.received;
-    const delivered0 = delivered;
-    const lost0 = recorder.stats.lostSlowReader;
-    const kernel0 = recorder.stats.lostKernel;
-    const tcpdumpPid = capture.pid as number;
-    const tcpCpu0 = cpuOf(tcpdumpPid);
-    const cpu0 = process.cpuUsage();
-    const wall0 = performance.now();
-    const storm = stormProc();
-    const during = await conns((STORM_S - 2) * 1000);
-    const sent = await storm;
-    // let the records still queued in the socket and the pipe arrive (no change for 300 ms)
-    for (let last = -1; recorder.stats.received !== last; ) {
-      last = recorder.stats.received;
-      await new Promise((r) => setTimeout(r, 300));
-    }
-    capture.checkDrops();
-    const wallS = (performance.now() - wall0) / 1000;
-    const cpu = process.cpuUsage(cpu0);
-    const agentCpuS = (cpu.user + cpu.system) / 1e6;
-    const tcpdumpCpuS = cpuOf(tcpdumpPid) - tcpCpu0;
-    const B = {
-      sentPackets: sent.sent,
-      sendSeconds: r2(sent.ms / 1000),
-      recordsRead: recorder.stats.received - received0,
-      recordsDelivered: delivered - delivered0,
-      lostBeforeCapture: sent.sent - (recorder.stats.received - received0),
-      lostInRing: recorder.stats.lostSlowReader - lost0,
-      lostKernelCounted: recorder.stats.lostKernel - kernel0,
-      agentCpuPercent: Math.round((agentCpuS / wallS) * 100),
-      tcpdumpCpuPercent: Math.round((tcpdumpCpuS / wallS) * 100),
-      streamedMiB: r2(bytes / 2 ** 20),
-      allowedConnsPerS: { quiet: Math.round(quiet.rate), duringStorm: Math.round(during.rate) },
-      allowedRatio: r2(during.rate / quiet.rate),
-      withoutLogging: {
-        allowedConnsPerS: {
-          quiet: Math.round(quietOff.rate),
-          duringStorm: Math.round(duringOff.rate),
-        },
-        allowedRatio: r2(duringOff.rate / quietOff.rate),
+    // B. storms of denied packets, with allowed connections measured just before, during and
+    // just after each; three modes (logging off, the agent's default limit, no limit), in
+    // rotating order over STORM_ROUNDS rounds, so load from outside the bench hits all alike
+    type Mode = 'off' | 'limited' | 'unlimited';
+    const stormRun = async (mode: Mode) => {
+      const syncer = mode === 'off' ? off : mode === 'limited' ? on : unlimited;
+      await syncer.sync(s0);
+      if (mode !== 'off') await capture.start();
+      const poller =
+        mode === 'limited'
+          ? new RateLimitedPoller({ recorder, log, netns: { name: node } })
+          : undefined;
+      poller?.start();
+      await settle();
+      const before = await conns(QUIET_MS);
+      const received0 = recorder.stats.received;
+      const delivered0 = delivered;
+      const lost0 = recorder.stats.lostSlowReader;
+      const kernel0 = recorder.stats.lostKernel;
+      const limited0 = recorder.stats.rateLimited;
+      const tcpdumpPid = capture.pid;
+      const tcpCpu0 = tcpdumpPid === undefined ? 0 : cpuOf(tcpdumpPid);
+      const cpu0 = process.cpuUsage();
+      const wall0 = performance.now();
+      const storm = stormProc();
+      const during = await conns((STORM_S - 2) * 1000);
+      const sent = await storm;
+      // let the records still queued in the socket and the pipe arrive (no change for 300 ms)
+      for (let last = -1; recorder.stats.received !== last; ) {
+        last = recorder.stats.received;
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      await poller?.stop();
+      capture.checkDrops();
+      const wallS = (performance.now() - wall0) / 1000;
+      const cpu = process.cpuUsage(cpu0);
+      const agentCpuS = (cpu.user + cpu.system) / 1e6;
+      const tcpdumpCpuS = tcpdumpPid === undefined ? 0 : cpuOf(tcpdumpPid) - tcpCpu0;
+      const after = await conns(QUIET_MS);
+      const read = recorder.stats.received - received0;
+      const kernel = recorder.stats.lostKernel - kernel0;
+      const rateLimited = recorder.stats.rateLimited - limited0;
+      if (mode !== 'off') await capture.stop();
+      await syncer.teardown();
+      const quiet = (before.rate + after.rate) / 2;
+      return {
+        sent: sent.sent,
+        read,
+        delivered: delivered - delivered0,
+        rateLimited,
+        kernel,
+        inRing: recorder.stats.lostSlowReader - lost0,
+        agentCpu: (agentCpuS / wallS) * 100,
+        tcpdumpCpu: (tcpdumpCpuS / wallS) * 100,
+        quiet,
+        during: during.rate,
+        ratio: during.rate / quiet,
+      };
+    };
+    const runs: Record<Mode, Awaited<ReturnType<typeof stormRun>>[]> = {
+      off: [],
+      limited: [],
+      unlimited: [],
+    };
+    const modes: Mode[] = ['off', 'limited', 'unlimited'];
+    for (let round = 0; round < STORM_ROUNDS; round++)
+      for (let k = 0; k < modes.length; k++) {
+        const mode = modes[(k + round) % modes.length] as Mode;
+        runs[mode].push(await stormRun(mode));
+      }
+    const sum = (m: Mode, f: (x: (typeof runs)[Mode][number]) => number) =>
+      runs[m].reduce((a, x) => a + f(x), 0);
+    const summary = (m: Mode) => ({
+      rounds: runs[m].length,
+      sentPackets: sum(m, (x) => x.sent),
+      recordsRead: sum(m, (x) => x.read),
+      recordsDelivered: sum(m, (x) => x.delivered),
+      rateLimitedCounted: sum(m, (x) => x.rateLimited),
+      lostKernelCounted: sum(m, (x) => x.kernel),
+      unaccounted: m === 'off' ? 0 : sum(m, (x) => x.sent - x.read - x.kernel - x.rateLimited),
+      lostInRing: sum(m, (x) => x.inRing),
+      agentCpuPercent: Math.round(median(runs[m].map((x) => x.agentCpu))),
+      tcpdumpCpuPercent: Math.round(median(runs[m].map((x) => x.tcpdumpCpu))),
+      allowedConnsPerS: {
+        quiet: Math.round(median(runs[m].map((x) => x.quiet))),
+        duringStorm: Math.round(median(runs[m].map((x) => x.during))),
       },
+      allowedRatio: r2(median(runs[m].map((x) => x.ratio))),
+      allowedRatios: runs[m].map((x) => r2(x.ratio)),
+    });
+    const B = {
+      ppsPerStorm: STORM_PPS,
+      secondsPerStorm: STORM_S,
+      logRateLimit: LOG_LIMIT,
+      ...summary('limited'),
+      streamedMiB: r2(bytes / 2 ** 20),
+      unlimited: summary('unlimited'),
+      withoutLogging: summary('off'),
     };
     clearInterval(drain);
-    await capture.stop();
-    await on.teardown();
     await on.close();
+    await unlimited.close();
     await off.close();
     return { connections: A, storm: B };
   } finally {
@@ -349,14 +415,45 @@ export async function runFlowsBench(): Promise<Record<string, unknown>> {
   }
 }
 
+type StormResult = Record<string, number> & {
+  allowedConnsPerS: Record<string, number>;
+  allowedRatios: number[];
+};
+
+/** The printed lines of one storm mode. */
+function stormRows(label: string, b: StormResult, records = true): string[][] {
+  const rows = [
+    [
+      `storm, ${label}: allowed new conns/s quiet vs during (median of ${b.rounds})`,
+      `${b.allowedConnsPerS.quiet} vs ${b.allowedConnsPerS.duringStorm}`,
+      `ratio ${b.allowedRatio} (rounds: ${b.allowedRatios.join(', ')})`,
+      '',
+    ],
+  ];
+  if (!records) return rows;
+  return [
+    [
+      `storm, ${label}: records delivered of ${b.sentPackets} sent`,
+      `${b.recordsDelivered}`,
+      `rate-limited ${b.rateLimitedCounted} (counted); lost at the NFLOG socket ${b.lostKernelCounted} (counted); unaccounted ${b.unaccounted}; lost in ring ${b.lostInRing}`,
+      '',
+    ],
+    [
+      `storm, ${label}: agent CPU / tcpdump CPU (median)`,
+      `${b.agentCpuPercent}% / ${b.tcpdumpCpuPercent}%`,
+      '',
+      '',
+    ],
+    ...rows,
+  ];
+}
+
 function print(r: { connections: Record<string, unknown>; storm: Record<string, unknown> }): void {
   const a = r.connections as Record<string, number> & { medianUs: Record<string, number> };
-  const b = r.storm as Record<string, number> & { allowedConnsPerS: Record<string, number> };
-  const wo = (
-    r.storm as {
-      withoutLogging: { allowedConnsPerS: Record<string, number>; allowedRatio: number };
-    }
-  ).withoutLogging;
+  const b = r.storm as StormResult;
+  const wo = (r.storm as { withoutLogging: StormResult }).withoutLogging;
+  const un = (r.storm as { unlimited: StormResult }).unlimited;
+  const lim = (r.storm as { logRateLimit: { rate: number; burst: number } }).logRateLimit;
   const rows = [
     [
       'new conns/s, 1,000 policies, logging + export off',
@@ -377,35 +474,14 @@ function print(r: { connections: Record<string, unknown>; storm: Record<string, 
       `${a.acceptRecordsExported} records exported`,
     ],
     [
-      `storm: denied UDP packets sent (${STORM_PPS}/s)`,
-      `${b.sentPackets}`,
-      `in ${b.sendSeconds} s`,
+      `storms: ${STORM_PPS} denied UDP packets/s for ${STORM_S} s, ${b.rounds} per mode`,
+      '',
+      '',
       '',
     ],
-    [
-      'storm: records delivered to the stream reader',
-      `${b.recordsDelivered}`,
-      `read ${b.recordsRead}; lost before capture ${b.lostBeforeCapture} (counted by the agent as kernel drops: ${b.lostKernelCounted}); lost in ring ${b.lostInRing}`,
-      '',
-    ],
-    [
-      'storm: agent CPU (recorder + reader) / tcpdump CPU',
-      `${b.agentCpuPercent}% / ${b.tcpdumpCpuPercent}%`,
-      `${b.streamedMiB} MiB of NDJSON`,
-      '',
-    ],
-    [
-      'storm: allowed new conns/s quiet vs during',
-      `${b.allowedConnsPerS.quiet} vs ${b.allowedConnsPerS.duringStorm}`,
-      `ratio ${b.allowedRatio}`,
-      '',
-    ],
-    [
-      '  the same storm with logging off (the storm alone)',
-      `${wo.allowedConnsPerS.quiet} vs ${wo.allowedConnsPerS.duringStorm}`,
-      `ratio ${wo.allowedRatio}`,
-      '',
-    ],
+    ...stormRows(`log limit ${lim.rate}/s burst ${lim.burst}`, b),
+    ...stormRows('no log limit', un),
+    ...stormRows('logging off (the storm alone)', wo, false),
   ];
   const w = [0, 1, 2, 3].map((i) => Math.max(...rows.map((x) => (x[i] ?? '').length)));
   console.log('\nflow records benchmark (node agent)');

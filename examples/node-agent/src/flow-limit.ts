@@ -1,24 +1,29 @@
 import { Host, type NetnsTarget } from '@podnet/host';
-import { logLimitedCounterArgs, parseLogLimitedCounter } from '@podnet/netpol';
+import { logLimitedCounterResetArgs, parseLogLimitedCounter } from '@podnet/netpol';
 import type { FlowRecorder } from './flows.js';
 import type { Logger } from './log.js';
 
 /**
- * Turns successive readings of the kernel's `log_limited` counter into newly suppressed record
- * counts. Pure. The counter restarts from 0 when the policy table is rebuilt (a full apply):
- * a reading below the last one counts from 0 again, so nothing counted is counted twice.
+ * Turns readings of the kernel's `log_limited` counter into newly suppressed record counts. Pure.
+ * `reset` readings (the agent's: `nft reset counter`, fetch-and-zero) are each a count since the
+ * previous one; `list` readings are running totals, and one below the last (the table was
+ * rebuilt, its counter restarted from 0) counts from 0 again. Nothing is counted twice.
  */
 export class RateLimitedAccount {
   private last: number | undefined;
   /** Records suppressed so far (sum of every {@link RateLimitedAccount.observe} result). */
   total = 0;
 
+  constructor(readonly mode: 'reset' | 'list' = 'reset') {}
+
   /** The records suppressed since the last reading (`undefined`: no counter, nothing new). */
   observe(value: number | undefined): number {
     if (value === undefined) return 0;
-    const base = this.last === undefined || value < this.last ? 0 : this.last;
-    this.last = value;
-    const n = value - base;
+    let n = value;
+    if (this.mode === 'list') {
+      n = this.last === undefined || value < this.last ? value : value - this.last;
+      this.last = value;
+    }
     this.total += n;
     return n;
   }
@@ -34,22 +39,29 @@ export interface RateLimitedPollerOptions {
   table?: string;
   /** How often the counter is read, one `nft` process per read. Default 1000 ms. */
   intervalMs?: number;
-  /** Reads the counter's JSON (tests); default `nft -j list counter inet TABLE log_limited`. */
+  /**
+   * Reads the counter's JSON (tests); default `nft -j reset counter inet TABLE log_limited`
+   * (fetch-and-zero: cheap, where a `list` makes nft read the whole ruleset every time).
+   */
   read?: () => Promise<string>;
+  /** What `read` answers: counts since the last read (`reset`, default) or running totals. */
+  readMode?: 'reset' | 'list';
 }
 
 /**
- * Reads the kernel's count of rate-limited verdict log records every second (one `nft -j list
- * counter`, whatever the number of policies) and puts what is new in the flow stream as a
- * `rate-limited` loss, so a suppressed record is never silent.
+ * Reads (and zeroes) the kernel's count of rate-limited verdict log records every second (one
+ * `nft -j reset counter`, whatever the number of policies) and puts what is new in the flow
+ * stream as a `rate-limited` loss, so a suppressed record is never silent.
  */
 export class RateLimitedPoller {
-  readonly account = new RateLimitedAccount();
+  readonly account: RateLimitedAccount;
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private warned = false;
 
-  constructor(private readonly options: RateLimitedPollerOptions) {}
+  constructor(private readonly options: RateLimitedPollerOptions) {
+    this.account = new RateLimitedAccount(options.readMode ?? 'reset');
+  }
 
   /** Reads the counter once and records what is new. Never throws. */
   poll(): Promise<void> {
@@ -66,7 +78,7 @@ export class RateLimitedPoller {
     try {
       text = await (o.read
         ? o.read()
-        : new Host(o.netns ? { netns: o.netns } : {}).nft(logLimitedCounterArgs(table)));
+        : new Host(o.netns ? { netns: o.netns } : {}).nft(logLimitedCounterResetArgs(table)));
     } catch (e) {
       // before the first policy apply the table (and its counter) is not there yet
       if (!this.warned)

@@ -18,6 +18,20 @@ const counterJson = (packets: number, table = 'podnet_netpol') =>
 
 describe('RateLimitedAccount', () => {
   it.each([
+    { what: 'reset readings: each is new', readings: [40, 0, 7], news: [40, 0, 7], total: 47 },
+    {
+      what: 'reset readings: no counter yet',
+      readings: [undefined, 3],
+      news: [0, 3],
+      total: 3,
+    },
+  ])('$what', ({ readings, news, total }) => {
+    const a = new RateLimitedAccount();
+    expect(readings.map((r) => a.observe(r))).toEqual(news);
+    expect(a.total).toBe(total);
+  });
+
+  it.each([
     { what: 'first reading counts whole', readings: [40], news: [40], total: 40 },
     { what: 'increments', readings: [0, 10, 25, 25], news: [0, 10, 15, 0], total: 25 },
     {
@@ -27,8 +41,8 @@ describe('RateLimitedAccount', () => {
       total: 150,
     },
     { what: 'no counter (no table yet)', readings: [undefined, 7], news: [0, 7], total: 7 },
-  ])('$what', ({ readings, news, total }) => {
-    const a = new RateLimitedAccount();
+  ])('list readings (running totals): $what', ({ readings, news, total }) => {
+    const a = new RateLimitedAccount('list');
     expect(readings.map((r) => a.observe(r))).toEqual(news);
     expect(a.total).toBe(total);
   });
@@ -51,12 +65,13 @@ describe('RateLimitedPoller: counter → lost records', () => {
     return { recorder, cursor, poller };
   }
 
-  it('puts each new count in the stream as a rate-limited loss and in the metric', async () => {
+  it('puts each reset reading in the stream as a rate-limited loss and in the metric', async () => {
+    // fetch-and-zero readings: each is the count since the previous read
     const { recorder, cursor, poller } = setup([
       new Error('No such file or directory'),
       1200,
-      1200,
-      9000,
+      0,
+      7800,
     ]);
     for (let i = 0; i < 4; i++) await poller.poll();
     const events = recorder.read(cursor) as FlowEvent[];
@@ -88,7 +103,21 @@ describe('RateLimitedPoller: counter → lost records', () => {
     const { recorder, poller } = setup([4, 11]);
     await poller.poll();
     await poller.stop();
-    expect(recorder.stats.rateLimited).toBe(11);
+    expect(recorder.stats.rateLimited).toBe(15);
+  });
+
+  it('running totals (readMode list) are turned into increments', async () => {
+    const recorder = new FlowRecorder({ node: 'n', index: new FlowIndex() });
+    const totals = [5, 12, 2];
+    let k = 0;
+    const poller = new RateLimitedPoller({
+      recorder,
+      log: quiet,
+      readMode: 'list',
+      read: async () => counterJson(totals[k++] as number),
+    });
+    for (let i = 0; i < 3; i++) await poller.poll();
+    expect(recorder.stats.rateLimited).toBe(14);
   });
 });
 

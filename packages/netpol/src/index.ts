@@ -92,6 +92,7 @@ export {
   LOG_RATE_LIMIT,
   limitedLogRules,
   logLimitedCounterArgs,
+  logLimitedCounterResetArgs,
   logRateLimitDecls,
   logRateLimitSpec,
   parseLogLimitedCounter,

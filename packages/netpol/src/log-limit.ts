@@ -63,13 +63,26 @@ export function limitedLogRules(
   ];
 }
 
-/** `nft` arguments that list the rate-limited counter of `table` as JSON (one process). */
+/**
+ * `nft` arguments that list the rate-limited counter of `table` as JSON. nft (1.0.x) reads the
+ * whole ruleset for a `list`: about 0.45 s of CPU with 2,000 chains and sets; for a periodic
+ * read use {@link logLimitedCounterResetArgs}.
+ */
 export function logLimitedCounterArgs(table = 'podnet_netpol'): string[] {
   return ['-j', 'list', 'counter', 'inet', table, LOG_LIMITED_COUNTER];
 }
 
 /**
- * Reads the packet count of the rate-limited counter from `nft -j list counter(s)` output;
+ * `nft` arguments that read AND zero the rate-limited counter (the kernel's fetch-and-reset, so
+ * each answer is the count since the previous one). Cheap whatever the table's size (about 20 ms),
+ * unlike a `list`. Only one reader may use it: each reset takes the counts from the others.
+ */
+export function logLimitedCounterResetArgs(table = 'podnet_netpol'): string[] {
+  return ['-j', 'reset', 'counter', 'inet', table, LOG_LIMITED_COUNTER];
+}
+
+/**
+ * Reads the packet count of the rate-limited counter from `nft -j list|reset counter(s)` output;
  * `undefined` when the output holds no such counter (no limit configured, table not there yet).
  */
 export function parseLogLimitedCounter(json: string, table = 'podnet_netpol'): number | undefined {

@@ -2,6 +2,7 @@ import { createTestNet, type TestNet, waitFor } from '@podnet/host/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   logLimitedCounterArgs,
+  logLimitedCounterResetArgs,
   type NetworkPolicy,
   nflogSocketDrops,
   PolicySyncer,
@@ -129,6 +130,10 @@ describe('a storm of denied packets under the log rate limit', () => {
       expect(settled.flood).toBeGreaterThanOrEqual(1);
       expect(settled.flood + settled.drops).toBeLessThan(sent / 10);
       expect(settled.counted).toBeGreaterThan(sent - sent / 10);
+      // the agent's read: fetch-and-zero returns the same count, then the counter is 0
+      const reset = await topo.nodeHost().nft(logLimitedCounterResetArgs());
+      expect(parseLogLimitedCounter(reset)).toBe(settled.counted);
+      expect(await limited()).toBe(0);
       for (const r of records.filter((x) => x.src === topo.pod('x/c').ip))
         expect(r).toMatchObject({
           verdict: 'drop',
