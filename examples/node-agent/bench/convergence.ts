@@ -323,6 +323,7 @@ async function agentMetrics(net: TestNet, ns: string, port: number): Promise<str
     ns,
     [
       'bash',
+      '--norc',
       '-c',
       `exec 3<>/dev/tcp/127.0.0.1/${port}; printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3; cat <&3`,
     ],

@@ -239,6 +239,7 @@ async function main(): Promise<void> {
         `--net=/run/netns/${nodeNs}`,
         '--',
         'bash',
+        '--norc',
         '-c',
         `exec 3<>/dev/tcp/127.0.0.1/${port}; printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3; cat <&3`,
       ],
