@@ -14,17 +14,20 @@ import { validateObject } from './validate.js';
 /** The `yaml` module's parser, as {@link parseText} takes it. */
 export type YamlParser = Parameters<typeof parseText>[0];
 
-let yamlModule: YamlParser | undefined;
+/** The part of the `yaml` module podnet uses: its parser and its writer. */
+type YamlModule = YamlParser & { stringify(value: unknown): string };
+
+let yamlModule: YamlModule | undefined;
 
 /**
  * `yaml`, loaded on first use: it is an optional peer dependency, so a package that only takes
  * cluster-state's types (netpol, service-lb, dns's library) does not install it. The manifest
  * reader and the directory source need it installed.
  */
-export function loadYaml(): YamlParser {
+export function loadYaml(): YamlModule {
   if (!yamlModule) {
     try {
-      yamlModule = createRequire(import.meta.url)('yaml') as YamlParser;
+      yamlModule = createRequire(import.meta.url)('yaml') as YamlModule;
     } catch (cause) {
       throw new ClusterStateError(
         'INVALID_ARGUMENT',
@@ -252,7 +255,7 @@ export function parseManifestText(
 
 /** An object as the YAML text of a manifest file, which {@link readManifestText} reads back. */
 export function formatManifest(object: unknown): string {
-  return (loadYaml() as unknown as { stringify(v: unknown): string }).stringify(object);
+  return loadYaml().stringify(object);
 }
 
 /**

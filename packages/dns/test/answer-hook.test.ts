@@ -1,3 +1,4 @@
+import { ClusterStore } from '@podnet/cluster-state';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type DnsAnswerHook,
@@ -172,16 +173,11 @@ describe('DnsServer answer hook', () => {
   });
 
   it('a hook set after an update from a source still knows the pods', async () => {
-    const objects = {
-      Namespace: state.namespaces,
-      Service: [],
-      EndpointSlice: [],
-      Pod: state.pods,
-    } as Record<string, unknown[]>;
-    const source = {
-      get: () => undefined,
-      list: (kind: string) => objects[kind] ?? [],
-    } as unknown as Parameters<DnsServer['update']>[0];
+    const source = new ClusterStore();
+    source.transaction((tx) => {
+      tx.replace('Namespace', state.namespaces);
+      tx.replace('Pod', state.pods);
+    });
     const server = new DnsServer({ upstreams: [upstream.address] });
     server.update(source);
     expect(server.client('10.244.0.10')).toBeUndefined();

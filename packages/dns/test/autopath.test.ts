@@ -1,3 +1,4 @@
+import { ClusterStore } from '@podnet/cluster-state';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DnsClientIndex,
@@ -330,25 +331,15 @@ describe('DnsServer autopath', () => {
   });
 
   it('knows a pod added by a patch update from a source', async () => {
-    const objects: Record<string, unknown[]> = {
-      Namespace: state.namespaces,
-      Service: state.services,
-      EndpointSlice: [],
-      Pod: [],
-    };
-    const source = {
-      get: (kind: string, key: string) =>
-        objects[kind]?.find(
-          (o) =>
-            `${(o as K8sPod).metadata?.namespace}/${(o as K8sPod).metadata?.name}` === key ||
-            (o as K8sPod).metadata?.name === key,
-        ),
-      list: (kind: string) => objects[kind] ?? [],
-    } as unknown as Parameters<DnsServer['update']>[0];
+    const source = new ClusterStore();
+    source.transaction((tx) => {
+      tx.replace('Namespace', state.namespaces);
+      tx.replace('Service', state.services);
+    });
     const server = new DnsServer({ upstreams: [upstream.address], autopath: true, cache: false });
     server.update(source);
     expect(server.client('10.244.0.11')).toBeUndefined();
-    objects.Pod = [pods[1] as K8sPod];
+    source.transaction((tx) => tx.upsert('Pod', pods[1] as K8sPod));
     server.update(source, { pods: ['shop/cart'] });
     expect(server.metrics.zoneUpdates.patch).toBe(1);
     expect(server.client('10.244.0.11')?.namespace).toBe('shop');

@@ -98,9 +98,9 @@ export function parseNftTrace(text: string): TraceEvent[] {
   for (const raw of text.split('\n')) {
     const m = LINE.exec(raw.trimEnd());
     if (!m) continue;
-    const [, id, family, table, chain, kindWord, rest] = m as unknown as string[];
-    const base = { id: id!, family: family!, table: table!, chain: chain! };
-    const body = rest!.trim();
+    const [, id = '', family = '', table = '', chain = '', kindWord, rest = ''] = m;
+    const base = { id, family, table, chain };
+    const body = rest.trim();
     if (kindWord === 'packet: ') {
       out.push({ ...base, kind: 'packet', packet: parsePacketHeaders(body) });
     } else if (kindWord === 'rule ') {
