@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTestNet, type TestNet, waitFor } from '@podnet/host/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -124,33 +124,11 @@ describe('autopath: real resolvers in a pod (glibc getent, busybox nslookup)', (
       }),
     );
     await node.start();
-    pod = await net.ns('pod');
-    const add = await node.cni('ADD', 'client', `/run/netns/${pod}`);
-    const result = add.json as {
-      ips: { address: string }[];
-      dns: { nameservers: string[]; search: string[]; options?: string[] };
-    };
-    const podIp = result.ips[0]!.address.split('/')[0]!;
-    mkdirSync(`/etc/netns/${pod}`, { recursive: true });
-    writeFileSync(
-      `/etc/netns/${pod}/resolv.conf`,
-      `nameserver ${result.dns.nameservers[0]}\nsearch ${result.dns.search.join(' ')}\noptions ${(result.dns.options ?? ['ndots:5']).join(' ')}\n`,
-    );
-    writeFileSync(
-      join(node.manifestsDir, 'client.yaml'),
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { name: 'client', namespace: 'default' },
-        spec: { nodeName: 'n1', containers: [{ name: 'c', image: 'x' }] },
-        status: { podIP: podIp, podIPs: [{ ip: podIp }] },
-      }),
-    );
+    ({ ns: pod } = await node.runPod('client'));
   }, 180_000);
   afterAll(async () => {
     fake?.kill('SIGKILL');
     node?.cleanup();
-    if (pod) rmSync(`/etc/netns/${pod}`, { recursive: true, force: true });
     await net?.cleanup();
   });
 

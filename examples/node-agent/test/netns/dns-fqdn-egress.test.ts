@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTestNet, type TestNet, waitFor } from '@podnet/host/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,7 +24,6 @@ describe.each(['process', 'embedded'] as const)('FQDN egress, DNS mode %s', (mod
   let net: TestNet;
   let node: TestNode;
   let pod: string;
-  let podIp: string;
   let fake: ChildProcess;
   let server: ChildProcess;
 
@@ -134,29 +133,7 @@ describe.each(['process', 'embedded'] as const)('FQDN egress, DNS mode %s', (mod
       }),
     );
     await node.start();
-    pod = await net.ns('pod');
-    const add = await node.cni('ADD', 'client', `/run/netns/${pod}`);
-    const result = add.json as {
-      ips: { address: string }[];
-      dns: { nameservers: string[]; search: string[]; options?: string[] };
-    };
-    podIp = result.ips[0]!.address.split('/')[0]!;
-    // the pod's resolv.conf as a runtime writes it from the CNI result
-    mkdirSync(`/etc/netns/${pod}`, { recursive: true });
-    writeFileSync(
-      `/etc/netns/${pod}/resolv.conf`,
-      `nameserver ${result.dns.nameservers[0]}\nsearch ${result.dns.search.join(' ')}\noptions ${(result.dns.options ?? ['ndots:5']).join(' ')}\n`,
-    );
-    writeFileSync(
-      join(node.manifestsDir, 'client.yaml'),
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { name: 'client', namespace: 'default' },
-        spec: { nodeName: 'n1', containers: [{ name: 'c', image: 'x' }] },
-        status: { podIP: podIp, podIPs: [{ ip: podIp }] },
-      }),
-    );
+    ({ ns: pod } = await node.runPod('client'));
     await waitFor(() => /"event":"listening"|cluster DNS serving/.test(node.logs), {
       timeoutMs: 30_000,
       what: 'cluster DNS',
@@ -171,7 +148,6 @@ describe.each(['process', 'embedded'] as const)('FQDN egress, DNS mode %s', (mod
     fake?.kill('SIGKILL');
     server?.kill('SIGKILL');
     node?.cleanup();
-    if (pod) rmSync(`/etc/netns/${pod}`, { recursive: true, force: true });
     await net?.cleanup();
   });
 

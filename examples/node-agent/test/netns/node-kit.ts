@@ -77,6 +77,8 @@ export class TestNode {
   readonly config: AgentConfig;
   agent?: ChildProcess;
   logs = '';
+  /** `/etc/netns/<ns>` directories {@link TestNode.runPod} wrote (removed by cleanup). */
+  private readonly etcDirs: string[] = [];
 
   constructor(
     readonly net: TestNet,
@@ -178,9 +180,43 @@ export class TestNode {
     );
   }
 
+  /**
+   * A pod `name` in namespace `default` as a runtime and a kubelet make it: a network namespace,
+   * CNI ADD, the resolv.conf the runtime writes from the CNI result (read by tools run with
+   * `mountEtc`), and the Pod object with its address in the manifests (the DNS server's pod index
+   * and verified pod records need it). Returns the pod's namespace and address.
+   */
+  async runPod(name: string): Promise<{ ns: string; ip: string }> {
+    const ns = await this.net.ns(name);
+    const add = await this.cni('ADD', name, `/run/netns/${ns}`);
+    const result = add.json as {
+      ips: { address: string }[];
+      dns: { nameservers: string[]; search: string[]; options?: string[] };
+    };
+    const ip = result.ips[0]!.address.split('/')[0]!;
+    this.etcDirs.push(`/etc/netns/${ns}`);
+    mkdirSync(`/etc/netns/${ns}`, { recursive: true });
+    writeFileSync(
+      `/etc/netns/${ns}/resolv.conf`,
+      `nameserver ${result.dns.nameservers[0]}\nsearch ${result.dns.search.join(' ')}\noptions ${(result.dns.options ?? ['ndots:5']).join(' ')}\n`,
+    );
+    writeFileSync(
+      join(this.manifestsDir, `${name}.yaml`),
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name, namespace: 'default' },
+        spec: { nodeName: this.config.nodeName, containers: [{ name: 'c', image: 'x' }] },
+        status: { podIP: ip, podIPs: [{ ip }] },
+      }),
+    );
+    return { ns, ip };
+  }
+
   cleanup(): void {
     this.agent?.kill('SIGKILL');
     rmSync(this.root, { recursive: true, force: true });
+    for (const d of this.etcDirs) rmSync(d, { recursive: true, force: true });
   }
 }
 
