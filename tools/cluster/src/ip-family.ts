@@ -6,6 +6,7 @@
  */
 import type { AnyCniResult } from '@podnet/cni-spec';
 import type { Pod } from '@podnet/cluster-state';
+import ipaddr from 'ipaddr.js';
 
 /** What `podnet up --ip-family` takes. */
 export const IP_FAMILY_MODES = ['ipv4', 'ipv6', 'dual'] as const;
@@ -101,56 +102,17 @@ export function familyOfCidr(cidr: string): IpFamily | undefined {
 
 /** An IPv6 address as a 128-bit number; `undefined` when it is not one (embedded IPv4 allowed). */
 export function parseIpv6(ip: string): bigint | undefined {
-  if (!ip.includes(':') || /[^0-9a-fA-F:.]/.test(ip)) return undefined;
-  const lastColon = ip.lastIndexOf(':');
-  const last = ip.slice(lastColon + 1);
-  if (last.includes('.')) {
-    if (!V4.test(last)) return undefined;
-    const o = last.split('.').map(Number);
-    const hi = (o[0]! * 256 + o[1]!).toString(16);
-    const lo = (o[2]! * 256 + o[3]!).toString(16);
-    return parseIpv6(`${ip.slice(0, lastColon + 1)}${hi}:${lo}`);
-  }
-  const text = ip;
-  const halves = text.split('::');
-  if (halves.length > 2) return undefined;
-  const groups = (s: string) => (s === '' ? [] : s.split(':'));
-  const head = groups(halves[0]!);
-  const rest = halves.length === 2 ? groups(halves[1]!) : [];
-  const want = 8;
-  const count = head.length + rest.length;
-  if (halves.length === 1 ? count !== want : count > want - 1) return undefined;
-  const all = [...head, ...Array(want - count).fill('0'), ...rest];
+  if (ip.includes('%') || !ipaddr.IPv6.isValid(ip)) return undefined;
   let n = 0n;
-  for (const g of all) {
-    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
-    n = (n << 16n) | BigInt(Number.parseInt(g, 16));
-  }
+  for (const part of ipaddr.IPv6.parse(ip).parts) n = (n << 16n) | BigInt(part);
   return n;
 }
 
 /** A 128-bit number as canonical IPv6 text (RFC 5952: lower case, longest zero run as `::`). */
 export function formatIpv6(n: bigint): string {
-  const g: number[] = [];
-  for (let i = 7; i >= 0; i--) g.push(Number((n >> BigInt(i * 16)) & 0xffffn));
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (a: number[]) => a.map((x) => x.toString(16)).join(':');
-  if (bestStart < 0) return hex(g);
-  return `${hex(g.slice(0, bestStart))}::${hex(g.slice(bestStart + bestLen))}`;
+  const parts: number[] = [];
+  for (let i = 7; i >= 0; i--) parts.push(Number((n >> BigInt(i * 16)) & 0xffffn));
+  return new ipaddr.IPv6(parts).toRFC5952String();
 }
 
 /** The canonical text of an address (IPv4 as given; IPv6 per RFC 5952); `undefined` if neither. */
