@@ -11,7 +11,7 @@ import { keyOf, type ObjectProblem } from './cluster-objects.js';
 import { ClusterError } from './errors.js';
 import { intToIp, ipToInt } from './ipv4.js';
 import type { ClusterPlan } from './plan.js';
-import { allocateNodePort } from './service-allocator.js';
+import { pickNodePort } from './service-allocator.js';
 
 /** A range of IPv4 addresses, both ends included. */
 export interface AddressPool {
@@ -179,30 +179,16 @@ export function completeServices(
     if (type !== 'LoadBalancer') return { ...rest };
     if (!pool) bad('spec.type', IPV6_ONLY);
     const old = current.find((s) => keyOf(s) === key);
-    const [lo, hi] = plan.nodePortRange;
     const ports = (spec.ports ?? []).map((p, i): ServicePort => {
-      const protocol = p.protocol ?? 'TCP';
-      const path = `spec.ports[${i}].nodePort`;
-      let nodePort = p.nodePort;
-      if (nodePort !== undefined) {
-        const owner = portOwners.get(nodePort);
-        if (nodePort < lo || nodePort > hi)
-          bad(path, `${nodePort} is outside the NodePort range ${lo}-${hi}`);
-        else if (owner && owner !== key) bad(path, `${nodePort} is a NodePort of Service ${owner}`);
-      } else {
-        const kept = old?.spec?.ports?.find(
-          (o) => o.port === p.port && (o.protocol ?? 'TCP') === protocol,
-        )?.nodePort;
-        if (kept && !portOwners.has(kept)) nodePort = kept;
-        else {
-          try {
-            nodePort = allocateNodePort(plan, [...portOwners.keys()]);
-          } catch (e) {
-            bad(path, (e as Error).message);
-          }
-        }
-      }
-      if (nodePort) portOwners.set(nodePort, key);
+      const nodePort = pickNodePort(
+        plan,
+        portOwners,
+        key,
+        p,
+        old,
+        `spec.ports[${i}].nodePort`,
+        bad,
+      );
       return nodePort ? { ...p, nodePort } : p;
     });
     let ip: string | undefined;

@@ -55,6 +55,46 @@ function allocateClusterIp6(plan: ClusterPlan, used: readonly string[]): string 
   throw new ClusterError('INVALID_ARGUMENT', `service CIDR ${cidr} is full`);
 }
 
+/**
+ * The NodePort of one port of Service `key`, as the API server picks it: a requested one is
+ * checked (in the range, nobody's yet; returned even when refused), else the one the Service had
+ * for that port and protocol, else the next free one. The port is claimed in `owners`; a problem
+ * goes to `bad` at `path`.
+ */
+export function pickNodePort(
+  plan: ClusterPlan,
+  owners: Map<number, string>,
+  key: string,
+  port: ServicePort,
+  old: Service | undefined,
+  path: string,
+  bad: (path: string, message: string) => void,
+): number | undefined {
+  const [lo, hi] = plan.nodePortRange;
+  let nodePort = port.nodePort;
+  if (nodePort !== undefined) {
+    const owner = owners.get(nodePort);
+    if (nodePort < lo || nodePort > hi)
+      bad(path, `${nodePort} is outside the NodePort range ${lo}-${hi}`);
+    else if (owner) bad(path, `${nodePort} is a NodePort of Service ${owner}`);
+  } else {
+    const protocol = port.protocol ?? 'TCP';
+    const kept = old?.spec?.ports?.find(
+      (o) => o.port === port.port && (o.protocol ?? 'TCP') === protocol,
+    )?.nodePort;
+    if (kept && !owners.has(kept)) nodePort = kept;
+    else {
+      try {
+        nodePort = allocateNodePort(plan, [...owners.keys()]);
+      } catch (e) {
+        bad(path, (e as Error).message);
+      }
+    }
+  }
+  if (nodePort) owners.set(nodePort, key);
+  return nodePort;
+}
+
 /** Allocates the next free NodePort in the plan's range. */
 export function allocateNodePort(plan: ClusterPlan, used: readonly number[]): number {
   for (let p = plan.nodePortRange[0]; p <= plan.nodePortRange[1]; p++)
@@ -161,30 +201,16 @@ export function allocateServices(
       const protocol = p.protocol ?? 'TCP';
       const out: ServicePort = { ...p, protocol, targetPort: p.targetPort ?? p.port };
       if (type !== 'NodePort') return out;
-      const [lo, hi] = plan.nodePortRange;
-      const keptPort = old?.spec?.ports?.find(
-        (o) => o.port === p.port && (o.protocol ?? 'TCP') === protocol,
-      )?.nodePort;
-      if (p.nodePort !== undefined) {
-        const owner = portOwners.get(p.nodePort);
-        if (p.nodePort < lo || p.nodePort > hi)
-          bad(
-            `spec.ports[${i}].nodePort`,
-            `${p.nodePort} is outside the NodePort range ${lo}-${hi}`,
-          );
-        else if (owner)
-          bad(`spec.ports[${i}].nodePort`, `${p.nodePort} is a NodePort of Service ${owner}`);
-        out.nodePort = p.nodePort;
-      } else if (keptPort && !portOwners.has(keptPort)) {
-        out.nodePort = keptPort;
-      } else {
-        try {
-          out.nodePort = allocateNodePort(plan, [...portOwners.keys()]);
-        } catch (e) {
-          bad(`spec.ports[${i}].nodePort`, (e as Error).message);
-        }
-      }
-      if (out.nodePort) portOwners.set(out.nodePort, key);
+      const nodePort = pickNodePort(
+        plan,
+        portOwners,
+        key,
+        p,
+        old,
+        `spec.ports[${i}].nodePort`,
+        bad,
+      );
+      if (nodePort) out.nodePort = nodePort;
       return out;
     });
     const { status: _status, ...rest } = svc;
