@@ -42,6 +42,8 @@ export function podSearchList(
  */
 export class DnsClientIndex {
   private readonly byIp = new Map<string, DnsClient>();
+  /** The addresses indexed for each pod (`namespace/name`), for patches. */
+  private readonly byPod = new Map<string, string[]>();
   /** One search list per namespace, shared by its pods. */
   private readonly lists = new Map<string, readonly string[]>();
 
@@ -58,8 +60,25 @@ export class DnsClientIndex {
   /** Replaces the index with `pods`. */
   reset(pods: Iterable<K8sPod>): void {
     this.byIp.clear();
+    this.byPod.clear();
     this.lists.clear();
     for (const pod of pods) this.add(pod);
+  }
+
+  /**
+   * Re-reads the pods `keys` (`namespace/name`) through `get` (undefined: the pod is gone): the
+   * work is the pods named, not all pods.
+   */
+  patch(keys: Iterable<string>, get: (key: string) => K8sPod | undefined): void {
+    for (const key of keys) {
+      for (const ip of this.byPod.get(key) ?? []) {
+        const c = this.byIp.get(ip);
+        if (c && `${c.namespace}/${c.name}` === key) this.byIp.delete(ip);
+      }
+      this.byPod.delete(key);
+      const pod = get(key);
+      if (pod) this.add(pod);
+    }
   }
 
   /** The pod at `ip`, or undefined. */
@@ -85,6 +104,7 @@ export class DnsClientIndex {
     if (pod.status?.podIP) ips.add(pod.status.podIP);
     for (const p of pod.status?.podIPs ?? []) if (p?.ip) ips.add(p.ip);
     for (const ip of ips) this.byIp.set(ip, { ip, namespace: ns, name, search });
+    if (ips.size > 0) this.byPod.set(`${ns}/${name}`, [...ips]);
   }
 }
 

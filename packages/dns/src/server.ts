@@ -311,12 +311,14 @@ export class DnsServer {
     this.live = null;
     if (changed && live?.current === state && prepared) {
       try {
-        // read before the patch iterates the keys (they may be a one-shot iterable)
-        const podsChanged = mayHaveKeys(changed.pods);
-        const patch = live.patch(state, changed, serial);
+        // the pod keys are read once (they may be a one-shot iterable): the zone and the client
+        // index both take them
+        const pods = changed.pods === undefined ? undefined : [...changed.pods];
+        const patch = live.patch(state, pods ? { ...changed, pods } : changed, serial);
         prepared.patch(patch.zone, patch.names);
         this.live = live;
-        if (podsChanged) this.indexClients(state.list('Pod'));
+        if (pods && (this.autopath || this.hook))
+          this.clients.patch(pods, (key) => state.get('Pod', key));
         this.metrics.zoneUpdates.patch++;
         this.skipped = patch.zone.skipped;
         return this.skipped;
@@ -1133,13 +1135,6 @@ function isSource(state: ClusterDnsState | DnsObjectSource): state is DnsObjectS
 }
 
 /** False only for keys known to be none (an empty array or set, or none given). */
-function mayHaveKeys(keys: Iterable<string> | undefined): boolean {
-  if (keys === undefined) return false;
-  if (Array.isArray(keys)) return keys.length > 0;
-  if (keys instanceof Set) return keys.size > 0;
-  return true;
-}
-
 function allocBytes(size: number): Uint8Array {
   return Buffer.allocUnsafe(size);
 }

@@ -82,6 +82,39 @@ describe('DnsClientIndex', () => {
     expect(index.get('fd00::10')?.namespace).toBe('default');
     expect(index.size).toBe(5);
   });
+
+  it('a patch re-reads only the pods named and ends where a reset of the same pods ends', () => {
+    const key = (p: K8sPod) => `${p.metadata?.namespace ?? 'default'}/${p.metadata?.name}`;
+    const [first, second, ...rest] = pods as K8sPod[];
+    // the first pod moves to another address; the second is gone; one new pod takes its address
+    const moved: K8sPod = {
+      ...first!,
+      status: { podIP: '10.244.9.9', podIPs: [{ ip: '10.244.9.9' }] },
+    };
+    const taken: K8sPod = {
+      metadata: { name: 'newcomer', namespace: 'shop' },
+      spec: { containers: [] },
+      status: { podIP: second!.status!.podIP!, podIPs: [{ ip: second!.status!.podIP! }] },
+    };
+    const after = [moved, taken, ...rest];
+    const byKey = new Map(after.map((p) => [key(p), p]));
+    const patched = new DnsClientIndex('cluster.local');
+    patched.reset(pods);
+    // the new pod is read before the old one's removal: the address stays the newcomer's
+    patched.patch([key(taken), key(first!), key(second!)], (k) => byKey.get(k));
+    const fresh = new DnsClientIndex('cluster.local');
+    fresh.reset(after);
+    for (const ip of [
+      '10.244.9.9',
+      second!.status!.podIP!,
+      first!.status!.podIP!,
+      '10.244.0.13',
+      'fd00::10',
+    ])
+      expect(patched.get(ip), ip).toEqual(fresh.get(ip));
+    expect(patched.size).toBe(fresh.size);
+    expect(patched.get(second!.status!.podIP!)?.name).toBe('newcomer');
+  });
 });
 
 describe('sockaddrIp', () => {
