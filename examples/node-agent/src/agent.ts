@@ -526,7 +526,8 @@ export class NodeAgent {
       });
     for (const bad of r.invalid)
       this.log.warn('policy skipped', { object: bad.object, error: bad.error.message });
-    this.fqdn?.replan(this.store);
+    if (full) this.fqdn?.replan(this.store);
+    else this.fqdn?.replanFor(this.store, kindsOf(batch));
   }
 
   /** How cluster DNS is served (see {@link AgentConfig}`.dns.mode`). */

@@ -2,7 +2,7 @@ import type { ClusterStore } from '@podnet/cluster-state';
 import { policyInput } from '@podnet/cluster-state';
 import { NftSession } from '@podnet/host';
 import type { NetnsTarget } from '@podnet/host';
-import { FqdnEgressWriter, planFqdn } from '@podnet/netpol';
+import { FqdnEgressWriter, fqdnPlanAffected, planFqdn } from '@podnet/netpol';
 
 /**
  * FQDN egress for embedded DNS: the answer hook the agent's {@link DnsServer} calls before it
@@ -27,6 +27,11 @@ export class AgentFqdnEgress {
   /** Plans again from the store's policies, namespaces and this node's pods. */
   replan(store: ClusterStore): void {
     this.writer.setPlan(planFqdn(policyInput(store), { nodeName: this.nodeName }));
+  }
+
+  /** {@link replan}, when a change to objects of `kinds` can change the plan. */
+  replanFor(store: ClusterStore, kinds: Iterable<string>): void {
+    if (fqdnPlanAffected(this.writer.currentPlan, kinds)) this.replan(store);
   }
 
   /** Ends the nft session. */

@@ -75,6 +75,20 @@ export function matchDomainName(pattern: string, name: string): boolean {
 }
 
 /**
+ * Whether a change to objects of `kinds` can change `plan`: a ClusterNetworkPolicy change always
+ * can; a Pod or Namespace change only while some rule has domain names (without one the plan is
+ * empty whatever the pods are). Lets a caller skip re-planning on the pod events of a cluster
+ * without FQDN rules.
+ */
+export function fqdnPlanAffected(plan: FqdnPlan, kinds: Iterable<string>): boolean {
+  for (const k of kinds) {
+    if (k === 'ClusterNetworkPolicy') return true;
+    if ((k === 'Pod' || k === 'Namespace') && plan.rules.length > 0) return true;
+  }
+  return false;
+}
+
+/**
  * Plans FQDN egress for a node: every valid ClusterNetworkPolicy egress rule with `domainNames`
  * peers (the API allows them in Accept rules only), its sets, and the local pods its subject
  * selects. Policies that do not validate are left out (the compiler refuses them too). Pure.

@@ -135,6 +135,7 @@ export {
   fqdnSetNames,
   fqdnTargets,
   matchDomainName,
+  fqdnPlanAffected,
   planFqdn,
   renderFqdnElements,
   type FqdnPlan,

@@ -5,6 +5,7 @@ import {
   FqdnEgressWriter,
   NetpolCompiler,
   compilePolicies,
+  fqdnPlanAffected,
   fqdnSetNames,
   fqdnTargets,
   matchDomainName,
@@ -95,6 +96,17 @@ describe('planFqdn', () => {
     });
     expect(Object.keys(planFqdn(state).pods)).toEqual(['10.244.1.2', 'fd00::1:2', '10.244.2.2']);
     expect(fqdnSetNames('allow-api', 0).ipv4).toMatch(/^fqdn_[0-9a-f]{8}_0_4$/);
+  });
+
+  it('is affected by pods and namespaces only while a rule has domain names', () => {
+    const withRules = planFqdn(state, { nodeName: 'n1' });
+    const empty = planFqdn({ ...state, clusterNetworkPolicies: [] }, { nodeName: 'n1' });
+    expect(empty.rules).toEqual([]);
+    expect(fqdnPlanAffected(empty, ['Pod', 'Namespace', 'NetworkPolicy', 'Service'])).toBe(false);
+    expect(fqdnPlanAffected(empty, ['Pod', 'ClusterNetworkPolicy'])).toBe(true);
+    expect(fqdnPlanAffected(withRules, ['Pod'])).toBe(true);
+    expect(fqdnPlanAffected(withRules, ['Namespace'])).toBe(true);
+    expect(fqdnPlanAffected(withRules, ['NetworkPolicy', 'EndpointSlice'])).toBe(false);
   });
 
   it('answers which sets an answer goes to', () => {

@@ -7,6 +7,8 @@ export interface FqdnEgress {
   hook: DnsAnswerHook;
   /** Plans again from the current policies, namespaces and pods. */
   replan(state: PolicyInput): void;
+  /** Whether a change to objects of `kinds` can change the plan (see netpol's fqdnPlanAffected). */
+  affectedBy(kinds: Iterable<string>): boolean;
   close(): void;
 }
 
@@ -30,6 +32,7 @@ export async function startFqdnEgress(options: {
     hook: writer,
     replan: (state) =>
       writer.setPlan(netpol.planFqdn(state, { table: options.table, nodeName: options.nodeName })),
+    affectedBy: (kinds) => netpol.fqdnPlanAffected(writer.currentPlan, kinds),
     close: () => session.close(),
   };
 }

@@ -63,9 +63,6 @@ each time the zone changed ("update": "full" on the first sync and after a relis
 when only the changed objects' names were prepared again). Logs are JSON lines on stderr;
 each object left out of the zone as malformed is logged once ("object skipped").`;
 
-/** The kinds FQDN egress plans from. */
-const FQDN_KINDS: readonly string[] = ['Namespace', 'Pod', 'ClusterNetworkPolicy'];
-
 function fail(message: string): never {
   process.stderr.write(`podnet-dns: ${message}\n`);
   process.exit(2);
@@ -235,11 +232,7 @@ async function main(): Promise<void> {
     }, 20);
   };
   store.subscribe((batch) => {
-    if (
-      fqdn &&
-      (batch.deltas.some((d) => FQDN_KINDS.includes(d.kind)) ||
-        batch.resync.some((k) => FQDN_KINDS.includes(k)))
-    )
+    if (fqdn?.affectedBy([...batch.deltas.map((d) => d.kind), ...batch.resync]))
       fqdn.replan(policyInput(store));
     if (batch.resync.some((k) => DNS_KINDS.includes(k))) full = true;
     for (const d of batch.deltas) if (DNS_KINDS.includes(d.kind)) pending.push(d);
