@@ -1,0 +1,96 @@
+/**
+ * The storm benchmark's traffic tools (`flow-traffic.c`: an exact paced UDP storm, a TCP server
+ * and a closed-loop TCP client that counts connections per time window), compiled once with the
+ * system's `gcc` (tools/scripts/ensure-deps.sh installs it), and the statistics of their windows.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const SOURCE = join(dirname(fileURLToPath(import.meta.url)), 'flow-traffic.c');
+
+/**
+ * Compiles `flow-traffic.c` (once per source version) and returns the binary's path.
+ * Throws when `gcc` is missing or the build fails.
+ */
+export function flowTrafficBinary(): string {
+  const dir = join(tmpdir(), `podnet-flow-traffic-${Math.round(statSync(SOURCE).mtimeMs)}`);
+  const bin = join(dir, 'flow-traffic');
+  if (existsSync(bin)) return bin;
+  mkdirSync(dir, { recursive: true });
+  const r = spawnSync('gcc', ['-O2', '-o', `${bin}.tmp`, SOURCE], { encoding: 'utf8' });
+  if (r.status !== 0)
+    throw new Error(`cannot build ${SOURCE} with gcc: ${r.error?.message ?? r.stderr}`);
+  spawnSync('mv', [`${bin}.tmp`, bin]);
+  return bin;
+}
+
+/** `taskset -c CPU` before argv, or argv alone when `cpu` is undefined. */
+export function pinned(cpu: number | undefined, argv: string[]): string[] {
+  return cpu === undefined ? argv : ['taskset', '-c', String(cpu), ...argv];
+}
+
+/** Runs argv inside network namespace `ns` and parses the one JSON line it prints. */
+export function runJsonIn<T>(ns: string, argv: string[]): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const c = spawn('nsenter', [`--net=/run/netns/${ns}`, '--', ...argv], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    c.stdout.on('data', (d) => (out += d));
+    c.once('error', reject);
+    c.once('exit', (code) => {
+      try {
+        if (code !== 0) throw new Error(`${argv.join(' ')} exited ${code}`);
+        resolve(JSON.parse(out) as T);
+      } catch (e) {
+        reject(e);
+      }
+    });
+  });
+}
+
+/** What `flow-traffic client` prints. */
+export interface ClientResult {
+  /** Completed connections per window. */
+  windows: number[];
+  errors: number;
+  p50Us: number;
+  p99Us: number;
+  maxUs: number;
+}
+
+/** What `flow-traffic storm` prints. */
+export interface StormResult {
+  sent: number;
+  failed: number;
+  ms: number;
+}
+
+/** The `q` quantile (0-1) of `xs`, nearest rank. Pure. */
+export function quantile(xs: readonly number[], q: number): number {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.round(q * (s.length - 1))))] as number;
+}
+
+/** Median, quartiles and extremes of a sample. Pure. */
+export function spread(xs: readonly number[]): {
+  median: number;
+  p25: number;
+  p75: number;
+  min: number;
+  max: number;
+  n: number;
+} {
+  return {
+    median: quantile(xs, 0.5),
+    p25: quantile(xs, 0.25),
+    p75: quantile(xs, 0.75),
+    min: quantile(xs, 0),
+    max: quantile(xs, 1),
+    n: xs.length,
+  };
+}
