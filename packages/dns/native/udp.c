@@ -7,6 +7,10 @@
  * answer into one shared output buffer and its offset/length into a shared table, and the
  * answers go out with one sendmmsg(2). All DNS logic stays in JavaScript.
  *
+ * Safe to load in several threads (worker_threads) at once: the module is context-aware
+ * (NAPI_MODULE_INIT), keeps no global state, and each socket belongs to the environment (thread)
+ * that opened it, on that thread's event loop, closed by its cleanup hook when the thread ends.
+ *
  * Shared layout (per datagram i of a batch):
  *   input  [i * IN_SLOT, +IN_SLOT)   the datagram (longer ones are dropped: length -1)
  *   peers  [i * PEER_BYTES, +28)     the sender's sockaddr_in / sockaddr_in6
@@ -247,11 +251,16 @@ static napi_value make_buffer(napi_env env, udp_t *u, int slot, size_t size, voi
   return ab;
 }
 
-/* open(ipv6, address, port, batch, outBytes, recvBufBytes, sendBufBytes, onBatch) */
+/*
+ * open(ipv6, address, port, batch, outBytes, recvBufBytes, sendBufBytes, onBatch[, reusePort])
+ * reusePort sets SO_REUSEPORT before bind: several sockets (one per worker thread) then share
+ * address:port and the kernel spreads datagrams over them by a hash of the sender's address.
+ */
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value argv[8];
+  size_t argc = 9;
+  napi_value argv[9];
   bool ipv6 = false;
+  bool reuse_port = false;
   char address[64];
   size_t alen = 0;
   int32_t port, batch, out_bytes, rcvbuf, sndbuf;
@@ -265,8 +274,12 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
       napi_get_value_int32(env, argv[5], &rcvbuf) != napi_ok ||
       napi_get_value_int32(env, argv[6], &sndbuf) != napi_ok ||
       napi_typeof(env, argv[7], &fntype) != napi_ok || fntype != napi_function) {
-    napi_throw_type_error(env, NULL,
-                          "open(ipv6, address, port, batch, outBytes, rcvbuf, sndbuf, onBatch)");
+    napi_throw_type_error(
+        env, NULL, "open(ipv6, address, port, batch, outBytes, rcvbuf, sndbuf, onBatch, reusePort)");
+    return NULL;
+  }
+  if (argc >= 9 && napi_get_value_bool(env, argv[8], &reuse_port) != napi_ok) {
+    napi_throw_type_error(env, NULL, "reusePort must be a boolean");
     return NULL;
   }
   if (port < 0 || port > 65535 || batch < 1 || batch > MAX_BATCH || out_bytes < 512) {
@@ -299,6 +312,15 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   if (fd < 0) {
     throw_errno(env, "socket", errno);
     return NULL;
+  }
+  if (reuse_port) {
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+      int err = errno;
+      close(fd);
+      throw_errno(env, "setsockopt(SO_REUSEPORT)", err);
+      return NULL;
+    }
   }
   if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
   if (sndbuf > 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);

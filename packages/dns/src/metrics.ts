@@ -4,6 +4,22 @@ import { typeName } from './wire.js';
 const RCODE_NAMES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED'];
 const BUCKETS = [0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
+/** Upper bounds (seconds) of the `podnet_dns_request_duration_seconds` histogram's buckets. */
+export const DNS_DURATION_BUCKETS: readonly number[] = BUCKETS;
+
+/** Counts kept outside a {@link DnsMetrics} (a UDP worker thread's), added with {@link DnsMetrics.add}. */
+export interface DnsMetricsCounts {
+  /** UDP requests per query type (index 0-255). */
+  readonly udpTypes: ArrayLike<number>;
+  /** Responses per rcode (index 0-15). */
+  readonly responses: ArrayLike<number>;
+  /** Responses per histogram bucket (not cumulative), in {@link DNS_DURATION_BUCKETS}' order. */
+  readonly buckets: ArrayLike<number>;
+  readonly durationSum: number;
+  readonly durationCount: number;
+  readonly dropped: number;
+}
+
 /** Counters of a {@link DnsServer}, rendered in the Prometheus text format. */
 export class DnsMetrics {
   private readonly udpTypes = new Float64Array(256);
@@ -59,6 +75,19 @@ export class DnsMetrics {
         return;
       }
     }
+  }
+
+  /** Adds counts kept elsewhere (e.g. the new counts of a UDP worker since the last call). */
+  add(counts: DnsMetricsCounts): void {
+    for (let i = 0; i < 256; i++)
+      this.udpTypes[i] = (this.udpTypes[i] as number) + ((counts.udpTypes[i] as number) || 0);
+    for (let i = 0; i < 16; i++)
+      this.responses[i] = (this.responses[i] as number) + ((counts.responses[i] as number) || 0);
+    for (let i = 0; i < BUCKETS.length; i++)
+      this.buckets[i] = (this.buckets[i] as number) + ((counts.buckets[i] as number) || 0);
+    this.durationSum += counts.durationSum;
+    this.durationCount += counts.durationCount;
+    this.dropped += counts.dropped;
   }
 
   /** Total requests counted. */

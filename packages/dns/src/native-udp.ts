@@ -29,6 +29,7 @@ interface NativeBinding {
     recvBufBytes: number,
     sendBufBytes: number,
     onBatch: (count: number) => void,
+    reusePort: boolean,
   ): NativeOpen;
   send(handle: object, bytes: Uint8Array, peer: Uint8Array): number;
   close(handle: object): void;
@@ -117,12 +118,14 @@ export class NativeUdpSocket {
 
   /**
    * Binds `address:port` and starts polling. Throws when the addon is not built, or the
-   * bind fails (the error has `code` `EADDRINUSE` for a taken port).
+   * bind fails (the error has `code` `EADDRINUSE` for a taken port). With `reusePort` the
+   * socket sets SO_REUSEPORT before binding, so several sockets (one per worker thread, each
+   * opened in its own thread) share the address and the kernel spreads senders over them.
    */
   static open(
     address: string,
     port: number,
-    options: { ipv6: boolean; batch: number; bufferBytes: number },
+    options: { ipv6: boolean; batch: number; bufferBytes: number; reusePort?: boolean },
     onBatch: NativeBatchHandler,
   ): NativeUdpSocket {
     const native = loadBinding();
@@ -139,6 +142,7 @@ export class NativeUdpSocket {
       (count) => {
         if (socket) onBatch(count, socket);
       },
+      options.reusePort === true,
     );
     socket = new NativeUdpSocket(native, opened);
     return socket;

@@ -1,7 +1,8 @@
 import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
+import type { Server as HttpServer } from 'node:http';
 import net from 'node:net';
+import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { type DnsAnswerHook, answerAddresses } from './answer-hook.js';
 import {
@@ -40,12 +41,21 @@ import {
   writeOptAt,
 } from './prepared.js';
 import { type Upstream, parseResolvConf, parseUpstream } from './resolv-conf.js';
+import { type SharedZoneTables, SharedZoneWriter } from './shared-zone.js';
+import { type UdpWorkerStats, resolveUdpWorkers } from './udp-worker-protocol.js';
+import { UdpWorkerPool, renderWorkerMetrics } from './udp-workers.js';
 import { type DnsTcpLimits, type DnsTcpOptions, tcpLimits } from './tcp-limits.js';
 import { type DnsTcpConnectionInfo, type DnsTcpStats, TcpDnsListener } from './tcp-server.js';
 import type { ClusterDnsState, K8sPod, ZoneOptions } from './types.js';
 import { type DnsObjectChanges, type DnsObjectSource, LiveZone } from './live-zone.js';
 import { RCODES, TYPE_CODES, decodeMessage, encodeMessage, encodeQuery, readName } from './wire.js';
-import { type SkippedObject, authorityOf, compileZone, normalizeName } from './zone.js';
+import {
+  type DnsZone,
+  type SkippedObject,
+  authorityOf,
+  compileZone,
+  normalizeName,
+} from './zone.js';
 
 /** Options of a {@link DnsServer}. */
 export interface DnsServerOptions extends Omit<ZoneOptions, 'serial'> {
@@ -87,6 +97,15 @@ export interface DnsServerOptions extends Omit<ZoneOptions, 'serial'> {
   searchDomains?: readonly string[];
   /** Sees the addresses of answers before they are released (FQDN egress); see {@link DnsAnswerHook}. */
   answerHook?: DnsAnswerHook;
+  /**
+   * UDP worker threads: `auto` (one per CPU, as knotd's `udp-workers`) or a number; default 1
+   * (no threads: the main thread serves UDP). With more than one, each worker opens its own
+   * SO_REUSEPORT socket on the native path and answers from one shared copy of the prepared
+   * zone; what it cannot answer (negative answers, forwarding, autopath, ExternalName, the
+   * answer hook) goes to the main thread. On the dgram path (no native addon) UDP stays on one
+   * socket on the main thread ({@link DnsServerAddress.udpWorkers} says 1).
+   */
+  udpWorkers?: number | 'auto';
 }
 
 /** Where to listen. UDP and TCP share `port` unless `udpPort`/`tcpPort` are given. */
@@ -122,6 +141,8 @@ export interface DnsServerAddress {
   httpPort?: number;
   /** How UDP is served. */
   udpPath: UdpPath;
+  /** UDP worker threads serving the port (1: the main thread alone). */
+  udpWorkers: number;
 }
 
 /** A bound UDP listener of either path. */
@@ -161,7 +182,7 @@ export class DnsServer {
   private batchAnswered = 0;
   private tcp: TcpDnsListener | null = null;
   private readonly tcpLimits: DnsTcpLimits;
-  private http: http.Server | null = null;
+  private http: HttpServer | null = null;
   private bound: DnsServerAddress | null = null;
   private skipped: readonly SkippedObject[] = [];
   /** The zone kept per object, when the last update came from a {@link DnsObjectSource}. */
@@ -173,6 +194,12 @@ export class DnsServer {
   private readonly defaultTtl: number;
   /** Set when the last {@link answerQuery} answered on the prepared fast path. */
   private fastAnswered = false;
+  /** UDP worker threads asked for (see {@link DnsServerOptions.udpWorkers}). */
+  private readonly udpWorkerCount: number;
+  /** The prepared answers in shared memory, kept only while workers may read them. */
+  private shared: SharedZoneWriter | null = null;
+  private sharedTables: SharedZoneTables | null = null;
+  private workerPool: UdpWorkerPool | null = null;
 
   constructor(options: DnsServerOptions = {}) {
     this.zoneOptions = {
@@ -231,6 +258,18 @@ export class DnsServer {
     this.clients = new DnsClientIndex(this.zoneName, searchDomains);
     this.hook = options.answerHook ?? null;
     this.defaultTtl = options.ttl ?? 5;
+    this.udpWorkerCount = resolveUdpWorkers(options.udpWorkers, availableParallelism());
+    if (this.udpWorkerCount > 1) this.shared = new SharedZoneWriter();
+  }
+
+  /** Hands the workers the zone just prepared (a full build, or a patch of `names`). */
+  private share(zone: DnsZone, names?: readonly string[]): void {
+    const prepared = this.prepared;
+    if (this.shared === null || prepared === null) return;
+    this.sharedTables = names
+      ? this.shared.patch(prepared, zone, names)
+      : this.shared.full(prepared, zone);
+    this.workerPool?.publish(this.sharedTables);
   }
 
   /**
@@ -301,6 +340,7 @@ export class DnsServer {
       this.live = null;
       const zone = compileZone(state, { ...this.zoneOptions, serial });
       this.prepared = new PreparedZone(zone);
+      this.share(zone);
       this.indexClients(state.pods ?? []);
       this.metrics.zoneUpdates.full++;
       this.skipped = zone.skipped;
@@ -316,6 +356,7 @@ export class DnsServer {
         const pods = changed.pods === undefined ? undefined : [...changed.pods];
         const patch = live.patch(state, pods ? { ...changed, pods } : changed, serial);
         prepared.patch(patch.zone, patch.names);
+        this.share(patch.zone, patch.names);
         this.live = live;
         if (pods && (this.autopath || this.hook))
           this.clients.patch(pods, (key) => state.get('Pod', key));
@@ -330,6 +371,7 @@ export class DnsServer {
     const next = new LiveZone(this.zoneOptions);
     const zone = next.build(state, serial);
     this.prepared = new PreparedZone(zone);
+    this.share(zone);
     this.live = next;
     this.indexClients(state.list('Pod'));
     this.metrics.zoneUpdates.full++;
@@ -775,12 +817,27 @@ export class DnsServer {
         ? 'dgram'
         : 'native';
     const shared = options.udpPort === undefined && options.tcpPort === undefined;
+    // workers need the native path (SO_REUSEPORT); on dgram one socket on the main thread serves
+    const workers = path === 'native' ? this.udpWorkerCount : 1;
+    if (workers === 1) {
+      this.shared = null;
+      this.sharedTables = null;
+    }
     let lastError: unknown;
     for (let attempt = 0; attempt < 20; attempt++) {
-      const udp =
-        path === 'native'
-          ? this.bindNativeUdp(address, udpPort, batch)
-          : await this.bindUdp(address, udpPort);
+      let udp: UdpListener;
+      try {
+        udp =
+          workers > 1
+            ? await this.bindWorkerUdp(address, udpPort, batch, workers)
+            : path === 'native'
+              ? this.bindNativeUdp(address, udpPort, batch)
+              : await this.bindUdp(address, udpPort);
+      } catch (err) {
+        lastError = err;
+        if (workers > 1 && udpPort === 0) continue;
+        throw err;
+      }
       const port = udp.port;
       try {
         const tcp = await this.bindTcp(address, shared ? port : tcpPort);
@@ -792,6 +849,7 @@ export class DnsServer {
           udpPort: port,
           tcpPort: tcp.port,
           udpPath: udp.path,
+          udpWorkers: workers,
         };
         break;
       } catch (err) {
@@ -829,9 +887,74 @@ export class DnsServer {
     return this.udp?.path ?? null;
   }
 
-  /** Counters of the native UDP path (null on the dgram path or before {@link start}). */
+  /**
+   * Counters of the native UDP path (null on the dgram path or before {@link start}); with
+   * workers, their sockets' counters summed.
+   */
   udpStats(): NativeUdpStats | null {
+    const pool = this.workerPool;
+    if (pool) {
+      const all = pool.stats();
+      return {
+        datagrams: all.reduce((n, w) => n + w.datagrams, 0),
+        batches: all.reduce((n, w) => n + w.batches, 0),
+        largestBatch: Math.max(0, ...all.map((w) => w.largestBatch)),
+        sent: all.reduce((n, w) => n + w.sent, 0),
+        sendErrors: all.reduce((n, w) => n + w.sendErrors, 0),
+        truncated: all.reduce((n, w) => n + w.truncated, 0),
+      };
+    }
     return this.nativeUdp?.stats() ?? null;
+  }
+
+  /** Each UDP worker thread's counters (empty without workers or before {@link start}). */
+  udpWorkerStats(): UdpWorkerStats[] {
+    return this.workerPool?.stats() ?? [];
+  }
+
+  private async bindWorkerUdp(
+    address: string,
+    port: number,
+    batch: number,
+    workers: number,
+  ): Promise<UdpListener> {
+    let pool: UdpWorkerPool;
+    try {
+      pool = await UdpWorkerPool.start({
+        workers,
+        address,
+        port,
+        ipv6: net.isIPv6(address),
+        batch,
+        bufferBytes: UDP_BUFFER_BYTES,
+        tables: this.sharedTables,
+        answer: (msg, peer) => {
+          try {
+            return this.answer(msg, 'udp', allocBytes, peer);
+          } catch {
+            return servfailFor(msg);
+          }
+        },
+      });
+    } catch (err) {
+      throw new DnsError(
+        'BIND_FAILED',
+        `cannot bind UDP ${address}:${port} in ${workers} workers`,
+        {
+          cause: err,
+        },
+      );
+    }
+    this.workerPool = pool;
+    return {
+      port: pool.port,
+      path: 'native',
+      close: async () => {
+        pool.foldInto(this.metrics);
+        await pool.close();
+        if (this.workerPool === pool) this.workerPool = null;
+      },
+    };
   }
 
   /** Counters and gauges of the TCP listener (null before {@link start}). */
@@ -1010,7 +1133,9 @@ export class DnsServer {
     return out;
   };
 
-  private startHttp(address: string, port: number): Promise<number> {
+  private async startHttp(address: string, port: number): Promise<number> {
+    // node:http (and its parser) only when the endpoints are asked for: ~1.5 MB resident
+    const http = await import('node:http');
     return new Promise((resolve, reject) => {
       const server = http.createServer((req, res) => {
         const path = (req.url ?? '/').split('?')[0];
@@ -1039,7 +1164,10 @@ export class DnsServer {
 
   /** The Prometheus text exposition of {@link metrics}. */
   renderMetrics(): string {
-    return this.metrics.render({
+    const pool = this.workerPool;
+    pool?.foldInto(this.metrics);
+    const workers = pool ? renderWorkerMetrics(pool.stats()) : '';
+    return `${this.metrics.render({
       synced: this.synced,
       names: this.names,
       cacheEntries: this.cache?.size ?? 0,
@@ -1047,7 +1175,7 @@ export class DnsServer {
       udpBatches: this.udpStats(),
       tcp: this.tcpStats(),
       skippedObjects: this.synced ? this.skipped.length : 0,
-    });
+    })}${workers}`;
   }
 
   /** Stops every listener and the forwarder; pending queries are dropped. */
