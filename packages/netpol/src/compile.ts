@@ -546,8 +546,8 @@ export class NetpolCompiler {
    * A `domainNames` peer of egress rule `index`: the rule's FQDN sets (`pod . destination`, with
    * timeouts, filled at run time by the node's DNS server), matched on source and destination.
    */
-  private fqdnPeer(policy: string, index: number, refs: Refs): Match[] {
-    const sets = fqdnSetNames(policy, index);
+  private fqdnPeer(policy: string, index: number, patterns: string[], refs: Refs): Match[] {
+    const sets = fqdnSetNames(policy, index, patterns);
     const out: Match[] = [];
     for (const f of FAMS) {
       const name = f === 4 ? sets.ipv4 : sets.ipv6;
@@ -792,7 +792,8 @@ export class NetpolCompiler {
         let all = false;
         for (const p of peers ?? []) {
           if (p.domainNames !== undefined && dir === 'egress' && r.action === 'Accept') {
-            peerM.push(...this.fqdnPeer(cnp.metadata.name, index, refs));
+            const patterns = (peers ?? []).flatMap((q) => q.domainNames ?? []);
+            peerM.push(...this.fqdnPeer(cnp.metadata.name, index, patterns, refs));
             continue;
           }
           const m = this.cnpPeerMatches(p, dir, r.action, refs);
@@ -1277,6 +1278,15 @@ export class NetpolCompiler {
       chains: [...this.chainModel.values()].map((c) => ({ ...c, rules: [...c.rules] })),
       ...(this.logLimit ? { logLimit: { ...this.logLimit } } : {}),
     };
+  }
+
+  /**
+   * The FQDN egress sets the current state uses (`fqdn_*`, see `fqdnSetNames`): sets with
+   * timeouts whose elements the node's DNS server writes, not the compiler. A whole-table rebuild
+   * starts them empty; {@link PolicySyncer} carries over what the kernel held.
+   */
+  fqdnSets(): string[] {
+    return [...this.fqdnRefs.keys()];
   }
 
   /** Makes the next {@link NetpolCompiler.takeScript} rebuild the whole table (e.g. after a failed apply). */

@@ -47,17 +47,34 @@ export interface FqdnPlanOptions {
 }
 
 /**
- * The names of the sets of egress rule `rule` of policy `policy`: `fqdn_<8 hex>_<rule>_4|6`, the
- * hex an FNV-1a hash of the policy name (names stay short and valid for any policy name). Pure.
+ * The names of the sets of egress rule `rule` of policy `policy` with the domain `patterns`:
+ * `fqdn_<8 hex>_<rule>_4|6`, the hex an FNV-1a hash of the policy name and the rule's patterns
+ * (normalized as {@link fqdnPatterns} does, in any order). Names stay short and valid for any
+ * policy name, and a rule whose domain names change gets new, empty sets: addresses resolved for
+ * the old names do not stay allowed under the new ones, while an edit elsewhere in the policy
+ * keeps the sets and what the pods resolved. Pure.
  */
-export function fqdnSetNames(policy: string, rule: number): FqdnSets {
+export function fqdnSetNames(
+  policy: string,
+  rule: number,
+  patterns: readonly string[] = [],
+): FqdnSets {
+  const text = [policy, ...[...fqdnPatterns(patterns)].sort()].join('\n');
   let h = 0x811c9dc5;
-  for (let i = 0; i < policy.length; i++) {
-    h ^= policy.charCodeAt(i);
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
     h = Math.imul(h, 0x01000193) >>> 0;
   }
   const id = `fqdn_${h.toString(16).padStart(8, '0')}_${rule}`;
   return { ipv4: `${id}_4`, ipv6: `${id}_6` };
+}
+
+/**
+ * A rule's `domainNames` as podnet matches them: lower case, without a trailing dot, each once,
+ * in their first order. Pure.
+ */
+export function fqdnPatterns(domainNames: readonly string[]): string[] {
+  return [...new Set(domainNames.map((d) => trimDot(d.toLowerCase())))];
 }
 
 /**
@@ -110,16 +127,14 @@ export function planFqdn(state: ClusterState, options: FqdnPlanOptions = {}): Fq
     const mine: number[] = [];
     cnpRules(cnp, 'egress').forEach((r, index) => {
       if (r.action !== 'Accept') return;
-      const patterns = (r.peers ?? [])
-        .flatMap((p) => p.domainNames ?? [])
-        .map((d) => trimDot(d.toLowerCase()));
+      const patterns = fqdnPatterns((r.peers ?? []).flatMap((p) => p.domainNames ?? []));
       if (patterns.length === 0) return;
       mine.push(rules.length);
       rules.push({
         policy: cnp.metadata.name,
         rule: index,
-        patterns: [...new Set(patterns)],
-        sets: fqdnSetNames(cnp.metadata.name, index),
+        patterns,
+        sets: fqdnSetNames(cnp.metadata.name, index, patterns),
       });
     });
     if (mine.length > 0) subjects.push({ cnp, rules: mine });

@@ -132,6 +132,7 @@ export {
   type SyncResult,
 } from './syncer.js';
 export {
+  fqdnPatterns,
   fqdnSetNames,
   fqdnTargets,
   matchDomainName,

@@ -399,6 +399,30 @@ export class PolicySyncer {
     this.session = undefined;
   }
 
+  /**
+   * The FQDN egress elements the kernel holds now (what pods resolved, written by the DNS server
+   * with timeouts), as `add element` lines with their remaining time, for the sets the rebuilt
+   * table keeps: a whole-table rebuild (an agent restart, a retry after a failed apply) then
+   * leaves every pod the access it had, in the same transaction. A set or table that is not
+   * there yet contributes nothing. One `nft -j list set` per FQDN set, only on a full rebuild.
+   */
+  private async keptFqdnElements(): Promise<string> {
+    const t = `inet ${this.compiler.table}`;
+    const out: string[] = [];
+    for (const name of this.compiler.fqdnSets()) {
+      let json: string;
+      try {
+        json = await this.host.nft(['-j', 'list', 'set', 'inet', this.compiler.table, name]);
+      } catch {
+        continue;
+      }
+      const elements = liveTimeoutElements(json);
+      for (let i = 0; i < elements.length; i += 500)
+        out.push(`add element ${t} ${name} { ${elements.slice(i, i + 500).join(', ')} }`);
+    }
+    return out.length === 0 ? '' : `${out.join('\n')}\n`;
+  }
+
   private event(mutate: () => void): Promise<SyncResult> {
     return this.serial(() => {
       mutate();
@@ -413,9 +437,10 @@ export class PolicySyncer {
   }
 
   private async flushNow(invalid: SyncResult['invalid'] = []): Promise<SyncResult> {
-    const script = this.compiler.takeScript();
+    let script = this.compiler.takeScript();
     const full = script.includes(`delete table inet ${this.compiler.table}\n`);
     if (script === '') return { script, lines: 0, full: false, invalid };
+    if (full) script += await this.keptFqdnElements();
     try {
       if (full || !this.useSession) await this.host.nftApply(script, { timeoutMs: 120_000 });
       else {
@@ -433,4 +458,34 @@ export class PolicySyncer {
     }
     return { script, lines: script.split('\n').length - 1, full, invalid };
   }
+}
+
+/**
+ * The elements of an `nft -j list set` answer for a concatenated set with timeouts, as
+ * `a . b timeout Ns` with N the time each has left (elements about to expire, or without an
+ * expiry, are left out). Pure; anything that is not such an answer gives none.
+ */
+export function liveTimeoutElements(json: string): string[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(json);
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  const items = (doc as { nftables?: unknown[] } | null)?.nftables;
+  if (!Array.isArray(items)) return out;
+  for (const item of items) {
+    const elems = (item as { set?: { elem?: unknown[] } } | null)?.set?.elem;
+    if (!Array.isArray(elems)) continue;
+    for (const e of elems) {
+      const el = (e as { elem?: { val?: { concat?: unknown[] }; expires?: unknown } } | null)?.elem;
+      const parts = el?.val?.concat;
+      const left = el?.expires;
+      if (!Array.isArray(parts) || typeof left !== 'number' || left < 1) continue;
+      if (!parts.every((p) => typeof p === 'string' && /^[0-9a-fA-F:.]+$/.test(p))) continue;
+      out.push(`${parts.join(' . ')} timeout ${Math.floor(left)}s`);
+    }
+  }
+  return out;
 }

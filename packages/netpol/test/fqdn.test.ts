@@ -12,6 +12,7 @@ import {
   planFqdn,
   renderFqdnElements,
 } from '../src/index.js';
+import { liveTimeoutElements } from '../src/syncer.js';
 
 describe('matchDomainName (network-policy-api DomainName)', () => {
   it.each([
@@ -79,6 +80,84 @@ const state: ClusterState = {
   ],
 };
 
+const PATTERNS = ['api.example.com', '*.cdn.example.net'];
+
+describe('fqdnSetNames', () => {
+  it('names the sets after the policy, the rule and its domain names in any order', () => {
+    const a = fqdnSetNames('allow-api', 0, PATTERNS);
+    expect(a.ipv4).toMatch(/^fqdn_[0-9a-f]{8}_0_4$/);
+    expect(a.ipv6).toBe(`${a.ipv4.slice(0, -2)}_6`);
+    expect(fqdnSetNames('allow-api', 0, ['*.CDN.example.net.', 'api.example.com'])).toEqual(a);
+    expect(fqdnSetNames('allow-api', 0, [...PATTERNS, 'api.example.com'])).toEqual(a);
+    expect(fqdnSetNames('allow-api', 0, ['api.example.com'])).not.toEqual(a);
+    expect(fqdnSetNames('allow-apis', 0, PATTERNS)).not.toEqual(a);
+    expect(fqdnSetNames('allow-api', 1, PATTERNS).ipv4).toBe(`${a.ipv4.slice(0, -4)}_1_4`);
+  });
+
+  it('gives a rule new sets when its domain names change, and keeps them for other edits', () => {
+    const c = new NetpolCompiler({ nodeName: 'n1' });
+    c.load(state);
+    c.takeScript();
+    const before = fqdnSetNames('allow-api', 0, PATTERNS);
+    expect(c.fqdnSets().sort()).toEqual([before.ipv4, before.ipv6].sort());
+    const policy = state.clusterNetworkPolicies?.[0] as ClusterNetworkPolicy;
+    const egress = policy.spec.egress ?? [];
+    c.upsertClusterNetworkPolicy({
+      ...policy,
+      spec: {
+        ...policy.spec,
+        egress: [{ ...egress[0]!, to: [{ domainNames: ['api.example.com'] }] }, ...egress.slice(1)],
+      },
+    });
+    const after = fqdnSetNames('allow-api', 0, ['api.example.com']);
+    const script = c.takeScript();
+    expect(script).toContain(`delete set inet podnet_netpol ${before.ipv4}`);
+    expect(script).toContain(`add set inet podnet_netpol ${after.ipv4}`);
+    expect(c.fqdnSets().sort()).toEqual([after.ipv4, after.ipv6].sort());
+  });
+});
+
+describe('liveTimeoutElements (what a rebuild carries over)', () => {
+  const listing = (elem: unknown[]) =>
+    JSON.stringify({
+      nftables: [
+        { metainfo: { version: '1.0.6' } },
+        { set: { family: 'inet', name: 'fqdn_x_0_4', table: 't', flags: ['timeout'], elem } },
+      ],
+    });
+  it.each([
+    [
+      'elements with the time they have left',
+      [
+        { elem: { val: { concat: ['10.0.0.1', '192.0.2.1'] }, timeout: 60, expires: 42 } },
+        { elem: { val: { concat: ['fd00::1', '2001:db8::1'] }, timeout: 90, expires: 89.7 } },
+      ],
+      ['10.0.0.1 . 192.0.2.1 timeout 42s', 'fd00::1 . 2001:db8::1 timeout 89s'],
+    ],
+    [
+      'not those about to expire or without an expiry',
+      [
+        { elem: { val: { concat: ['10.0.0.1', '192.0.2.1'] }, timeout: 60, expires: 0 } },
+        { elem: { val: { concat: ['10.0.0.1', '192.0.2.2'] } } },
+        '10.0.0.9',
+      ],
+      [],
+    ],
+    [
+      'nothing that is not an address',
+      [{ elem: { val: { concat: ['10.0.0.1', '1.2.3.4 }; flush ruleset'] }, expires: 9 } }],
+      [],
+    ],
+  ])('%s', (_what, elem, want) => {
+    expect(liveTimeoutElements(listing(elem))).toEqual(want);
+  });
+  it('reads nothing from an empty or broken answer', () => {
+    expect(liveTimeoutElements('')).toEqual([]);
+    expect(liveTimeoutElements('{"nftables": 3}')).toEqual([]);
+    expect(liveTimeoutElements('null')).toEqual([]);
+  });
+});
+
 describe('planFqdn', () => {
   it('lists the rules with domain names, their sets and the local pods they apply to', () => {
     const plan = planFqdn(state, { nodeName: 'n1' });
@@ -89,13 +168,13 @@ describe('planFqdn', () => {
           policy: 'allow-api',
           rule: 0,
           patterns: ['api.example.com', '*.cdn.example.net'],
-          sets: fqdnSetNames('allow-api', 0),
+          sets: fqdnSetNames('allow-api', 0, PATTERNS),
         },
       ],
       pods: { '10.244.1.2': [0], 'fd00::1:2': [0] },
     });
     expect(Object.keys(planFqdn(state).pods)).toEqual(['10.244.1.2', 'fd00::1:2', '10.244.2.2']);
-    expect(fqdnSetNames('allow-api', 0).ipv4).toMatch(/^fqdn_[0-9a-f]{8}_0_4$/);
+    expect(fqdnSetNames('allow-api', 0, PATTERNS).ipv4).toMatch(/^fqdn_[0-9a-f]{8}_0_4$/);
   });
 
   it('is affected by pods and namespaces only while a rule has domain names', () => {
@@ -111,7 +190,7 @@ describe('planFqdn', () => {
 
   it('answers which sets an answer goes to', () => {
     const plan = planFqdn(state, { nodeName: 'n1' });
-    const sets = fqdnSetNames('allow-api', 0);
+    const sets = fqdnSetNames('allow-api', 0, PATTERNS);
     expect(fqdnTargets(plan, '10.244.1.2', 'api.example.com')).toEqual([sets]);
     expect(fqdnTargets(plan, '10.244.1.2', 'img.cdn.example.net')).toEqual([sets]);
     expect(fqdnTargets(plan, '10.244.1.2', 'other.example.com')).toEqual([]);
@@ -146,7 +225,7 @@ describe('planFqdn', () => {
 describe('compiling domainNames peers', () => {
   it('matches the rule on the pod . destination sets with timeouts instead of failing closed', () => {
     const rs = compilePolicies(state, { nodeName: 'n1' });
-    const sets = fqdnSetNames('allow-api', 0);
+    const sets = fqdnSetNames('allow-api', 0, PATTERNS);
     expect(rs.sets.filter((s) => s.name.startsWith('fqdn_'))).toEqual([
       {
         name: sets.ipv4,
@@ -174,7 +253,7 @@ describe('compiling domainNames peers', () => {
     const c = new NetpolCompiler({ nodeName: 'n1' });
     c.load(state);
     const first = c.takeScript();
-    const sets = fqdnSetNames('allow-api', 0);
+    const sets = fqdnSetNames('allow-api', 0, PATTERNS);
     expect(first).toContain(
       `add set inet podnet_netpol ${sets.ipv4} { type ipv4_addr . ipv4_addr; flags timeout; }`,
     );

@@ -24,6 +24,7 @@ describe.each(['process', 'embedded'] as const)('FQDN egress, DNS mode %s', (mod
   let net: TestNet;
   let node: TestNode;
   let pod: string;
+  let podIp: string;
   let fake: ChildProcess;
   let server: ChildProcess;
 
@@ -133,7 +134,7 @@ describe.each(['process', 'embedded'] as const)('FQDN egress, DNS mode %s', (mod
       }),
     );
     await node.start();
-    ({ ns: pod } = await node.runPod('client'));
+    ({ ns: pod, ip: podIp } = await node.runPod('client'));
     await waitFor(() => /"event":"listening"|cluster DNS serving/.test(node.logs), {
       timeoutMs: 30_000,
       what: 'cluster DNS',
@@ -195,4 +196,45 @@ describe.each(['process', 'embedded'] as const)('FQDN egress, DNS mode %s', (mod
     expect(await lookupThenConnectOnce('a.b.wild.example')).toBe(true);
     expect(await connect('wild.example')).toBe(false);
   }, 60_000);
+
+  // last: it leaves an address allowed for two minutes
+  it('an agent restart rebuilds the policy table and keeps what the pod resolved', async () => {
+    const table = async () =>
+      (
+        await net.exec(node.ns, ['nft', '-a', '-j', 'list', 'table', 'inet', 'podnet_netpol'], {
+          allowFail: true,
+        })
+      ).stdout;
+    const fqdnSet = (json: string) =>
+      (JSON.parse(json) as { nftables: { set?: { name: string } }[] }).nftables
+        .map((i) => i.set?.name)
+        .find((n) => n?.startsWith('fqdn_') && n.endsWith('_4')) as string;
+    const handle = (json: string) =>
+      (JSON.parse(json) as { nftables: { table?: { handle: number } }[] }).nftables.find(
+        (i) => i.table,
+      )?.table?.handle;
+    expect(await lookupThenConnectOnce('allowed.example')).toBe(true);
+    // the answer's element, with the time a 120 s TTL would have given it
+    const before = await table();
+    const set = fqdnSet(before);
+    await net.exec(node.ns, [
+      'nft',
+      `add element inet podnet_netpol ${set} { ${podIp} . ${EXT['allowed.example']} timeout 120s }`,
+    ]);
+    await node.kill('SIGKILL');
+    node.logs = '';
+    await node.start();
+    await waitFor(async () => handle(await table()) !== handle(before), {
+      timeoutMs: 30_000,
+      what: 'the policy table to be rebuilt',
+    });
+    const kept = await net.exec(node.ns, ['nft', 'list', 'set', 'inet', 'podnet_netpol', set]);
+    expect(kept.stdout).toMatch(
+      new RegExp(
+        `${podIp.replaceAll('.', '\\.')} \\. ${EXT['allowed.example'].replaceAll('.', '\\.')} timeout`,
+      ),
+    );
+    expect(await connect(EXT['allowed.example'])).toBe(true);
+    expect(await connect(EXT['other.example'])).toBe(false);
+  }, 120_000);
 });
