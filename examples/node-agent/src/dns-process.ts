@@ -11,7 +11,7 @@ import {
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { DNS_NODE_FLAGS, type DnsServerOptions } from '@podnet/dns';
+import { DNS_NODE_ENV, DNS_NODE_FLAGS, type DnsServerOptions } from '@podnet/dns';
 import type { AgentConfig } from './config.js';
 import { AgentError } from './errors.js';
 import type { Logger } from './log.js';
@@ -185,6 +185,8 @@ export class DnsProcess {
     const env = { ...process.env };
     delete env.NODE_EXTRA_CA_CERTS;
     delete env.NODE_OPTIONS;
+    // with the environment its own #! line gives it (see DNS_NODE_ENV)
+    Object.assign(env, DNS_NODE_ENV);
     const child = spawn(this.argv[0]!, this.argv.slice(1), {
       detached: true,
       stdio: ['ignore', fd, fd],

@@ -34,7 +34,13 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { type ClusterDnsState, DNS_NODE_FLAGS, PreparedZone, compileZone } from '../src/index.js';
+import {
+  type ClusterDnsState,
+  DNS_NODE_ENV,
+  DNS_NODE_FLAGS,
+  PreparedZone,
+  compileZone,
+} from '../src/index.js';
 import { autopathBench, printAutopath } from './autopath.js';
 import { incrementalBench } from './incremental.js';
 import { ABUSE, type AbuseResult, bigObjects, bigZoneLines, underAbuse } from './tcp-abuse.js';
@@ -406,9 +412,13 @@ async function main(): Promise<void> {
             '--no-watch',
           ];
 
+    // the environment podnet-dns's #! line sets (the agent's launcher sets it too)
+    const podnetEnv = { ...process.env, ...DNS_NODE_ENV };
+    delete podnetEnv.NODE_EXTRA_CA_CERTS;
     const podnetPort = await freePort();
     const podnet = spawn(process.execPath, podnetArgv(manifests, podnetPort), {
       stdio: ['ignore', 'pipe', 'inherit'],
+      env: podnetEnv,
     });
     children.push(podnet);
     let podnetOut = '';
@@ -419,19 +429,20 @@ async function main(): Promise<void> {
     const dgramServer = spawn(
       process.execPath,
       [...podnetArgv(manifests, dgramPort), '--udp', 'dgram'],
-      { stdio: ['ignore', 'ignore', 'inherit'] },
+      { stdio: ['ignore', 'ignore', 'inherit'], env: podnetEnv },
     );
     children.push(dgramServer);
     const emptyPort = await freePort();
     const empty = spawn(process.execPath, podnetArgv(emptyManifests, emptyPort), {
       stdio: ['ignore', 'ignore', 'inherit'],
+      env: podnetEnv,
     });
     children.push(empty);
-    // the floor: Node itself, idle, with the same flags
+    // the floor: Node itself, idle, with the same flags and environment
     const bareNode = spawn(
       process.execPath,
       [...DNS_NODE_FLAGS, '-e', 'setInterval(() => {}, 2 ** 30)'],
-      { stdio: 'ignore' },
+      { stdio: 'ignore', env: podnetEnv },
     );
     children.push(bareNode);
 

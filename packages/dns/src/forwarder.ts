@@ -1,6 +1,6 @@
-import { randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
+import { createRequire } from 'node:module';
 import { DnsError } from './errors.js';
 import { MAX_UDP_PAYLOAD } from './prepared.js';
 import type { Upstream } from './resolv-conf.js';
@@ -15,6 +15,19 @@ interface Pending {
   query: Uint8Array;
 }
 
+let cryptoRandomInt: ((min: number, max: number) => number) | undefined;
+
+/**
+ * An unpredictable query ID (a guessable one lets an off-path attacker spoof answers). node:crypto
+ * is loaded by the first query forwarded, not at import: a server without upstreams never needs
+ * it, and loading it costs ~1.5 MB resident.
+ */
+function randomId(): number {
+  cryptoRandomInt ??= (
+    createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')
+  ).randomInt;
+  return cryptoRandomInt(0, 0x10000);
+}
 /** True when `answer` is a response carrying the same question as `query` (case-insensitive). */
 function sameQuestion(query: Uint8Array, answer: Uint8Array): boolean {
   if (answer.length < query.length - 11 || !((answer[2] as number) & 0x80)) return false;
@@ -98,8 +111,8 @@ export class Forwarder {
 
   private udp(upstream: Upstream, name: string, qtype: number): Promise<Uint8Array> {
     if (this.closed) return Promise.reject(new DnsError('NOT_STARTED', 'forwarder closed'));
-    let id = randomInt(0, 0x10000);
-    for (let i = 0; this.pending.has(id) && i < 16; i++) id = randomInt(0, 0x10000);
+    let id = randomId();
+    for (let i = 0; this.pending.has(id) && i < 16; i++) id = randomId();
     const msg = this.encode(id, name, qtype);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -128,7 +141,7 @@ export class Forwarder {
   }
 
   private tcp(upstream: Upstream, name: string, qtype: number): Promise<Uint8Array> {
-    const id = randomInt(0, 0x10000);
+    const id = randomId();
     const msg = this.encode(id, name, qtype);
     return new Promise((resolve, reject) => {
       const sock = net.connect({ host: upstream.host, port: upstream.port });

@@ -87,4 +87,4 @@ export type { DnsListenOptions, DnsServerAddress, DnsServerOptions } from './ser
 export { DEFAULT_TCP_LIMITS, tcpLimits } from './tcp-limits.js';
 export type { DnsTcpLimits, DnsTcpOptions } from './tcp-limits.js';
 export type { DnsTcpClosed, DnsTcpConnectionInfo, DnsTcpStats } from './tcp-server.js';
-export { DNS_NODE_FLAGS } from './memory.js';
+export { DNS_NODE_ENV, DNS_NODE_FLAGS } from './memory.js';

@@ -1,13 +1,21 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { COMPACT_MIN_GROWTH_BYTES, DNS_NODE_FLAGS, zoneCompactor } from '../src/memory.js';
+import {
+  COMPACT_MIN_GROWTH_BYTES,
+  DNS_NODE_FLAGS,
+  dnsShebang,
+  zoneCompactor,
+} from '../src/memory.js';
 
 describe('podnet-dns memory settings', () => {
-  it('the #! line of podnet-dns passes DNS_NODE_FLAGS to node', () => {
+  it('the #! line of podnet-dns sets DNS_NODE_ENV and passes DNS_NODE_FLAGS to node', () => {
     const first = readFileSync(new URL('../src/bin/podnet-dns.ts', import.meta.url), 'utf8').split(
       '\n',
     )[0];
-    expect(first).toBe(`#!/usr/bin/env -S node ${DNS_NODE_FLAGS.join(' ')}`);
+    expect(first).toBe(dnsShebang());
+    expect(first).toBe(
+      `#!/usr/bin/env -S MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072 node ${DNS_NODE_FLAGS.join(' ')}`,
+    );
   });
 
   it('the zone compactor collects once the heap grew by the threshold', () => {

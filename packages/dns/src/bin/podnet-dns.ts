@@ -1,5 +1,6 @@
-#!/usr/bin/env -S node --max-semi-space-size=1 --single-threaded
+#!/usr/bin/env -S MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072 node --max-semi-space-size=1 --single-threaded
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import {
   type ClusterSource,
@@ -43,6 +44,10 @@ a Kubernetes API server (list/watch through @kubernetes/client-node, as CoreDNS 
   --cache-size N       most forwarded answers cached (default 10000; 0: no cache)
   --udp PATH           auto | native | dgram: how UDP is served (default auto: the
                        native batch path when built, else node:dgram)
+  --workers N|auto     UDP worker threads, each with its own SO_REUSEPORT socket on
+                       the port, sharing one copy of the prepared answers (default
+                       auto: one per CPU, as knotd; 1: no threads). Needs the native
+                       path; on dgram one socket on the main thread serves UDP
   --autopath           answer a pod's first search-path expansion that does not exist
                        by walking its search path on the server (CoreDNS autopath)
   --search-domain D    a search domain the node agent appends to pods' search lists
@@ -110,6 +115,7 @@ async function main(): Promise<void> {
         'stub-domain': { type: 'string', multiple: true },
         'cache-size': { type: 'string' },
         udp: { type: 'string' },
+        workers: { type: 'string' },
         autopath: { type: 'boolean' },
         'search-domain': { type: 'string', multiple: true },
         'fqdn-egress': { type: 'boolean' },
@@ -143,6 +149,9 @@ async function main(): Promise<void> {
   const udp = v.udp ?? 'auto';
   if (udp !== 'auto' && udp !== 'native' && udp !== 'dgram')
     fail(`--udp must be auto, native or dgram, got ${JSON.stringify(udp)}`);
+  const workers = v.workers === undefined || v.workers === 'auto' ? 'auto' : Number(v.workers);
+  if (workers !== 'auto' && (!Number.isInteger(workers) || workers < 1))
+    fail(`--workers must be auto or a positive integer, got ${JSON.stringify(v.workers)}`);
   const port = int(v.port, 'port', 53);
   const httpPort = v['http-port'] === undefined ? undefined : int(v['http-port'], 'http-port', 0);
   const cacheSize = int(v['cache-size'], 'cache-size', 10_000);
@@ -156,6 +165,7 @@ async function main(): Promise<void> {
     cache: cacheSize === 0 ? false : { maxEntries: cacheSize },
     autopath: v.autopath ?? false,
     searchDomains: v['search-domain'] ?? [],
+    udpWorkers: workers,
     // the apex NS names ns.dns.<zone>; its address is the one this server listens on
     nameservers: ['0.0.0.0', '::', undefined].includes(v.address) ? [] : [v.address as string],
   });
@@ -250,6 +260,12 @@ async function main(): Promise<void> {
   process.stdout.write(
     `${JSON.stringify({ event: 'listening', ...addr, upstreams: server.upstreams, stubDomains: server.stubDomains })}\n`,
   );
+  const asked = workers === 'auto' ? availableParallelism() : workers;
+  if (asked > 1 && addr.udpWorkers === 1)
+    log.warn('UDP workers need the native UDP path: one socket on the main thread serves UDP', {
+      workers: v.workers ?? 'auto',
+      udpPath: addr.udpPath,
+    });
   process.on('SIGHUP', () => {
     if (source instanceof ManifestsSource) void source.rescan();
   });
