@@ -153,6 +153,7 @@ describe('kind manifests', () => {
       ttl: 5,
       pods: 'insecure',
       cacheSize: 10000,
+      workers: 1,
     });
   });
 

@@ -81,6 +81,13 @@ export interface AgentConfig {
      * resolved stays allowed (answers with a shorter TTL get this). Default 30.
      */
     readonly fqdnFloorSeconds?: number;
+    /**
+     * UDP worker threads of the DNS server: `auto` (one per CPU, as knotd's `udp-workers` and
+     * CoreDNS, which uses every CPU) or 1 to 64, each with its own SO_REUSEPORT socket on the
+     * DNS address, sharing one copy of the prepared answers; 1 is a single thread (the least
+     * memory). Default `auto` for the `podnet-dns` process, 1 in `embedded` mode.
+     */
+    readonly workers?: number | 'auto';
   };
   /** Health (`/healthz`), readiness (`/readyz`) and Prometheus metrics (`/metrics`). */
   readonly http: { readonly address: string; readonly port: number };
@@ -223,7 +230,20 @@ function dnsSettings(d: Record<string, unknown>, clusterDomain: string) {
     ...(d.fqdnFloorSeconds === undefined
       ? {}
       : { fqdnFloorSeconds: intIn(d.fqdnFloorSeconds, 'dns.fqdnFloorSeconds', 1, 86_400) }),
+    ...(d.workers === undefined
+      ? {}
+      : {
+          workers: dnsWorkers(d.workers),
+        }),
   };
+}
+
+/** `dns.workers`: `auto` or 1-64 UDP worker threads. */
+function dnsWorkers(v: unknown): number | 'auto' {
+  if (v === 'auto') return v;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 64)
+    fail('dns.workers', `want "auto" or an integer 1-64, got ${JSON.stringify(v)}`);
+  return v;
 }
 
 function bool(v: unknown, path: string): boolean {
@@ -301,6 +321,7 @@ export function parseAgentConfig(value: unknown): AgentConfig {
     'cacheSize',
     'autopath',
     'fqdnFloorSeconds',
+    'workers',
   ]);
   if (dnsObj.mode !== undefined && dnsObj.mode !== 'process' && dnsObj.mode !== 'embedded')
     fail('dns.mode', `want "process" or "embedded", got ${JSON.stringify(dnsObj.mode)}`);

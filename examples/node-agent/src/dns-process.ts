@@ -70,6 +70,7 @@ export function dnsSettingsArgv(dns: AgentConfig['dns']): string[] {
   if (dns.cacheSize !== undefined) out.push('--cache-size', String(dns.cacheSize));
   if (dns.autopath) out.push('--autopath');
   if (dns.fqdnFloorSeconds !== undefined) out.push('--fqdn-floor', String(dns.fqdnFloorSeconds));
+  if (dns.workers !== undefined) out.push('--workers', String(dns.workers));
   return out;
 }
 
@@ -91,6 +92,7 @@ export function dnsServerOptions(dns: AgentConfig['dns']): DnsServerOptions {
     // searchDomains stays empty: the agent gives pods only the cluster's three search domains
     // (plan.ts dnsSearch), which the server derives from each pod's namespace
     ...(dns.autopath ? { autopath: true } : {}),
+    ...(dns.workers === undefined ? {} : { udpWorkers: dns.workers }),
   };
 }
 
