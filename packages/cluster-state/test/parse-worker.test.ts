@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ParseWorker } from '../src/sources/parse-worker.js';
+import { loadYaml, parseText } from '../src/reader.js';
+import { ParseWorker, shareStrings } from '../src/sources/parse-worker.js';
 
 const text = JSON.stringify({ kind: 'Namespace', apiVersion: 'v1', metadata: { name: 'a' } });
 const workers: ParseWorker[] = [];
@@ -51,5 +52,47 @@ describe('ParseWorker idleMs', () => {
     const failed = expect(w.parse(text, 'json', 100)).rejects.toThrow(/closed/);
     await w.close();
     await failed;
+  });
+});
+
+describe('shareStrings', () => {
+  it('leaves every value as it was (strings, numbers, booleans, null, nested lists and maps)', () => {
+    const value = {
+      kind: 'List',
+      items: Array.from({ length: 50 }, (_, i) => ({
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: `svc-${i}`, namespace: `ns-${i % 3}`, labels: { app: 'web' } },
+        spec: {
+          clusterIP: i % 2 ? 'None' : `10.0.0.${i}`,
+          ports: [{ name: 'web', port: 80, protocol: 'TCP', ready: i % 2 === 0, x: null }],
+          tags: ['a', 'web', 'TCP', ''],
+        },
+      })),
+    };
+    const docs = [
+      { document: 0, value: structuredClone(value) },
+      { document: 1, error: 'bad' },
+    ];
+    expect(shareStrings(docs)).toEqual([
+      { document: 0, value },
+      { document: 1, error: 'bad' },
+    ]);
+  });
+
+  it('a worker parse of a big text gives what a parse on this thread gives', async () => {
+    const items = Array.from({ length: 2000 }, (_, i) => ({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: `svc-${i}`, namespace: `ns-${i % 7}` },
+      spec: { clusterIP: `10.0.${i >> 8}.${i & 0xff}`, ports: [{ port: 80, protocol: 'TCP' }] },
+    }));
+    const big = JSON.stringify({ kind: 'List', items });
+    const here = parseText(loadYaml(), big, 'json', 100);
+    expect(await make().parse(big, 'json', 100)).toEqual(here);
+    const yamlText = items.map((o) => JSON.stringify(o)).join('\n---\n');
+    expect(await make().parse(yamlText, 'yaml', 100)).toEqual(
+      parseText(loadYaml(), yamlText, 'yaml', 100),
+    );
   });
 });

@@ -25,6 +25,7 @@ import {
   apexRecords,
   zoneSettings,
 } from './zone-objects.js';
+import { intern } from './intern.js';
 
 /** The objects the cluster zone is made from, by kind (the names cluster-state's store uses). */
 export interface DnsObjectKinds {
@@ -96,6 +97,8 @@ interface ServicePart {
   headless: boolean;
   podSelector: Record<string, string> | null;
   skips: ObjectSkip[] | null;
+  /** Names its records are at (interned), null when none. */
+  names: string[] | null;
 }
 
 /** The records of one owner, by name. */
@@ -132,10 +135,14 @@ const SKIP_KINDS: readonly [DnsObjectKind, string][] = [
   ['Service', 'services'],
 ];
 
-/** Owner of the records every zone has (SOA, `dns-version`). */
-const STATIC = '0';
-const SERVICE = '1';
-const POD = '2';
+/*
+ * Owners of records: the static records every zone has (SOA, `dns-version`), a Service (named by
+ * its key itself, which starts with a namespace name, a DNS label: no new string per Service),
+ * a Pod (this mark and its key). Sorted as strings they come in compileZone's order: the static
+ * records, every Service by key, every Pod by key.
+ */
+const STATIC = '\u0000';
+const POD = '\uffff';
 
 /** The store key of an object (cluster-state's `objectKey`). */
 function keyOf(kind: DnsObjectKind, object: unknown): string {
@@ -213,7 +220,7 @@ export class LiveZone {
   private readonly podsNamed = new Map<string, Set<string>>();
   /** Service keys whose endpoints come from Pods, by namespace. */
   private readonly podDerived = new Map<string, Set<string>>();
-  /** Names each owner has records at. */
+  /** Names the static and Pod owners have records at (a Service's are in its part). */
   private readonly ownerNames = new Map<string, string[]>();
   /** Owners with records at each name. */
   private readonly ownersAt = new Map<string, string | string[]>();
@@ -283,7 +290,10 @@ export class LiveZone {
       for (const key of changed.endpointSlices ?? []) this.sliceChanged(key, dirtyServices);
       for (const key of changed.services ?? []) dirtyServices.add(key);
       for (const key of dirtyServices) this.serviceChanged(key, dirtyPods);
-      for (const key of dirtyPods) this.setOwner(POD + key, this.output(POD + key).keys());
+      for (const key of dirtyPods) {
+        const owner = intern(POD + key);
+        this.setOwner(owner, this.output(owner).keys());
+      }
       if (!this.ownerNames.has(STATIC)) this.setOwner(STATIC, this.output(STATIC).keys());
       const nodes = new Map<string, ZoneNode>();
       for (const name of this.affected) {
@@ -348,7 +358,8 @@ export class LiveZone {
     for (const n of entChain(`pod.${zone}`, zone)) this.bump(n, 1);
   }
 
-  private namespaceChanged(key: string): void {
+  private namespaceChanged(name: string): void {
+    const key = intern(name);
     const object = this.source?.get('Namespace', key);
     const had = this.namespaceParts.get(key);
     if (had) this.countNamespace(had.ns, -1);
@@ -364,7 +375,8 @@ export class LiveZone {
     this.countNamespace(c.ns, 1);
   }
 
-  private podChanged(key: string, dirtyServices: Set<string>, dirtyPods: Set<string>): void {
+  private podChanged(name: string, dirtyServices: Set<string>, dirtyPods: Set<string>): void {
+    const key = intern(name);
     const object = this.source?.get('Pod', key);
     const had = this.podParts.get(key);
     const c = new Collector();
@@ -407,7 +419,8 @@ export class LiveZone {
     if (part.hostKey) addTo(this.podsNamed, part.hostKey, key);
   }
 
-  private sliceChanged(key: string, dirtyServices: Set<string>): void {
+  private sliceChanged(name: string, dirtyServices: Set<string>): void {
+    const key = intern(name);
     const object = this.source?.get('EndpointSlice', key);
     const had = this.sliceParts.get(key);
     const c = new Collector();
@@ -438,11 +451,12 @@ export class LiveZone {
     this.countNamespace(part.ns, 1);
   }
 
-  private serviceChanged(key: string, dirtyPods: Set<string>): void {
+  private serviceChanged(name: string, dirtyPods: Set<string>): void {
+    const key = intern(name);
     const object = this.source?.get('Service', key);
     const had = this.serviceParts.get(key);
     const { compiled, collector: c } = this.compileService(object);
-    this.outputs.set(SERVICE + key, c.records);
+    this.outputs.set(key, c.records);
     const part: ServicePart | undefined =
       object === undefined
         ? undefined
@@ -451,6 +465,7 @@ export class LiveZone {
             headless: compiled?.headless ?? false,
             podSelector: compiled?.podSelector ?? null,
             skips: c.skips,
+            names: null,
           };
     if ((had?.headless ?? false) !== (part?.headless ?? false))
       for (const pod of this.podsNamed.get(key) ?? []) dirtyPods.add(pod);
@@ -467,7 +482,8 @@ export class LiveZone {
     } else {
       this.serviceParts.delete(key);
     }
-    this.setOwner(SERVICE + key, c.records.keys());
+    const names = this.moveOwner(key, had?.names ?? null, c.records.keys());
+    if (part) part.names = names;
   }
 
   private compileService(object: K8sService | undefined): {
@@ -524,11 +540,10 @@ export class LiveZone {
   private output(owner: string): Output {
     let out = this.outputs.get(owner);
     if (out) return out;
-    const kind = owner[0];
-    const key = owner.slice(1);
-    if (kind === SERVICE) {
-      out = this.compileService(this.source?.get('Service', key)).collector.records;
-    } else if (kind === POD) {
+    if (owner !== STATIC && owner[0] !== POD) {
+      out = this.compileService(this.source?.get('Service', owner)).collector.records;
+    } else if (owner[0] === POD) {
+      const key = owner.slice(1);
       const c = new Collector();
       const entry = this.podParts.get(key)?.entry;
       if (entry)
@@ -546,10 +561,23 @@ export class LiveZone {
     return out;
   }
 
-  /** Records that `owner` now has at `names` (replacing what it had): names it left or reached are affected. */
+  /** Records that `owner` (static or a Pod) now has at `names`: see {@link moveOwner}. */
   private setOwner(owner: string, names: Iterable<string>): void {
-    const before = this.ownerNames.get(owner);
-    const after = [...names];
+    const after = this.moveOwner(owner, this.ownerNames.get(owner) ?? null, names);
+    if (after) this.ownerNames.set(owner, after);
+    else this.ownerNames.delete(owner);
+  }
+
+  /**
+   * Records that `owner` now has at `names` instead of at `before`: names it left or reached are
+   * affected. Returns the names (interned), null when none.
+   */
+  private moveOwner(
+    owner: string,
+    before: readonly string[] | null,
+    names: Iterable<string>,
+  ): string[] | null {
+    const after = Array.from(names, intern);
     const kept = before && before.length > 0 ? new Set(after) : null;
     for (const name of before ?? []) {
       this.affected.add(name);
@@ -560,8 +588,7 @@ export class LiveZone {
       this.affected.add(name);
       if (!had?.has(name)) this.addOwner(name, owner);
     }
-    if (after.length > 0) this.ownerNames.set(owner, after);
-    else this.ownerNames.delete(owner);
+    return after.length > 0 ? after : null;
   }
 
   private addOwner(name: string, owner: string): void {
@@ -602,7 +629,7 @@ export class LiveZone {
     if (at === undefined) return this.refs.has(name) ? { records: [] } : null;
     if (typeof at === 'string') return { records: finishRecords(this.output(at).get(name) ?? []) };
     const records: DnsRecord[] = [];
-    // '0' (static) < '1' + Service key < '2' + Pod key: every Service before every Pod, each by key
+    // the static records, then every Service by key, then every Pod by key (see STATIC and POD)
     for (const owner of [...at].sort()) records.push(...(this.output(owner).get(name) ?? []));
     return { records: finishRecords(records) };
   }

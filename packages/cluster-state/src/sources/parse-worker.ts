@@ -3,6 +3,34 @@ import { Worker } from 'node:worker_threads';
 import { loadYaml, type ParsedDocument, parseText } from '../reader.js';
 
 /**
+ * Makes equal strings of a worker's parse result one string (in place; returns `docs`). The
+ * message is a structured clone, which copies every string value on its own, where a parse on
+ * this thread shares short ones: a list of 10,000 Services holds "v1", "Service", its namespace
+ * names and "TCP" tens of thousands of times (~1.3 MB, kept as long as the objects).
+ */
+export function shareStrings(docs: ParsedDocument[]): ParsedDocument[] {
+  const seen = new Map<string, string>();
+  const share = (v: unknown): unknown => {
+    if (typeof v === 'string') {
+      const s = seen.get(v);
+      if (s !== undefined) return s;
+      seen.set(v, v);
+      return v;
+    }
+    if (typeof v !== 'object' || v === null) return v;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) v[i] = share(v[i]);
+    } else {
+      const o = v as Record<string, unknown>;
+      for (const k of Object.keys(o)) o[k] = share(o[k]);
+    }
+    return v;
+  };
+  for (const d of docs) if (d.value !== undefined) share(d.value);
+  return docs;
+}
+
+/**
  * Parses manifest texts on a worker thread, so a big file (YAML parses at a few MB/s) never
  * holds up the event loop that serves CNI requests and DNS. The worker runs {@link parseText}
  * itself (its source is handed over), with the same `yaml` module. One worker, started on first
@@ -67,7 +95,7 @@ export class ParseWorker {
         w.unref();
         this.endWhenIdle(w);
       }
-      p?.resolve(m.out);
+      p?.resolve(shareStrings(m.out));
     });
     const fail = (e: Error) => {
       // a worker ended on purpose (idle, close) has no parses left and is no longer current
