@@ -21,7 +21,10 @@
  * part 5 (no dnsperf or knotd needed; results in bench-results/dns-incremental.json),
  * `PODNET_DNS_BENCH_ONLY=autopath` only part 6 (bench-results/dns-autopath.json),
  * `PODNET_DNS_BENCH_ONLY=throughput` only parts 1 to 3 with the RSS at 10,000 names (written to
- * bench-results/dns-throughput.json).
+ * bench-results/dns-throughput.json), `PODNET_DNS_BENCH_ONLY=workers` only part 7
+ * (bench-results/dns-workers.json).
+ *   7. every core (bench/workers.ts): podnet-dns with two UDP worker threads vs knotd with
+ *      `udp-workers: 2`, total QPS and QPS per CPU-second (parts 1-3 run both with one).
  * Writes bench-results/dns.json at the repo root.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
@@ -42,6 +45,7 @@ import {
   compileZone,
 } from '../src/index.js';
 import { autopathBench, printAutopath } from './autopath.js';
+import { printWorkers, workersBench } from './workers.js';
 import { incrementalBench } from './incremental.js';
 import { ABUSE, type AbuseResult, bigObjects, bigZoneLines, underAbuse } from './tcp-abuse.js';
 
@@ -99,6 +103,21 @@ function cpuSeconds(pid: number): number {
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : Number.NaN;
+}
+
+/** Resident memory by kind (MB): anonymous (heap, stacks, malloc) and file-backed (binary and library pages). */
+interface RssParts {
+  anon: number;
+  file: number;
+}
+
+function rssParts(pid: number): RssParts {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string): number => {
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(status);
+    return m ? Number(m[1]) / 1024 : Number.NaN;
+  };
+  return { anon: kb('RssAnon'), file: kb('RssFile') + kb('RssShmem') };
 }
 
 async function waitForAnswer(port: number, child: ChildProcess, label: string): Promise<void> {
@@ -349,7 +368,7 @@ async function main(): Promise<void> {
   }
   // pods in namespaces of their own (root only), before the servers below start
   let autopath: Awaited<ReturnType<typeof autopathBench>> | undefined;
-  const justServers = only === 'tcp-abuse' || only === 'throughput';
+  const justServers = only === 'tcp-abuse' || only === 'throughput' || only === 'workers';
   if (!justServers && process.getuid?.() === 0) {
     autopath = await autopathBench();
     printAutopath(autopath);
@@ -398,7 +417,18 @@ async function main(): Promise<void> {
     // node <file> skips the #! line: the Node flags it gives are passed here, as the agent does
     const podnetArgv = (dir: string, port: number): string[] =>
       existsSync(dist)
-        ? [...DNS_NODE_FLAGS, dist, '--manifests', dir, '--port', String(port), '--no-watch']
+        ? [
+            ...DNS_NODE_FLAGS,
+            dist,
+            '--manifests',
+            dir,
+            '--port',
+            String(port),
+            '--no-watch',
+            // one thread, as knotd with udp-workers: 1 here (the two-worker part is bench/workers.ts)
+            '--workers',
+            '1',
+          ]
         : [
             ...DNS_NODE_FLAGS,
             '--conditions=source',
@@ -410,6 +440,8 @@ async function main(): Promise<void> {
             '--port',
             String(port),
             '--no-watch',
+            '--workers',
+            '1',
           ];
 
     // the environment podnet-dns's #! line sets (the agent's launcher sets it too)
@@ -490,7 +522,7 @@ async function main(): Promise<void> {
       incremental,
       autopath,
     };
-    if (only !== 'tcp-abuse') {
+    if (only !== 'tcp-abuse' && only !== 'workers') {
       // Warm all three (JIT, caches), then measure alternately.
       for (const p of [podnetPort, dgramPort, knotPort])
         await run('dnsperf', ['-s', '127.0.0.1', '-p', String(p), '-d', queryFile, '-l', '2']);
@@ -520,6 +552,10 @@ async function main(): Promise<void> {
       const rssEmpty = rssMb(empty.pid as number);
       const rssKnot = rssMb(knot.pid as number);
       const rssNode = rssMb(bareNode.pid as number);
+      const partsPodnet = rssParts(podnet.pid as number);
+      const partsEmpty = rssParts(empty.pid as number);
+      const partsKnot = rssParts(knot.pid as number);
+      const partsNode = rssParts(bareNode.pid as number);
       const heap = heapPerThousand();
 
       const ratio = tPodnet.qpsPerCpu / tKnot.qpsPerCpu;
@@ -614,6 +650,22 @@ async function main(): Promise<void> {
         `RSS with 10,000 names: podnet-dns ${fmt(rssPodnet, 1)} MB vs knotd ${fmt(rssKnot, 1)} MB (${(rssPodnet / rssKnot).toFixed(2)} ×; goal ≤ 4×); ` +
           `the floor: node alone ${fmt(rssNode, 1)} MB (${(rssNode / rssKnot).toFixed(2)} × knotd), podnet-dns with no names ${fmt(rssEmpty, 1)} MB`,
       );
+      // where it goes: anonymous memory (what the process allocated) vs file pages (the node
+      // binary's code and data it touched), beside node alone and knotd, so the floor shows
+      const parts = (p: RssParts): string => `${fmt(p.anon, 1)} anon + ${fmt(p.file, 1)} file`;
+      const goalMb = 4 * rssKnot;
+      console.log(
+        `RSS breakdown (MB): podnet-dns ${parts(partsPodnet)}; podnet-dns with no names ${parts(partsEmpty)}; ` +
+          `node alone ${parts(partsNode)}; knotd ${parts(partsKnot)}`,
+      );
+      console.log(
+        `RSS above node alone: podnet-dns ${fmt(rssPodnet - rssNode, 1)} MB ` +
+          `(anon ${fmt(partsPodnet.anon - partsNode.anon, 1)}, file ${fmt(partsPodnet.file - partsNode.file, 1)}); ` +
+          `the goal (4 × knotd = ${fmt(goalMb, 1)} MB) leaves ${fmt(goalMb - rssNode, 1)} MB above node alone` +
+          (rssPodnet <= goalMb
+            ? ': goal met'
+            : `: goal not met by ${fmt(rssPodnet - goalMb, 1)} MB; node alone is ${(rssNode / rssKnot).toFixed(2)} × knotd before podnet-dns holds anything`),
+      );
       console.log(
         `p99 @ ${FIXED_QPS} QPS: ${lPodnet.p99.toFixed(3)} ms (goal ≤ 2 ms); heap per 1,000 services: ${heap.perThousandMb.toFixed(3)} MB (goal < 1 MB)`,
       );
@@ -633,6 +685,13 @@ async function main(): Promise<void> {
           emptyRssMb: rssEmpty,
           knotRssMb: rssKnot,
           nodeAloneRssMb: rssNode,
+          breakdownMb: {
+            podnet: partsPodnet,
+            empty: partsEmpty,
+            nodeAlone: partsNode,
+            knot: partsKnot,
+          },
+          goalRssMb: 4 * rssKnot,
           ratioRssToKnot: rssPodnet / rssKnot,
           rssPerThousandMb: (rssPodnet - rssEmpty) / (N / 1000),
           heapPerThousandMb: heap.perThousandMb,
@@ -642,6 +701,28 @@ async function main(): Promise<void> {
     }
 
     mkdirSync(join(repo, 'bench-results'), { recursive: true });
+    if (only !== 'tcp-abuse' && only !== 'throughput') {
+      // every core: two UDP workers vs knotd with two (bench/workers.ts)
+      const workers = await workersBench({
+        podnetArgv: (port) => podnetArgv(manifests, port),
+        podnetEnv,
+        zoneDir: work,
+        work,
+        queryFile,
+        freePort,
+        waitForAnswer,
+        cpuSeconds,
+      });
+      printWorkers(workers);
+      results.workers = workers;
+      if (only === 'workers') {
+        writeFileSync(
+          join(repo, 'bench-results', 'dns-workers.json'),
+          `${JSON.stringify(results, null, 2)}\n`,
+        );
+        return;
+      }
+    }
     if (only === 'throughput') {
       writeFileSync(
         join(repo, 'bench-results', 'dns-throughput.json'),
