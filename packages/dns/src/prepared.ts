@@ -422,6 +422,105 @@ function probe(
   }
 }
 
+/**
+ * Looks the wire name `key[keyAt..keyAt+len)` (hash `h`) up in a wire-name index: its entry
+ * number, or -1 when the name is not indexed.
+ */
+function lookupWire(
+  table: Int32Array,
+  wire: Uint8Array,
+  wireAt: Int32Array,
+  key: Uint8Array,
+  keyAt: number,
+  len: number,
+  h: number,
+): number {
+  if (table.length === 0) return -1;
+  const mask = table.length - 1;
+  let slot = (h >>> 0) & mask;
+  for (;;) {
+    const idx = table[slot] as number;
+    if (idx === 0) return -1;
+    const at = wireAt[idx - 1] as number;
+    let same = true;
+    for (let i = 0; same && i < len; i++) same = wire[at + i] === key[keyAt + i];
+    if (same) return idx - 1;
+    slot = (slot + 1) & mask;
+  }
+}
+
+/** The end (just past the root label) of the wire name at `wire[at]`. */
+function wireEnd(wire: Uint8Array, at: number): number {
+  let pos = at;
+  while (wire[pos] !== 0) pos += (wire[pos] as number) + 1;
+  return pos + 1;
+}
+
+/** Scratch space for the wire form of a name looked up by {@link PreparedZone}'s full path. */
+const findKey = new Uint8Array(256);
+
+/** Builds a wire-name index: the names' wire forms back to back, their positions, the hash table. */
+class IndexBuilder {
+  wire: Uint8Array;
+  wireAt: Int32Array;
+  wireNode: Int32Array;
+  hashes: Int32Array;
+  at = 0;
+  n = 0;
+
+  constructor(names: number) {
+    this.wire = new Uint8Array(Math.max(1024, names * 32));
+    this.wireAt = new Int32Array(Math.max(16, names));
+    this.wireNode = new Int32Array(this.wireAt.length);
+    this.hashes = new Int32Array(this.wireAt.length);
+  }
+
+  /** Indexes `name` at `packed`; false (nothing added) when it has no wire form the index takes. */
+  add(name: string, packed: number): boolean {
+    if (this.at + name.length + 2 > this.wire.length)
+      this.wire = grown(this.wire, this.at + name.length + 2);
+    const end = writeWireKey(name, this.wire, this.at);
+    if (end < 0) return false;
+    this.push(this.at, end, hashWire(this.wire, this.at, end), packed);
+    return true;
+  }
+
+  /** Indexes the wire name `src[start..end)` (hash `h`) at `packed`. */
+  addWire(src: Uint8Array, start: number, end: number, h: number, packed: number): void {
+    const len = end - start;
+    if (this.at + len > this.wire.length) this.wire = grown(this.wire, this.at + len);
+    this.wire.set(src.subarray(start, end), this.at);
+    this.push(this.at, this.at + len, h, packed);
+  }
+
+  private push(at: number, end: number, h: number, packed: number): void {
+    const n = this.n;
+    if (n === this.wireAt.length) {
+      this.wireAt = grown(this.wireAt, n + 1);
+      this.wireNode = grown(this.wireNode, n + 1);
+      this.hashes = grown(this.hashes, n + 1);
+    }
+    this.wireAt[n] = at;
+    this.wireNode[n] = packed;
+    this.hashes[n] = h;
+    this.n = n + 1;
+    this.at = end;
+  }
+
+  /** The open-addressing table: entry number + 1 per slot, 0 empty. */
+  table(): Int32Array {
+    let size = 8;
+    while (size < this.n * 2) size *= 2;
+    const table = new Int32Array(size);
+    for (let i = 0; i < this.n; i++) {
+      let slot = (this.hashes[i] as number) & (size - 1);
+      while (table[slot] !== 0) slot = (slot + 1) & (size - 1);
+      table[slot] = i + 1;
+    }
+    return table;
+  }
+}
+
 function grown<T extends Uint8Array | Int32Array>(a: T, need: number): T {
   if (need <= a.length) return a;
   let size = Math.max(16, a.length * 2);
@@ -445,8 +544,15 @@ export class PreparedZone {
   private settings: DnsZone;
   /** ExternalName targets by lower-case owner name. */
   private readonly cnames = new Map<string, string>();
-  /** Where each name's entries are: `off * 8 + count` in `slab`, or `-1 - (off * 8 + count)` in `over`. */
-  private readonly nodes = new Map<string, number>();
+  /*
+   * Where each name's entries are: `off * 8 + count` in `slab` (count 0: an empty non-terminal),
+   * found through the wire-name index (no Map of name strings: at 10,000 Services the zone has
+   * 20,000 names, ~1 MB as Map entries); names whose wire form the index does not take (escapes,
+   * non-latin1) are in `odd`, as `off * 8 + count`, or `-1 - (off * 8 + count)` in `over`.
+   */
+  private readonly odd = new Map<string, number>();
+  /** Number of names in the zone. */
+  private count = 0;
   private slab: Uint8Array;
   /** Bytes of `slab` no name points at any more. */
   private slabDead = 0;
@@ -454,13 +560,13 @@ export class PreparedZone {
   private readonly dynamic = new Map<string, PreparedAnswer | null>();
   /** Lower-case wire names of the indexed names, back to back. */
   private wire: Uint8Array = new Uint8Array(0);
-  /** Per indexed name: its offset in `wire` and its packed slab position (as in `nodes`). */
+  /** Per indexed name: its offset in `wire` and its packed slab position. */
   private wireAt: Int32Array = new Int32Array(0);
   private wireNode: Int32Array = new Int32Array(0);
   /** Open addressing on the wire name's FNV-1a hash: index + 1 into `wireAt`, 0 empty. */
   private table: Int32Array = new Int32Array(1);
   // The overlay: entries of patched names, and an index of those names (packed -1: the name
-  // has no RRset now, or is gone; the full path answers it).
+  // is gone; count 0: it has no RRset now; the full path answers both).
   private over: Uint8Array = new Uint8Array(0);
   private overLen = 0;
   private overDead = 0;
@@ -476,13 +582,15 @@ export class PreparedZone {
 
   constructor(zone: DnsZone) {
     const w = new WireWriter(false, 64 * 1024);
+    const index = new IndexBuilder(zone.nodes.size);
     for (const [name, node] of zone.nodes) {
-      const off = w.length;
-      this.nodes.set(name, off * 8 + this.writeNode(w, zone, name, node));
+      const packed = w.length * 8 + this.writeNode(w, zone, name, node);
+      if (!index.add(name, packed)) this.odd.set(name, packed);
+      this.count++;
     }
     this.slab = w.finish();
     this.settings = { ...zone, nodes: new Map() };
-    this.index();
+    this.useIndex(index);
   }
 
   /** The zone's settings; its `nodes` are empty (the answers live in the slab). */
@@ -492,7 +600,7 @@ export class PreparedZone {
 
   /** Number of names in the zone. */
   get names(): number {
-    return this.nodes.size;
+    return this.count;
   }
 
   /**
@@ -508,7 +616,7 @@ export class PreparedZone {
     const w = new WireWriter(false, 4096);
     const base = this.overLen;
     for (const name of new Set(names)) {
-      const was = this.nodes.get(name);
+      const was = this.find(name);
       if (was !== undefined) {
         if (was >= 0) this.slabDead += entriesLength(this.slab, Math.floor(was / 8), was % 8);
         else this.overDead += entriesLength(this.over, Math.floor((-1 - was) / 8), (-1 - was) % 8);
@@ -517,15 +625,15 @@ export class PreparedZone {
       const node = zone.nodes.get(name);
       let packed = -1;
       if (node) {
-        const off = base + w.length;
-        const count = this.writeNode(w, zone, name, node);
-        this.nodes.set(name, -1 - (off * 8 + count));
-        if (count > 0) packed = off * 8 + count;
-      } else {
-        this.nodes.delete(name);
+        packed = (base + w.length) * 8 + this.writeNode(w, zone, name, node);
+        if (was === undefined) this.count++;
+      } else if (was !== undefined) {
+        this.count--;
       }
       const key = wireKey(name);
       if (key) this.indexOverlay(key, packed);
+      else if (packed >= 0) this.odd.set(name, -1 - packed);
+      else this.odd.delete(name);
     }
     const bytes = w.finish();
     this.over = grown(this.over, base + bytes.length);
@@ -533,7 +641,7 @@ export class PreparedZone {
     this.overLen = base + bytes.length;
     // the overlay is folded in once it indexes an eighth of the names, or once its replaced
     // entries (the SOA is encoded again by every patch) outweigh a quarter of the main slab
-    if (this.ovCount > 32 + this.nodes.size / 8 || this.overDead > 65536 + this.slab.length / 4)
+    if (this.ovCount > 32 + this.count / 8 || this.overDead > 65536 + this.slab.length / 4)
       this.compact();
   }
 
@@ -545,18 +653,42 @@ export class PreparedZone {
   compact(): void {
     const out = new Uint8Array(this.slab.length - this.slabDead + this.overLen - this.overDead);
     let pos = 0;
-    for (const [name, v] of this.nodes) {
-      const b = v >= 0 ? this.slab : this.over;
-      const packed = v >= 0 ? v : -1 - v;
+    /** Copies the entries at `packed` in `b` to `out`; returns their new position. */
+    const copy = (b: Uint8Array, packed: number): number => {
       const count = packed % 8;
       const off = (packed - count) / 8;
       const len = entriesLength(b, off, count);
       if (pos + len > out.length) throw new DnsError('INVALID_STATE', 'prepared zone overflow');
       if (len < 256) for (let i = 0; i < len; i++) out[pos + i] = b[off + i] as number;
       else out.set(b.subarray(off, off + len), pos);
-      this.nodes.set(name, pos * 8 + count);
+      const at = pos * 8 + count;
       pos += len;
+      return at;
+    };
+    const index = new IndexBuilder(this.count);
+    // the main index's names, but those the overlay has now (or has removed)
+    for (let i = 0; i < this.wireAt.length; i++) {
+      const at = this.wireAt[i] as number;
+      const end = wireEnd(this.wire, at);
+      const h = hashWire(this.wire, at, end);
+      if (lookupWire(this.ovTable, this.ovWire, this.ovAt, this.wire, at, end - at, h) >= 0)
+        continue;
+      index.addWire(this.wire, at, end, h, copy(this.slab, this.wireNode[i] as number));
     }
+    for (let i = 0; i < this.ovCount; i++) {
+      const packed = this.ovNode[i] as number;
+      if (packed < 0) continue;
+      const at = this.ovAt[i] as number;
+      index.addWire(
+        this.ovWire,
+        at,
+        wireEnd(this.ovWire, at),
+        this.ovHash[i] as number,
+        copy(this.over, packed),
+      );
+    }
+    for (const [name, v] of this.odd)
+      this.odd.set(name, v >= 0 ? copy(this.slab, v) : copy(this.over, -1 - v));
     this.slab = out.subarray(0, pos);
     this.slabDead = 0;
     this.over = new Uint8Array(0);
@@ -569,7 +701,7 @@ export class PreparedZone {
     this.ovHash = new Int32Array(0);
     this.ovCount = 0;
     this.ovTable = new Int32Array(0);
-    this.index();
+    this.useIndex(index);
   }
 
   /** Encodes the RRsets of one name into `w`; returns how many. */
@@ -595,43 +727,31 @@ export class PreparedZone {
     return count;
   }
 
-  /** Builds the main wire-name index over `nodes` (all in the main slab). */
-  private index(): void {
-    // wire names straight into one buffer: no array per name (this runs for every name)
-    let wire = new Uint8Array(Math.max(1024, this.nodes.size * 32));
-    let wireAt = new Int32Array(Math.max(16, this.nodes.size));
-    let wireNode = new Int32Array(wireAt.length);
-    let hashes = new Int32Array(wireAt.length);
-    let at = 0;
-    let n = 0;
-    for (const [name, packed] of this.nodes) {
-      if (packed % 8 === 0) continue;
-      if (at + name.length + 2 > wire.length) wire = grown(wire, at + name.length + 2);
-      const end = writeWireKey(name, wire, at);
-      if (end < 0) continue;
-      if (n === wireAt.length) {
-        wireAt = grown(wireAt, n + 1);
-        wireNode = grown(wireNode, n + 1);
-        hashes = grown(hashes, n + 1);
+  /** Makes `index` the main wire-name index (its positions are in the main slab). */
+  private useIndex(index: IndexBuilder): void {
+    this.table = index.table();
+    this.wire = index.wire.slice(0, index.at);
+    this.wireAt = index.wireAt.slice(0, index.n);
+    this.wireNode = index.wireNode.slice(0, index.n);
+  }
+
+  /**
+   * Where the entries of `name` are: `off * 8 + count` in the main slab, `-1 - (off * 8 + count)`
+   * in the overlay; undefined when the zone does not have the name.
+   */
+  private find(name: string): number | undefined {
+    const end = writeWireKey(name, findKey, 0);
+    if (end < 0) return this.odd.get(name);
+    const h = hashWire(findKey, 0, end);
+    if (this.ovCount > 0) {
+      const i = lookupWire(this.ovTable, this.ovWire, this.ovAt, findKey, 0, end, h);
+      if (i >= 0) {
+        const packed = this.ovNode[i] as number;
+        return packed < 0 ? undefined : -1 - packed;
       }
-      wireAt[n] = at;
-      wireNode[n] = packed;
-      hashes[n] = hashWire(wire, at, end);
-      n++;
-      at = end;
     }
-    let size = 8;
-    while (size < n * 2) size *= 2;
-    const table = new Int32Array(size);
-    for (let i = 0; i < n; i++) {
-      let slot = (hashes[i] as number) & (size - 1);
-      while (table[slot] !== 0) slot = (slot + 1) & (size - 1);
-      table[slot] = i + 1;
-    }
-    this.table = table;
-    this.wire = wire.slice(0, at);
-    this.wireAt = wireAt.slice(0, n);
-    this.wireNode = wireNode.slice(0, n);
+    const i = lookupWire(this.table, this.wire, this.wireAt, findKey, 0, end, h);
+    return i < 0 ? undefined : (this.wireNode[i] as number);
   }
 
   /** Points the overlay index entry of wire name `key` at `packed` (adding it when new). */
@@ -783,7 +903,7 @@ export class PreparedZone {
 
   /** The prepared answer for a parsed question, or `null` when it must be forwarded. */
   lookup(key: string, qtype: number, qlenWire: number): PreparedAnswer | null {
-    const at = this.nodes.get(key);
+    const at = this.find(key);
     if (at !== undefined) {
       const packed = at >= 0 ? at : -1 - at;
       const count = packed % 8;
