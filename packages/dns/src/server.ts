@@ -928,6 +928,7 @@ export class DnsServer {
         batch,
         bufferBytes: UDP_BUFFER_BYTES,
         tables: this.sharedTables,
+        rememberNxdomain: !this.autopath,
         answer: (msg, peer) => {
           try {
             return this.answer(msg, 'udp', allocBytes, peer);

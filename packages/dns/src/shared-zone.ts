@@ -332,10 +332,21 @@ const scratchQuery: ParsedQuery = {
 export class SharedZoneReader {
   private base: SharedTable | null = null;
   private overlay: SharedTable | null = null;
+  /**
+   * Negative answers of the zone the main thread gave for these tables, as prepared entries, by
+   * lower-case wire name and type ({@link remember}); emptied with every new generation.
+   */
+  private readonly negative = new Map<string, Uint8Array>();
   /** Generation of the tables in use (0: none yet). */
   generation = 0;
   /** Query type of the last answer {@link respond} gave. */
   lastQtype = 0;
+
+  /**
+   * @param nxdomain whether NXDOMAIN answers may be remembered (not with autopath, which
+   *   answers a pod's NXDOMAIN by walking its search path)
+   */
+  constructor(private readonly nxdomain = true) {}
 
   /** Takes new tables (ignored when older than the ones in use). */
   use(tables: SharedZoneTables): void {
@@ -343,6 +354,79 @@ export class SharedZoneReader {
     this.generation = tables.generation;
     this.base = tables.base ? new SharedTable(tables.base) : null;
     this.overlay = tables.overlay ? new SharedTable(tables.overlay) : null;
+    this.negative.clear();
+  }
+
+  /** Negative answers remembered for the tables in use. */
+  get remembered(): number {
+    return this.negative.size;
+  }
+
+  /**
+   * Remembers `answer`, which the main thread made from the zone of `generation`, when it is a
+   * negative answer of the zone (authoritative, no answer records, NODATA or NXDOMAIN, not
+   * truncated): later queries for the same name and type are then answered here. Answers made
+   * for other tables than the ones in use are ignored. Returns whether it was kept.
+   */
+  remember(answer: Uint8Array, generation: number): boolean {
+    if (generation !== this.generation || this.base === null || answer.length < 17) return false;
+    const flags = ((answer[2] as number) << 8) | (answer[3] as number);
+    const rcode = flags & 0xf;
+    if (
+      (flags & 0x8000) === 0 ||
+      (flags & 0x0400) === 0 ||
+      (flags & 0x7a00) !== 0 ||
+      !(rcode === 0 || (rcode === 3 && this.nxdomain)) ||
+      answer[4] !== 0 ||
+      answer[5] !== 1 ||
+      answer[6] !== 0 ||
+      answer[7] !== 0
+    )
+      return false;
+    let pos = 12;
+    let key = '';
+    for (;;) {
+      const len = answer[pos] as number;
+      if (len > 63 || pos + len + 1 >= answer.length) return false;
+      key += String.fromCharCode(len);
+      if (len === 0) break;
+      for (let i = pos + 1; i <= pos + len; i++) {
+        const c = answer[i] as number;
+        key += String.fromCharCode(c >= 0x41 && c <= 0x5a ? c | 0x20 : c);
+      }
+      pos += len + 1;
+    }
+    const questionEnd = pos + 5;
+    if (questionEnd > answer.length || answer[pos + 3] !== 0 || answer[pos + 4] !== 1) return false;
+    const qtype = ((answer[pos + 1] as number) << 8) | (answer[pos + 2] as number);
+    let end = answer.length;
+    let ar = ((answer[10] as number) << 8) | (answer[11] as number);
+    // our OPT record (a query with EDNS) comes last: each query gets its own
+    if (
+      ar > 0 &&
+      end - 11 >= questionEnd &&
+      answer[end - 11] === 0 &&
+      answer[end - 10] === 0 &&
+      answer[end - 9] === TYPE_CODES.OPT
+    ) {
+      end -= 11;
+      ar--;
+    }
+    if (ar !== 0) return false;
+    const body = answer.subarray(questionEnd, end);
+    const entry = new Uint8Array(ENTRY_HEADER + body.length);
+    entry[0] = qtype >> 8;
+    entry[1] = qtype & 0xff;
+    entry[2] = (flags & 0x040f) >> 8;
+    entry[3] = flags & 0x0f;
+    entry[6] = answer[8] as number;
+    entry[7] = answer[9] as number;
+    entry[10] = body.length >> 8;
+    entry[11] = body.length & 0xff;
+    entry.set(body, ENTRY_HEADER);
+    if (this.negative.size >= NEGATIVE_LIMIT) this.negative.clear();
+    this.negative.set(negativeKey(key, qtype), entry);
+    return true;
   }
 
   /** The answer to `msg` written through `alloc`, or null (the main thread answers it). */
@@ -404,33 +488,73 @@ export class SharedZoneReader {
     let packed = -2;
     if (this.overlay !== null) {
       packed = this.overlay.probe(msg, nameLen, h);
-      if (packed === -1) return null;
+      if (packed === -1)
+        return this.respondNegative(msg, nameLen, qtype, questionEnd, ednsSize, udp, alloc);
       if (packed >= 0) table = this.overlay;
     }
     if (packed === -2) packed = base.probe(msg, nameLen, h);
-    if (packed < 0) return null;
-    const b = table.slab;
-    const count = packed % 16;
-    let off = (packed - count) / 16;
-    for (let i = 0; i < count; i++) {
-      const t = ((b[off] as number) << 8) | (b[off + 1] as number);
-      if (t === qtype) {
-        const q = scratchQuery;
-        q.id = ((msg[0] as number) << 8) | (msg[1] as number);
-        q.echoFlags = (((msg[2] as number) << 8) | (msg[3] as number)) & 0x0110;
-        q.questionEnd = questionEnd;
-        q.ednsSize = ednsSize;
-        this.lastQtype = qtype;
-        const limit = !udp
-          ? 65535
-          : ednsSize < 0
-            ? 512
-            : Math.max(512, Math.min(ednsSize, MAX_UDP_PAYLOAD));
-        return buildResponse(msg, q, { bytes: b, off }, limit, alloc);
+    if (packed >= 0) {
+      const b = table.slab;
+      const count = packed % 16;
+      let off = (packed - count) / 16;
+      for (let i = 0; i < count; i++) {
+        const t = ((b[off] as number) << 8) | (b[off + 1] as number);
+        if (t === qtype) return this.write(msg, b, off, qtype, questionEnd, ednsSize, udp, alloc);
+        if (t === TYPE_CODES.CNAME) return null;
+        off += ENTRY_HEADER + (((b[off + 10] as number) << 8) | (b[off + 11] as number));
       }
-      if (t === TYPE_CODES.CNAME) return null;
-      off += ENTRY_HEADER + (((b[off + 10] as number) << 8) | (b[off + 11] as number));
     }
-    return null;
+    return this.respondNegative(msg, nameLen, qtype, questionEnd, ednsSize, udp, alloc);
   }
+
+  private respondNegative(
+    msg: Uint8Array,
+    nameLen: number,
+    qtype: number,
+    questionEnd: number,
+    ednsSize: number,
+    udp: boolean,
+    alloc: (size: number) => Uint8Array,
+  ): Uint8Array | null {
+    if (this.negative.size === 0) return null;
+    let key = '';
+    for (let i = 12; i < 12 + nameLen; i++) {
+      const c = msg[i] as number;
+      key += String.fromCharCode(c >= 0x41 && c <= 0x5a ? c | 0x20 : c);
+    }
+    const entry = this.negative.get(negativeKey(key, qtype));
+    if (entry === undefined) return null;
+    return this.write(msg, entry, 0, qtype, questionEnd, ednsSize, udp, alloc);
+  }
+
+  private write(
+    msg: Uint8Array,
+    b: Uint8Array,
+    off: number,
+    qtype: number,
+    questionEnd: number,
+    ednsSize: number,
+    udp: boolean,
+    alloc: (size: number) => Uint8Array,
+  ): Uint8Array {
+    const q = scratchQuery;
+    q.id = ((msg[0] as number) << 8) | (msg[1] as number);
+    q.echoFlags = (((msg[2] as number) << 8) | (msg[3] as number)) & 0x0110;
+    q.questionEnd = questionEnd;
+    q.ednsSize = ednsSize;
+    this.lastQtype = qtype;
+    const limit = !udp
+      ? 65535
+      : ednsSize < 0
+        ? 512
+        : Math.max(512, Math.min(ednsSize, MAX_UDP_PAYLOAD));
+    return buildResponse(msg, q, { bytes: b, off }, limit, alloc);
+  }
+}
+
+/** Most negative answers a worker remembers per generation. */
+const NEGATIVE_LIMIT = 10_000;
+
+function negativeKey(wireName: string, qtype: number): string {
+  return `${wireName}${String.fromCharCode(qtype >> 8, qtype & 0xff)}`;
 }

@@ -42,6 +42,8 @@ export interface UdpWorkerInit {
   readonly control: SharedArrayBuffer;
   readonly zonePort: MessagePort;
   readonly tables: SharedZoneTables | null;
+  /** Whether NXDOMAIN answers of the main thread may be remembered (autopath off). */
+  readonly rememberNxdomain: boolean;
 }
 
 /** Messages a worker posts to the main thread. */
@@ -53,11 +55,16 @@ export type UdpWorkerMessage =
 
 /** Messages the main thread posts to a worker. */
 export type UdpMainMessage =
-  | { readonly type: 'answers'; readonly packed: Uint8Array }
+  | {
+      readonly type: 'answers';
+      readonly packed: Uint8Array;
+      /** The zone generation they were made from; 0: not to be remembered. */
+      readonly generation: number;
+    }
   | { readonly type: 'close' };
 
 function run(port: MessagePort, init: UdpWorkerInit): void {
-  const reader = new SharedZoneReader();
+  const reader = new SharedZoneReader(init.rememberNxdomain);
   if (init.tables) reader.use(init.tables);
   const counters = new Float64Array(init.counters);
   const control = new Int32Array(init.control);
@@ -172,7 +179,11 @@ function run(port: MessagePort, init: UdpWorkerInit): void {
   }
   port.on('message', (m: UdpMainMessage) => {
     if (m.type === 'answers') {
-      for (const a of unpackDatagrams(m.packed)) sock.sendTo(a.bytes, a.peer);
+      for (const a of unpackDatagrams(m.packed)) {
+        sock.sendTo(a.bytes, a.peer);
+        // a negative answer of the zone is answered here next time (until the next update)
+        if (m.generation > 0) reader.remember(a.bytes, m.generation);
+      }
       socketCounters(sock);
     } else if (m.type === 'close') {
       sock.close();

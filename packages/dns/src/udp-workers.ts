@@ -40,6 +40,8 @@ export interface UdpWorkerPoolOptions {
   readonly bufferBytes: number;
   /** The zone the workers start with (null before the first sync). */
   readonly tables: SharedZoneTables | null;
+  /** Whether workers may remember NXDOMAIN answers of the main thread (false with autopath). */
+  readonly rememberNxdomain: boolean;
   readonly answer: MainThreadAnswer;
 }
 
@@ -84,6 +86,11 @@ export class UdpWorkerPool {
     this.port = port;
     this.slots = slots;
     this.control = control;
+  }
+
+  /** The generation last published (what the main thread answers from now). */
+  get generation(): number {
+    return Atomics.load(this.control, CONTROL_GENERATION);
   }
 
   /** Starts the workers; resolves once every one is listening (rejects and stops them if one fails). */
@@ -173,6 +180,7 @@ async function startWorker(
     control: control.buffer as SharedArrayBuffer,
     zonePort: channel.port2,
     tables: options.tables,
+    rememberNxdomain: options.rememberNxdomain,
   };
   const worker = new Worker(file, {
     workerData: init,
@@ -211,13 +219,23 @@ async function startWorker(
   });
   worker.on('error', () => undefined);
   worker.on('message', (m: UdpWorkerMessage) => {
-    if (m.type === 'queries') answerOnMain(worker, m.packed, options.answer);
+    if (m.type === 'queries')
+      answerOnMain(worker, m.packed, options.answer, Atomics.load(control, CONTROL_GENERATION));
   });
   return { slot, port: bound };
 }
 
-/** Answers queries a worker handed over; the answers go back to it, ready ones in one message. */
-function answerOnMain(worker: Worker, packed: Uint8Array, answer: MainThreadAnswer): void {
+/**
+ * Answers queries a worker handed over; the answers go back to it, those ready now in one
+ * message tagged with the zone generation they were made from (answered synchronously, after
+ * the last update was published), so the worker may remember negative ones for that zone.
+ */
+function answerOnMain(
+  worker: Worker,
+  packed: Uint8Array,
+  answer: MainThreadAnswer,
+  generation: number,
+): void {
   const ready: PeerDatagram[] = [];
   for (const q of unpackDatagrams(packed)) {
     let out: Uint8Array | null | Promise<Uint8Array | null>;
@@ -230,20 +248,20 @@ function answerOnMain(worker: Worker, packed: Uint8Array, answer: MainThreadAnsw
     if (out instanceof Promise) {
       const peer = q.peer.slice();
       out.then(
-        (r) => r && send(worker, [{ bytes: r, peer }]),
+        (r) => r && send(worker, [{ bytes: r, peer }], 0),
         () => undefined,
       );
       continue;
     }
     ready.push({ bytes: out, peer: q.peer });
   }
-  if (ready.length) send(worker, ready);
+  if (ready.length) send(worker, ready, generation);
 }
 
-function send(worker: Worker, answers: PeerDatagram[]): void {
+function send(worker: Worker, answers: PeerDatagram[], generation: number): void {
   const packed = packDatagrams(answers);
   try {
-    worker.postMessage({ type: 'answers', packed } satisfies UdpMainMessage, [
+    worker.postMessage({ type: 'answers', packed, generation } satisfies UdpMainMessage, [
       packed.buffer as ArrayBuffer,
     ]);
   } catch {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   type ClusterDnsState,
+  DnsServer,
   PreparedZone,
   type RecordType,
   compileZone,
@@ -181,6 +182,77 @@ describe('shared zone tables (the UDP workers answer from them)', () => {
     expect(wireKeyOf('A.Bc')).toBe('\x01a\x02bc\0');
     expect(wireKeyOf('a\\.b.c')).toBeNull();
     expect(wireKeyOf('a..b')).toBeNull();
+  });
+});
+
+describe('negative answers the main thread gave, remembered by a worker', () => {
+  async function setup(nxdomain: boolean) {
+    const st = state(5);
+    const server = new DnsServer();
+    server.update(st);
+    const zone = compileZone(st);
+    const prepared = new PreparedZone(zone);
+    const writer = new SharedZoneWriter();
+    const reader = new SharedZoneReader(nxdomain);
+    reader.use(writer.full(prepared, zone));
+    return { server, writer, prepared, zone, reader };
+  }
+
+  it('answers the same name and type again exactly as the main thread does, until the next update', async () => {
+    const { server, writer, prepared, zone, reader } = await setup(true);
+    const cases: [string, RecordType][] = [
+      ['missing.default.svc.cluster.local', 'A'], // NXDOMAIN
+      ['web.default.svc.cluster.local', 'TXT'], // NODATA
+      ['svc.cluster.local', 'A'], // NODATA at a namespace-less apex name
+    ];
+    for (const [name, type] of cases) {
+      for (const edns of [undefined, 1232]) {
+        const first = query(name, type, 1, edns);
+        // the name and type are remembered whatever the EDNS of the query that brought them
+        if (edns === undefined) expect(reader.respond(first, true, alloc)).toBeNull();
+        const answer = (await server.handle(first)) as Uint8Array;
+        expect(reader.remember(answer, reader.generation)).toBe(true);
+        const again = query(name.toUpperCase(), type, 4242, edns === undefined ? 1232 : undefined);
+        expect([...(reader.respond(again, true, alloc) as Uint8Array)]).toEqual([
+          ...((await server.handle(again)) as Uint8Array),
+        ]);
+      }
+    }
+    expect(reader.remembered).toBe(3);
+    // answers made for other tables are not kept; a new generation forgets them all
+    const stale = (await server.handle(
+      query('gone.default.svc.cluster.local', 'A', 2),
+    )) as Uint8Array;
+    expect(reader.remember(stale, reader.generation - 1)).toBe(false);
+    reader.use(writer.patch(prepared, zone, []));
+    expect(reader.remembered).toBe(0);
+    expect(reader.respond(query(cases[0]![0], 'A', 3), true, alloc)).toBeNull();
+  });
+
+  it('keeps no positive, truncated, non-authoritative or (with autopath) NXDOMAIN answers', async () => {
+    const { server, reader } = await setup(false);
+    const nx = (await server.handle(
+      query('missing.default.svc.cluster.local', 'A', 1),
+    )) as Uint8Array;
+    expect(reader.remember(nx, reader.generation)).toBe(false);
+    const positive = (await server.handle(
+      query('web.default.svc.cluster.local', 'A', 1),
+    )) as Uint8Array;
+    expect(reader.remember(positive, reader.generation)).toBe(false);
+    const nodata = (await server.handle(
+      query('web.default.svc.cluster.local', 'TXT', 1),
+    )) as Uint8Array;
+    // copies (a Buffer's slice shares its memory)
+    const notAuthoritative = Uint8Array.from(nodata);
+    notAuthoritative[2] = (notAuthoritative[2] as number) & ~0x04;
+    expect(reader.remember(notAuthoritative, reader.generation)).toBe(false);
+    const truncated = Uint8Array.from(nodata);
+    truncated[2] = (truncated[2] as number) | 0x02;
+    expect(reader.remember(truncated, reader.generation)).toBe(false);
+    // outside the zone (no forwarder): REFUSED, not kept
+    const refused = (await server.handle(query('example.org', 'A', 1))) as Uint8Array;
+    expect(reader.remember(refused, reader.generation)).toBe(false);
+    expect(reader.remember(nodata, reader.generation)).toBe(true);
   });
 });
 

@@ -160,6 +160,20 @@ describe('podnet-dns --workers 2: two SO_REUSEPORT worker threads', () => {
   });
 
   it('a Service added after start is answered by every worker, from the first query after the update', async () => {
+    // asked before it exists: NXDOMAIN, which each worker then remembers for the current zone
+    const missing = await dnsperf([`later.shop.svc.${Z}`], 8, 1);
+    expect(missing.nxdomain).toBe(missing.completed);
+    const remembered = workerCounts(await metrics());
+    const nx = await dnsperf([`later.shop.svc.${Z}`], 8, 1);
+    expect(nx.nxdomain).toBe(nx.completed);
+    const nxAfter = workerCounts(await metrics());
+    for (const w of [0, 1]) {
+      // answered in each worker, not handed to the main thread again
+      expect((nxAfter.answered[w] as number) - (remembered.answered[w] as number)).toBeGreaterThan(
+        0,
+      );
+      expect(nxAfter.toMain[w]).toBe(remembered.toMain[w]);
+    }
     writeFileSync(
       join(dir, 'later.yaml'),
       'kind: Service\napiVersion: v1\nmetadata: { name: later, namespace: shop }\nspec: { clusterIP: 10.96.8.8 }\n',
