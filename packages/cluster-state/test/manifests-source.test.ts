@@ -144,4 +144,26 @@ describe('ManifestsSource', () => {
     expect(t.store.get('Service', 'default/x')?.spec?.ports?.[0]?.port).toBe(1);
     expect(t.lines.find((l) => l.msg === 'manifest skipped')?.fields?.file).toBe('b.yaml');
   });
+
+  it('names where a duplicate was first defined, and serves it from the second file once the first is gone', async () => {
+    const t = await started({
+      'a.yaml': `${svc('y', 7)}---\n${svc('x', 1)}`,
+      'b.yaml': `${svc('z', 9)}---\n${svc('x', 2)}`,
+    });
+    expect(t.names()).toEqual(['x', 'y', 'z']);
+    const skipped = t.lines.find((l) => l.msg === 'manifest skipped')?.fields;
+    expect(skipped).toMatchObject({
+      file: 'b.yaml',
+      // documents are numbered from 1
+      document: 2,
+      object: 'Service default/x',
+      error: 'Service default/x is also defined in a.yaml document 2; this one is ignored',
+    });
+    rmSync(join(t.dir, 'a.yaml'));
+    await until(
+      () => t.store.get('Service', 'default/x')?.spec?.ports?.[0]?.port === 2,
+      'x from b',
+    );
+    expect(t.names()).toEqual(['x', 'z']);
+  });
 });
