@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadYaml, parseText } from '../src/reader.js';
-import { ParseWorker, shareStrings } from '../src/sources/parse-worker.js';
+import { ParseWorker, exactJson, shareStrings } from '../src/sources/parse-worker.js';
 
 const text = JSON.stringify({ kind: 'Namespace', apiVersion: 'v1', metadata: { name: 'a' } });
 const workers: ParseWorker[] = [];
@@ -94,5 +94,37 @@ describe('shareStrings', () => {
     expect(await make().parse(yamlText, 'yaml', 100)).toEqual(
       parseText(loadYaml(), yamlText, 'yaml', 100),
     );
+  });
+});
+
+describe('exactJson', () => {
+  it('gives JSON text for values JSON.parse gives back exactly', () => {
+    const docs = [
+      { document: 1, value: { a: [1, 'x', true, null, { b: -1.5 }], c: '' } },
+      { document: 2, error: 'bad' },
+    ];
+    const text = exactJson(docs);
+    expect(text).not.toBeNull();
+    expect(JSON.parse(text as string)).toEqual(docs);
+  });
+
+  it('refuses values JSON would change: NaN, infinities, -0, undefined, class instances', () => {
+    for (const value of [
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      -0,
+      [1, undefined],
+      { a: undefined },
+      new Date(0),
+      new Map(),
+      { nested: [{ deep: Number.NEGATIVE_INFINITY }] },
+    ])
+      expect(exactJson([{ document: 1, value }]), String(value)).toBeNull();
+  });
+
+  it('a worker parse of YAML with .nan and .inf gives what a parse on this thread gives', async () => {
+    const yamlText = `${'a: b\n---\n'.repeat(20)}x: .nan\ny: -.inf\nz: -0\n`;
+    const here = parseText(loadYaml(), yamlText, 'yaml', 100);
+    expect(await make().parse(yamlText, 'yaml', 100)).toEqual(here);
   });
 });

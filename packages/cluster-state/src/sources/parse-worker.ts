@@ -31,6 +31,37 @@ export function shareStrings(docs: ParsedDocument[]): ParsedDocument[] {
 }
 
 /**
+ * `docs` as JSON text when `JSON.parse` gives exactly them back (plain objects and arrays,
+ * strings, finite numbers other than -0, booleans, null; no undefined), else null. The parse
+ * worker sends its results this way: objects `JSON.parse` makes hold exactly their properties,
+ * where a structured clone's have room for four (~0.6 MB more at 10,000 Services). Runs on the
+ * worker (its source is handed over): self-contained.
+ */
+export function exactJson(docs: unknown): string | null {
+  let exact = true;
+  let text: string;
+  try {
+    text = JSON.stringify(docs, function (this: Record<string, unknown>, key, value) {
+      const v = this[key];
+      if (v === null || typeof v === 'string' || typeof v === 'boolean') return value;
+      if (typeof v === 'number') {
+        if (!Number.isFinite(v) || Object.is(v, -0)) exact = false;
+      } else if (typeof v === 'object') {
+        const proto = Object.getPrototypeOf(v);
+        if (proto !== Object.prototype && proto !== Array.prototype && proto !== null)
+          exact = false;
+      } else {
+        exact = false;
+      }
+      return value;
+    });
+  } catch {
+    return null;
+  }
+  return exact ? text : null;
+}
+
+/**
  * Parses manifest texts on a worker thread, so a big file (YAML parses at a few MB/s) never
  * holds up the event loop that serves CNI requests and DNS. The worker runs {@link parseText}
  * itself (its source is handed over), with the same `yaml` module. One worker, started on first
@@ -80,22 +111,30 @@ export class ParseWorker {
       const { parentPort, workerData } = require('node:worker_threads');
       const yaml = require(workerData.yamlPath);
       const parseText = ${parseText.toString()};
+      const exactJson = ${exactJson.toString()};
       parentPort.on('message', (m) => {
         let out;
         try { out = parseText(yaml, m.text, m.format, m.maxAliasCount); }
         catch (e) { out = [{ document: 0, error: String(e && e.message) }]; }
-        parentPort.postMessage({ id: m.id, out });
+        const json = exactJson(out);
+        parentPort.postMessage(json === null ? { id: m.id, out } : { id: m.id, json });
       });`;
     const w = new Worker(code, { eval: true, workerData: { yamlPath } });
     w.unref();
-    w.on('message', (m: { id: number; out: ParsedDocument[] }) => {
+    w.on('message', (m: { id: number; out?: ParsedDocument[]; json?: string }) => {
       const p = this.pending.get(m.id);
       this.pending.delete(m.id);
       if (this.pending.size === 0) {
         w.unref();
         this.endWhenIdle(w);
       }
-      p?.resolve(shareStrings(m.out));
+      let out: ParsedDocument[];
+      try {
+        out = m.json === undefined ? (m.out ?? []) : (JSON.parse(m.json) as ParsedDocument[]);
+      } catch (e) {
+        out = [{ document: 0, error: `parse failed: ${(e as Error).message}` }];
+      }
+      p?.resolve(shareStrings(out));
     });
     const fail = (e: Error) => {
       // a worker ended on purpose (idle, close) has no parses left and is no longer current
