@@ -27,9 +27,14 @@ export function flowTrafficBinary(): string {
   return bin;
 }
 
-/** `taskset -c CPU` before argv, or argv alone when `cpu` is undefined. */
-export function pinned(cpu: number | undefined, argv: string[]): string[] {
-  return cpu === undefined ? argv : ['taskset', '-c', String(cpu), ...argv];
+/**
+ * `taskset -c CPU` (and `nice -n NICE` when given) before argv, or argv alone when `cpu` is
+ * undefined.
+ */
+export function pinned(cpu: number | undefined, argv: string[], nice?: number): string[] {
+  if (cpu === undefined) return argv;
+  const niced = nice === undefined ? argv : ['nice', '-n', String(nice), ...argv];
+  return ['taskset', '-c', String(cpu), ...niced];
 }
 
 /** Runs argv inside network namespace `ns` and parses the one JSON line it prints. */
@@ -41,7 +46,8 @@ export function runJsonIn<T>(ns: string, argv: string[]): Promise<T> {
     let out = '';
     c.stdout.on('data', (d) => (out += d));
     c.once('error', reject);
-    c.once('exit', (code) => {
+    // 'close', not 'exit': the output may still be in the pipe when the process has exited
+    c.once('close', (code) => {
       try {
         if (code !== 0) throw new Error(`${argv.join(' ')} exited ${code}`);
         resolve(JSON.parse(out) as T);
