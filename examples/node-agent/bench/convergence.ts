@@ -25,7 +25,7 @@
  * bench-results/node-agent-convergence.json.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -345,11 +345,20 @@ async function nftCheck(net: TestNet, ns: string, command: string): Promise<RunR
   return net.exec(ns, ['nft', '--check', command], { allowFail: true, timeoutMs: 30_000 });
 }
 
+/**
+ * Extra Node flags for the agent process, for profiling a run (e.g. `--cpu-prof
+ * --cpu-prof-dir=/tmp/prof`): `PODNET_BENCH_AGENT_NODE_FLAGS`, split on spaces.
+ */
+function agentNodeFlags(): string[] {
+  return (process.env.PODNET_BENCH_AGENT_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+}
+
 function agentArgv(configFile: string): { argv: string[]; kind: 'dist' | 'source' } {
+  const node = ['node', ...agentNodeFlags()];
   if (existsSync(AGENT_DIST))
-    return { argv: ['node', AGENT_DIST, '--config', configFile], kind: 'dist' };
+    return { argv: [...node, AGENT_DIST, '--config', configFile], kind: 'dist' };
   return {
-    argv: ['node', '--conditions=source', '--import', 'tsx', AGENT_SRC, '--config', configFile],
+    argv: [...node, '--conditions=source', '--import', 'tsx', AGENT_SRC, '--config', configFile],
     kind: 'source',
   };
 }
@@ -449,7 +458,14 @@ export async function runConvergenceBench(
     const child = spawn('nsenter', [`--net=/run/netns/${nodeNs}`, '--', ...argv], {
       cwd: REPO,
       env: benchEnv(),
-      stdio: ['ignore', 'ignore', 'pipe'],
+      // PODNET_BENCH_AGENT_STDOUT=FILE keeps what the agent prints on stdout (e.g. --trace-gc)
+      stdio: [
+        'ignore',
+        process.env.PODNET_BENCH_AGENT_STDOUT
+          ? openSync(process.env.PODNET_BENCH_AGENT_STDOUT, 'w')
+          : 'ignore',
+        'pipe',
+      ],
     });
     const run = new AgentRun(child);
     agent = run;
@@ -657,6 +673,10 @@ export async function runConvergenceBench(
         const m2 = metric(await agentMetrics(net, nodeNs, port), RECONCILE_SECONDS);
         rec[kind].push((m2 - m) * 1000);
         m = m2;
+        if (options.verbose)
+          process.stderr.write(
+            `[sample ${kind} ${s}] written at +${r1(a - t0)} ms, in the kernel ${r1(at - a)} ms later; agent apply ${r1(rec[kind].at(-1)!)} ms, CPU agent ${r1(agentCpu[kind].at(-1)!)} ms, DNS process ${r1(dnsCpu[kind].at(-1)!)} ms\n`,
+          );
         if (
           run.logs
             .slice(logsBefore)
@@ -689,6 +709,12 @@ export async function runConvergenceBench(
     monitor = undefined;
     session.close();
     session = undefined;
+    if (agentNodeFlags().length > 0) {
+      // a profiling run: a clean exit writes the profile (--cpu-prof and the like)
+      child.kill('SIGTERM');
+      const exited = new Promise((r) => child.once('exit', r));
+      await Promise.race([exited, sleep(15_000)]);
+    }
     child.kill('SIGKILL');
 
     // ---- 3. the libraries at the same size, in fresh namespaces -------------------------------
@@ -774,7 +800,12 @@ function writeAgentConfig(root: string, apiPort: number): string {
       serviceCidrs: [SERVICE_CIDR],
       uplink: 'eth0',
       nodeIps: [BENCH_NODE_IP],
-      dns: { ip: DNS_IP, clusterDomain: 'cluster.local' },
+      dns: {
+        ip: DNS_IP,
+        clusterDomain: 'cluster.local',
+        // PODNET_BENCH_DNS_MODE=embedded|process compares the two (default: the agent's own)
+        ...(process.env.PODNET_BENCH_DNS_MODE ? { mode: process.env.PODNET_BENCH_DNS_MODE } : {}),
+      },
       http: { address: '127.0.0.1', port: 0 },
     }),
   );

@@ -32,6 +32,7 @@ import { AttachmentStore } from './attachments.js';
 import { AgentFlows } from './flow-agent.js';
 import { DnsProcess, dnsServerOptions, retireDnsProcess } from './dns-process.js';
 import { AgentFqdnEgress } from './fqdn-egress.js';
+import { warmUpEventPath } from './warm-up.js';
 import { resolvePodCidrs } from './pod-cidrs.js';
 import { CniService, type IpBatcher, LATENCY_BUCKETS, type PodNetwork } from './cni-service.js';
 import type { AgentConfig } from './config.js';
@@ -119,6 +120,8 @@ export class NodeAgent {
   private nftQueue: Promise<void> = Promise.resolve();
   private lastNft = '';
   private conflistWritten = false;
+  /** The event path ran once over after the first table loads (see {@link warmUpEventPath}). */
+  private warmedUp = false;
   private readonly reconcileStats = { ok: 0, failed: 0, seconds: 0 };
   /** Collects a full resync's garbage right after it (see {@link HeapCompactor}). */
   private readonly heap = new HeapCompactor();
@@ -422,16 +425,25 @@ export class NodeAgent {
   /** One apply; resolves true when it resynced something in full. */
   private async reconcile(): Promise<boolean> {
     if (!this.network) await this.setupNetwork();
-    if (!this.network || !this.source?.synced) return false;
+    if (!this.network) return false;
+    // podnet-dns lists the cluster itself: it starts as soon as its address is up, so that its
+    // lists and zone build overlap the agent's own lists rather than the table loads (at 10,000
+    // Services it took the CPU the services full sync waited for)
+    if (this.dnsMode === 'process' && !this.source?.synced) await this.startDnsEarly();
+    if (!this.source?.synced) return false;
     const deltas = this.pendingDeltas;
     this.pendingDeltas = [];
     const batch: DeltaBatch = { deltas, resync: [] };
     const touched = new Set(this.componentsOf(kindsOf(batch)));
     const failed: string[] = [];
     let fullRun = false;
-    const step = async (name: AgentComponent, fn: (full: boolean) => Promise<void>) => {
+    /** Runs one component's apply; resolves true when it resynced in full (and succeeded). */
+    const step = async (
+      name: AgentComponent,
+      fn: (full: boolean) => Promise<void>,
+    ): Promise<boolean> => {
       const full = this.needFull.has(name);
-      if (!full && !touched.has(name)) return;
+      if (!full && !touched.has(name)) return false;
       if (full) fullRun = true;
       this.needFull.delete(name);
       try {
@@ -439,9 +451,7 @@ export class NodeAgent {
         this.componentErrors.delete(name);
         if (full) this.applyStats.full++;
         else this.applyStats.incremental++;
-        // a full resync's garbage goes before the next component's resync adds its own (at
-        // 10,000 Services the two together set the agent's peak memory)
-        if (full) this.compactHeap();
+        return full;
       } catch (e) {
         // the next apply of this component starts from a full resync
         this.needFull.add(name);
@@ -450,19 +460,71 @@ export class NodeAgent {
           this.log.error(`${name} sync failed`, { error: msg });
         this.componentErrors.set(name, msg);
         failed.push(`${name}: ${msg}`);
+        return false;
       }
     };
+    // a full resync's garbage goes before the next component's resync adds its own (at 10,000
+    // Services the two together set the agent's peak memory)
+    const compactAfter = (full: boolean) => {
+      if (full) this.compactHeap();
+    };
     // podnet-dns lists the cluster itself: start it first, in parallel with the tables
-    if (this.dnsMode === 'process') await step('dns', (full) => this.syncDns(full, batch));
-    await step('overlay', () => this.syncOverlay());
-    await step('services', async (full) => {
-      await this.syncServices(full, batch);
-      await this.syncServiceHealth(full, batch);
-    });
-    await step('policies', (full) => this.syncPolicies(full, batch));
-    if (this.dnsMode === 'embedded') await step('dns', (full) => this.syncDns(full, batch));
+    if (this.dnsMode === 'process')
+      compactAfter(await step('dns', (full) => this.syncDns(full, batch)));
+    compactAfter(await step('overlay', () => this.syncOverlay()));
+    // services and policies are separate tables: the policies compile while the services'
+    // nft process loads its transaction (a full services load is seconds of nft at 10,000
+    // Services, with the agent idle), and one event touching both pays for the slower only.
+    // When both resync in full, the services' compile garbage is collected before the policies
+    // compile (once the services' nft runs), so that the two never add up in the peak
+    const servicesFull = this.needFull.has('services');
+    const tables = await Promise.all([
+      step('services', async (full) => {
+        await this.syncServices(full, batch);
+        await this.syncServiceHealth(full, batch);
+      }),
+      step('policies', async (full) => {
+        if (full && servicesFull) {
+          await new Promise<void>((r) => setImmediate(r));
+          this.compactHeap();
+        }
+        await this.syncPolicies(full, batch);
+      }),
+    ]);
+    compactAfter(tables.includes(true));
+    if (!this.warmedUp && this.services && this.policies) await this.warmUp();
+    if (this.dnsMode === 'embedded')
+      compactAfter(await step('dns', (full) => this.syncDns(full, batch)));
     if (failed.length > 0) throw new AgentError('DATAPATH_FAILED', failed.join('; '));
     return fullRun;
+  }
+
+  /** Runs the event path once over, off the kernel, so the first real event finds it compiled. */
+  private async warmUp(): Promise<void> {
+    this.warmedUp = true;
+    try {
+      const w = await warmUpEventPath({
+        nodeName: this.config.nodeName,
+        ...(this.flows ? { policyCompile: this.flows.compileOptions } : {}),
+      });
+      this.log.info('event path warmed up', { events: w.events, ms: Math.round(w.ms) });
+    } catch (e) {
+      // only a missed optimisation: the real events take the same code
+      this.log.warn('event path warm-up failed', { error: (e as Error).message });
+    }
+  }
+
+  /**
+   * Starts (or adopts) the DNS process before the source has synced; after a failure the first
+   * full apply starts it again and reports what failed.
+   */
+  private async startDnsEarly(): Promise<void> {
+    if (this.dnsProcess?.running) return;
+    try {
+      await this.syncDns(true, { deltas: [], resync: [] });
+    } catch (e) {
+      this.log.warn('cluster DNS process not started yet', { error: (e as Error).message });
+    }
   }
 
   private families(): ('ip' | 'ip6')[] {
