@@ -69,7 +69,9 @@ export { parseResolvConf, parseUpstream } from './resolv-conf.js';
 export type { Upstream } from './resolv-conf.js';
 export { Forwarder } from './forwarder.js';
 export type { ForwarderOptions } from './forwarder.js';
-export { DnsMetrics } from './metrics.js';
+export { DNS_DURATION_BUCKETS, DnsMetrics } from './metrics.js';
+export type { DnsMetricsCounts } from './metrics.js';
+export type { UdpWorkerStats } from './udp-worker-protocol.js';
 export { DnsServer } from './server.js';
 export {
   DnsClientIndex,
