@@ -4,6 +4,7 @@ import {
   COMPACT_MIN_GROWTH_BYTES,
   DNS_NODE_FLAGS,
   dnsShebang,
+  settleHeap,
   zoneCompactor,
 } from '../src/memory.js';
 
@@ -16,6 +17,18 @@ describe('podnet-dns memory settings', () => {
     expect(first).toBe(
       `#!/usr/bin/env -S MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072 node ${DNS_NODE_FLAGS.join(' ')}`,
     );
+  });
+
+  it('settleHeap runs the full collection it is given, once per call', () => {
+    let runs = 0;
+    settleHeap(() => {
+      runs++;
+    });
+    expect(runs).toBe(1);
+    // the default: a real compacting collection that leaves live data in place
+    const live = Array.from({ length: 1000 }, (_, i) => ({ i }));
+    settleHeap();
+    expect(live[999]?.i).toBe(999);
   });
 
   it('the zone compactor collects once the heap grew by the threshold', () => {

@@ -18,7 +18,7 @@ import { DnsServer } from '../server.js';
 import type { PodsMode } from '../types.js';
 import { newlySkipped, type SkippedObject } from '../zone.js';
 import { startFqdnEgress } from './fqdn-egress.js';
-import { PARSE_WORKER_IDLE_MS, zoneCompactor } from '../memory.js';
+import { PARSE_WORKER_IDLE_MS, settleHeap, zoneCompactor } from '../memory.js';
 
 const USAGE = `usage: podnet-dns (--manifests DIR | --kubeconfig FILE | --in-cluster) [options]
 
@@ -260,6 +260,9 @@ async function main(): Promise<void> {
   process.stdout.write(
     `${JSON.stringify({ event: 'listening', ...addr, upstreams: server.upstreams, stubDomains: server.stubDomains })}\n`,
   );
+  // what starting up left behind goes once the manifests parse worker has ended (its last
+  // message is held until then)
+  setTimeout(settleHeap, PARSE_WORKER_IDLE_MS + 500).unref();
   const asked = workers === 'auto' ? availableParallelism() : workers;
   if (asked > 1 && addr.udpWorkers === 1)
     log.warn('UDP workers need the native UDP path: one socket on the main thread serves UDP', {
