@@ -75,11 +75,17 @@ export interface StormResult {
   ms: number;
 }
 
-/** The `q` quantile (0-1) of `xs`, nearest rank. Pure. */
+/**
+ * The `q` quantile (0-1) of `xs`, interpolated between the two nearest ranks (the median of an
+ * even count is the mean of the middle two). Pure.
+ */
 export function quantile(xs: readonly number[], q: number): number {
   if (xs.length === 0) return Number.NaN;
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.round(q * (s.length - 1))))] as number;
+  const pos = Math.min(1, Math.max(0, q)) * (s.length - 1);
+  const lo = Math.floor(pos);
+  const hi = Math.min(s.length - 1, lo + 1);
+  return (s[lo] as number) + ((s[hi] as number) - (s[lo] as number)) * (pos - lo);
 }
 
 /** Median, quartiles and extremes of a sample. Pure. */

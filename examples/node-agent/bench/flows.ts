@@ -429,8 +429,18 @@ export async function runFlowsBench(): Promise<Record<string, unknown>> {
             ? 0
             : sum(m, (x) => x.sent - x.read - x.kernel - x.rateLimited),
         lostInRing: sum(m, (x) => x.inRing),
-        agentCpuPercent: Math.round(median(runs[m].map((x) => x.agentCpu))),
-        tcpdumpCpuPercent: Math.round(median(runs[m].map((x) => x.tcpdumpCpu))),
+        agentCpuPercent: Math.round(
+          quantile(
+            runs[m].map((x) => x.agentCpu),
+            0.5,
+          ),
+        ),
+        tcpdumpCpuPercent: Math.round(
+          quantile(
+            runs[m].map((x) => x.tcpdumpCpu),
+            0.5,
+          ),
+        ),
         allowed: {
           windows: all.n,
           windowMs: WINDOW_MS,
@@ -438,8 +448,18 @@ export async function runFlowsBench(): Promise<Record<string, unknown>> {
           p25PerS: Math.round(all.p25),
           p75PerS: Math.round(all.p75),
           roundMediansPerS: roundMedians(m).map(Math.round),
-          latencyP50Us: Math.round(median(runs[m].map((x) => x.p50Us))),
-          latencyP99Us: Math.round(median(runs[m].map((x) => x.p99Us))),
+          latencyP50Us: Math.round(
+            quantile(
+              runs[m].map((x) => x.p50Us),
+              0.5,
+            ),
+          ),
+          latencyP99Us: Math.round(
+            quantile(
+              runs[m].map((x) => x.p99Us),
+              0.5,
+            ),
+          ),
           errors: sum(m, (x) => x.errors),
           conntrackDrops: sum(m, (x) => x.ctDrops),
         },

@@ -77,6 +77,8 @@ describe('flow-traffic: the storm benchmark traffic', () => {
     expect(quantile(xs, 0)).toBe(1);
     expect(quantile(xs, 1)).toBe(5);
     expect(spread(xs)).toEqual({ median: 3, p25: 2, p75: 4, min: 1, max: 5, n: 5 });
+    expect(quantile([4, 1, 3, 2], 0.5)).toBe(2.5);
+    expect(quantile([10, 20], 0.25)).toBe(12.5);
     expect(quantile([], 0.5)).toBeNaN();
   });
 });
