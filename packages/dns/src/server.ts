@@ -919,6 +919,7 @@ export class DnsServer {
     workers: number,
   ): Promise<UdpListener> {
     let pool: UdpWorkerPool;
+    const startedWith = this.sharedTables;
     try {
       pool = await UdpWorkerPool.start({
         workers,
@@ -947,6 +948,8 @@ export class DnsServer {
       );
     }
     this.workerPool = pool;
+    // an update while the workers were starting was not published to them
+    if (this.sharedTables && this.sharedTables !== startedWith) pool.publish(this.sharedTables);
     return {
       port: pool.port,
       path: 'native',

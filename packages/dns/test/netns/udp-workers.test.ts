@@ -1,0 +1,92 @@
+import dgram from 'node:dgram';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ClusterDnsState, DnsServer, decodeMessage, encodeQuery } from '../../src/index.js';
+import { clusterIpService } from '../../src/testing/index.js';
+
+const CLIENTS = 16;
+
+function state(ip: string, extra: string[] = []): ClusterDnsState {
+  return {
+    services: [
+      clusterIpService('default', 'web', ip),
+      ...extra.map((name, i) => clusterIpService('default', name, `10.96.9.${i + 1}`)),
+    ],
+  };
+}
+
+/** One query from each of `sockets` (each its own source port); the answers' A records. */
+async function askAll(
+  sockets: dgram.Socket[],
+  port: number,
+  name: string,
+): Promise<{ rcode: number; addrs: string[] }[]> {
+  return Promise.all(
+    sockets.map(
+      (s, i) =>
+        new Promise<{ rcode: number; addrs: string[] }>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`no answer on client ${i}`)), 5000);
+          s.once('message', (msg) => {
+            clearTimeout(timer);
+            const m = decodeMessage(msg);
+            resolve({ rcode: m.rcode, addrs: m.answers.map((a) => String(a.data)) });
+          });
+          s.send(encodeQuery({ id: i + 1, name, type: 'A' }), port, '127.0.0.1');
+        }),
+    ),
+  );
+}
+
+describe('DnsServer with two UDP workers (in process, native path)', () => {
+  const server = new DnsServer({ udpWorkers: 2 });
+  let port: number;
+  const sockets: dgram.Socket[] = [];
+
+  beforeAll(async () => {
+    server.update(state('10.96.0.1'));
+    const addr = await server.start({ address: '127.0.0.1', port: 0 });
+    expect(addr).toMatchObject({ udpPath: 'native', udpWorkers: 2 });
+    port = addr.port;
+    for (let i = 0; i < CLIENTS; i++) {
+      const s = dgram.createSocket('udp4');
+      await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+      sockets.push(s);
+    }
+  });
+  afterAll(async () => {
+    for (const s of sockets) s.close();
+    await server.stop();
+  });
+
+  it('answers from both workers, and every query after update() returns gets the new zone', async () => {
+    const before = await askAll(sockets, port, 'web.default.svc.cluster.local');
+    expect(before.map((a) => a.addrs)).toEqual(Array(CLIENTS).fill(['10.96.0.1']));
+    const stats = server.udpWorkerStats();
+    expect(stats).toHaveLength(2);
+    expect(stats.every((w) => w.answered > 0)).toBe(true);
+    // a negative answer, remembered by the workers for this zone
+    for (let round = 0; round < 2; round++)
+      expect(
+        (await askAll(sockets, port, 'new.default.svc.cluster.local')).map((a) => a.rcode),
+      ).toEqual(Array(CLIENTS).fill(RCODES.NXDOMAIN));
+    // several updates in a row, each asked at once from every client: no old answer anywhere
+    for (const [i, ip] of ['10.96.0.2', '10.96.0.3', '10.96.0.4'].entries()) {
+      server.update(state(ip, i === 0 ? [] : ['new']));
+      expect(
+        (await askAll(sockets, port, 'web.default.svc.cluster.local')).map((a) => a.addrs),
+      ).toEqual(Array(CLIENTS).fill([ip]));
+      const added = await askAll(sockets, port, 'new.default.svc.cluster.local');
+      expect(added.map((a) => (i === 0 ? a.rcode : a.addrs[0]))).toEqual(
+        Array(CLIENTS).fill(i === 0 ? RCODES.NXDOMAIN : '10.96.9.1'),
+      );
+    }
+    const after = server.udpWorkerStats();
+    expect(after.every((w, i) => w.answered > (stats[i] as { answered: number }).answered)).toBe(
+      true,
+    );
+    // the totals in /metrics hold the workers' answers
+    const m = server.renderMetrics();
+    const udpA = Number(/podnet_dns_requests_total\{proto="udp",type="A"\} (\d+)/.exec(m)?.[1]);
+    expect(udpA).toBe(CLIENTS * 9);
+    expect(m).toMatch(/podnet_dns_udp_worker_answered_total\{worker="1"\} [1-9]/);
+  });
+});
