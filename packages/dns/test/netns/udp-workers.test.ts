@@ -1,6 +1,12 @@
 import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ClusterDnsState, DnsServer, decodeMessage, encodeQuery } from '../../src/index.js';
+import {
+  type ClusterDnsState,
+  DnsServer,
+  RCODES,
+  decodeMessage,
+  encodeQuery,
+} from '../../src/index.js';
 import { clusterIpService } from '../../src/testing/index.js';
 
 const CLIENTS = 16;
