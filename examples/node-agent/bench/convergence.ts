@@ -807,6 +807,9 @@ function writeAgentConfig(root: string, apiPort: number): string {
         ...(process.env.PODNET_BENCH_DNS_MODE ? { mode: process.env.PODNET_BENCH_DNS_MODE } : {}),
       },
       http: { address: '127.0.0.1', port: 0 },
+      // PODNET_BENCH_FLOWS=off: no verdict logs or flow capture (the flows' once-a-second
+      // counter read forks an nft from the agent, which blocks its event loop for that fork)
+      ...(process.env.PODNET_BENCH_FLOWS === 'off' ? { flows: { enabled: false } } : {}),
     }),
   );
   return file;
@@ -1012,7 +1015,7 @@ function printResults(r: ConvergenceResults): void {
   ]);
   const width = rows[0]!.map((_, i) => Math.max(...rows.map((x) => x[i]!.length)));
   console.log(
-    `\nnode agent convergence: ${scale.services} Services × ${scale.endpointsPerService} endpoints, ${scale.policies} NetworkPolicies, ${scale.nodes * scale.podsPerNode} pods (${scale.podsPerNode} local), ${scale.nodes} Nodes, ${scale.namespaces} Namespaces; agent from ${r.agent}, DNS ${r.dnsMode === 'process' ? 'in a podnet-dns process' : 'embedded'}\n`,
+    `\nnode agent convergence: ${scale.services} Services × ${scale.endpointsPerService} endpoints, ${scale.policies} NetworkPolicies, ${scale.nodes * scale.podsPerNode} pods (${scale.podsPerNode} local), ${scale.nodes} Nodes, ${scale.namespaces} Namespaces; agent from ${r.agent}, DNS ${r.dnsMode === 'process' ? 'in a podnet-dns process' : 'embedded'}${process.env.PODNET_BENCH_FLOWS === 'off' ? ', flows off' : ''}\n`,
   );
   for (const row of rows) console.log(`  ${row.map((x, i) => x.padEnd(width[i]!)).join('  ')}`);
   console.log('\ncold start, when each step was seen (ms after spawning the agent):');
