@@ -8,8 +8,20 @@ export type FlowEndpoint =
   | { kind: 'node'; ip: string; name: string }
   | { kind: 'external'; ip: string };
 
+/** Answers of {@link canonicalIp} (a storm repeats a few addresses; bounded, cleared when full). */
+const canonicalCache = new Map<string, string | undefined>();
+const CANONICAL_CACHE_MAX = 4096;
+
 /** `10.0.0.1` as is; an IPv6 address in its compressed form (what the NFLOG decoder prints). */
 export function canonicalIp(ip: string): string | undefined {
+  if (canonicalCache.has(ip)) return canonicalCache.get(ip);
+  if (canonicalCache.size >= CANONICAL_CACHE_MAX) canonicalCache.clear();
+  const c = parseCanonical(ip);
+  canonicalCache.set(ip, c);
+  return c;
+}
+
+function parseCanonical(ip: string): string | undefined {
   if (!ipaddr.isValid(ip)) return undefined;
   const a = ipaddr.parse(ip);
   if (a.kind() === 'ipv6' && (a as ipaddr.IPv6).isIPv4MappedAddress())

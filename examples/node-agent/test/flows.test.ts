@@ -5,7 +5,7 @@ import type { VerdictLogRecord } from '@podnet/netpol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseFlowConfig } from '../src/flow-config.js';
 import { FLOWS_PATH, serveFlowStream } from '../src/flow-http.js';
-import { FlowIndex, formatEndpoint } from '../src/flow-index.js';
+import { canonicalIp, FlowIndex, formatEndpoint } from '../src/flow-index.js';
 import {
   type FlowEvent,
   FlowRecorder,
@@ -92,6 +92,41 @@ describe('FlowIndex', () => {
     // a host-network pod's address is its node's
     expect(i.resolve('192.168.50.3')).toEqual({ kind: 'node', ip: '192.168.50.3', name: 'node2' });
     expect(i.resolve('8.8.8.8')).toEqual({ kind: 'external', ip: '8.8.8.8' });
+  });
+
+  it('canonical addresses: the same answer asked once or many times (answers are cached)', () => {
+    for (let k = 0; k < 2; k++) {
+      expect(canonicalIp('10.244.1.5')).toBe('10.244.1.5');
+      expect(canonicalIp('fd00:244:1:0:0:0:0:5')).toBe('fd00:244:1::5');
+      expect(canonicalIp('::ffff:10.1.2.3')).toBe('10.1.2.3');
+      expect(canonicalIp('not-an-ip')).toBeUndefined();
+    }
+    // more distinct addresses than the cache holds: still right after it was cleared
+    for (let n = 0; n < 5000; n++) canonicalIp(`10.${n >> 8}.${n & 255}.1`);
+    expect(canonicalIp('fd00:244:1:0:0:0:0:5')).toBe('fd00:244:1::5');
+  });
+
+  it('resolved ends are fresh objects: the port of a record does not leak into the index', () => {
+    const i = index();
+    const r = new FlowRecorder({ node: 'node1', index: i });
+    const rec = r.add({
+      verdict: 'drop',
+      direction: 'ingress',
+      tier: 'NetworkPolicy',
+      policies: [{ namespace: 'x', name: 'p' }],
+      morePolicies: 0,
+      rule: { index: 1, name: 'r' },
+      protocol: 'TCP',
+      src: '8.8.8.8',
+      dst: '10.244.1.5',
+      srcPort: 1234,
+      dstPort: 80,
+      message: 'm',
+    });
+    expect(rec?.source).toEqual({ kind: 'external', ip: '8.8.8.8', port: 1234 });
+    expect(rec?.destination).toMatchObject({ kind: 'pod', name: 'a', port: 80 });
+    expect(rec?.rule).toEqual({ index: 1, name: 'r' });
+    expect(i.resolve('10.244.1.5')).not.toHaveProperty('port');
   });
 
   it('follows updates and deletions; an address two pods hold goes to the one that took it last', () => {

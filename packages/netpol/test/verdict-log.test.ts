@@ -169,6 +169,36 @@ describe('NFLOG pcap reader', () => {
     });
   });
 
+  it('keeps the record keys in their documented order (time first), as JSON prints them', () => {
+    const [r] = parseNflogPcap(pcap([pkt]));
+    expect(Object.keys(r as object)).toEqual([
+      'time',
+      'verdict',
+      'direction',
+      'tier',
+      'policies',
+      'morePolicies',
+      'rule',
+      'protocol',
+      'src',
+      'dst',
+      'srcPort',
+      'dstPort',
+      'message',
+    ]);
+  });
+
+  it('decodes whole records fed one by one, and a record split across chunks', () => {
+    const all = pcap([pkt, pkt]);
+    const one = 16 + pkt.length;
+    const d = new NflogPcapDecoder();
+    expect(d.push(all.subarray(0, 24))).toHaveLength(0);
+    expect(d.push(all.subarray(24, 24 + one))).toHaveLength(1);
+    expect(d.push(all.subarray(24 + one, 24 + one + 5))).toHaveLength(0);
+    const [last] = d.push(all.subarray(24 + one + 5));
+    expect(last).toMatchObject({ src: '10.88.0.10', dst: '192.0.2.1', dstPort: 53 });
+  });
+
   it('decodes a stream split at arbitrary byte boundaries', () => {
     const all = pcap([pkt, pkt, pkt]);
     const d = new NflogPcapDecoder();
