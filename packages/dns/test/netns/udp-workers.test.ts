@@ -96,3 +96,38 @@ describe('DnsServer with two UDP workers (in process, native path)', () => {
     expect(m).toMatch(/podnet_dns_udp_worker_answered_total\{worker="1"\} [1-9]/);
   });
 });
+
+describe('DnsServer with two UDP workers on IPv6', () => {
+  it('binds both workers to [::1] and answers, and frees the port on stop', async () => {
+    const server = new DnsServer({ udpWorkers: 2 });
+    server.update(state('10.96.0.7'));
+    const addr = await server.start({ address: '::1', port: 0 });
+    expect(addr).toMatchObject({ udpPath: 'native', udpWorkers: 2 });
+    const s = dgram.createSocket('udp6');
+    try {
+      const answer = await new Promise<Uint8Array>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no answer over IPv6')), 5000);
+        s.once('message', (msg) => {
+          clearTimeout(timer);
+          resolve(msg);
+        });
+        s.send(
+          encodeQuery({ id: 9, name: 'web.default.svc.cluster.local', type: 'A' }),
+          addr.port,
+          '::1',
+        );
+      });
+      expect(decodeMessage(answer).answers.map((a) => a.data)).toEqual(['10.96.0.7']);
+    } finally {
+      s.close();
+      await server.stop();
+    }
+    // every worker's socket is closed: the port can be bound again without SO_REUSEPORT
+    const again = dgram.createSocket('udp6');
+    await new Promise<void>((resolve, reject) => {
+      again.once('error', reject);
+      again.bind(addr.port, '::1', () => resolve());
+    });
+    again.close();
+  });
+});
