@@ -430,7 +430,9 @@ export class Cluster {
         uplink: 'eth0',
         nodeIps: nodeIpsOf(n),
         podCidrs: podCidrsOf(n),
-        dns: { ip: plan.dnsIp, clusterDomain: plan.clusterDomain },
+        // one UDP thread per node's DNS: every node of this cluster shares the host's CPUs (the
+        // default, one worker per CPU, would start a V8 isolate per CPU in every node)
+        dns: { ip: plan.dnsIp, clusterDomain: plan.clusterDomain, workers: 1 },
         // the agent's own /healthz, /readyz, /metrics (as in the kind manifests), and kube-proxy's
         // health server on its conventional port
         http: { address: n.ip, port: AGENT_HTTP_PORT },
