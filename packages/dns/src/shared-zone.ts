@@ -47,19 +47,28 @@ export interface SharedZoneTables {
  * has escapes or labels the fast path does not take (those are answered on the main thread).
  */
 export function wireKeyOf(name: string): string | null {
-  if (name.length === 0 || name.length > 253 || name.includes('\\')) return null;
-  let out = '';
-  for (const label of name.split('.')) {
-    if (label.length === 0 || label.length > 63) return null;
-    out += String.fromCharCode(label.length);
-    for (let i = 0; i < label.length; i++) {
-      const c = label.charCodeAt(i);
-      if (c > 0xff) return null;
-      out += String.fromCharCode(c >= 0x41 && c <= 0x5a ? c | 0x20 : c);
+  if (name.length === 0 || name.length > 253) return null;
+  const out = keyScratch;
+  let lenAt = 0;
+  let pos = 1;
+  for (let i = 0; i <= name.length; i++) {
+    const c = i === name.length ? 0x2e : name.charCodeAt(i);
+    if (c === 0x2e) {
+      const len = pos - lenAt - 1;
+      if (len === 0 || len > 63) return null;
+      out[lenAt] = len;
+      lenAt = pos++;
+      continue;
     }
+    if (c === 0x5c || c > 0xff) return null;
+    out[pos++] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
   }
-  return `${out}\0`;
+  out[lenAt] = 0;
+  return String.fromCharCode.apply(null, out.subarray(0, pos) as unknown as number[]);
 }
+
+/** Room for the wire form of a 253-character name. */
+const keyScratch = new Uint8Array(256);
 
 function hashKey(key: string): number {
   let h = FNV_OFFSET;
