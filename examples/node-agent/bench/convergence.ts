@@ -348,7 +348,10 @@ async function nftCheck(net: TestNet, ns: string, command: string): Promise<RunR
 
 /**
  * Extra Node flags for the agent process, for profiling a run (e.g. `--cpu-prof
- * --cpu-prof-dir=/tmp/prof`): `PODNET_BENCH_AGENT_NODE_FLAGS`, split on spaces.
+ * --cpu-prof-dir=/tmp/prof`, or `--trace-gc` with `PODNET_BENCH_AGENT_STDOUT`):
+ * `PODNET_BENCH_AGENT_NODE_FLAGS`, split on spaces. A sampling profiler keeps the agent using
+ * CPU, so the idle waits before the monitor and the samples run to their timeouts: profile the
+ * cold start with it, the events with timestamps (`--verbose` prints each sample).
  */
 function agentNodeFlags(): string[] {
   return (process.env.PODNET_BENCH_AGENT_NODE_FLAGS ?? '').split(' ').filter(Boolean);
