@@ -39,7 +39,8 @@ export function assertIfName(name: unknown): string {
 
 /** True when `ip` is an IPv4 or IPv6 address in canonical-parsable form (no zone, no prefix). */
 export function isIp(ip: unknown): ip is string {
-  return typeof ip === 'string' && !ip.includes('%') && ipaddr.isValid(ip) && isStrictIp(ip);
+  // the strict checks alone decide: ipaddr.isValid before them parsed every IPv4 address twice
+  return typeof ip === 'string' && !ip.includes('%') && isStrictIp(ip);
 }
 
 function isStrictIp(ip: string): boolean {

@@ -5,6 +5,7 @@ import {
   assertCidr,
   assertIfName,
   assertIp,
+  isIp,
   assertMac,
   assertNetnsPath,
   assertNftName,
@@ -63,6 +64,19 @@ describe('validation', () => {
     for (const ip of ['1', '0x7f.1', '10.0.0.1/24', 'fe80::1%eth0', '::ffff:zz']) {
       bad(() => assertIp(ip));
     }
+    for (const ip of ['255.255.255.255', '0.0.0.0', '::', '::ffff:1.2.3.4', '2001:db8::'])
+      expect(isIp(ip)).toBe(true);
+    for (const ip of [
+      '256.0.0.1',
+      '1.2.3',
+      '1.2.3.4.5',
+      '0x7f.0.0.1',
+      '1::2::3',
+      '',
+      ' 1.2.3.4',
+      7,
+    ])
+      expect(isIp(ip)).toBe(false);
   });
 
   it('checks MACs, nft names and namespace paths', () => {
