@@ -106,7 +106,10 @@ describe('podnet-dns --workers 2: two SO_REUSEPORT worker threads', () => {
         timeoutMs: 20_000,
       })
     ).stdout;
-  /** dnsperf from the client namespace: `clients` source ports, `seconds` long. */
+  /**
+   * dnsperf from the client namespace: `clients` source ports, `seconds` long (32 ports: the
+   * chance that the kernel hashes them all onto one of the two sockets is 2^-31).
+   */
   const dnsperf = async (names: string[], clients: number, seconds: number) => {
     const file = join(dir, `queries-${Date.now()}.txt`);
     writeFileSync(file, `${names.map((n) => `${n} A`).join('\n')}\n`);
@@ -137,7 +140,7 @@ describe('podnet-dns --workers 2: two SO_REUSEPORT worker threads', () => {
 
   it('answers many queries from many source ports, and both workers answer', async () => {
     const names = Array.from({ length: SERVICES }, (_, i) => `svc-${i}.shop.svc.${Z}`);
-    const r = await dnsperf([...names, `missing.shop.svc.${Z}`], 8, 2);
+    const r = await dnsperf([...names, `missing.shop.svc.${Z}`], 32, 2);
     expect(r.completed).toBeGreaterThan(500);
     // every query was answered: the names from the workers, the missing one by the main thread
     expect(r.completed).toBe(r.sent);
@@ -161,10 +164,10 @@ describe('podnet-dns --workers 2: two SO_REUSEPORT worker threads', () => {
 
   it('a Service added after start is answered by every worker, from the first query after the update', async () => {
     // asked before it exists: NXDOMAIN, which each worker then remembers for the current zone
-    const missing = await dnsperf([`later.shop.svc.${Z}`], 8, 1);
+    const missing = await dnsperf([`later.shop.svc.${Z}`], 32, 1);
     expect(missing.nxdomain).toBe(missing.completed);
     const remembered = workerCounts(await metrics());
-    const nx = await dnsperf([`later.shop.svc.${Z}`], 8, 1);
+    const nx = await dnsperf([`later.shop.svc.${Z}`], 32, 1);
     expect(nx.nxdomain).toBe(nx.completed);
     const nxAfter = workerCounts(await metrics());
     for (const w of [0, 1]) {
@@ -191,7 +194,7 @@ describe('podnet-dns --workers 2: two SO_REUSEPORT worker threads', () => {
     const answers: string[] = [];
     for (let i = 0; i < 24; i++) answers.push(await dig('+short', `later.shop.svc.${Z}`));
     expect(answers).toEqual(Array(24).fill('10.96.8.8'));
-    const r = await dnsperf([`later.shop.svc.${Z}`], 8, 1);
+    const r = await dnsperf([`later.shop.svc.${Z}`], 32, 1);
     expect(r.noerror).toBe(r.completed);
     const after = workerCounts(await metrics());
     for (const w of [0, 1]) {

@@ -9,7 +9,7 @@ import {
 } from '../../src/index.js';
 import { clusterIpService } from '../../src/testing/index.js';
 
-const CLIENTS = 16;
+const CLIENTS = 32;
 
 function state(ip: string, extra: string[] = []): ClusterDnsState {
   return {
