@@ -3,8 +3,8 @@
  * SO_REUSEPORT sockets sharing one copy of the prepared answers) vs knotd with `udp-workers: 2`,
  * side by side, the same 10,000 names and query file (~10 % NXDOMAIN) as the single-worker part.
  *
- * How dnsperf is sized on a 2-CPU machine: it runs unpinned with one thread (`-T 1`) and 8
- * clients (`-c 8`: 8 source ports, so the kernel's SO_REUSEPORT hash spreads the queries over
+ * How dnsperf is sized on a 2-CPU machine: it runs unpinned with one thread (`-T 1`) and 32
+ * clients (`-c 32`: 32 source ports, so the kernel's SO_REUSEPORT hash spreads the queries over
  * both sockets of either server), 200 queries outstanding; it takes about one CPU, so both
  * servers share what is left, exactly alike (neither server is pinned either). Total QPS is
  * what fits in that; QPS per server CPU-second (all the server's threads, from /proc/<pid>/stat)
@@ -20,7 +20,7 @@ const run = promisify(execFile);
 const SECONDS = Number(process.env.PODNET_DNS_BENCH_WORKERS_SECONDS ?? 5);
 const ROUNDS = Number(process.env.PODNET_DNS_BENCH_WORKERS_ROUNDS ?? 3);
 const WORKERS = 2;
-const DNSPERF_SIZING = ['-c', '8', '-T', '1', '-q', '200', '-t', '2'];
+const DNSPERF_SIZING = ['-c', '32', '-T', '1', '-q', '200', '-t', '2'];
 
 /** What the main bench has set up: the servers' inputs and its helpers. */
 export interface WorkersBenchContext {
