@@ -4,7 +4,7 @@
  * system's `gcc` (tools/scripts/ensure-deps.sh installs it), and the statistics of their windows.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,10 +20,12 @@ export function flowTrafficBinary(): string {
   const bin = join(dir, 'flow-traffic');
   if (existsSync(bin)) return bin;
   mkdirSync(dir, { recursive: true });
-  const r = spawnSync('gcc', ['-O2', '-o', `${bin}.tmp`, SOURCE], { encoding: 'utf8' });
+  // built under a name of this process, then renamed: a concurrent build never runs a half file
+  const tmp = `${bin}.${process.pid}`;
+  const r = spawnSync('gcc', ['-O2', '-o', tmp, SOURCE], { encoding: 'utf8' });
   if (r.status !== 0)
     throw new Error(`cannot build ${SOURCE} with gcc: ${r.error?.message ?? r.stderr}`);
-  spawnSync('mv', [`${bin}.tmp`, bin]);
+  renameSync(tmp, bin);
   return bin;
 }
 
