@@ -37,8 +37,20 @@ export interface RateLimitedPollerOptions {
   netns?: NetnsTarget;
   /** The policy table (default `podnet_netpol`). */
   table?: string;
-  /** How often the counter is read, one `nft` process per read. Default 1000 ms. */
+  /**
+   * How often the counter may be read, one `nft` process per read. Default 1000 ms. A read
+   * happens only while verdict logs flow (records arrived or were lost at the socket since the
+   * last tick, or the last read found suppressed records), and otherwise once per
+   * {@link RateLimitedPollerOptions.idleReadMs}.
+   */
   intervalMs?: number;
+  /**
+   * The longest time without a read while no verdict logs flow. Default 30 000 ms. The limit
+   * suppresses records only once its bucket is empty, that is while records pass it, so a quiet
+   * node pays no `nft` process (each one forks the agent, blocking its event loop for
+   * milliseconds at its size) and the counter, fetch-and-zero, loses nothing by waiting.
+   */
+  idleReadMs?: number;
   /**
    * Reads the counter's JSON (tests); default `nft -j reset counter inet TABLE log_limited`
    * (fetch-and-zero: cheap, where a `list` makes nft read the whole ruleset every time).
@@ -49,15 +61,23 @@ export interface RateLimitedPollerOptions {
 }
 
 /**
- * Reads (and zeroes) the kernel's count of rate-limited verdict log records every second (one
- * `nft -j reset counter`, whatever the number of policies) and puts what is new in the flow
- * stream as a `rate-limited` loss, so a suppressed record is never silent.
+ * Reads (and zeroes) the kernel's count of rate-limited verdict log records (one
+ * `nft -j reset counter`, whatever the number of policies), every second while verdict logs flow
+ * and every {@link RateLimitedPollerOptions.idleReadMs} otherwise, and puts what is new in the
+ * flow stream as a `rate-limited` loss, so a suppressed record is never silent.
  */
 export class RateLimitedPoller {
   readonly account: RateLimitedAccount;
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private warned = false;
+  /** Records seen (received + lost at the socket) at the last tick. */
+  private seen = -1;
+  /** Suppressed records the last read found. */
+  private lastFound = 0;
+  private idleMs = 0;
+  /** Counter reads done (tests, diagnostics). */
+  reads = 0;
 
   constructor(private readonly options: RateLimitedPollerOptions) {
     this.account = new RateLimitedAccount(options.readMode ?? 'reset');
@@ -71,9 +91,27 @@ export class RateLimitedPoller {
     return this.running;
   }
 
+  /**
+   * One timer step: reads the counter when verdict logs flowed since the last step or the last
+   * read found suppressed records, or when {@link RateLimitedPollerOptions.idleReadMs} passed
+   * without a read. Returns the read's promise, or nothing when it skipped.
+   */
+  tick(): Promise<void> | undefined {
+    const o = this.options;
+    const stats = o.recorder.stats;
+    const seen = stats.received + stats.lostKernel;
+    const busy = seen !== this.seen || this.lastFound > 0;
+    this.seen = seen;
+    this.idleMs += o.intervalMs ?? 1000;
+    if (!busy && this.idleMs < (o.idleReadMs ?? 30_000)) return undefined;
+    this.idleMs = 0;
+    return this.poll();
+  }
+
   private async pollOnce(): Promise<void> {
     const o = this.options;
     const table = o.table ?? 'podnet_netpol';
+    this.reads++;
     let text: string;
     try {
       text = await (o.read
@@ -87,6 +125,7 @@ export class RateLimitedPoller {
       return;
     }
     const n = this.account.observe(parseLogLimitedCounter(text, table));
+    this.lastFound = n;
     if (n > 0)
       o.recorder.addLoss(
         'rate-limited',
@@ -95,10 +134,10 @@ export class RateLimitedPoller {
       );
   }
 
-  /** Starts reading every `intervalMs`. */
+  /** Starts the timer ({@link RateLimitedPoller.tick} every `intervalMs`). */
   start(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => void this.poll(), this.options.intervalMs ?? 1000);
+    this.timer = setInterval(() => void this.tick(), this.options.intervalMs ?? 1000);
     this.timer.unref();
   }
 

@@ -106,6 +106,41 @@ describe('RateLimitedPoller: counter → lost records', () => {
     expect(recorder.stats.rateLimited).toBe(15);
   });
 
+  it('reads only while verdict logs flow, and once per idleReadMs when they do not', async () => {
+    const recorder = new FlowRecorder({ node: 'n', index: new FlowIndex() });
+    const found = [0, 0, 40, 0, 0, 0];
+    let k = 0;
+    const poller = new RateLimitedPoller({
+      recorder,
+      log: quiet,
+      intervalMs: 1000,
+      idleReadMs: 5000,
+      read: async () => counterJson(found[Math.min(k++, found.length - 1)] as number),
+    });
+    const ticks = async (n: number) => {
+      const before = poller.reads;
+      for (let i = 0; i < n; i++) await poller.tick();
+      return poller.reads - before;
+    };
+    // the first tick reads (nothing seen yet), then a quiet node reads once per 5 s
+    expect(await ticks(1)).toBe(1);
+    expect(await ticks(4)).toBe(0);
+    expect(await ticks(1)).toBe(1);
+    // records arriving: a read at the next tick, which finds 40 suppressed
+    recorder.stats.received += 3;
+    expect(await ticks(1)).toBe(1);
+    expect(recorder.stats.rateLimited).toBe(40);
+    // the last read found some: read again though nothing arrived
+    expect(await ticks(1)).toBe(1);
+    // records lost at the socket are verdict logs flowing too
+    recorder.stats.lostKernel += 1;
+    expect(await ticks(1)).toBe(1);
+    // then quiet again
+    expect(await ticks(4)).toBe(0);
+    expect(await ticks(1)).toBe(1);
+    expect(recorder.stats.rateLimited).toBe(40);
+  });
+
   it('running totals (readMode list) are turned into increments', async () => {
     const recorder = new FlowRecorder({ node: 'n', index: new FlowIndex() });
     const totals = [5, 12, 2];
