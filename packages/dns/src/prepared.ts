@@ -333,6 +333,85 @@ function wireNameLength(name: string): number {
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 
+/** What {@link scanPlainQuery} read from a query; one reused object per caller. */
+export interface PlainQuestion {
+  /** FNV-1a over the lower-case wire name (the prepared tables' hash), unsigned. */
+  hash: number;
+  /** Offset just past the name. */
+  nameEnd: number;
+  qtype: number;
+  /** Offset just past the question. */
+  questionEnd: number;
+  /** The OPT record's UDP size, or -1 without EDNS. */
+  ednsSize: number;
+}
+
+/**
+ * Whether `msg` is a query the prepared fast paths may answer: a standard query with one
+ * question of class IN, no answer or authority records, at most an OPT record (version 0)
+ * ending the message, a name of plain labels. Fills `out` (nothing allocated): the fast paths of
+ * {@link PreparedZone} and of the UDP workers' shared tables read the question this one way.
+ */
+export function scanPlainQuery(msg: Uint8Array, out: PlainQuestion): boolean {
+  const end = msg.length;
+  if (
+    end < 17 ||
+    ((msg[2] as number) & 0xf8) !== 0 ||
+    msg[4] !== 0 ||
+    msg[5] !== 1 ||
+    msg[6] !== 0 ||
+    msg[7] !== 0 ||
+    msg[8] !== 0 ||
+    msg[9] !== 0 ||
+    msg[10] !== 0 ||
+    (msg[11] as number) > 1
+  )
+    return false;
+  let pos = 12;
+  let h = FNV_OFFSET;
+  for (;;) {
+    const len = msg[pos] as number;
+    h = Math.imul(h ^ len, FNV_PRIME);
+    if (len === 0) break;
+    if (len > 63 || pos + len + 1 >= end || pos + len > 12 + 254) return false;
+    const stop = pos + len;
+    while (pos < stop) {
+      const c = msg[++pos] as number;
+      h = Math.imul(h ^ (c >= 0x41 && c <= 0x5a ? c | 0x20 : c), FNV_PRIME);
+    }
+    pos++;
+  }
+  const nameEnd = pos + 1;
+  const questionEnd = nameEnd + 4;
+  if (questionEnd > end) return false;
+  const qtype = ((msg[nameEnd] as number) << 8) | (msg[nameEnd + 1] as number);
+  if (msg[nameEnd + 2] !== 0 || msg[nameEnd + 3] !== 1) return false;
+  let ednsSize = -1;
+  if (msg[11] === 1) {
+    if (
+      questionEnd + 11 > end ||
+      msg[questionEnd] !== 0 ||
+      msg[questionEnd + 1] !== 0 ||
+      msg[questionEnd + 2] !== TYPE_CODES.OPT ||
+      msg[questionEnd + 6] !== 0 ||
+      questionEnd +
+        11 +
+        (((msg[questionEnd + 9] as number) << 8) | (msg[questionEnd + 10] as number)) !==
+        end
+    )
+      return false;
+    ednsSize = ((msg[questionEnd + 3] as number) << 8) | (msg[questionEnd + 4] as number);
+  } else if (questionEnd !== end) return false;
+  out.hash = h >>> 0;
+  out.nameEnd = nameEnd;
+  out.qtype = qtype;
+  out.questionEnd = questionEnd;
+  out.ednsSize = ednsSize;
+  return true;
+}
+
+const plainScratch: PlainQuestion = { hash: 0, nameEnd: 0, qtype: 0, questionEnd: 0, ednsSize: -1 };
+
 /** Lower-case wire form of a zone key, or null when it has escapes (those take the full path). */
 function wireKey(name: string): number[] | null {
   if (name.length === 0 || name.includes('\\')) return null;
@@ -805,56 +884,10 @@ export class PreparedZone {
     udp: boolean,
     alloc: (size: number) => Uint8Array,
   ): Uint8Array | null {
-    const end = msg.length;
-    if (
-      end < 17 ||
-      ((msg[2] as number) & 0xf8) !== 0 ||
-      msg[4] !== 0 ||
-      msg[5] !== 1 ||
-      msg[6] !== 0 ||
-      msg[7] !== 0 ||
-      msg[8] !== 0 ||
-      msg[9] !== 0 ||
-      msg[10] !== 0 ||
-      (msg[11] as number) > 1
-    )
-      return null;
-    let pos = 12;
-    let h = FNV_OFFSET;
-    for (;;) {
-      const len = msg[pos] as number;
-      h = Math.imul(h ^ len, FNV_PRIME);
-      if (len === 0) break;
-      if (len > 63 || pos + len + 1 >= end || pos + len > 12 + 254) return null;
-      const stop = pos + len;
-      while (pos < stop) {
-        const c = msg[++pos] as number;
-        h = Math.imul(h ^ (c >= 0x41 && c <= 0x5a ? c | 0x20 : c), FNV_PRIME);
-      }
-      pos++;
-    }
-    const nameEnd = pos + 1;
-    const questionEnd = nameEnd + 4;
-    if (questionEnd > end) return null;
-    const qtype = ((msg[nameEnd] as number) << 8) | (msg[nameEnd + 1] as number);
-    if (msg[nameEnd + 2] !== 0 || msg[nameEnd + 3] !== 1) return null;
-    let ednsSize = -1;
-    if (msg[11] === 1) {
-      if (
-        questionEnd + 11 > end ||
-        msg[questionEnd] !== 0 ||
-        msg[questionEnd + 1] !== 0 ||
-        msg[questionEnd + 2] !== TYPE_CODES.OPT ||
-        msg[questionEnd + 6] !== 0 ||
-        questionEnd +
-          11 +
-          (((msg[questionEnd + 9] as number) << 8) | (msg[questionEnd + 10] as number)) !==
-          end
-      )
-        return null;
-      ednsSize = ((msg[questionEnd + 3] as number) << 8) | (msg[questionEnd + 4] as number);
-    } else if (questionEnd !== end) return null;
-    const nameLen = nameEnd - 12;
+    const s = plainScratch;
+    if (!scanPlainQuery(msg, s)) return null;
+    const { qtype, questionEnd, ednsSize, hash: h } = s;
+    const nameLen = s.nameEnd - 12;
     let b = this.slab;
     let packed = -2;
     if (this.ovCount > 0) {

@@ -3,8 +3,10 @@ import {
   ENTRY_HEADER,
   MAX_UDP_PAYLOAD,
   type ParsedQuery,
+  type PlainQuestion,
   type PreparedZone,
   buildResponse,
+  scanPlainQuery,
 } from './prepared.js';
 import { TYPE_CODES } from './wire.js';
 import type { DnsZone } from './zone.js';
@@ -66,6 +68,8 @@ export function wireKeyOf(name: string): string | null {
   out[lenAt] = 0;
   return String.fromCharCode.apply(null, out.subarray(0, pos) as unknown as number[]);
 }
+
+const plainScratch: PlainQuestion = { hash: 0, nameEnd: 0, qtype: 0, questionEnd: 0, ednsSize: -1 };
 
 /** Room for the wire form of a 253-character name. */
 const keyScratch = new Uint8Array(256);
@@ -442,57 +446,10 @@ export class SharedZoneReader {
   respond(msg: Uint8Array, udp: boolean, alloc: (size: number) => Uint8Array): Uint8Array | null {
     const base = this.base;
     if (base === null) return null;
-    const end = msg.length;
-    if (
-      end < 17 ||
-      ((msg[2] as number) & 0xf8) !== 0 ||
-      msg[4] !== 0 ||
-      msg[5] !== 1 ||
-      msg[6] !== 0 ||
-      msg[7] !== 0 ||
-      msg[8] !== 0 ||
-      msg[9] !== 0 ||
-      msg[10] !== 0 ||
-      (msg[11] as number) > 1
-    )
-      return null;
-    let pos = 12;
-    let h = FNV_OFFSET;
-    for (;;) {
-      const len = msg[pos] as number;
-      h = Math.imul(h ^ len, FNV_PRIME);
-      if (len === 0) break;
-      if (len > 63 || pos + len + 1 >= end || pos + len > 12 + 254) return null;
-      const stop = pos + len;
-      while (pos < stop) {
-        const c = msg[++pos] as number;
-        h = Math.imul(h ^ (c >= 0x41 && c <= 0x5a ? c | 0x20 : c), FNV_PRIME);
-      }
-      pos++;
-    }
-    h >>>= 0;
-    const nameEnd = pos + 1;
-    const questionEnd = nameEnd + 4;
-    if (questionEnd > end) return null;
-    const qtype = ((msg[nameEnd] as number) << 8) | (msg[nameEnd + 1] as number);
-    if (msg[nameEnd + 2] !== 0 || msg[nameEnd + 3] !== 1) return null;
-    let ednsSize = -1;
-    if (msg[11] === 1) {
-      if (
-        questionEnd + 11 > end ||
-        msg[questionEnd] !== 0 ||
-        msg[questionEnd + 1] !== 0 ||
-        msg[questionEnd + 2] !== TYPE_CODES.OPT ||
-        msg[questionEnd + 6] !== 0 ||
-        questionEnd +
-          11 +
-          (((msg[questionEnd + 9] as number) << 8) | (msg[questionEnd + 10] as number)) !==
-          end
-      )
-        return null;
-      ednsSize = ((msg[questionEnd + 3] as number) << 8) | (msg[questionEnd + 4] as number);
-    } else if (questionEnd !== end) return null;
-    const nameLen = nameEnd - 12;
+    const q = plainScratch;
+    if (!scanPlainQuery(msg, q)) return null;
+    const { qtype, questionEnd, ednsSize, hash: h } = q;
+    const nameLen = q.nameEnd - 12;
     let table = base;
     let packed = -2;
     if (this.overlay !== null) {
