@@ -45,6 +45,7 @@ import {
   compileZone,
 } from '../src/index.js';
 import { autopathBench, printAutopath } from './autopath.js';
+import { dnsperfResult } from './dnsperf.js';
 import { printWorkers, workersBench } from './workers.js';
 import { incrementalBench } from './incremental.js';
 import { ABUSE, type AbuseResult, bigObjects, bigZoneLines, underAbuse } from './tcp-abuse.js';
@@ -169,17 +170,7 @@ async function throughput(pid: number, port: number, queries: string): Promise<T
     ],
     { maxBuffer: 1 << 24 },
   );
-  const cpu = cpuSeconds(pid) - before;
-  const completed = Number(/Queries completed:\s+(\d+)/.exec(stdout)?.[1]);
-  const sent = Number(/Queries sent:\s+(\d+)/.exec(stdout)?.[1]);
-  const qps = Number(/Queries per second:\s+([\d.]+)/.exec(stdout)?.[1]);
-  return {
-    completed,
-    qps,
-    cpu,
-    qpsPerCpu: completed / cpu,
-    lostPct: ((sent - completed) / sent) * 100,
-  };
+  return dnsperfResult(stdout, cpuSeconds(pid) - before);
 }
 
 interface Latency {

@@ -15,6 +15,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { dnsperfResult } from './dnsperf.js';
 
 const run = promisify(execFile);
 const SECONDS = Number(process.env.PODNET_DNS_BENCH_WORKERS_SECONDS ?? 5);
@@ -74,17 +75,7 @@ async function measure(pid: number, port: number, ctx: WorkersBenchContext): Pro
     ],
     { maxBuffer: 1 << 24 },
   );
-  const cpu = ctx.cpuSeconds(pid) - before;
-  const completed = Number(/Queries completed:\s+(\d+)/.exec(stdout)?.[1]);
-  const sent = Number(/Queries sent:\s+(\d+)/.exec(stdout)?.[1]);
-  const qps = Number(/Queries per second:\s+([\d.]+)/.exec(stdout)?.[1]);
-  return {
-    completed,
-    qps,
-    cpu,
-    qpsPerCpu: completed / cpu,
-    lostPct: ((sent - completed) / sent) * 100,
-  };
+  return dnsperfResult(stdout, ctx.cpuSeconds(pid) - before);
 }
 
 /** Starts both servers with two workers each, measures, stops them. */

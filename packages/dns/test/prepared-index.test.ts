@@ -5,7 +5,7 @@ import {
   PreparedZone,
   buildResponse,
   compileZone,
-  encodeMessage,
+  encodeQuery,
   parseQuery,
 } from '../src/index.js';
 
@@ -47,22 +47,7 @@ function zoneOf(model: ReadonlyMap<string, Entry>): DnsZone {
 }
 
 function query(name: string, type: 'A' | 'TXT'): Uint8Array {
-  return encodeMessage({
-    id: 7,
-    qr: false,
-    opcode: 0,
-    aa: false,
-    tc: false,
-    rd: true,
-    ra: false,
-    ad: false,
-    cd: false,
-    rcode: 0,
-    questions: [{ name, type }],
-    answers: [],
-    authorities: [],
-    additionals: [],
-  });
+  return encodeQuery({ id: 7, name, type });
 }
 
 /** The full-path answer to `name`/`type` as bytes, or null (forwarded). */

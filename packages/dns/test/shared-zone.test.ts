@@ -5,7 +5,7 @@ import {
   PreparedZone,
   type RecordType,
   compileZone,
-  encodeMessage,
+  encodeQuery,
 } from '../src/index.js';
 import {
   SharedTable,
@@ -27,26 +27,7 @@ import {
 import { clusterIpService, endpointSlice, headlessService } from '../src/testing/index.js';
 
 function query(name: string, type: RecordType, id: number, edns?: number): Uint8Array {
-  return encodeMessage({
-    id,
-    qr: false,
-    opcode: 0,
-    aa: false,
-    tc: false,
-    rd: true,
-    ra: false,
-    ad: false,
-    cd: false,
-    rcode: 0,
-    questions: [{ name, type }],
-    answers: [],
-    authorities: [],
-    additionals: [],
-    edns:
-      edns === undefined
-        ? undefined
-        : { udpSize: edns, extendedRcode: 0, version: 0, do: false, options: new Uint8Array() },
-  });
+  return encodeQuery({ id, name, type, ...(edns === undefined ? {} : { udpSize: edns }) });
 }
 
 function state(extra: number, suffix = ''): ClusterDnsState {
