@@ -1170,7 +1170,7 @@ export class DnsServer {
   renderMetrics(): string {
     const pool = this.workerPool;
     pool?.foldInto(this.metrics);
-    const workers = pool ? renderWorkerMetrics(pool.stats()) : '';
+    const workers = pool ? renderWorkerMetrics(pool.stats(), pool.restarts) : '';
     return `${this.metrics.render({
       synced: this.synced,
       names: this.names,

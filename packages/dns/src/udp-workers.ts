@@ -45,6 +45,9 @@ export interface UdpWorkerPoolOptions {
   readonly answer: MainThreadAnswer;
 }
 
+/** Longest wait before starting a worker again after it ended on its own. */
+const MAX_RESTART_DELAY_MS = 5000;
+
 interface WorkerSlot {
   readonly index: number;
   readonly worker: Worker;
@@ -82,11 +85,27 @@ export class UdpWorkerPool {
   private readonly slots: WorkerSlot[];
   private readonly control: Int32Array;
   private closed = false;
+  /** The tables last published (what a restarted worker starts from). */
+  private latest: SharedZoneTables | null;
+  /** Ended workers whose counters are not folded into the metrics yet. */
+  private retired: WorkerSlot[] = [];
+  /** Restarts in a row per worker index (reset once a restarted worker has served a minute). */
+  private readonly failures = new Map<number, number>();
+  /** Workers that ended on their own (not by {@link close}) and were started again. */
+  restarts = 0;
 
-  private constructor(port: number, slots: WorkerSlot[], control: Int32Array) {
+  private constructor(
+    port: number,
+    slots: WorkerSlot[],
+    control: Int32Array,
+    private readonly file: string,
+    private readonly options: UdpWorkerPoolOptions,
+  ) {
     this.port = port;
     this.slots = slots;
     this.control = control;
+    this.latest = options.tables;
+    for (const slot of slots) this.supervise(slot);
   }
 
   /** The generation last published (what the main thread answers from now). */
@@ -124,7 +143,60 @@ export class UdpWorkerPool {
       throw failed;
     }
     slots.sort((a, b) => a.index - b.index);
-    return new UdpWorkerPool(port, slots, control);
+    return new UdpWorkerPool(port, slots, control, file, options);
+  }
+
+  /**
+   * Starts a worker again when it ends on its own (an uncaught error, a terminated thread): its
+   * socket closed with it and the kernel sends its share of the port to the others meanwhile.
+   * Retries back off from 100 ms to {@link MAX_RESTART_DELAY_MS}.
+   */
+  private supervise(slot: WorkerSlot): void {
+    slot.worker.once('exit', () => {
+      if (this.closed || !this.slots.includes(slot)) return;
+      this.retired.push(slot);
+      slot.zonePort.close();
+      const n = (this.failures.get(slot.index) ?? 0) + 1;
+      this.failures.set(slot.index, n);
+      const delay = Math.min(100 * 2 ** (n - 1), MAX_RESTART_DELAY_MS);
+      setTimeout(() => void this.restart(slot), delay).unref();
+    });
+  }
+
+  private async restart(old: WorkerSlot): Promise<void> {
+    if (this.closed) return;
+    const tables = this.latest;
+    let started: { slot: WorkerSlot };
+    try {
+      started = await startWorker(this.file, old.index, this.port, this.control, {
+        ...this.options,
+        tables,
+      });
+    } catch {
+      const n = (this.failures.get(old.index) ?? 0) + 1;
+      this.failures.set(old.index, n);
+      const delay = Math.min(100 * 2 ** (n - 1), MAX_RESTART_DELAY_MS);
+      setTimeout(() => void this.restart(old), delay).unref();
+      return;
+    }
+    const slot = started.slot;
+    if (this.closed) {
+      await stopWorker(slot);
+      return;
+    }
+    this.slots[this.slots.indexOf(old)] = slot;
+    this.restarts++;
+    // an update published while it started did not reach it
+    if (this.latest !== tables && this.latest) slot.zonePort.postMessage(this.latest);
+    this.supervise(slot);
+    setTimeout(() => {
+      if (this.slots.includes(slot)) this.failures.delete(slot.index);
+    }, 60_000).unref();
+  }
+
+  /** Ends worker `index` as a crash would (tests): the pool starts it again. */
+  async terminate(index: number): Promise<void> {
+    await this.slots.find((s) => s.index === index)?.worker.terminate();
   }
 
   /** Number of workers. */
@@ -138,18 +210,27 @@ export class UdpWorkerPool {
    */
   publish(tables: SharedZoneTables): void {
     if (this.closed) return;
-    for (const s of this.slots) s.zonePort.postMessage(tables);
+    this.latest = tables;
+    for (const s of this.slots) {
+      try {
+        s.zonePort.postMessage(tables);
+      } catch {
+        // the worker has just ended: its replacement starts from the latest tables
+      }
+    }
     Atomics.store(this.control, CONTROL_GENERATION, tables.generation);
   }
 
-  /** Each worker's counters. */
+  /** Each worker's counters (a restarted worker's start from 0). */
   stats(): UdpWorkerStats[] {
     return this.slots.map((s) => workerStats(s.counters));
   }
 
   /** Adds what the workers counted since the last call to `metrics`. */
   foldInto(metrics: DnsMetrics): void {
-    for (const s of this.slots) {
+    const retired = this.retired;
+    this.retired = [];
+    for (const s of [...retired, ...this.slots]) {
       const now = s.counters.slice();
       const d = (i: number): number => (now[i] as number) - (s.folded[i] as number);
       const delta = (from: number, n: number): number[] =>
@@ -304,7 +385,7 @@ async function stopWorker(s: WorkerSlot): Promise<void> {
 }
 
 /** Per-worker lines for /metrics (the totals are in the server's own families). */
-export function renderWorkerMetrics(stats: readonly UdpWorkerStats[]): string {
+export function renderWorkerMetrics(stats: readonly UdpWorkerStats[], restarts = 0): string {
   const lines: string[] = [];
   const family = (
     name: string,
@@ -319,6 +400,9 @@ export function renderWorkerMetrics(stats: readonly UdpWorkerStats[]): string {
     '# HELP podnet_dns_udp_workers UDP worker threads (SO_REUSEPORT sockets) serving the port.',
     '# TYPE podnet_dns_udp_workers gauge',
     `podnet_dns_udp_workers ${stats.length}`,
+    '# HELP podnet_dns_udp_worker_restarts_total UDP worker threads that ended on their own and were started again.',
+    '# TYPE podnet_dns_udp_worker_restarts_total counter',
+    `podnet_dns_udp_worker_restarts_total ${restarts}`,
   );
   family(
     'podnet_dns_udp_worker_datagrams_total',

@@ -95,6 +95,33 @@ describe('DnsServer with two UDP workers (in process, native path)', () => {
     expect(udpA).toBe(CLIENTS * 9);
     expect(m).toMatch(/podnet_dns_udp_worker_answered_total\{worker="1"\} [1-9]/);
   });
+
+  it('starts a worker that ended again, from the zone published while it was gone', async () => {
+    const pool = server['workerPool'];
+    expect(pool).not.toBeNull();
+    await pool?.terminate(1);
+    // the kernel sends everything to the worker left meanwhile
+    server.update(state('10.96.0.5'));
+    expect(
+      (await askAll(sockets, port, 'web.default.svc.cluster.local')).map((a) => a.addrs),
+    ).toEqual(Array(CLIENTS).fill(['10.96.0.5']));
+    const deadline = Date.now() + 10_000;
+    while (pool?.restarts !== 1 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(pool?.restarts).toBe(1);
+    server.update(state('10.96.0.6'));
+    const before = server.udpWorkerStats();
+    expect(
+      (await askAll(sockets, port, 'web.default.svc.cluster.local')).map((a) => a.addrs),
+    ).toEqual(Array(CLIENTS).fill(['10.96.0.6']));
+    const after = server.udpWorkerStats();
+    expect(after).toHaveLength(2);
+    // both answer again: the restarted one (its counters start from 0) too
+    expect(after.every((w, i) => w.answered > (before[i] as { answered: number }).answered)).toBe(
+      true,
+    );
+    expect(server.renderMetrics()).toMatch(/podnet_dns_udp_worker_restarts_total 1\n/);
+  });
 });
 
 describe('DnsServer with two UDP workers on IPv6', () => {
