@@ -1,3 +1,8 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
 /** What one dnsperf run measured, with the server's CPU-seconds over the run. */
 export interface DnsperfResult {
   completed: number;
@@ -19,4 +24,36 @@ export function dnsperfResult(stdout: string, cpu: number): DnsperfResult {
     qpsPerCpu: completed / cpu,
     lostPct: ((sent - completed) / sent) * 100,
   };
+}
+
+/**
+ * Runs dnsperf against 127.0.0.1:`port` with `queries` for `seconds` (plus `sizing`: clients,
+ * threads, outstanding queries, timeout) and reads its summary beside the CPU-seconds the server
+ * `pid` used meanwhile (`cpuSeconds`).
+ */
+export async function measureDnsperf(o: {
+  pid: number;
+  port: number;
+  queries: string;
+  seconds: number;
+  sizing: readonly string[];
+  cpuSeconds: (pid: number) => number;
+}): Promise<DnsperfResult> {
+  const before = o.cpuSeconds(o.pid);
+  const { stdout } = await run(
+    'dnsperf',
+    [
+      '-s',
+      '127.0.0.1',
+      '-p',
+      String(o.port),
+      '-d',
+      o.queries,
+      '-l',
+      String(o.seconds),
+      ...o.sizing,
+    ],
+    { maxBuffer: 1 << 24 },
+  );
+  return dnsperfResult(stdout, o.cpuSeconds(o.pid) - before);
 }

@@ -22,6 +22,7 @@ import {
   compileZone,
   encodeQuery,
 } from '../src/index.js';
+import { printTable } from './table.js';
 
 const N = 10_000;
 const ENDPOINTS = 10;
@@ -227,23 +228,12 @@ function print(r: IncrementalResult): void {
     ],
     ['compaction of patched names into a fresh slab', ms(r.compactMs), '', '', ''],
   ];
-  const widths =
-    rows[0]?.map((_, c) => Math.max(...rows.map((x) => (x[c] as string).length))) ?? [];
   console.log(
     `\nDNS zone update at ${fmt(r.services)} Services × ${r.endpointsPerService} endpoints ` +
       `(every other one headless; ${fmt(r.names)} names), ${ROUNDS} full updates and ` +
       `${ROUNDS * PATCHES} patches of each kind, alternating, in one process\n`,
   );
-  for (const [i, row] of rows.entries()) {
-    console.log(
-      row
-        .map((cell, c) =>
-          c === 0 ? cell.padEnd(widths[c] as number) : cell.padStart(widths[c] as number),
-        )
-        .join('  '),
-    );
-    if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  }
+  printTable(rows);
   console.log(
     `\nratio: a full update costs ${fmt(r.ratioAddService)} × a patch adding one Service and ` +
       `${fmt(r.ratioChangeEndpoint)} × a patch changing one endpoint (medians); heap per 1,000 ` +

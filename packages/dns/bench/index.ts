@@ -44,8 +44,9 @@ import {
   PreparedZone,
   compileZone,
 } from '../src/index.js';
+import { printTable } from './table.js';
 import { autopathBench, printAutopath } from './autopath.js';
-import { dnsperfResult } from './dnsperf.js';
+import { measureDnsperf } from './dnsperf.js';
 import { printWorkers, workersBench } from './workers.js';
 import { incrementalBench } from './incremental.js';
 import { ABUSE, type AbuseResult, bigObjects, bigZoneLines, underAbuse } from './tcp-abuse.js';
@@ -149,28 +150,14 @@ interface Throughput {
 }
 
 async function throughput(pid: number, port: number, queries: string): Promise<Throughput> {
-  const before = cpuSeconds(pid);
-  const { stdout } = await run(
-    'dnsperf',
-    [
-      '-s',
-      '127.0.0.1',
-      '-p',
-      String(port),
-      '-d',
-      queries,
-      '-l',
-      String(THROUGHPUT_SECONDS),
-      '-c',
-      '4',
-      '-q',
-      '200',
-      '-t',
-      '2',
-    ],
-    { maxBuffer: 1 << 24 },
-  );
-  return dnsperfResult(stdout, cpuSeconds(pid) - before);
+  return measureDnsperf({
+    pid,
+    port,
+    queries,
+    seconds: THROUGHPUT_SECONDS,
+    sizing: ['-c', '4', '-q', '200', '-t', '2'],
+    cpuSeconds,
+  });
 }
 
 interface Latency {
@@ -305,24 +292,13 @@ async function tcpAbuse(
       '',
     ],
   ];
-  const widths =
-    rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] as string).length))) ?? [];
   console.log(
     `\nDNS over TCP under abuse: ${ABUSE.idleSources * ABUSE.idlePerSource} idle, ` +
       `${ABUSE.slowlorisSources * ABUSE.slowlorisPerSource} slowloris (1 byte / ${ABUSE.slowlorisEveryMs} ms), ` +
       `${ABUSE.pipeliners} clients pipelining ${fmt(ABUSE.pipelinedQueries)} queries for a 100-record answer and never reading ` +
       '(all from 127.0.0.x, reconnecting when closed); valid client: one query per new TCP connection from 127.0.0.1\n',
   );
-  for (const [i, r] of rows.entries()) {
-    console.log(
-      r
-        .map((cell, c) =>
-          c === 0 ? cell.padEnd(widths[c] as number) : cell.padStart(widths[c] as number),
-        )
-        .join('  '),
-    );
-    if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  }
+  printTable(rows);
   const ratioAnsweredQps = knot.abused.qps > 0 ? podnet.abused.qps / knot.abused.qps : null;
   console.log(
     `\nratio: podnet-dns valid TCP answers/s under abuse = ${
@@ -406,34 +382,21 @@ async function main(): Promise<void> {
 
     const dist = resolve(here, '../dist/bin/podnet-dns.js');
     // node <file> skips the #! line: the Node flags it gives are passed here, as the agent does
-    const podnetArgv = (dir: string, port: number): string[] =>
-      existsSync(dist)
-        ? [
-            ...DNS_NODE_FLAGS,
-            dist,
-            '--manifests',
-            dir,
-            '--port',
-            String(port),
-            '--no-watch',
-            // one thread, as knotd with udp-workers: 1 here (the two-worker part is bench/workers.ts)
-            '--workers',
-            '1',
-          ]
-        : [
-            ...DNS_NODE_FLAGS,
-            '--conditions=source',
-            '--import',
-            'tsx',
-            resolve(here, '../src/bin/podnet-dns.ts'),
-            '--manifests',
-            dir,
-            '--port',
-            String(port),
-            '--no-watch',
-            '--workers',
-            '1',
-          ];
+    const entry = existsSync(dist)
+      ? [dist]
+      : ['--conditions=source', '--import', 'tsx', resolve(here, '../src/bin/podnet-dns.ts')];
+    const podnetArgv = (dir: string, port: number): string[] => [
+      ...DNS_NODE_FLAGS,
+      ...entry,
+      '--manifests',
+      dir,
+      '--port',
+      String(port),
+      '--no-watch',
+      // one thread, as knotd with udp-workers: 1 here (the two-worker part is bench/workers.ts)
+      '--workers',
+      '1',
+    ];
 
     // the environment podnet-dns's #! line sets (the agent's launcher sets it too)
     const podnetEnv = { ...process.env, ...DNS_NODE_ENV };
@@ -619,21 +582,10 @@ async function main(): Promise<void> {
         ],
         ['compile + prepare 10,000 services', `${fmt(heap.prepareMs)} ms`, '', '', ''],
       ];
-      const widths =
-        rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] as string).length))) ?? [];
       console.log(
         '\n@podnet/dns vs knotd (same 10,000 names, ~10 % NXDOMAIN, dnsperf on loopback)\n',
       );
-      for (const [i, r] of rows.entries()) {
-        console.log(
-          r
-            .map((cell, c) =>
-              c === 0 ? cell.padEnd(widths[c] as number) : cell.padStart(widths[c] as number),
-            )
-            .join('  '),
-        );
-        if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-      }
+      printTable(rows);
       console.log(
         `\nratio: podnet-dns (${udpPath ?? '?'}) QPS per CPU-second = ${ratio.toFixed(2)} × knotd (goal ≥ 0.5; rounds ${roundRatios.map((r) => r.toFixed(2)).join(', ')}); node:dgram path ${dgramRatio.toFixed(2)} × knotd`,
       );

@@ -15,7 +15,8 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { dnsperfResult } from './dnsperf.js';
+import { measureDnsperf } from './dnsperf.js';
+import { printTable } from './table.js';
 
 const run = promisify(execFile);
 const SECONDS = Number(process.env.PODNET_DNS_BENCH_WORKERS_SECONDS ?? 5);
@@ -59,23 +60,14 @@ export interface WorkersBenchResult {
 }
 
 async function measure(pid: number, port: number, ctx: WorkersBenchContext): Promise<Round> {
-  const before = ctx.cpuSeconds(pid);
-  const { stdout } = await run(
-    'dnsperf',
-    [
-      '-s',
-      '127.0.0.1',
-      '-p',
-      String(port),
-      '-d',
-      ctx.queryFile,
-      '-l',
-      String(SECONDS),
-      ...DNSPERF_SIZING,
-    ],
-    { maxBuffer: 1 << 24 },
-  );
-  return dnsperfResult(stdout, ctx.cpuSeconds(pid) - before);
+  return measureDnsperf({
+    pid,
+    port,
+    queries: ctx.queryFile,
+    seconds: SECONDS,
+    sizing: DNSPERF_SIZING,
+    cpuSeconds: ctx.cpuSeconds,
+  });
 }
 
 /** Starts both servers with two workers each, measures, stops them. */
@@ -188,18 +180,7 @@ export function printWorkers(r: WorkersBenchResult): void {
       r.rounds.map((x) => (x.podnetQps / x.knotQps).toFixed(2)).join(' '),
     ],
   ];
-  const widths =
-    rows[0]?.map((_, c) => Math.max(...rows.map((x) => (x[c] as string).length))) ?? [];
-  for (const [i, row] of rows.entries()) {
-    console.log(
-      row
-        .map((cell, c) =>
-          c === 0 ? cell.padEnd(widths[c] as number) : cell.padStart(widths[c] as number),
-        )
-        .join('  '),
-    );
-    if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  }
+  printTable(rows);
   console.log(
     `\nratio: total QPS with ${r.workers} workers = ${r.ratioQps.toFixed(2)} × knotd with ${r.workers} (goal ≥ 1.0; ${fmt(r.podnet.qps)} vs ${fmt(r.knot.qps)})`,
   );
