@@ -23,7 +23,7 @@ import {
 } from '@podnet/cluster-state';
 import { ManifestsSource } from '@podnet/cluster-state/sources';
 import { DnsServer, newlySkipped } from '@podnet/dns';
-import { HeapCompactor } from '@podnet/host/heap-compactor';
+import { type Compaction, HeapCompactor } from '@podnet/host/heap-compactor';
 import { PolicySyncer } from '@podnet/netpol';
 import { OverlayReconciler } from '@podnet/overlay-vxlan';
 import { ServiceSyncer } from '@podnet/service-lb';
@@ -415,9 +415,12 @@ export class NodeAgent {
 
   /** After a full resync: its garbage, collected now (see {@link HeapCompactor}). */
   private compactHeap(): void {
-    const c = this.heap.afterBulk();
+    this.logCompaction('heap compacted after a full resync', this.heap.afterBulk());
+  }
+
+  private logCompaction(msg: string, c: Compaction | undefined): void {
     if (c)
-      this.log.info('heap compacted after a full resync', {
+      this.log.info(msg, {
         beforeMiB: Math.round(c.beforeBytes / 2 ** 20),
         afterMiB: Math.round(c.afterBytes / 2 ** 20),
         pauseMs: Math.round(c.ms),
@@ -517,13 +520,7 @@ export class NodeAgent {
     // what the cold start left (the later table's transaction text, the warm-up's objects) is
     // collected now, with every table loaded, rather than by V8 in the middle of the first
     // events (the compaction after a resync runs only past 64 MiB of growth)
-    const c = this.startHeap.afterBulk();
-    if (c)
-      this.log.info('heap compacted after the first loads', {
-        beforeMiB: Math.round(c.beforeBytes / 2 ** 20),
-        afterMiB: Math.round(c.afterBytes / 2 ** 20),
-        pauseMs: Math.round(c.ms),
-      });
+    this.logCompaction('heap compacted after the first loads', this.startHeap.afterBulk());
   }
 
   /**
