@@ -2,23 +2,7 @@ import { DnsServer, decodeMessage, encodeQuery } from '@podnet/dns';
 import { describe, expect, it } from 'vitest';
 import { dnsServerOptions, dnsSettingsArgv } from '../src/dns-process.js';
 import { AgentError, parseAgentConfig } from '../src/index.js';
-
-const base = {
-  nodeName: 'node-1',
-  stateDir: '/var/lib/podnet',
-  socketPath: '/run/podnet/agent.sock',
-  cniConfDir: '/etc/cni/net.d',
-  source: { kind: 'manifests', dir: '/etc/podnet/manifests' },
-  clusterCidrs: ['10.244.0.0/16'],
-  serviceCidrs: ['10.96.0.0/16'],
-  uplink: 'eth0',
-  nodeIps: ['192.168.1.10'],
-  http: { address: '127.0.0.1', port: 9450 },
-};
-const withDns = (dns: Record<string, unknown>) => ({
-  ...base,
-  dns: { ip: '169.254.20.10', clusterDomain: 'cluster.local', ...dns },
-});
+import { withDns } from './config-fixture.js';
 
 function errorOf(v: unknown): AgentError {
   try {
