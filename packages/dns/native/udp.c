@@ -19,6 +19,9 @@
  *          Int32 [i * 4 + 2]         answer length, or -1 for no answer (set by JavaScript)
  *   stats  Float64 [0..5]            datagrams, batches, largest batch, sent, send errors,
  *                                    truncated drops
+ *
+ * It also carries releasePages(), madvise(MADV_DONTNEED) for src/working-set.ts, which has no
+ * other way to reach madvise(2) from JavaScript.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -30,6 +33,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
@@ -455,12 +459,37 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* releasePages(start, length): madvise(MADV_DONTNEED) over whole pages of a mapping the caller
+ * found clean (private, read-only, file-backed, no copied-on-write page: see working-set.ts), so
+ * the process stops counting them; a later access faults them in again from the page cache.
+ * Returns 0 or the errno. */
+static napi_value js_release_pages(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], out;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int64_t start = 0, length = 0;
+  if (argc < 2 || napi_get_value_int64(env, argv[0], &start) != napi_ok ||
+      napi_get_value_int64(env, argv[1], &length) != napi_ok) {
+    napi_throw_type_error(env, NULL, "releasePages(start, length)");
+    return NULL;
+  }
+  long page = sysconf(_SC_PAGESIZE);
+  int rc = 0;
+  if (start <= 0 || length <= 0 || start % page != 0 || length % page != 0)
+    rc = EINVAL;
+  else if (madvise((void *)(uintptr_t)start, (size_t)length, MADV_DONTNEED) != 0)
+    rc = errno;
+  napi_create_int32(env, rc, &out);
+  return out;
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
       {"send", NULL, js_send, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
+      {"releasePages", NULL, js_release_pages, NULL, NULL, NULL, napi_default, NULL},
   };
-  napi_define_properties(env, exports, 3, props);
+  napi_define_properties(env, exports, 4, props);
   return exports;
 }

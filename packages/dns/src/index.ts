@@ -90,3 +90,5 @@ export { DEFAULT_TCP_LIMITS, tcpLimits } from './tcp-limits.js';
 export type { DnsTcpLimits, DnsTcpOptions } from './tcp-limits.js';
 export type { DnsTcpClosed, DnsTcpConnectionInfo, DnsTcpStats } from './tcp-server.js';
 export { DNS_NODE_ENV, DNS_NODE_FLAGS } from './memory.js';
+export { parseSmaps, releasableMappings, releaseStartupPages } from './working-set.js';
+export type { Mapping, ReleasedPages, ReleaseStartupPagesOptions } from './working-set.js';

@@ -33,6 +33,7 @@ interface NativeBinding {
   ): NativeOpen;
   send(handle: object, bytes: Uint8Array, peer: Uint8Array): number;
   close(handle: object): void;
+  releasePages?(start: number, length: number): number;
 }
 
 let binding: NativeBinding | null | undefined;
@@ -55,6 +56,17 @@ function loadBinding(): NativeBinding | null {
     }
   }
   return binding;
+}
+
+/**
+ * madvise(MADV_DONTNEED) over `[start, start + length)` through the native helper: 0, the errno,
+ * or `null` when the helper is not built (or is an older build without it). Only for ranges
+ * `releasableMappings` (working-set.ts) chose: anywhere else it throws away memory in use.
+ */
+export function nativeReleasePages(start: number, length: number): number | null {
+  const b = loadBinding();
+  if (!b || typeof b.releasePages !== 'function') return null;
+  return b.releasePages(start, length);
 }
 
 /**

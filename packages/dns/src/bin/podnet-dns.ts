@@ -19,6 +19,7 @@ import type { PodsMode } from '../types.js';
 import { newlySkipped, type SkippedObject } from '../zone.js';
 import { startFqdnEgress } from './fqdn-egress.js';
 import { PARSE_WORKER_IDLE_MS, settleHeap, zoneCompactor } from '../memory.js';
+import { releaseStartupPages } from '../working-set.js';
 
 const USAGE = `usage: podnet-dns (--manifests DIR | --kubeconfig FILE | --in-cluster) [options]
 
@@ -61,6 +62,9 @@ a Kubernetes API server (list/watch through @kubernetes/client-node, as CoreDNS 
   --fqdn-floor N       with --fqdn-egress: least seconds an address stays allowed
                        after a lookup (default 30)
   --no-watch           read the directory only at start and on SIGHUP
+  --keep-startup-pages do not drop Node's startup-only code and read-only data pages
+                       from the working set once up (they come back when used; needs
+                       the native helper)
   --version            print the version
 
 Prints one JSON line {"event":"listening",...} once serving, and {"event":"synced",...}
@@ -123,6 +127,7 @@ async function main(): Promise<void> {
         'netpol-table': { type: 'string' },
         'fqdn-floor': { type: 'string' },
         'no-watch': { type: 'boolean' },
+        'keep-startup-pages': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -261,8 +266,18 @@ async function main(): Promise<void> {
     `${JSON.stringify({ event: 'listening', ...addr, upstreams: server.upstreams, stubDomains: server.stubDomains })}\n`,
   );
   // what starting up left behind goes once the manifests parse worker has ended (its last
-  // message is held until then)
-  setTimeout(settleHeap, PARSE_WORKER_IDLE_MS + 500).unref();
+  // message is held until then), and with it Node's startup-only pages of code and data
+  setTimeout(() => {
+    settleHeap();
+    if (v['keep-startup-pages']) return;
+    const released = releaseStartupPages();
+    if (released)
+      log.info('startup pages released', {
+        mappings: released.mappings,
+        releasedKb: released.releasedKb,
+        ...(released.failed.length > 0 ? { failed: released.failed } : {}),
+      });
+  }, PARSE_WORKER_IDLE_MS + 500).unref();
   const asked = workers === 'auto' ? availableParallelism() : workers;
   if (asked > 1 && addr.udpWorkers === 1)
     log.warn('UDP workers need the native UDP path: one socket on the main thread serves UDP', {

@@ -109,6 +109,23 @@ describe('podnet-dns binary in a namespace, queried from another', () => {
     }
   });
 
+  it('drops its startup pages once up and keeps answering and reloading', async () => {
+    await waitFor(() => out.join('').includes('"msg":"startup pages released"'), {
+      timeoutMs: 30_000,
+      what: `podnet-dns to release its startup pages (output: ${out.join('')})`,
+    });
+    const line = lines(out).find((l) => l.includes('"msg":"startup pages released"')) as string;
+    const released = JSON.parse(line);
+    expect(released.mappings).toBeGreaterThan(0);
+    expect(released.releasedKb).toBeGreaterThan(10_000);
+    expect(released.failed).toBeUndefined();
+    for (const t of ['+notcp', '+tcp']) {
+      expect(await dig(t, `web.shop.svc.${Z}`)).toBe('10.96.5.5');
+      expect(await dig(t, '-x', '10.96.5.5')).toBe(`web.shop.svc.${Z}.`);
+      expect(await dig(t, `10-244-0-7.shop.pod.${Z}`)).toBe('10.244.0.7');
+    }
+  });
+
   it('reloads when the manifests change', async () => {
     writeFileSync(
       join(dir, 'more.yaml'),
