@@ -295,7 +295,8 @@ export class NodeAgent {
   private async makeSource(): Promise<ClusterSource> {
     const src = this.config.source;
     if (src.kind === 'manifests') return new ManifestsSource({ dir: src.dir, log: this.log });
-    // client-node costs ~0.7 s and ~115 MB to load: only when the API is the source
+    // the API source (client-node's KubeConfig and Watch bundled in: ~0.16 s and ~23 MB to
+    // load, ~0.75 s and ~72 MB for the whole package) only when the API is the source
     const { KubernetesSource } = await import('@podnet/cluster-state/kubernetes');
     return new KubernetesSource({
       kubeconfig: src.kubeconfig,

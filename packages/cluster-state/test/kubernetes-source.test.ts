@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClusterStore, type DeltaBatch, OBJECT_KINDS, RESOURCE_PATHS } from '../src/index.js';
@@ -47,6 +48,7 @@ afterEach(async () => {
 async function setup(
   fill: (fx: ApiFixture) => void,
   options: Partial<ConstructorParameters<typeof KubernetesSource>[0]> = {},
+  Source: typeof KubernetesSource = KubernetesSource,
 ) {
   const fx = new ApiFixture();
   fill(fx);
@@ -59,7 +61,7 @@ async function setup(
     for (const d of b.deltas) if (d.type === 'deleted') deleted.push(`${d.kind} ${d.key}`);
   });
   const warnings: string[] = [];
-  const source = new KubernetesSource({
+  const source = new Source({
     kubeConfig: kubeConfig(url),
     log: { info() {}, warn: (m) => warnings.push(m), error: (m) => warnings.push(m) },
     watchIdleMs: 1500,
@@ -99,6 +101,26 @@ async function setup(
 }
 
 describe('KubernetesSource against the list/watch fixture', () => {
+  it("the built entry, with client-node bundled, lists and watches with the user's own KubeConfig", async () => {
+    const built = new URL('../dist/kubernetes/index.js', import.meta.url);
+    // the package's KubeConfig and Watch are in the entry: it never loads the whole package
+    expect(readFileSync(built, 'utf8')).not.toMatch(/from ["']@kubernetes\/client-node["']/);
+    const mod = (await import(built.href)) as { KubernetesSource: typeof KubernetesSource };
+    const t = await setup(
+      (fx) => {
+        fx.upsert(P.Node, { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1' } });
+        for (let i = 0; i < 5; i++) fx.upsert(P.Pod, pod(`p${i}`, `10.244.1.${i + 2}`));
+      },
+      { pageSize: 2 },
+      mod.KubernetesSource,
+    );
+    await t.converged('initial list through the built entry');
+    t.fx.upsert(P.Pod, pod('p0', '10.244.1.2', 'n1', { app: 'web' }));
+    t.fx.remove(P.Pod, 'p1', 'shop');
+    await t.converged('watch events through the built entry');
+    expect(t.store.get('Pod', 'shop/p0')?.metadata?.labels).toEqual({ app: 'web' });
+  });
+
   it('lists every kind (paginated), then follows watch events as typed deltas', async () => {
     const t = await setup(
       (fx) => {
