@@ -42,7 +42,7 @@ import {
   validateObject,
 } from '@podnet/cluster-state';
 import { DnsServer } from '@podnet/dns';
-import { NftSession, type RunResult } from '@podnet/host';
+import { NftSession } from '@podnet/host';
 import { createTestNet, type TestNet } from '@podnet/host/testing';
 import { PolicySyncer } from '@podnet/netpol';
 import { ServiceSyncer } from '@podnet/service-lb';
@@ -75,7 +75,10 @@ import {
   mentionsIp,
   NftMonitor,
   nowMs,
+  type Prober,
+  type ProbeResult,
   processesIn,
+  startProber,
   waitIdle,
 } from './netns-tools.js';
 
@@ -342,8 +345,8 @@ function metric(text: string, name: string): number {
 const RECONCILE_SECONDS = 'podnet_reconcile_duration_seconds_total';
 
 /** Exit code of `nft --check` (nothing is committed): 0 when the command would apply. */
-async function nftCheck(net: TestNet, ns: string, command: string): Promise<RunResult> {
-  return net.exec(ns, ['nft', '--check', command], { allowFail: true, timeoutMs: 30_000 });
+async function nftCheck(prober: Prober, command: string): Promise<ProbeResult> {
+  return prober.exec(['nft', '--check', command]);
 }
 
 /**
@@ -432,6 +435,7 @@ export async function runConvergenceBench(
   const root = mkdtempSync(join(tmpdir(), 'podnet-bench-conv-'));
   let fx: FixtureWorker | undefined;
   let listener: Server | undefined;
+  let prober: Prober | undefined;
   let agent: AgentRun | undefined;
   let monitor: NftMonitor | undefined;
   let session: NftSession | undefined;
@@ -448,12 +452,12 @@ export async function runConvergenceBench(
     listener = inNode.server;
     const requests = forwardConnections(inNode.server, Number(new URL(fxUrl).port));
     const configFile = writeAgentConfig(root, inNode.port);
+    // the polls run their nft and dig from a small helper in the node (see startProber)
+    prober = startProber(nodeNs);
+    const inNodeNs = prober;
     const dig = (name: string) =>
-      net
-        .exec(nodeNs, ['dig', `@${DNS_IP}`, '+short', '+time=1', '+tries=1', name, 'A'], {
-          allowFail: true,
-          timeoutMs: 5_000,
-        })
+      inNodeNs
+        .exec(['dig', `@${DNS_IP}`, '+short', '+time=1', '+tries=1', name, 'A'], 5_000)
         .then((r) => r.stdout.trim());
 
     // ---- 1. cold start ------------------------------------------------------------------------
@@ -503,8 +507,7 @@ export async function runConvergenceBench(
     await Promise.all([
       poll('ip podnet-svc', async () => {
         const r = await nftCheck(
-          net,
-          nodeNs,
+          inNodeNs,
           `create element ip podnet-svc cluster-ips { ${lastIp} }`,
         );
         if (r.code === 0 || !r.stderr.includes('File exists')) return false;
@@ -512,7 +515,7 @@ export async function runConvergenceBench(
         return true;
       }),
       poll('inet podnet_netpol', async () => {
-        const r = await nftCheck(net, nodeNs, 'add chain inet podnet_netpol pnbench-probe');
+        const r = await nftCheck(inNodeNs, 'add chain inet podnet_netpol pnbench-probe');
         if (r.code !== 0) return false;
         npAt = nowMs();
         return true;
@@ -768,6 +771,7 @@ export async function runConvergenceBench(
     session?.close();
     agent?.child.kill('SIGKILL');
     listener?.close();
+    prober?.close();
     await fx?.stop();
     await net.cleanup();
     rmSync(root, { recursive: true, force: true });

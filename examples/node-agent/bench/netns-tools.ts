@@ -23,6 +23,64 @@ export function benchEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
+/** A command's outcome, as {@link Prober.exec} reports it. */
+export interface ProbeResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs probe commands (`nft --check`, `dig`) in a namespace from a small helper process. */
+export interface Prober {
+  exec(argv: readonly string[], timeoutMs?: number): Promise<ProbeResult>;
+  close(): void;
+}
+
+/**
+ * Starts a small long-lived `node` in network namespace `ns` that runs the commands it is sent
+ * over its IPC channel and sends back their exit code and output. The bench polls through it
+ * because a spawn forks the spawning process: from the bench process (the whole cluster's
+ * objects in memory, and the proxy the agent's lists go through) each of the 20-30 probes a
+ * second stalled that process for milliseconds, and the lists behind them (cold start's lists
+ * took ~5 s instead of ~2 s). Forking this helper costs next to nothing.
+ */
+export function startProber(ns: string): Prober {
+  const script =
+    "const {execFile}=require('node:child_process');" +
+    "process.on('message',(m)=>execFile(m.argv[0],m.argv.slice(1),{timeout:m.timeoutMs,maxBuffer:1<<24}," +
+    "(e,stdout,stderr)=>process.send({id:m.id,code:e?(typeof e.code==='number'?e.code:1):0,stdout,stderr})));";
+  const child = spawn('nsenter', [`--net=/run/netns/${ns}`, '--', process.execPath, '-e', script], {
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    env: benchEnv(),
+  });
+  const pending = new Map<number, (r: ProbeResult) => void>();
+  let next = 0;
+  child.on('message', (m: ProbeResult & { id: number }) => {
+    pending.get(m.id)?.({ code: m.code, stdout: m.stdout, stderr: m.stderr });
+    pending.delete(m.id);
+  });
+  const failAll = () => {
+    for (const done of pending.values())
+      done({ code: -1, stdout: '', stderr: 'probe helper exited' });
+    pending.clear();
+  };
+  child.once('exit', failAll);
+  return {
+    exec: (argv, timeoutMs = 30_000) =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null || !child.connected)
+          return resolve({ code: -1, stdout: '', stderr: 'probe helper exited' });
+        const id = next++;
+        pending.set(id, resolve);
+        child.send({ id, argv, timeoutMs });
+      }),
+    close: () => {
+      failAll();
+      child.kill();
+    },
+  };
+}
+
 /**
  * Binds a TCP socket to 127.0.0.1 (ephemeral port) inside network namespace `ns` and hands it
  * to this process: a short-lived helper `node` binds it there and sends the listening handle
