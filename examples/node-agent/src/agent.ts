@@ -570,6 +570,8 @@ export class NodeAgent {
         operations: r.operations,
         full: r.full,
         invalid: r.invalid.length,
+        ms: Math.round(r.durationSeconds * 10_000) / 10,
+        nftMs: Math.round(r.applySeconds * 10_000) / 10,
       });
     }
     for (const bad of r.invalid)
