@@ -522,6 +522,9 @@ export class NodeAgent {
     // collected now, with every table loaded, rather than by V8 in the middle of the first
     // events (the compaction after a resync runs only past 64 MiB of growth)
     this.logCompaction('heap compacted after the first loads', this.startHeap.afterBulk());
+    // the tables loaded after the services' own warm-up (the policies', the DNS process's sets)
+    // made the services session's next element command slow: it is paid here, not by an event
+    await this.services?.warm();
   }
 
   /**

@@ -111,6 +111,39 @@ describe('generated rulesets in a real kernel', () => {
     }
   }, 180_000);
 
+  it('warm() readies the session with a no-op: the kernel is left exactly as it was, and events go on partially', async () => {
+    const ns = await net.ns('warm');
+    const host = net.host(ns);
+    const syncer = new ServiceSyncer({ host, node: NODE, conntrack: false, session: true });
+    try {
+      // before a full sync there is nothing to warm: no table appears
+      expect(await syncer.warm()).toBe(false);
+      expect(await listing(ns)).toEqual([]);
+      const states = [...mutations(11, 3)];
+      await syncer.sync(states[0]!.state);
+      // another process loads a table beside it, as the policy table is loaded beside podnet's
+      await host.nftApply('add table inet other\nadd chain inet other c\n');
+      const before = await listing(ns);
+      expect(await syncer.warm()).toBe(true);
+      expect(await listing(ns)).toEqual(before);
+      let prev = states[0]!.state;
+      let step = 0;
+      for (const { state, what } of states.slice(1)) {
+        const r = await syncer.update(eventsBetween(prev, state));
+        prev = state;
+        expect(r.full, what).toBe(false);
+        const fresh = await net.ns(`warmref${step++}`);
+        await new ServiceSyncer({ host: net.host(fresh), node: NODE, conntrack: false }).sync(
+          state,
+        );
+        await net.host(fresh).nftApply('add table inet other\nadd chain inet other c\n');
+        expect(await listing(ns), what).toEqual(await listing(fresh));
+      }
+    } finally {
+      syncer.close();
+    }
+  });
+
   it('a partial sync the kernel rejects (table changed behind its back) fails cleanly; the next sync is full', async () => {
     const ns = await net.ns('syncreject');
     for (const session of [false, true]) {
