@@ -413,6 +413,8 @@ export async function runFlowsBench(): Promise<Record<string, unknown>> {
       }
     server.kill('SIGKILL');
     const sum = (m: Mode, f: (x: Run) => number) => runs[m].reduce((a, x) => a + f(x), 0);
+    /** The median over a mode's rounds of one per-round figure, rounded. */
+    const medianOf = (m: Mode, f: (x: Run) => number) => Math.round(quantile(runs[m].map(f), 0.5));
     const roundMedians = (m: Mode) => runs[m].map((x) => quantile(x.rates, 0.5));
     const summary = (m: Mode) => {
       const all = spread(runs[m].flatMap((x) => x.rates));
@@ -429,18 +431,8 @@ export async function runFlowsBench(): Promise<Record<string, unknown>> {
             ? 0
             : sum(m, (x) => x.sent - x.read - x.kernel - x.rateLimited),
         lostInRing: sum(m, (x) => x.inRing),
-        agentCpuPercent: Math.round(
-          quantile(
-            runs[m].map((x) => x.agentCpu),
-            0.5,
-          ),
-        ),
-        tcpdumpCpuPercent: Math.round(
-          quantile(
-            runs[m].map((x) => x.tcpdumpCpu),
-            0.5,
-          ),
-        ),
+        agentCpuPercent: medianOf(m, (x) => x.agentCpu),
+        tcpdumpCpuPercent: medianOf(m, (x) => x.tcpdumpCpu),
         allowed: {
           windows: all.n,
           windowMs: WINDOW_MS,
@@ -448,18 +440,8 @@ export async function runFlowsBench(): Promise<Record<string, unknown>> {
           p25PerS: Math.round(all.p25),
           p75PerS: Math.round(all.p75),
           roundMediansPerS: roundMedians(m).map(Math.round),
-          latencyP50Us: Math.round(
-            quantile(
-              runs[m].map((x) => x.p50Us),
-              0.5,
-            ),
-          ),
-          latencyP99Us: Math.round(
-            quantile(
-              runs[m].map((x) => x.p99Us),
-              0.5,
-            ),
-          ),
+          latencyP50Us: medianOf(m, (x) => x.p50Us),
+          latencyP99Us: medianOf(m, (x) => x.p99Us),
           errors: sum(m, (x) => x.errors),
           conntrackDrops: sum(m, (x) => x.ctDrops),
         },

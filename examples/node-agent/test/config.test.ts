@@ -1,19 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { AgentError, parseAgentConfig } from '../src/index.js';
+import { withDns } from './config-fixture.js';
 
-const good = {
-  nodeName: 'node-1',
-  stateDir: '/var/lib/podnet',
-  socketPath: '/run/podnet/agent.sock',
-  cniConfDir: '/etc/cni/net.d',
-  source: { kind: 'manifests', dir: '/etc/podnet/manifests' },
-  clusterCidrs: ['10.244.0.0/16'],
-  serviceCidrs: ['10.96.0.0/16'],
-  uplink: 'eth0',
-  nodeIps: ['192.168.1.10'],
-  dns: { ip: '169.254.20.10', clusterDomain: 'cluster.local.' },
-  http: { address: '127.0.0.1', port: 9450 },
-};
+// trailing dot: the test of normalisation reads it
+const good = withDns({ clusterDomain: 'cluster.local.' });
 
 function errorOf(v: unknown): AgentError {
   try {

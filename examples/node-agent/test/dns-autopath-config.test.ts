@@ -1,21 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { parseAgentConfig } from '../src/config.js';
 import { dnsProcessArgv, dnsServerOptions, dnsSettingsArgv } from '../src/dns-process.js';
+import { withDns as withClusterDns } from './config-fixture.js';
 
-const base = {
-  nodeName: 'n1',
-  stateDir: '/var/lib/podnet',
-  socketPath: '/run/podnet/agent.sock',
-  cniConfDir: '/etc/cni/net.d',
-  source: { kind: 'manifests', dir: '/etc/podnet/manifests' },
-  clusterCidrs: ['10.244.0.0/16'],
-  serviceCidrs: ['10.96.0.0/12'],
-  uplink: 'eth0',
-  nodeIps: ['192.168.1.2'],
-  dns: { ip: '169.254.20.10', clusterDomain: 'cluster.local' },
-  http: { address: '127.0.0.1', port: 9100 },
-};
-const withDns = (dns: Record<string, unknown>) => ({ ...base, dns: { ...base.dns, ...dns } });
+const withDns = (dns: Record<string, unknown>) => ({ ...withClusterDns(dns), nodeName: 'n1' });
+const base = withDns({});
 const errorOf = (v: unknown) => {
   try {
     parseAgentConfig(v);

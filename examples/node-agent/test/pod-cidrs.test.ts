@@ -1,20 +1,9 @@
 import { ClusterStore } from '@podnet/cluster-state';
 import { describe, expect, it } from 'vitest';
 import { parseAgentConfig, resolvePodCidrs } from '../src/index.js';
+import { withDns } from './config-fixture.js';
 
-const config = parseAgentConfig({
-  nodeName: 'n1',
-  stateDir: '/var/lib/podnet',
-  socketPath: '/run/podnet/agent.sock',
-  cniConfDir: '/etc/cni/net.d',
-  source: { kind: 'manifests', dir: '/etc/podnet/manifests' },
-  clusterCidrs: ['10.244.0.0/16'],
-  serviceCidrs: ['10.96.0.0/16'],
-  uplink: 'eth0',
-  nodeIps: ['192.168.1.10'],
-  dns: { ip: '169.254.20.10', clusterDomain: 'cluster.local' },
-  http: { address: '127.0.0.1', port: 9450 },
-});
+const config = parseAgentConfig({ ...withDns({}), nodeName: 'n1' });
 
 function storeWith(spec?: Record<string, unknown>): ClusterStore {
   const store = new ClusterStore();

@@ -184,6 +184,15 @@ export class NativeUdpSocket {
     };
   }
 
+  /**
+   * Copies the socket's counters, in {@link NativeUdpSocket.stats}' order (datagrams, batches,
+   * largest batch, sent, send errors, truncated), into `target` from index `at`, with no object
+   * made: a worker does it after every batch.
+   */
+  statsInto(target: Float64Array, at: number): void {
+    target.set(this.statsView, at);
+  }
+
   /** Closes the socket (the port is free when this returns). Idempotent. */
   close(): void {
     const h = this.handle;

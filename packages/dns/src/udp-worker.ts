@@ -157,13 +157,7 @@ function run(port: MessagePort, init: UdpWorkerInit): void {
   };
 
   const socketCounters = (sock: NativeUdpSocket): void => {
-    const s = sock.stats();
-    counters[COUNTER_SOCKET] = s.datagrams;
-    counters[COUNTER_SOCKET + 1] = s.batches;
-    counters[COUNTER_SOCKET + 2] = s.largestBatch;
-    counters[COUNTER_SOCKET + 3] = s.sent;
-    counters[COUNTER_SOCKET + 4] = s.sendErrors;
-    counters[COUNTER_SOCKET + 5] = s.truncated;
+    sock.statsInto(counters, COUNTER_SOCKET);
   };
 
   let sock: NativeUdpSocket;
