@@ -76,11 +76,11 @@ describe("agent serves kube-proxy's health and reports a stalled data plane", ()
 
   /** The agent's `nft` processes (its long-lived sessions). */
   const nftSessions = (): number[] => {
-    const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,comm='], { encoding: 'utf8' })
+    const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' })
       .trim()
       .split('\n')
       .map((l) => l.trim().split(/\s+/))
-      .map(([pid, ppid, comm]) => ({ pid: Number(pid), ppid: Number(ppid), comm: comm ?? '' }));
+      .map(([pid, ppid, ...args]) => ({ pid: Number(pid), ppid: Number(ppid), args }));
     const mine = new Set([node.agent!.pid!]);
     for (let grew = true; grew; ) {
       grew = false;
@@ -90,7 +90,11 @@ describe("agent serves kube-proxy's health and reports a stalled data plane", ()
           grew = true;
         }
     }
-    return rows.filter((r) => mine.has(r.pid) && r.comm === 'nft').map((r) => r.pid);
+    // the long-lived `nft -i` sessions only: a one-shot nft (the flows' counter read, a full
+    // load) may have ended before it is signalled
+    return rows
+      .filter((r) => mine.has(r.pid) && r.args[0] === 'nft' && r.args.includes('-i'))
+      .map((r) => r.pid);
   };
 
   let healthz = 0;
