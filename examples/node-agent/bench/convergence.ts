@@ -68,7 +68,9 @@ import {
 import { type FixtureWorker, startFixtureWorker } from './fixture-worker.js';
 import {
   benchEnv,
+  CLOCK_TICKS,
   cpuTicks,
+  majorFaults,
   forwardConnections,
   listenInNetns,
   memoryOf,
@@ -76,7 +78,6 @@ import {
   NftMonitor,
   nowMs,
   type Prober,
-  type ProbeResult,
   processesIn,
   startProber,
   waitIdle,
@@ -127,6 +128,11 @@ export interface EventStats {
   dnsCpuMeanMs: number;
   /** Samples during which the agent logged a full resync (services or policies). */
   overlappedFullResync: number;
+  /**
+   * Major page faults (pages read back from disk) between each event's write and its arrival in
+   * the kernel, summed over the samples: the agent's, the DNS process's.
+   */
+  majorFaults: { agent: number; dnsProcess: number };
   all: number[];
 }
 
@@ -142,6 +148,8 @@ export interface ConvergenceResults {
     netpolMs: number;
     dnsMs: number;
     pollMs: number;
+    /** CPU the polls took (the prober, the check-mode nft session), seconds. */
+    probeCpuSeconds: number;
     /** When each step was seen, in ms after spawning the agent (NaN: not seen). */
     milestones: Record<string, number>;
     /** What the kernel held after convergence. */
@@ -213,8 +221,6 @@ export interface ConvergenceOptions {
 const r1 = (x: number) => Math.round(x * 10) / 10;
 const r2 = (x: number) => Math.round(x * 100) / 100;
 const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-/** Linux USER_HZ: /proc CPU times are in these ticks per second. */
-const CLOCK_TICKS = 100;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** A function returning the heap in use (MiB) right after a full GC (`gc` made reachable). */
 function heapMeter(): () => number {
@@ -345,8 +351,19 @@ function metric(text: string, name: string): number {
 const RECONCILE_SECONDS = 'podnet_reconcile_duration_seconds_total';
 
 /** Exit code of `nft --check` (nothing is committed): 0 when the command would apply. */
-async function nftCheck(prober: Prober, command: string): Promise<ProbeResult> {
-  return prober.exec(['nft', '--check', command]);
+/**
+ * Asks a check-mode `nft -c -i` session (nothing is ever committed) whether `command` would
+ * succeed: resolves with its error text ('' when it would). One long-lived process, where an
+ * `nft --check` process per poll cost ~10-20 ms of CPU (process start, cache fill), twenty times
+ * a second, taken from the agent it measures.
+ */
+async function nftCheck(checker: NftSession, command: string): Promise<string> {
+  try {
+    await checker.apply(`${command}\n`);
+    return '';
+  } catch (e) {
+    return (e as Error).message || 'failed';
+  }
 }
 
 /**
@@ -439,6 +456,7 @@ export async function runConvergenceBench(
   let agent: AgentRun | undefined;
   let monitor: NftMonitor | undefined;
   let session: NftSession | undefined;
+  let checker: NftSession | undefined;
   try {
     fx = await startFixtureWorker(scale);
     const fxUrl = fx.url;
@@ -452,7 +470,7 @@ export async function runConvergenceBench(
     listener = inNode.server;
     const requests = forwardConnections(inNode.server, Number(new URL(fxUrl).port));
     const configFile = writeAgentConfig(root, inNode.port);
-    // the polls run their nft and dig from a small helper in the node (see startProber)
+    // the DNS queries and dig run from a small helper in the node (see startProber)
     prober = startProber(nodeNs);
     const inNodeNs = prober;
     const dig = (name: string) =>
@@ -499,37 +517,50 @@ export async function runConvergenceBench(
       }
     };
     // `nft list` reads the whole ruleset first (seconds once 100,000 elements are loaded), so
-    // the polls ask `nft --check` instead (~20 ms, nothing committed): creating the last
-    // Service's ClusterIP in cluster-ips fails with EEXIST once the services table holds it
-    // (each table is written by one atomic transaction: present means loaded; counted below),
-    // and adding a chain to podnet_netpol succeeds once that table exists
+    // the polls ask `nft --check` instead (nothing committed), and the cheapest question first:
+    // creating a table fails with EEXIST once it exists, and nft needs only the list of tables
+    // for it (~2 ms; a question about a set or a chain made nft read the sets or chains of the
+    // tables every 100 ms, ~20 ms of CPU each, taken from the agent on 2 cores). Each table is
+    // written by one atomic transaction, so present means loaded; for the services the last
+    // Service's ClusterIP is then asked for too (creating it fails with EEXIST), and both
+    // tables' contents are counted below. DNS is polled with one UDP query from the prober, and
+    // dig confirms the answer once.
     const lastIp = clusterIp(lastService);
+    checker = new NftSession({ netns: { name: nodeNs }, argv: ['nft', '-c', '-i'] });
+    const check = checker;
+    const tableExists = async (family: string, table: string) =>
+      (await nftCheck(check, `create table ${family} ${table}`)).includes('File exists');
+    const proberCpu0 = inNodeNs.cpuSeconds();
     await Promise.all([
       poll('ip podnet-svc', async () => {
-        const r = await nftCheck(
-          inNodeNs,
-          `create element ip podnet-svc cluster-ips { ${lastIp} }`,
-        );
-        if (r.code === 0 || !r.stderr.includes('File exists')) return false;
+        if (!(await tableExists('ip', 'podnet-svc'))) return false;
+        const err = await nftCheck(check, `create element ip podnet-svc cluster-ips { ${lastIp} }`);
+        if (!err.includes('File exists')) return false;
         svcAt = nowMs();
         return true;
       }),
       poll('inet podnet_netpol', async () => {
-        const r = await nftCheck(inNodeNs, 'add chain inet podnet_netpol pnbench-probe');
-        if (r.code !== 0) return false;
+        if (!(await tableExists('inet', 'podnet_netpol'))) return false;
         npAt = nowMs();
         return true;
       }),
       poll('DNS answer', async () => {
-        // DNS comes after the tables (or says it serves): no dig processes until then
+        // DNS comes after the tables (or says it serves): no queries until then
         if (!(svcAt && npAt) && !run.logs.some((l) => l.msg.startsWith('cluster DNS')))
           return false;
-        if ((await dig(lastName)) !== lastIp) return false;
+        if (!(await inNodeNs.resolveA(DNS_IP, lastName)).includes(lastIp)) return false;
         dnsAt = nowMs();
         return true;
       }),
     ]);
     const converged = nowMs();
+    const checkerPid = check.pid;
+    const probeCpuSeconds =
+      inNodeNs.cpuSeconds() -
+      proberCpu0 +
+      (checkerPid === undefined ? 0 : cpuTicks(checkerPid) / CLOCK_TICKS);
+    check.close();
+    if ((await dig(lastName)) !== lastIp) throw new Error(`dig did not confirm ${lastName}`);
     const procs = await processesIn(nodeNs);
     const dnsPids = procs.filter((p) => p.cmdline.includes('podnet-dns')).map((p) => p.pid);
     const agentProcs = procs.filter((p) => !/\bdig\b|nft monitor/.test(p.cmdline));
@@ -591,6 +622,7 @@ export async function runConvergenceBench(
       netpolMs: r1(npAt - t0),
       dnsMs: r1(dnsAt - t0),
       pollMs: POLL_MS,
+      probeCpuSeconds: r2(probeCpuSeconds),
       milestones,
       checks: { clusterIps: servicesCheck, ...netpolCheck },
       fixture: {
@@ -622,6 +654,11 @@ export async function runConvergenceBench(
     const rec = per();
     const agentCpu = per();
     const dnsCpu = per();
+    /** Major page faults of the agent and of the DNS process while each kind's events ran. */
+    const majorFaultsDuring = Object.fromEntries(EVENT_KINDS.map((k) => [k, [0, 0]])) as Record<
+      EventKind,
+      [number, number]
+    >;
     const overlapped = Object.fromEntries(EVENT_KINDS.map((k) => [k, 0])) as Record<
       EventKind,
       number
@@ -629,7 +666,8 @@ export async function runConvergenceBench(
     const dnsNewService: number[] = [];
     const cpuMs = (pids: readonly number[]) =>
       pids.reduce((n, pid) => n + cpuTicks(pid), 0) * (1000 / CLOCK_TICKS);
-    const quiet = [...busy, monitor.pid];
+    // the bench's own helpers too: the prober (the new Services' DNS probes) and the monitor
+    const quiet = [...busy, monitor.pid, ...(prober ? [prober.pid] : [])];
     await waitIdle(quiet, 100, 60_000);
     let m = metric(await agentMetrics(net, nodeNs, port), RECONCILE_SECONDS);
     for (let s = 0; s < scale.samples; s++) {
@@ -640,9 +678,16 @@ export async function runConvergenceBench(
         const seen = monitor.expect(sample.seen, 30_000);
         const logsBefore = run.logs.length;
         const cpu0 = [cpuMs([run.pid]), cpuMs(dnsPids)];
+        const faults0 = [majorFaults(run.pid), dnsPids.reduce((n, pid) => n + majorFaults(pid), 0)];
         const a = await sample.write();
         const at = await seen;
         lat[kind].push(at - a);
+        const faults = [
+          majorFaults(run.pid) - faults0[0]!,
+          dnsPids.reduce((n, pid) => n + majorFaults(pid), 0) - faults0[1]!,
+        ];
+        majorFaultsDuring[kind][0] += faults[0]!;
+        majorFaultsDuring[kind][1] += faults[1]!;
         if (kind === 'newService') {
           const name = `new-${s}.${namespaceName(0)}.svc.cluster.local`;
           for (;;) {
@@ -660,7 +705,7 @@ export async function runConvergenceBench(
         m = m2;
         if (options.verbose)
           process.stderr.write(
-            `[sample ${kind} ${s}] written at +${r1(a - t0)} ms, in the kernel ${r1(at - a)} ms later; agent apply ${r1(rec[kind].at(-1)!)} ms, CPU agent ${r1(agentCpu[kind].at(-1)!)} ms, DNS process ${r1(dnsCpu[kind].at(-1)!)} ms\n`,
+            `[sample ${kind} ${s}] written at +${r1(a - t0)} ms (mono ${a.toFixed(3)}), in the kernel ${r1(at - a)} ms later (major faults meanwhile: agent ${faults[0]}, DNS process ${faults[1]}); agent apply ${r1(rec[kind].at(-1)!)} ms, CPU agent ${r1(agentCpu[kind].at(-1)!)} ms, DNS process ${r1(dnsCpu[kind].at(-1)!)} ms\n`,
           );
         if (
           run.logs
@@ -684,6 +729,7 @@ export async function runConvergenceBench(
           agentCpuMeanMs: r1(mean(agentCpu[k])),
           dnsCpuMeanMs: r1(mean(dnsCpu[k])),
           overlappedFullResync: overlapped[k],
+          majorFaults: { agent: majorFaultsDuring[k][0], dnsProcess: majorFaultsDuring[k][1] },
           all: lat[k].map(r1),
         } satisfies EventStats,
       ]),
@@ -772,6 +818,7 @@ export async function runConvergenceBench(
   } finally {
     monitor?.close();
     session?.close();
+    checker?.close();
     agent?.child.kill('SIGKILL');
     listener?.close();
     prober?.close();
@@ -1049,7 +1096,7 @@ function printResults(r: ConvergenceResults): void {
   for (const k of EVENT_KINDS) {
     const e = ev[k];
     console.log(
-      `  ${EVENT_LABEL[k].padEnd(28)} reconcile p50 ${String(e.reconcileP50Ms).padStart(7)} ms; CPU per event (mean) agent ${String(e.agentCpuMeanMs).padStart(6)} ms, DNS process ${String(e.dnsCpuMeanMs).padStart(6)} ms; during a full resync: ${e.overlappedFullResync}/${e.samples}`,
+      `  ${EVENT_LABEL[k].padEnd(28)} reconcile p50 ${String(e.reconcileP50Ms).padStart(7)} ms; CPU per event (mean) agent ${String(e.agentCpuMeanMs).padStart(6)} ms, DNS process ${String(e.dnsCpuMeanMs).padStart(6)} ms; during a full resync: ${e.overlappedFullResync}/${e.samples}; major page faults meanwhile: agent ${e.majorFaults.agent}, DNS process ${e.majorFaults.dnsProcess}`,
     );
   }
   console.log(
@@ -1059,7 +1106,7 @@ function printResults(r: ConvergenceResults): void {
     `\nin-process, same state: PolicySyncer per local pod label change: update() ${lib.policyUpdatePodChangeP50Ms} ms, sync() of the whole input ${lib.policySyncPodChangeP50Ms} ms (nothing changed: ${lib.policySyncNoChangeP50Ms} ms); a whole DNS zone built from the whole input (DnsServer.update: the DNS's first sync, a relist or a failed patch) ${lib.dnsZoneRebuildP50Ms} ms for ${lib.dnsNames} names (p50s)`,
   );
   console.log(
-    `\nhow: an event is timed from the fixture's write of the watch event to the first matching line of a long-lived nft monitor in the node namespace, timestamped on arrival in this process. That path's own resolution, a one-line transaction through nft -i to its monitor line: p50 ${mon.probeP50Ms} ms, p99 ${mon.probeP99Ms} ms (the line lands ${mon.afterAckP50Ms} ms after nft's own ack, p50). Before each sample the agent, the DNS process and the monitor have used no CPU for 60 ms. p99 of ${scale.samples} samples is their largest. nft monitor took ${r1(mon.startMs / 1000)} s to start (it reads the whole ruleset first). Cold start is polled every ${cs.pollMs} ms (nft --check probes, dig).`,
+    `\nhow: an event is timed from the fixture's write of the watch event to the first matching line of a long-lived nft monitor in the node namespace, timestamped on arrival in this process. That path's own resolution, a one-line transaction through nft -i to its monitor line: p50 ${mon.probeP50Ms} ms, p99 ${mon.probeP99Ms} ms (the line lands ${mon.afterAckP50Ms} ms after nft's own ack, p50). Before each sample the agent, the DNS process and the monitor have used no CPU for 60 ms. p99 of ${scale.samples} samples is their largest. nft monitor took ${r1(mon.startMs / 1000)} s to start (it reads the whole ruleset first). Cold start is polled every ${cs.pollMs} ms (nft --check probes, a UDP query; ${cs.probeCpuSeconds} s of CPU in all; dig confirms the DNS answer once).`,
   );
   console.log(
     `agent memory: RSS ${mem.agentRssAfterStartMiB} MiB at the moment of convergence, ${mem.agentRssIdleMiB} MiB once it and the DNS process went idle (100 ms without CPU), ${mem.agentRssEndMiB} MiB after the samples, peak ${mem.agentPeakMiB} MiB; podnet-dns process ${mem.dnsProcessRssMiB} MiB; every process the agent runs in the node namespace ${mem.allAgentProcessesRssMiB} MiB. Heap the same state takes in-process (after GC): store with its objects ${lib.heapMiB.store} MiB, ServiceSyncer ${lib.heapMiB.serviceSyncer} MiB, PolicySyncer ${lib.heapMiB.policySyncer} MiB, DNS zone ${lib.heapMiB.dnsZone} MiB. Agent CPU ${r.agentCpuSeconds} s. Machine load average (1 min, 2 cores shared) ${r.loadAverage.start} at the start, ${r.loadAverage.end} at the end. Total ${r.totalSeconds} s.`,

@@ -23,6 +23,9 @@ export function benchEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
+/** Clock ticks per second of `/proc/PID/stat` CPU times (USER_HZ). */
+export const CLOCK_TICKS = 100;
+
 /** A command's outcome, as {@link Prober.exec} reports it. */
 export interface ProbeResult {
   code: number;
@@ -32,9 +35,77 @@ export interface ProbeResult {
 
 /** Runs probe commands (`nft --check`, `dig`) in a namespace from a small helper process. */
 export interface Prober {
+  /** The helper's process id (to wait for it to be idle: it must not run during a sample). */
+  readonly pid: number;
   exec(argv: readonly string[], timeoutMs?: number): Promise<ProbeResult>;
+  /**
+   * The A records `server` answers for `name` (one UDP query sent by the helper itself, no
+   * process: for polls; `[]` when nothing answered within `timeoutMs`).
+   */
+  resolveA(server: string, name: string, timeoutMs?: number): Promise<string[]>;
+  /** CPU seconds the helper and the commands it ran (once they ended) used so far. */
+  cpuSeconds(): number;
   close(): void;
 }
+
+/**
+ * The helper's code: runs `{argv}` messages with execFile, answers `{dns}` messages with one
+ * UDP query of its own (a hand-made A question, answers parsed for their A records).
+ */
+const PROBER_SCRIPT = `
+const { execFile } = require('node:child_process');
+const dgram = require('node:dgram');
+function query(name, id) {
+  const labels = name.replace(/\\.$/, '').split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)]));
+  const head = Buffer.from([id >> 8, id & 255, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+  return Buffer.concat([head, ...labels, Buffer.from([0, 0, 1, 0, 1])]);
+}
+function skipName(b, o) {
+  for (;;) {
+    const n = b[o];
+    if (n === undefined) return b.length;
+    if ((n & 0xc0) === 0xc0) return o + 2;
+    if (n === 0) return o + 1;
+    o += n + 1;
+  }
+}
+function answersA(b) {
+  const out = [];
+  const an = b.readUInt16BE(6);
+  let o = skipName(b, 12) + 4;
+  for (let i = 0; i < an && o + 10 <= b.length; i++) {
+    o = skipName(b, o);
+    const type = b.readUInt16BE(o), len = b.readUInt16BE(o + 8);
+    o += 10;
+    if (type === 1 && len === 4) out.push(Array.from(b.subarray(o, o + 4)).join('.'));
+    o += len;
+  }
+  return out;
+}
+process.on('message', (m) => {
+  if (m.dns) {
+    const sock = dgram.createSocket('udp4');
+    const qid = m.id & 0xffff;
+    let done = false;
+    const finish = (addrs) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      sock.close();
+      process.send({ id: m.id, code: 0, stdout: addrs.join('\\n'), stderr: '' });
+    };
+    const timer = setTimeout(() => finish([]), m.timeoutMs);
+    sock.on('error', () => finish([]));
+    sock.on('message', (b) => {
+      if (b.length >= 12 && b.readUInt16BE(0) === qid) finish(answersA(b));
+    });
+    sock.send(query(m.dns.name, qid), 53, m.dns.server);
+    return;
+  }
+  execFile(m.argv[0], m.argv.slice(1), { timeout: m.timeoutMs, maxBuffer: 1 << 24 }, (e, stdout, stderr) =>
+    process.send({ id: m.id, code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, stdout, stderr }));
+});
+`;
 
 /**
  * Starts a small long-lived `node` in network namespace `ns` that runs the commands it is sent
@@ -42,14 +113,12 @@ export interface Prober {
  * because a spawn forks the spawning process: from the bench process (the whole cluster's
  * objects in memory, and the proxy the agent's lists go through) each of the 20-30 probes a
  * second stalled that process for milliseconds, and the lists behind them (cold start's lists
- * took ~5 s instead of ~2 s). Forking this helper costs next to nothing.
+ * took ~5 s instead of ~2 s). Forking this helper costs next to nothing. V8's memory reducer is
+ * off in it: its timed GCs ran on both cores in the middle of samples, long after the probes.
  */
 export function startProber(ns: string): Prober {
-  const script =
-    "const {execFile}=require('node:child_process');" +
-    "process.on('message',(m)=>execFile(m.argv[0],m.argv.slice(1),{timeout:m.timeoutMs,maxBuffer:1<<24}," +
-    "(e,stdout,stderr)=>process.send({id:m.id,code:e?(typeof e.code==='number'?e.code:1):0,stdout,stderr})));";
-  const child = spawn('nsenter', [`--net=/run/netns/${ns}`, '--', process.execPath, '-e', script], {
+  const argv = [process.execPath, '--no-memory-reducer', '-e', PROBER_SCRIPT];
+  const child = spawn('nsenter', [`--net=/run/netns/${ns}`, '--', ...argv], {
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     env: benchEnv(),
   });
@@ -65,15 +134,31 @@ export function startProber(ns: string): Prober {
     pending.clear();
   };
   child.once('exit', failAll);
+  const send = (message: Record<string, unknown>): Promise<ProbeResult> =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null || !child.connected)
+        return resolve({ code: -1, stdout: '', stderr: 'probe helper exited' });
+      const id = next++;
+      pending.set(id, resolve);
+      child.send({ id, ...message });
+    });
   return {
-    exec: (argv, timeoutMs = 30_000) =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null || !child.connected)
-          return resolve({ code: -1, stdout: '', stderr: 'probe helper exited' });
-        const id = next++;
-        pending.set(id, resolve);
-        child.send({ id, argv, timeoutMs });
-      }),
+    pid: child.pid ?? -1,
+    exec: (argv, timeoutMs = 30_000) => send({ argv, timeoutMs }),
+    resolveA: (server, name, timeoutMs = 1_000) =>
+      send({ dns: { server, name }, timeoutMs }).then((r) =>
+        r.code === 0 && r.stdout !== '' ? r.stdout.split('\n') : [],
+      ),
+    cpuSeconds: () => {
+      try {
+        const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        // utime, stime, and the ended children's cutime, cstime
+        return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLOCK_TICKS;
+      } catch {
+        return 0;
+      }
+    },
     close: () => {
       failAll();
       child.kill();
@@ -286,6 +371,19 @@ export function cpuTicks(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return Number(fields[11]) + Number(fields[12]);
+}
+
+/**
+ * Major page faults of a process so far (`/proc/PID/stat` majflt): pages read back from disk,
+ * e.g. code the kernel reclaimed while it went unused (0 when the process is gone).
+ */
+export function majorFaults(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[9]);
+  } catch {
+    return 0;
+  }
 }
 
 /** CPU ticks of several processes together (a process that is gone counts 0). */

@@ -1,3 +1,4 @@
+import { RecordingRunner } from '@podnet/host/testing';
 import { describe, expect, it } from 'vitest';
 import { AgentFlows } from '../src/flow-agent.js';
 import { DEFAULT_LOG_RATE_LIMIT, parseFlowConfig } from '../src/flow-config.js';
@@ -139,6 +140,26 @@ describe('RateLimitedPoller: counter → lost records', () => {
     expect(await ticks(4)).toBe(0);
     expect(await ticks(1)).toBe(1);
     expect(recorder.stats.rateLimited).toBe(40);
+  });
+
+  it('reads by default with one nft process at nice 19, in the node namespace', async () => {
+    const recorder = new FlowRecorder({ node: 'n', index: new FlowIndex() });
+    const runner = new RecordingRunner().respondTo(['nft'], { stdout: counterJson(9) });
+    const poller = new RateLimitedPoller({
+      recorder,
+      log: quiet,
+      runner,
+      netns: { name: 'node1' },
+    });
+    await poller.poll();
+    expect(runner.requests).toEqual([
+      expect.objectContaining({
+        argv: ['nft', '-j', 'reset', 'counter', 'inet', 'podnet_netpol', 'log_limited'],
+        netns: { name: 'node1' },
+        nice: 19,
+      }),
+    ]);
+    expect(recorder.stats.rateLimited).toBe(9);
   });
 
   it('running totals (readMode list) are turned into increments', async () => {

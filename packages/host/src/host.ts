@@ -1,5 +1,11 @@
 import { HostError } from './errors.js';
-import { ExecRunner, type NetnsTarget, type Runner, type RunResult } from './runner.js';
+import {
+  ExecRunner,
+  type NetnsTarget,
+  type Runner,
+  type RunRequest,
+  type RunResult,
+} from './runner.js';
 import { assertBatchToken } from './validate.js';
 
 /** One line of an `ip -batch` / `bridge -batch` input, as words (e.g. `['route','replace',...]`). */
@@ -11,6 +17,8 @@ export type HostTool = 'ip' | 'bridge' | 'nft';
 /** Options shared by every {@link Host} call. */
 export interface HostCallOptions {
   timeoutMs?: number;
+  /** Run the tool at this CPU niceness (see {@link RunRequest.nice}), e.g. 19 for housekeeping. */
+  nice?: number;
 }
 
 /** Renders batch lines to `-batch` text, validating every word. Pure; throws `INVALID_ARGUMENT`. */
@@ -59,6 +67,7 @@ export class Host {
       stdin,
       netns: this.netns,
       timeoutMs: options.timeoutMs,
+      ...(options.nice === undefined ? {} : { nice: options.nice }),
     });
     if (result.code !== 0) throw commandFailed(tool, argv, result, stdin);
     return result.stdout;

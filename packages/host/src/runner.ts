@@ -12,6 +12,11 @@ export interface RunRequest {
   readonly netns?: NetnsTarget;
   /** Kill the process after this many milliseconds (default 30 000). */
   readonly timeoutMs?: number;
+  /**
+   * Run at this CPU niceness (an integer, -20..19; `nice -n N`), e.g. 19 for periodic
+   * housekeeping that must never take CPU from the caller's own event path.
+   */
+  readonly nice?: number;
 }
 
 /** What a finished process left behind. A non-zero `code` is not an error at this level. */
@@ -33,13 +38,26 @@ export function netnsPath(target: NetnsTarget): string {
     : assertNetnsPath(target.path);
 }
 
-/** The argv actually executed for a request: `nsenter --net=PATH -- argv` inside a namespace. */
+/**
+ * The argv actually executed for a request: `nsenter --net=PATH -- argv` inside a namespace,
+ * behind `nice -n N` when the request asks for a niceness.
+ */
 export function resolveArgv(request: RunRequest): string[] {
   if (request.argv.length === 0) {
     throw new HostError('INVALID_ARGUMENT', 'empty argv', { command: [] });
   }
-  if (!request.netns) return [...request.argv];
-  return ['nsenter', `--net=${netnsPath(request.netns)}`, '--', ...request.argv];
+  const argv = request.netns
+    ? ['nsenter', `--net=${netnsPath(request.netns)}`, '--', ...request.argv]
+    : [...request.argv];
+  if (request.nice === undefined) return argv;
+  if (!Number.isInteger(request.nice) || request.nice < -20 || request.nice > 19) {
+    throw new HostError(
+      'INVALID_ARGUMENT',
+      `nice must be an integer from -20 to 19, got ${String(request.nice)}`,
+      { command: [...request.argv] },
+    );
+  }
+  return ['nice', '-n', String(request.nice), ...argv];
 }
 
 /** Runs requests as child processes with `spawn` (never a shell). */

@@ -1,5 +1,13 @@
+import { getPriority } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { Host, HostError, failingLineNumber, renderBatch, resolveArgv } from '../src/index.js';
+import {
+  ExecRunner,
+  Host,
+  HostError,
+  failingLineNumber,
+  renderBatch,
+  resolveArgv,
+} from '../src/index.js';
 import { RecordingRunner } from '../src/testing/index.js';
 
 describe('Host against the recording runner', () => {
@@ -94,6 +102,34 @@ describe('Host against the recording runner', () => {
       '--net=/proc/1/ns/net',
     );
     expect(() => resolveArgv({ argv: ['ip'], netns: { name: '../x' } })).toThrow(/namespace name/);
+  });
+
+  it.each([
+    [{ argv: ['nft', '-j', 'list', 'tables'], nice: 19 }, 'nice -n 19 nft -j list tables'],
+    [
+      { argv: ['nft', '-f', '-'], netns: { name: 'n1' }, nice: 5 },
+      'nice -n 5 nsenter --net=/run/netns/n1 -- nft -f -',
+    ],
+    [{ argv: ['ip', 'link'], nice: -20 }, 'nice -n -20 ip link'],
+  ])('runs a request at a niceness behind nice -n: %j', (request, argv) => {
+    expect(resolveArgv(request).join(' ')).toBe(argv);
+  });
+
+  it.each([20, -21, 1.5, Number.NaN])('refuses niceness %s', (nice) => {
+    expect(() => resolveArgv({ argv: ['nft'], nice })).toThrow(/nice must be an integer/);
+  });
+
+  it('a real process asked for nice 19 runs at nice 19; the host call passes it on', async () => {
+    const runner = new ExecRunner();
+    // field 19 of /proc/self/stat is the niceness of the reading process itself
+    const stat = (nice?: number) =>
+      runner.run({ argv: ['cut', '-d', ' ', '-f', '19', '/proc/self/stat'], nice });
+    expect((await stat(19)).stdout.trim()).toBe('19');
+    expect((await stat()).stdout.trim()).toBe(String(getPriority()));
+    const recorded = new RecordingRunner();
+    await new Host({ runner: recorded }).nft(['list', 'tables'], { nice: 19 });
+    await new Host({ runner: recorded }).nft(['list', 'tables']);
+    expect(recorded.requests.map((r) => r.nice)).toEqual([19, undefined]);
   });
 
   it('renders batches deterministically', () => {

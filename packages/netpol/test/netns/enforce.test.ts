@@ -311,6 +311,49 @@ describe('policies enforced in a node namespace with routed pods', () => {
     expect(records[0]?.message).toContain('z/deny-from-x');
   });
 
+  it('warm() readies the session with a no-op: the kernel is as it was, traffic too, events stay partial', async () => {
+    const host = topo.nodeHost();
+    const list = () => host.nft(['list', 'table', 'inet', 'podnet_netpol']);
+    // before its table is loaded a syncer has nothing to warm, and creates nothing
+    const unloaded = new PolicySyncer({ host, table: 'podnet_unloaded' });
+    expect(await unloaded.warm()).toBe(false);
+    expect(await host.nft(['list', 'tables'])).not.toContain('podnet_unloaded');
+    await unloaded.close();
+    const state: ClusterState = {
+      ...base,
+      networkPolicies: [
+        np('z', 'only-y', {
+          podSelector: { matchLabels: { pod: 'a' } },
+          ingress: [{ from: [{ namespaceSelector: { matchLabels: { ns: 'y' } } }] }],
+        }),
+      ],
+    };
+    await syncer.sync(state);
+    // another process loads a table beside it, as the agent loads the services' table
+    await host.nftApply('add table inet other\nadd chain inet other c\n');
+    try {
+      const before = await list();
+      expect(await syncer.warm()).toBe(true);
+      expect(await list()).toBe(before);
+      await expectEnforced(state, 'TCP', 80);
+      const pod = base.pods.find((p) => p.metadata?.name === 'a' && p.metadata.namespace === 'z');
+      if (!pod) throw new Error('no pod z/a');
+      const relabelled = { ...pod, metadata: { ...pod.metadata, labels: { pod: 'x' } } };
+      // z/a leaves the policy's selection: its dispatch element goes
+      const r = await syncer.update({ pods: [relabelled] });
+      expect(r.full).toBe(false);
+      expect(r.script).toContain('in_4');
+      await expectEnforced(
+        { ...state, pods: state.pods.map((p) => (p === pod ? relabelled : p)) },
+        'TCP',
+        80,
+      );
+      await syncer.update({ pods: [pod] });
+    } finally {
+      await host.nftApply('delete table inet other\n');
+    }
+  });
+
   it('incremental applies reuse one nft -i process in the node namespace; teardown ends it', async () => {
     const nodeNs = topo.nodeHost().netns;
     const ino = statSync(`/run/netns/${nodeNs && 'name' in nodeNs ? nodeNs.name : ''}`).ino;
