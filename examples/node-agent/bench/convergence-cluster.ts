@@ -22,8 +22,13 @@ export interface ClusterScale {
   readonly podsPerNode: number;
   readonly nodes: number;
   readonly namespaces: number;
-  /** Samples per event kind: that many local pods start unselected, Services start with one endpoint not ready. */
+  /** Samples per event kind: that many Services start with one endpoint not ready. */
   readonly samples: number;
+  /**
+   * Local pods that start unselected (the {@link IDLE_APP} label); the pod-label samples go
+   * round them, each round giving a pod the label of another set of policies.
+   */
+  readonly idlePods: number;
 }
 
 /** The scale issue #15 asks for: 10,000 Services × 10 endpoints, 1,000 policies, 5,000 pods. */
@@ -34,7 +39,8 @@ export const ISSUE_SCALE: ClusterScale = {
   podsPerNode: 50,
   nodes: 100,
   namespaces: 10,
-  samples: 30,
+  samples: 100,
+  idlePods: 30,
 };
 
 /** The node the agent under test runs as (node index 0). */
@@ -185,9 +191,14 @@ export function withIngressPort(policy: NetworkPolicy, port: number): NetworkPol
   };
 }
 
-/** The app label a pod-label sample gives local pod index `j` (one that policies select). */
-export function selectedAppOf(j: number): string {
-  return appOf(j);
+/**
+ * The app label the pod-label sample of round `round` gives local pod index `j`: one that the
+ * policies of the pod's own namespace select (round 0: those of `app: a<j>`; each later round
+ * moves the pod to the policies of `app: a<j + namespaces × round>`), so every sample changes
+ * the pod's dispatch. Rounds 0-4 give five different sets of policies.
+ */
+export function selectedAppOf(j: number, round = 0, namespaces = 10): string {
+  return appOf(j + namespaces * round);
 }
 
 /**
@@ -195,7 +206,7 @@ export function selectedAppOf(j: number): string {
  * namespace `g % namespaces` with labels `app: a<g % 50>`, `role: r<g % 4>`; policy `p` lives
  * in namespace `p % namespaces`, selects `app: a<p % 50>` and admits `role: r<p % 4>` pods of
  * namespaces labelled `team: t<(p / 10) % 5>` on two TCP ports (one of them named). Every policy
- * thus selects local pod `p % 50`; the last `samples` local pods start with the {@link IDLE_APP}
+ * thus selects local pod `p % 50`; the last `idlePods` local pods start with the {@link IDLE_APP}
  * label (no policy selects them). Service `i` has its ClusterIP from {@link clusterIp} and
  * endpoints on pods `(i * endpoints + e) % pods`; `samples` Services spread over the range start
  * with their last endpoint not ready.
@@ -224,7 +235,7 @@ export function buildCluster(scale: ClusterScale): SyntheticCluster {
   }
   const pods: Pod[] = [];
   const idleLocalPods: number[] = [];
-  const firstIdle = scale.podsPerNode - scale.samples;
+  const firstIdle = scale.podsPerNode - scale.idlePods;
   for (let k = 0; k < scale.nodes; k++) {
     for (let j = 0; j < scale.podsPerNode; j++) {
       const g = k * scale.podsPerNode + j;

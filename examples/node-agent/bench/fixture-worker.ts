@@ -7,6 +7,7 @@
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { type ObjectKind, RESOURCE_PATHS } from '@podnet/cluster-state';
 import { ApiFixture, type FixtureObject } from '@podnet/cluster-state/testing';
+import { v8FullGc } from '@podnet/host/heap-compactor';
 import { buildCluster, type ClusterScale } from './convergence-cluster.js';
 import { nowMs } from './netns-tools.js';
 
@@ -16,14 +17,12 @@ export interface FixtureWorker {
   readonly url: string;
   /** Creates or replaces an object; resolves with when its watch event was written ({@link nowMs}). */
   upsert(kind: ObjectKind, object: unknown): Promise<number>;
+  /** Runs a full garbage collection on the worker's thread (between samples, never during one). */
+  gc(): Promise<void>;
   stop(): Promise<void>;
 }
 
-interface Request {
-  id: number;
-  kind: ObjectKind;
-  object: FixtureObject;
-}
+type Request = { id: number; kind: ObjectKind; object: FixtureObject } | { id: number; gc: true };
 
 /** Starts the worker with the cluster {@link buildCluster} makes for `scale`, loaded. */
 export function startFixtureWorker(scale: ClusterScale): Promise<FixtureWorker> {
@@ -32,18 +31,22 @@ export function startFixtureWorker(scale: ClusterScale): Promise<FixtureWorker> 
   const worker = new Worker(boot, { eval: true, workerData: { scale } });
   const pending = new Map<number, (at: number) => void>();
   let next = 0;
+  const ask = (request: { kind: ObjectKind; object: FixtureObject } | { gc: true }) =>
+    new Promise<number>((res) => {
+      const id = next++;
+      pending.set(id, res);
+      worker.postMessage({ id, ...request } as Request);
+    });
   return new Promise((resolve, reject) => {
     worker.once('error', reject);
     worker.on('message', (m: { url?: string; id?: number; at?: number }) => {
       if (m.url) {
         resolve({
           url: m.url,
-          upsert: (kind, object) =>
-            new Promise<number>((res) => {
-              const id = next++;
-              pending.set(id, res);
-              worker.postMessage({ id, kind, object: object as FixtureObject } satisfies Request);
-            }),
+          upsert: (kind, object) => ask({ kind, object: object as FixtureObject }),
+          gc: async () => {
+            await ask({ gc: true });
+          },
           stop: async () => {
             await worker.terminate();
           },
@@ -71,7 +74,8 @@ async function serve(scale: ClusterScale): Promise<void> {
   const url = await fx.start();
   parentPort!.on('message', (r: Request) => {
     const at = nowMs();
-    fx.upsert(RESOURCE_PATHS[r.kind], r.object);
+    if ('gc' in r) v8FullGc()();
+    else fx.upsert(RESOURCE_PATHS[r.kind], r.object);
     parentPort!.postMessage({ id: r.id, at });
   });
   parentPort!.postMessage({ url });
