@@ -30,8 +30,6 @@ import type { Server } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import {
   ClusterStore,
   dnsInput,
@@ -43,6 +41,7 @@ import {
 } from '@podnet/cluster-state';
 import { DnsServer } from '@podnet/dns';
 import { NftSession } from '@podnet/host';
+import { v8FullGc } from '@podnet/host/heap-compactor';
 import { createTestNet, type TestNet } from '@podnet/host/testing';
 import { PolicySyncer } from '@podnet/netpol';
 import { ServiceSyncer } from '@podnet/service-lb';
@@ -225,18 +224,12 @@ const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / Math.max
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** A function returning the heap in use (MiB) right after a full GC (`gc` made reachable). */
 function heapMeter(): () => number {
-  const gc = fullGc();
+  const gc = v8FullGc();
   return () => {
     gc();
     gc();
     return process.memoryUsage().heapUsed / 2 ** 20;
   };
-}
-
-/** V8's full collection in this process, made reachable. */
-function fullGc(): () => void {
-  setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as () => void;
 }
 
 /** Total length of the union of intervals `[start, end]`. */
@@ -356,7 +349,6 @@ function metric(text: string, name: string): number {
 
 const RECONCILE_SECONDS = 'podnet_reconcile_duration_seconds_total';
 
-/** Exit code of `nft --check` (nothing is committed): 0 when the command would apply. */
 /**
  * Asks a check-mode `nft -c -i` session (nothing is ever committed) whether `command` would
  * succeed: resolves with its error text ('' when it would). One long-lived process, where an
@@ -663,7 +655,7 @@ export async function runConvergenceBench(
     const rec = per();
     const agentCpu = per();
     const dnsCpu = per();
-    /** Major page faults of the agent and of the DNS process while each kind's events ran. */
+    /** Major page faults (agent, DNS process, the others) while each kind's events ran. */
     const majorFaultsDuring = Object.fromEntries(EVENT_KINDS.map((k) => [k, [0, 0, 0]])) as Record<
       EventKind,
       [number, number, number]
@@ -690,7 +682,7 @@ export async function runConvergenceBench(
     let m = metric(await agentMetrics(net, nodeNs, port), RECONCILE_SECONDS);
     // the bench's own garbage (its cluster, the fixture's) is collected between samples: a major
     // GC of this process ran on both cores for ~25 ms in the middle of two samples otherwise
-    const benchGc = fullGc();
+    const benchGc = v8FullGc();
     for (let s = 0; s < scale.samples; s++) {
       if (s % 20 === 0) {
         await fx.gc();

@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { connect, type Server, type Socket } from 'node:net';
 import type { TestNet } from '@podnet/host/testing';
 
@@ -33,7 +34,7 @@ export interface ProbeResult {
   stderr: string;
 }
 
-/** Runs probe commands (`nft --check`, `dig`) in a namespace from a small helper process. */
+/** Runs probe commands (`dig`) and DNS queries in a namespace from a small helper process. */
 export interface Prober {
   /** The helper's process id (to wait for it to be idle: it must not run during a sample). */
   readonly pid: number;
@@ -50,42 +51,17 @@ export interface Prober {
 
 /**
  * The helper's code: runs `{argv}` messages with execFile, answers `{dns}` messages with one
- * UDP query of its own (a hand-made A question, answers parsed for their A records).
+ * UDP query of its own, encoded and decoded by `dns-packet` (resolved where `@podnet/dns` finds
+ * it, as the helper runs without the bench's loader).
  */
 const PROBER_SCRIPT = `
 const { execFile } = require('node:child_process');
 const dgram = require('node:dgram');
-function query(name, id) {
-  const labels = name.replace(/\\.$/, '').split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)]));
-  const head = Buffer.from([id >> 8, id & 255, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
-  return Buffer.concat([head, ...labels, Buffer.from([0, 0, 1, 0, 1])]);
-}
-function skipName(b, o) {
-  for (;;) {
-    const n = b[o];
-    if (n === undefined) return b.length;
-    if ((n & 0xc0) === 0xc0) return o + 2;
-    if (n === 0) return o + 1;
-    o += n + 1;
-  }
-}
-function answersA(b) {
-  const out = [];
-  const an = b.readUInt16BE(6);
-  let o = skipName(b, 12) + 4;
-  for (let i = 0; i < an && o + 10 <= b.length; i++) {
-    o = skipName(b, o);
-    const type = b.readUInt16BE(o), len = b.readUInt16BE(o + 8);
-    o += 10;
-    if (type === 1 && len === 4) out.push(Array.from(b.subarray(o, o + 4)).join('.'));
-    o += len;
-  }
-  return out;
-}
+const packet = require(${JSON.stringify(createRequire(import.meta.resolve('@podnet/dns')).resolve('dns-packet'))});
 process.on('message', (m) => {
   if (m.dns) {
     const sock = dgram.createSocket('udp4');
-    const qid = m.id & 0xffff;
+    const id = m.id & 0xffff;
     let done = false;
     const finish = (addrs) => {
       if (done) return;
@@ -97,9 +73,12 @@ process.on('message', (m) => {
     const timer = setTimeout(() => finish([]), m.timeoutMs);
     sock.on('error', () => finish([]));
     sock.on('message', (b) => {
-      if (b.length >= 12 && b.readUInt16BE(0) === qid) finish(answersA(b));
+      let r;
+      try { r = packet.decode(b); } catch { return; }
+      if (r.id === id) finish(r.answers.filter((a) => a.type === 'A').map((a) => a.data));
     });
-    sock.send(query(m.dns.name, qid), 53, m.dns.server);
+    const q = { type: 'query', id, flags: packet.RECURSION_DESIRED, questions: [{ type: 'A', name: m.dns.name }] };
+    sock.send(packet.encode(q), 53, m.dns.server);
     return;
   }
   execFile(m.argv[0], m.argv.slice(1), { timeout: m.timeoutMs, maxBuffer: 1 << 24 }, (e, stdout, stderr) =>
@@ -150,14 +129,9 @@ export function startProber(ns: string): Prober {
         r.code === 0 && r.stdout !== '' ? r.stdout.split('\n') : [],
       ),
     cpuSeconds: () => {
-      try {
-        const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
-        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        // utime, stime, and the ended children's cutime, cstime
-        return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLOCK_TICKS;
-      } catch {
-        return 0;
-      }
+      // utime, stime, and the ended children's cutime, cstime
+      const f = procStat(child.pid ?? -1);
+      return f ? (f[11]! + f[12]! + f[13]! + f[14]!) / CLOCK_TICKS : 0;
     },
     close: () => {
       failAll();
@@ -366,11 +340,27 @@ export class NftMonitor {
   }
 }
 
+/**
+ * The numeric fields of `/proc/PID/stat` after the command name (index 0 is field 3, the
+ * state, which reads as NaN); `undefined` when the process is gone.
+ */
+function procStat(pid: number): number[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat
+      .slice(stat.lastIndexOf(')') + 2)
+      .split(' ')
+      .map(Number);
+  } catch {
+    return undefined;
+  }
+}
+
 /** User + system CPU time of process `pid` in clock ticks (usually 10 ms each). */
 export function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]);
+  const f = procStat(pid);
+  if (!f) throw new Error(`no process ${pid}`);
+  return f[11]! + f[12]!;
 }
 
 /**
@@ -378,12 +368,7 @@ export function cpuTicks(pid: number): number {
  * e.g. code the kernel reclaimed while it went unused (0 when the process is gone).
  */
 export function majorFaults(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[9]);
-  } catch {
-    return 0;
-  }
+  return procStat(pid)?.[9] ?? 0;
 }
 
 /** CPU ticks of several processes together (a process that is gone counts 0). */

@@ -82,9 +82,11 @@ export class RateLimitedPoller {
   private idleMs = 0;
   /** Counter reads done (tests, diagnostics). */
   reads = 0;
+  private readonly host: Host;
 
   constructor(private readonly options: RateLimitedPollerOptions) {
     this.account = new RateLimitedAccount(options.readMode ?? 'reset');
+    this.host = new Host({ runner: options.runner, netns: options.netns });
   }
 
   /** Reads the counter once and records what is new. Never throws. */
@@ -120,10 +122,7 @@ export class RateLimitedPoller {
     try {
       text = await (o.read
         ? o.read()
-        : new Host({
-            ...(o.runner ? { runner: o.runner } : {}),
-            ...(o.netns ? { netns: o.netns } : {}),
-          }).nft(logLimitedCounterResetArgs(table), { nice: 19 }));
+        : this.host.nft(logLimitedCounterResetArgs(table), { nice: 19 }));
     } catch (e) {
       // before the first policy apply the table (and its counter) is not there yet
       if (!this.warned)

@@ -67,7 +67,7 @@ export class Host {
       stdin,
       netns: this.netns,
       timeoutMs: options.timeoutMs,
-      ...(options.nice === undefined ? {} : { nice: options.nice }),
+      nice: options.nice,
     });
     if (result.code !== 0) throw commandFailed(tool, argv, result, stdin);
     return result.stdout;

@@ -1289,6 +1289,11 @@ export class NetpolCompiler {
     return [...this.fqdnRefs.keys()];
   }
 
+  /** Whether the next {@link NetpolCompiler.takeScript} rebuilds the whole table (at first, after {@link NetpolCompiler.invalidate}). */
+  get pendingFull(): boolean {
+    return this.full;
+  }
+
   /** Makes the next {@link NetpolCompiler.takeScript} rebuild the whole table (e.g. after a failed apply). */
   invalidate(): void {
     this.full = true;

@@ -109,8 +109,6 @@ export class PolicySyncer {
   private chain: Promise<unknown> = Promise.resolve();
   private readonly useSession: boolean;
   private session?: NftSession;
-  /** The table was loaded by a full apply and nothing failed since (see {@link PolicySyncer.warm}). */
-  private loaded = false;
 
   constructor(options: PolicySyncerOptions) {
     const { host, session, ...compile } = options;
@@ -378,7 +376,6 @@ export class PolicySyncer {
     return this.serial(async () => {
       this.endSession();
       const t = `inet ${this.compiler.table}`;
-      this.loaded = false;
       await this.host.nftApply(`add table ${t}\ndelete table ${t}\n`);
       this.compiler.invalidate();
     });
@@ -404,39 +401,38 @@ export class PolicySyncer {
    * throws.
    */
   warm(): Promise<boolean> {
-    return this.serial(async () => {
-      if (!this.useSession || !this.loaded) return false;
-      this.session ??= new NftSession({ netns: this.host.netns, timeoutMs: 120_000 });
-      const t = `inet ${this.compiler.table}`;
-      try {
-        await this.session.apply(
-          `add chain ${t} ${WARM_CHAIN}\n` +
-            `add rule ${t} ${WARM_CHAIN} drop\n` +
-            `add element ${t} in_4 { 0.0.0.0 : goto ${WARM_CHAIN} }\n` +
-            `delete element ${t} in_4 { 0.0.0.0 }\n` +
-            `flush chain ${t} ${WARM_CHAIN}\n` +
-            `delete chain ${t} ${WARM_CHAIN}\n`,
-        );
-        return true;
-      } catch {
-        this.endSession();
-        return false;
-      }
-    });
+    return this.serial(async () =>
+      this.useSession && !this.compiler.pendingFull ? this.warmSession() : false,
+    );
   }
 
   /**
-   * Starts the incremental session right after a full rebuild, with a no-op (`add table` of the
-   * table that exists), so the first watch event does not also pay for the `nft` process start.
-   * A failure here only drops the session.
+   * The no-op of {@link PolicySyncer.warm}, also run right after each full rebuild so the first
+   * watch event does not pay for the `nft` process start either. A failure here only drops the
+   * session.
    */
-  private async warmSession(): Promise<void> {
-    this.session ??= new NftSession({ netns: this.host.netns, timeoutMs: 120_000 });
+  private async warmSession(): Promise<boolean> {
+    const t = `inet ${this.compiler.table}`;
     try {
-      await this.session.apply(`add table inet ${this.compiler.table}\n`);
+      await this.sessionOf().apply(
+        `add chain ${t} ${WARM_CHAIN}\n` +
+          `add rule ${t} ${WARM_CHAIN} drop\n` +
+          `add element ${t} in_4 { 0.0.0.0 : goto ${WARM_CHAIN} }\n` +
+          `delete element ${t} in_4 { 0.0.0.0 }\n` +
+          `flush chain ${t} ${WARM_CHAIN}\n` +
+          `delete chain ${t} ${WARM_CHAIN}\n`,
+      );
+      return true;
     } catch {
       this.endSession();
+      return false;
     }
+  }
+
+  /** The incremental session, started on first use. */
+  private sessionOf(): NftSession {
+    this.session ??= new NftSession({ netns: this.host.netns, timeoutMs: 120_000 });
+    return this.session;
   }
 
   private endSession(): void {
@@ -502,13 +498,9 @@ export class PolicySyncer {
     const applyStarted = performance.now();
     try {
       if (full || !this.useSession) await this.host.nftApply(script, { timeoutMs: 120_000 });
-      else {
-        this.session ??= new NftSession({ netns: this.host.netns, timeoutMs: 120_000 });
-        await this.session.apply(script);
-      }
+      else await this.sessionOf().apply(script);
     } catch (cause) {
       this.compiler.invalidate();
-      this.loaded = false;
       throw new NetpolError(
         'APPLY_FAILED',
         `applying the policy ruleset failed: ${(cause as Error).message}`,
@@ -517,7 +509,6 @@ export class PolicySyncer {
     }
     const applySeconds = (performance.now() - applyStarted) / 1000;
     const durationSeconds = seconds();
-    if (full) this.loaded = true;
     if (full && this.useSession) await this.warmSession();
     return {
       script,
